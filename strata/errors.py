@@ -1,0 +1,100 @@
+"""Strata's error tree: one class per HTTP status, mapped to the wire in one place.
+
+    StrataError (500)                    -- a bug or an unexpected I/O failure
+    +-- InvalidRequest (400)             -- malformed input: bad names, bad JSON, bad values
+    |   +-- InvalidName (400)            -- bucket or object name that breaks the naming rules
+    +-- Forbidden (403)                  -- access bits deny the operation
+    +-- NotFound (404)
+    |   +-- BucketNotFound (404)         -- message names ``ais://bucket`` (the SDK classifies by it)
+    |   +-- ObjectNotFound (404)         -- message names ``ais://bucket/object``
+    +-- MethodNotAllowed (405)
+    +-- Conflict (409)
+    |   +-- BucketAlreadyExists (409)
+    +-- PreconditionFailed (412)
+    +-- RangeNotSatisfiable (416)
+    +-- TooManyRequests (429)            -- carries ``retry_after`` seconds
+    +-- NotImplementedYet (501)          -- answered at once so the SDK does not retry
+    +-- InsufficientStorage (507)        -- the disk is full; nothing stored is harmed
+
+The official SDK retries 429/500/502/503/504 for about 90 seconds, so a client mistake must never
+surface as one of those: raise the precise subclass instead.
+"""
+
+from __future__ import annotations
+
+
+class StrataError(Exception):
+    """Base class; ``status`` is the HTTP status the API front answers with."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(StrataError):
+    status = 400
+
+
+class InvalidName(InvalidRequest):
+    pass
+
+
+class Forbidden(StrataError):
+    status = 403
+
+
+class NotFound(StrataError):
+    status = 404
+
+
+class BucketNotFound(NotFound):
+    def __init__(self, bucket_uri: str) -> None:
+        super().__init__(f'bucket "{bucket_uri}" does not exist')
+
+
+class ObjectNotFound(NotFound):
+    def __init__(self, object_uri: str, detail: str = "") -> None:
+        super().__init__(f"{object_uri} does not exist" + (f" ({detail})" if detail else ""))
+
+
+class MethodNotAllowed(StrataError):
+    status = 405
+
+
+class Conflict(StrataError):
+    status = 409
+
+
+class BucketAlreadyExists(Conflict):
+    def __init__(self, bucket_uri: str) -> None:
+        super().__init__(f'bucket "{bucket_uri}" already exists')
+
+
+class PreconditionFailed(StrataError):
+    status = 412
+
+
+class RangeNotSatisfiable(StrataError):
+    status = 416
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class TooManyRequests(StrataError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotImplementedYet(StrataError):
+    status = 501
+
+
+class InsufficientStorage(StrataError):
+    status = 507
