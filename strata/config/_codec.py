@@ -210,7 +210,9 @@ def merge(
         full = _join(path, field.key)
         if full in readonly:
             raise FieldError(f'"{full}" is read-only')
-        changes[field.name] = _decode_value(field, getattr(obj, field.name), value, full, readonly)
+        # Keys that differ only in case ("Space" and "space") both land on the same field, merged in order.
+        current = changes.get(field.name, getattr(obj, field.name))
+        changes[field.name] = _decode_value(field, current, value, full, readonly)
     return msgspec.structs.replace(obj, **changes) if changes else obj
 
 
