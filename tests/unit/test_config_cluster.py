@@ -1,5 +1,8 @@
 """The cluster config: defaults from the spec, the wire JSON, loading, set-config and every range rule."""
 
+# The rule tables below read best one rule per line, even when a line runs long.
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import json
@@ -140,7 +143,9 @@ def test_hmac_secret_is_masked_but_rsa_public_key_is_shown() -> None:
     cfg = update_cluster_config(default_cluster_config(), {"auth.signature.key": "s3cret"})
     assert wire(cfg)["auth"]["signature"]["key"] != "s3cret"
     assert b"s3cret" not in local_config_json(cfg, confdir="/c", mountpaths=[], host="h", port=1)
-    cfg = update_cluster_config(default_cluster_config(), {"auth": {"signature": {"key": "PEM", "method": "RS256"}}})
+    cfg = update_cluster_config(
+        default_cluster_config(), {"auth": {"signature": {"key": "PEM", "method": "RS256"}}}
+    )
     assert wire(cfg)["auth"]["signature"] == {"key": "PEM", "method": "RS256"}
 
 
@@ -205,7 +210,12 @@ def test_load_missing_file(tmp_path: Path) -> None:
 def test_update_with_dotted_string_values_like_the_cli() -> None:
     cfg = update_cluster_config(
         default_cluster_config(),
-        {"space.highwm": "91", "lru.enabled": "true", "lru.dont_evict_time": "3h", "chunks.chunk_size": "64MiB"},
+        {
+            "space.highwm": "91",
+            "lru.enabled": "true",
+            "lru.dont_evict_time": "3h",
+            "chunks.chunk_size": "64MiB",
+        },
     )
     assert cfg.space.highwm == 91
     assert cfg.lru.enabled is True
@@ -419,7 +429,9 @@ def test_every_rule_has_a_clear_message(partial: dict[str, Any], message: str) -
 def test_validate_reports_on_a_hand_built_config() -> None:
     cfg = default_cluster_config()
     bad = msgspec.structs.replace(cfg, space=msgspec.structs.replace(cfg.space, lowwm=80, highwm=75))
-    with pytest.raises(ConfigError, match=r"^config: space.lowwm \(80\) must not exceed space.highwm \(75\)$"):
+    with pytest.raises(
+        ConfigError, match=r"^config: space.lowwm \(80\) must not exceed space.highwm \(75\)$"
+    ):
         validate_cluster_config(bad)
 
 
