@@ -19,6 +19,7 @@ work). Being an HTTP front for humans and the ``ais`` CLI, we also accept string
 
 from __future__ import annotations
 
+import copy
 import enum
 import functools
 import types
@@ -151,7 +152,12 @@ def decode_json_object(data: bytes | str, what: str) -> dict[str, Any]:
 
 
 def expand_dotted(partial: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"space.highwm": "91", "lru": {...}}`` -> ``{"space": {"highwm": "91"}, "lru": {...}}``."""
+    """``{"space.highwm": "91", "lru": {...}}`` -> ``{"space": {"highwm": "91"}, "lru": {...}}``.
+
+    Only top-level keys are split (that is what the CLI sends): keys inside nested objects are left
+    alone, because free-form sections such as ``backend`` may legitimately contain dots. The input is
+    never modified.
+    """
     out: dict[str, Any] = {}
     for raw_key, value in partial.items():
         key = str(raw_key)
@@ -167,7 +173,7 @@ def expand_dotted(partial: Mapping[str, Any]) -> dict[str, Any]:
             node = child
         leaf = parts[-1]
         if isinstance(value, Mapping):
-            value = expand_dotted(value)
+            value = copy.deepcopy(dict(value))
             existing = node.get(leaf)
             if isinstance(existing, dict):
                 _deep_update(existing, value)

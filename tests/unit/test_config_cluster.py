@@ -236,7 +236,7 @@ def test_update_nested_mixed_and_case_insensitive() -> None:
 def test_update_never_mutates_its_inputs() -> None:
     cfg = default_cluster_config()
     before = cluster_config_to_json(cfg)
-    partial: dict[str, Any] = {"space": {"highwm": 85}, "mirror.copies": "3"}
+    partial: dict[str, Any] = {"space": {"highwm": 85}, "space.lowwm": 70, "mirror.copies": "3"}
     snapshot = json.dumps(partial)
     updated = update_cluster_config(cfg, partial)
     assert cluster_config_to_json(cfg) == before
@@ -468,3 +468,9 @@ def test_local_config_adds_node_keys_after_the_cluster_keys() -> None:
     assert document["host_net"]["port_intra_data"] == "8080"
     assert document["fspaths"] == {"paths": {"/mp1": "", "/mp2": ""}}
     assert document["test_fspaths"] == {"root": "", "count": 0, "instance": 0}
+
+
+def test_free_form_backend_section_keeps_dotted_keys() -> None:
+    backend = {"ais": {"remote.cluster": ["http://10.0.0.1:51080"]}, "aws": {}}
+    cfg = update_cluster_config(default_cluster_config(), {"backend": backend})
+    assert wire(cfg)["backend"] == backend
