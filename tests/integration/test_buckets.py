@@ -62,7 +62,7 @@ def set_props(bck: Bucket, value: dict[str, Any]) -> None:
     bck.make_request("PATCH", "set-bprops", value=value)
 
 
-# --- create / exists / list / destroy ---------------------------------------------------------------
+# --- create / exists / list / destroy -------------------------------------------------------------
 
 
 def test_create_then_create_again_is_already_exists(client: Client, bucket_name: str) -> None:
@@ -138,7 +138,7 @@ def test_operations_on_missing_bucket_raise_bck_not_found(client: Client, bucket
     assert bucket_name not in [b.name for b in client.cluster().list_buckets()]
 
 
-# --- HEAD and props ---------------------------------------------------------------------------------
+# --- HEAD and props -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("path", "expected"), DEFAULT_PROPS, ids=[p for p, _ in DEFAULT_PROPS])
@@ -232,7 +232,7 @@ def test_invalid_props_rejected_with_400(
     assert info.value.status_code == 400
 
 
-# --- names --------------------------------------------------------------------------------------------
+# --- names ----------------------------------------------------------------------------------------
 
 BAD_NAMES = ["x" * 65, "a..b", "..", "has space", "semi;colon", "dollar$", "star*", "ünïcode", ".hidden"]
 

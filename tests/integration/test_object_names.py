@@ -73,7 +73,7 @@ def test_name_and_prefix_dir_coexist(bucket: Bucket) -> None:
     assert [e.name for e in bucket.list_all_objects()] == ["a", "a/b"]
 
 
-# --- names that would escape the bucket ----------------------------------------------------------------
+# --- names that would escape the bucket -----------------------------------------------------------
 
 ESCAPING = {
     "dotdot-encoded": "..%2Fescape-{m}",

@@ -20,7 +20,7 @@ def obj_url(endpoint: str, bucket: str, name: str) -> str:
     return f"{endpoint}/v1/objects/{bucket}/{name}"
 
 
-# --- round trips --------------------------------------------------------------------------------------
+# --- round trips ----------------------------------------------------------------------------------
 
 
 def test_put_get_bytes(bucket: Bucket) -> None:
@@ -76,7 +76,7 @@ def test_overwrite_replaces_content_and_size(bucket: Bucket) -> None:
     assert obj.head().size == 5
 
 
-# --- ranges ---------------------------------------------------------------------------------------------
+# --- ranges ---------------------------------------------------------------------------------------
 
 SIZE = 10_000
 
@@ -132,7 +132,7 @@ def test_range_on_empty_object_416(endpoint: str, bucket: Bucket) -> None:
     assert resp.status_code == 416
 
 
-# --- HEAD props: size, checksum, version, presence ------------------------------------------------------
+# --- HEAD props: size, checksum, version, presence ------------------------------------------------
 
 
 def test_head_props_default_bucket(endpoint: str, bucket: Bucket) -> None:
@@ -187,7 +187,7 @@ def test_get_response_carries_attributes(bucket: Bucket) -> None:
     assert reader.attributes.size == 2048
 
 
-# --- custom metadata -------------------------------------------------------------------------------------
+# --- custom metadata ------------------------------------------------------------------------------
 
 
 def test_custom_metadata_merge_and_replace(bucket: Bucket) -> None:
@@ -208,7 +208,7 @@ def test_custom_metadata_on_missing_object(bucket: Bucket) -> None:
         bucket.object("nope").get_writer().set_custom_props({"a": "1"})
 
 
-# --- delete and missing -------------------------------------------------------------------------------------
+# --- delete and missing ---------------------------------------------------------------------------
 
 
 def test_delete(bucket: Bucket) -> None:
