@@ -105,7 +105,7 @@ def test_unknown_job_status_is_not_found(client: Client) -> None:
     assert info.value.status_code in (400, 404, 501)
 
 
-# --- direct reads (the SDK picks the target by HRW over the smap) ----------------------------------------
+# --- direct reads (the SDK picks the target by HRW over the smap) ---------------------------------
 
 
 def test_direct_read(bucket: Bucket) -> None:

@@ -26,7 +26,7 @@ def check_error_json(body: dict[str, Any], status: int, method: str, needle: str
     assert needle in body["message"], f"{needle!r} not in {body['message']!r}"
 
 
-# --- missing bucket / object ----------------------------------------------------------------------------------
+# --- missing bucket / object ----------------------------------------------------------------------
 
 
 def test_missing_bucket_errors_name_the_bucket(endpoint: str, bucket_name: str) -> None:
@@ -79,7 +79,7 @@ def test_sdk_classification(client: Client, bucket: Bucket, bucket_name: str) ->
         client.bucket(f"{bucket_name}-none").object("x").head()
 
 
-# --- unknown, unsupported and malformed requests: fast 4xx/501 ------------------------------------------------
+# --- unknown, unsupported and malformed requests: fast 4xx/501 ------------------------------------
 
 UNKNOWN: list[tuple[str, str, Any]] = [
     ("GET", "/v1/no-such-endpoint", None),
@@ -143,6 +143,7 @@ def test_missing_provider_defaults_to_ais(endpoint: str, bucket: Bucket) -> None
 
 
 def test_conflict_on_create_is_409_with_bucket(endpoint: str, bucket: Bucket) -> None:
-    resp = raw("POST", f"{endpoint}/v1/buckets/{bucket.name}", params={"provider": "ais"}, json=act("create-bck"))
+    resp = raw("POST", f"{endpoint}/v1/buckets/{bucket.name}", params={"provider": "ais"},
+               json=act("create-bck"))
     assert resp.status_code == 409
     check_error_json(resp.json(), 409, "POST", f"ais://{bucket.name}")

@@ -99,7 +99,7 @@ def test_destroyed_bucket_stays_destroyed(server_factory: Callable[..., StrataSe
     assert "gone" not in [b.name for b in client.cluster().list_buckets()]
 
 
-# --- kill -9 while PUTs stream ------------------------------------------------------------------------------
+# --- kill -9 while PUTs stream --------------------------------------------------------------------
 
 
 def sized(i: int) -> int:
