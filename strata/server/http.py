@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+import logging
 import os
 import select
 import socket
@@ -30,6 +31,7 @@ import msgspec
 
 from strata.errors import PayloadTooLarge
 
+log = logging.getLogger("strata.http")
 json_encode = msgspec.json.Encoder().encode
 SMALL_FILE = 64 * 1024  # below this a pread + write beats the sendfile hand-off
 MAX_BUFFERED_BODY = 256 * 1024 * 1024
@@ -191,7 +193,7 @@ def serialize_head(
     if not keep_alive:
         lines.append("Connection: close")
     lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1")
+    return "\r\n".join(lines).encode()  # non-ASCII header values go out as UTF-8, as Go's server sends them
 
 
 CONNECTIONS: set[HttpProtocol] = set()  # open connections of this worker, for a graceful stop
@@ -374,7 +376,12 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 response = item
             self.outbox.popleft()
-            self._write(request, response)
+            try:
+                self._write(request, response)
+            except Exception:
+                log.exception("failed writing the response to %s %s", request.method, request.path)
+                _release(response)
+                self._broken()
         if self.reading_paused and len(self.outbox) <= _PIPELINE_LIMIT // 2 and self.transport is not None:
             self.reading_paused = False
             self.transport.resume_reading()

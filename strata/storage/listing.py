@@ -1,7 +1,7 @@
 """Walk a bucket's objects in name order, resuming after any name, over all mountpaths.
 
-Each mountpath's ``%ob`` tree is walked depth-first with every directory's entries sorted by
-``name`` for files and ``name + "/"`` for directories: that key order is exactly the
+Each mountpath's ``%ob`` tree is walked depth-first with every directory's entries sorted by their
+decoded segment (``fsnames``), plus ``"/"`` for directories: that key order is exactly the
 lexicographic order of the full object names, so the walk yields names sorted without ever
 holding more than one directory per level. Mountpaths are merged with ``heapq.merge``.
 
@@ -18,6 +18,7 @@ import heapq
 import os
 from collections.abc import Iterator
 
+from strata.storage.fsnames import decode_dir, decode_leaf, encode_dir, encode_dir_path
 from strata.storage.mountpaths import OBJECTS, Mountpaths
 from strata.storage.names import BucketRef
 
@@ -41,8 +42,15 @@ class _DirCache:
             self.entries.move_to_end(path)
             return hit[1]
         try:
+            keys = []
             with os.scandir(path) as it:
-                keys = [e.name + "/" if e.is_dir(follow_symlinks=False) else e.name for e in it]
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        segment = decode_dir(e.name)
+                        if segment is not None:
+                            keys.append(segment + "/")
+                    else:
+                        keys.append(decode_leaf(e.name))
         except (FileNotFoundError, NotADirectoryError):
             return []
         keys.sort()
@@ -88,7 +96,7 @@ def _walk(directory: str, rel: str, after: str, prefix: str, recursive: bool) ->
                 if full > after and full.startswith(prefix):
                     yield full, True
                 continue
-            yield from _walk(os.path.join(directory, key[:-1]), full, after, prefix, recursive)
+            yield from _walk(os.path.join(directory, encode_dir(key[:-1])), full, after, prefix, recursive)
         elif full > after and full.startswith(prefix):
             yield full, False
 
@@ -102,7 +110,7 @@ def iter_names(
     streams = []
     for mp in mountpaths.all:
         root = mp.content_dir(bck, OBJECTS)
-        start_dir = os.path.join(root, base_rel[:-1]) if base_rel else root
+        start_dir = os.path.join(root, encode_dir_path(base_rel)) if base_rel else root
         streams.append(_walk(start_dir, base_rel, after, prefix, recursive))
     if len(streams) == 1:
         yield from streams[0]
@@ -112,7 +120,3 @@ def iter_names(
         if item != last:  # a virtual directory present on several mountpaths
             yield item
             last = item
-
-
-def object_path(mountpaths: Mountpaths, bck: BucketRef, name: str) -> str:
-    return mountpaths.for_object(bck, name).object_path(bck, name)

@@ -3,7 +3,7 @@
 Layout below a mountpath (AIStore's, so the tree reads the same)::
 
     <mountpath>/@<provider>[/@<ns-uuid>#<ns-name>]/<bucket>/
-        %ob/<object name>       objects
+        %ob/<encoded name>      objects (names encoded by ``fsnames``: ``a/b`` -> ``a%/b``)
         %wk/<random>            work files (PUT in flight)
         %ap/<handle>            append in progress
         %mp/<upload id>/...     multipart upload parts
@@ -21,6 +21,7 @@ import threading
 import uuid
 
 from strata.cluster.hrw import digest, pick
+from strata.storage.fsnames import encode_object_name
 from strata.storage.names import BucketRef
 
 OBJECTS = "%ob"
@@ -52,7 +53,7 @@ class Mountpath:
         prefix = self._objects_dirs.get(bck)
         if prefix is None:
             prefix = self._objects_dirs[bck] = os.path.join(self.bucket_dir(bck), OBJECTS) + os.sep
-        return prefix + object_name
+        return prefix + encode_object_name(object_name)
 
     def work_path(self, bck: BucketRef) -> str:
         return os.path.join(self.bucket_dir(bck), WORK, uuid.uuid4().hex)
