@@ -312,10 +312,18 @@ class HttpProtocol(asyncio.Protocol):
         self._request = request
         try:
             self._exchange = self.app.begin(request)
-        except Exception as exc:  # a refused request still has its body drained, then answered
-            self._exchange = _FailedExchange(self.app.error_response(request, exc))
+        except Exception as exc:
+            response = self.app.error_response(request, exc)
             if request.headers.get("expect", "").lower() == "100-continue":
-                request.keep_alive = False  # do not invite a body we will not read
+                # the client waits for our go-ahead: answer now, never invite the body, close after
+                request.keep_alive = False
+                self._request = None
+                self._exchange = _FailedExchange(response)
+                self.outbox.append((request, response))
+                self._pump()
+                return
+            # otherwise drain the body (clients like requests send it all before reading), then answer
+            self._exchange = _FailedExchange(response)
             return
         if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")

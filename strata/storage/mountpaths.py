@@ -15,14 +15,18 @@ it without a lookup table.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
+import time
 import threading
 import uuid
 
 from strata.cluster.hrw import digest, pick
 from strata.storage.fsnames import encode_object_name
 from strata.storage.names import BucketRef
+
+_work_counter = itertools.count(int(time.time() * 1000) & 0xFFFFFFFF)
 
 OBJECTS = "%ob"
 WORK = "%wk"
@@ -56,7 +60,8 @@ class Mountpath:
         return prefix + encode_object_name(object_name)
 
     def work_path(self, bck: BucketRef) -> str:
-        return os.path.join(self.bucket_dir(bck), WORK, uuid.uuid4().hex)
+        """A fresh work-file name: process id and a per-process counter (no random bytes needed)."""
+        return os.path.join(self.bucket_dir(bck), WORK, f"{os.getpid():x}.{next(_work_counter):x}")
 
     def __repr__(self) -> str:
         return f"Mountpath({self.root!r})"
