@@ -8,6 +8,7 @@ Layout below a mountpath (AIStore's, so the tree reads the same)::
         %ap/<handle>            append in progress
         %mp/<upload id>/...     multipart upload parts
     <mountpath>/.trash/         destroyed buckets, removed lazily
+    <mountpath>/.index/         sorted indexes of huge directories, for listing
 
 An object's mountpath is chosen by HRW over the mountpaths' digests, so any worker process finds
 it without a lookup table.
@@ -18,8 +19,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import time
 import threading
+import time
 import uuid
 
 from strata.cluster.hrw import digest, pick
@@ -33,6 +34,7 @@ WORK = "%wk"
 APPENDS = "%ap"
 MULTIPART = "%mp"
 TRASH = ".trash"
+INDEXES = ".index"  # sorted views of huge directories (storage.dirindex)
 
 
 class Mountpath:
@@ -105,6 +107,11 @@ class Mountpaths:
             os.makedirs(trash, exist_ok=True)
             os.rename(src, os.path.join(trash, uuid.uuid4().hex))
         threading.Thread(target=self.empty_trash, daemon=True).start()
+
+    def reset_indexes(self) -> None:
+        """Drop directory indexes left by a previous run (they are rebuilt on demand)."""
+        for mp in self.all:
+            shutil.rmtree(os.path.join(mp.root, INDEXES), ignore_errors=True)
 
     def empty_trash(self) -> None:
         for mp in self.all:
