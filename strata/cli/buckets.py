@@ -2,8 +2,8 @@
 
 Everything goes through the official SDK (``Bucket.create/delete/head/list_objects/make_request``), so
 the CLI exercises the same wire contract as any SDK user. Listing pages through the whole bucket with
-the server's ``uuid``/``continuation_token`` and prints page by page, so a large bucket streams instead
-of being held in memory.
+the server's ``uuid``/``continuation_token`` and prints in batches of rows, so a large bucket streams
+instead of being held in memory while columns stay aligned.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ ALL_PROPS = "name,size,checksum,atime,version,location,copies,cached,status"
 ENTRY_CACHED_FLAG = 64  # apc.EntryIsCached
 ENTRY_DIR_FLAG = 256  # apc.EntryIsDir: a virtual directory in a non-recursive listing
 ENTRY_STATUS_MASK = 31  # the low 5 bits: 0 = OK
+LISTING_BATCH_ROWS = 50_000  # rows aligned together; later batches keep (at least) the same widths
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ def list_objects(
         page_size = limit
 
     listed = directories = total_size = 0
-    widths: list[int] | None = None
+    header_written = False
+    table = Table([_COLUMNS[name].header for name in columns])
     uuid = token = ""
     while True:
         # 1. fetch one page (the server remembers where we are by uuid + continuation token)
@@ -163,22 +165,24 @@ def list_objects(
         entries = page.entries
         if limit:
             entries = entries[: limit - listed]
-        # 2. print it, keeping columns at least as wide as on earlier pages
-        table = Table([_COLUMNS[name].header for name in columns], widths)
         for entry in entries:
             table.add(*(_COLUMNS[name].cell(entry) for name in columns))
             if _is_directory(entry):
                 directories += 1
             else:
                 total_size += int(entry.s)
-        if table.rows:
-            table.write(session.out, header=widths is None)
-            widths = table.widths
         listed += len(entries)
+        # 2. print in batches: aligned over many rows, yet never the whole bucket in memory
+        if len(table.rows) >= LISTING_BATCH_ROWS:
+            table.write(session.out, header=not header_written)
+            header_written = True
+            table = Table(table.headers, table.widths)
         # 3. stop at the last page or at the limit
         if page.continuation_token == "" or (limit and listed >= limit):
             break
         uuid, token = page.uuid, page.continuation_token
+    if table.rows:
+        table.write(session.out, header=not header_written)
 
     session.out.write(_listing_total(uri, prefix, listed, directories, total_size, "size" in columns, limit))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from strata.cli import buckets, cluster, objects
 from strata.cli.connection import Session, make_client, resolve_endpoint
@@ -14,7 +14,7 @@ from strata.cli.errors import CommandError, describe
 from strata.cli.uri import BucketURI, UsageError, parse_uri
 
 Handler = Callable[[Session, argparse.Namespace], int]
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 EPILOG = (
     "Endpoint: --endpoint URL, else $AIS_ENDPOINT, else $STRATA_ENDPOINT, else http://localhost:8080.\n"

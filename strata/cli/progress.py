@@ -113,8 +113,8 @@ def stderr_is_terminal(out: TextIO) -> bool:
 class CountingReader(io.RawIOBase):
     """A read-only file that reports every byte read to a ``TransferProgress``.
 
-    It keeps ``fileno`` (so ``requests`` and the SDK size the body with ``fstat`` and send a
-    Content-Length instead of chunking) and ``seek``/``tell`` (so a retry can rewind; the meter is
+    It keeps ``fileno`` and ``mode`` (so ``requests`` sizes the body with ``fstat`` and sends a
+    Content-Length; without them it silently falls back to chunked transfer encoding) and ``seek``/``tell`` (so a retry can rewind; the meter is
     told about the rewind as negative progress).
     """
 
@@ -122,6 +122,11 @@ class CountingReader(io.RawIOBase):
         super().__init__()
         self._raw = raw
         self._progress = progress
+
+    @property
+    def mode(self) -> str:
+        """``requests`` checks for ``b`` here before trusting ``fstat`` for the Content-Length."""
+        return "rb"
 
     def readable(self) -> bool:
         return True
