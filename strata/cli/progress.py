@@ -114,8 +114,8 @@ class CountingReader(io.RawIOBase):
     """A read-only file that reports every byte read to a ``TransferProgress``.
 
     It keeps ``fileno`` and ``mode`` (so ``requests`` sizes the body with ``fstat`` and sends a
-    Content-Length; without them it silently falls back to chunked transfer encoding) and ``seek``/``tell`` (so a retry can rewind; the meter is
-    told about the rewind as negative progress).
+    Content-Length; without them it silently falls back to chunked transfer encoding) and
+    ``seek``/``tell`` (so a retry can rewind; the meter is told about the rewind as negative progress).
     """
 
     def __init__(self, raw: BinaryIO, progress: TransferProgress) -> None:
