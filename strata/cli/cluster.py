@@ -35,14 +35,15 @@ class NodeRow:
 
 @dataclass(frozen=True)
 class Capacity:
-    """Summed over a target's mountpaths."""
+    """Summed over a target's mountpaths; ``total`` counts reserved blocks too, when the node says it."""
 
     used: int
     available: int
+    total: int = 0
 
     @property
     def percent_used(self) -> int:
-        total = self.used + self.available
+        total = self.total or self.used + self.available
         return round(100 * self.used / total) if total else 0
 
 
@@ -78,20 +79,39 @@ def _to_int(value: Any) -> int:
 
 
 def parse_capacity(status: Any) -> Capacity | None:
-    """Sum ``capacity.mountpaths.*.{used,avail}`` from a node_status answer; ``None`` if it has none."""
+    """Sum ``used``/``avail``/``total`` over the mountpaths of a node_status answer (``None`` if absent).
+
+    AIStore nests them as ``capacity.mountpaths.<path>``; Strata answers ``capacity.<path>`` directly.
+    Both are read; AIStore sends the numbers as strings, so either type is accepted.
+    """
     if not isinstance(status, Mapping):
         return None
-    capacity = status.get("capacity") or status.get("tcdf")
-    mountpaths = capacity.get("mountpaths") if isinstance(capacity, Mapping) else None
-    if not isinstance(mountpaths, Mapping) or not mountpaths:
+    capacity = status.get("capacity")
+    if not isinstance(capacity, Mapping):
         return None
-    used = available = 0
-    for usage in mountpaths.values():
-        if isinstance(usage, Mapping):
-            usage = usage.get("cdf", usage) if "used" not in usage else usage
-            used += _to_int(usage.get("used"))
-            available += _to_int(usage.get("avail"))
-    return Capacity(used, available)
+    nested = capacity.get("mountpaths")
+    mountpaths = nested if isinstance(nested, Mapping) else capacity
+    usages = [usage for usage in mountpaths.values() if isinstance(usage, Mapping) and "used" in usage]
+    if not usages:
+        return None
+    return Capacity(
+        used=sum(_to_int(usage.get("used")) for usage in usages),
+        available=sum(_to_int(usage.get("avail")) for usage in usages),
+        total=sum(_to_int(usage.get("total")) for usage in usages),
+    )
+
+
+def human_uptime(nanoseconds: int) -> str:
+    """``3d4h``, ``5h12m``, ``4m10s``: the two largest units, as ``ais show cluster`` prints uptime."""
+    seconds = nanoseconds // 1_000_000_000
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m"
+    return f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
 
 
 def _node_status(session: Session, row: NodeRow) -> Any:
@@ -119,13 +139,16 @@ def show_cluster(session: Session, as_json: bool = False) -> int:
         write_json(session.out, smap.model_dump())
         return 0
     rows = _node_rows(smap)
-    table = Table(["node", "role", "endpoint", "cap used", "cap avail", "status"])
+    table = Table(["node", "role", "endpoint", "cap used", "cap avail", "uptime", "status"])
     for row in rows:
-        capacity = parse_capacity(_node_status(session, row)) if row.is_target else None
+        status = _node_status(session, row)
+        capacity = parse_capacity(status) if row.is_target else None
         role = "+".join(row.roles) + (" [primary]" if row.primary else "")
         used = f"{human_size(capacity.used)} ({capacity.percent_used}%)" if capacity else NO_VALUE
         available = human_size(capacity.available) if capacity else NO_VALUE
-        table.add(row.node_id, role, row.endpoint, used, available, _status_text(row.flags))
+        uptime = status.get("up_time_ns") if isinstance(status, Mapping) else None
+        uptime_text = human_uptime(int(uptime)) if isinstance(uptime, int) else NO_VALUE
+        table.add(row.node_id, role, row.endpoint, used, available, uptime_text, _status_text(row.flags))
     table.write(session.out)
     proxies = sum(1 for row in rows if "proxy" in row.roles)
     targets = sum(1 for row in rows if row.is_target)
