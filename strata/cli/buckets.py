@@ -18,6 +18,7 @@ from typing import Any
 from aistore.sdk.list_object_flag import ListObjectFlag
 
 from strata.cli.connection import Session
+from strata.cli.defaults import ALL_LIST_PROPS, DEFAULT_LIST_PROPS
 from strata.cli.errors import CommandError
 from strata.cli.formatting import (
     NO_VALUE,
@@ -35,8 +36,8 @@ from strata.cli.formatting import (
 from strata.cli.uri import BucketURI, UsageError
 
 BUCKET_PROPS_HEADER = "Ais-Bucket-Props"
-DEFAULT_PROPS = "name,size"
-ALL_PROPS = "name,size,checksum,atime,version,location,copies,cached,status"
+DEFAULT_PROPS = DEFAULT_LIST_PROPS
+ALL_PROPS = ALL_LIST_PROPS
 ENTRY_CACHED_FLAG = 64  # apc.EntryIsCached
 ENTRY_DIR_FLAG = 256  # apc.EntryIsDir: a virtual directory in a non-recursive listing
 ENTRY_STATUS_MASK = 31  # the low 5 bits: 0 = OK

@@ -6,14 +6,17 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from strata.cli import buckets, cluster, objects
-from strata.cli.connection import Session, make_client, resolve_endpoint
-from strata.cli.errors import CommandError, describe
+from strata.cli.defaults import ALL_LIST_PROPS, DEFAULT_LIST_PROPS, DEFAULT_UPLOAD_CONCURRENCY
 from strata.cli.uri import BucketURI, UsageError, parse_uri
 
-Handler = Callable[[Session, argparse.Namespace], int]
+if TYPE_CHECKING:
+    from strata.cli.connection import Session
+
+# The verb modules (and through them the aistore SDK) are imported inside the runners, so that
+# ``strata serve`` and ``--help`` start without loading the client library.
+Handler = Callable[["Session", argparse.Namespace], int]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 EPILOG = (
@@ -67,8 +70,8 @@ def _add_ls(sub: SubParsers, name: str = "ls") -> None:
     p.add_argument("--prefix", default="", help="only objects whose names start with this")
     p.add_argument(
         "--props",
-        default=buckets.DEFAULT_PROPS,
-        help=f"comma-separated columns: {buckets.ALL_PROPS}, or all (default: name,size)",
+        default=DEFAULT_LIST_PROPS,
+        help=f"comma-separated columns: {ALL_LIST_PROPS}, or all (default: name,size)",
     )
     p.add_argument("--limit", type=int, default=0, help="stop after this many objects (default: all)")
     p.add_argument("--page-size", type=int, default=0, help="objects per page request (default: server's)")
@@ -94,7 +97,7 @@ def _add_put(sub: SubParsers, name: str = "put") -> None:
     p.add_argument("destination", metavar="ais://BUCKET[/NAME or /PREFIX]")
     p.add_argument("-r", "--recursive", action="store_true", help="with a directory: include subdirectories")
     p.add_argument(
-        "--concurrency", type=int, default=objects.DEFAULT_CONCURRENCY, help="parallel uploads (default: 4)"
+        "--concurrency", type=int, default=DEFAULT_UPLOAD_CONCURRENCY, help="parallel uploads (default: 4)"
     )
     _progress_options(p)
 
@@ -185,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_ls(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import buckets
+
     text = str(args.uri)
     if not text or text.endswith("://"):
         provider = text[:-3] if text else ""
@@ -211,6 +216,8 @@ def _buckets_only(texts: list[str]) -> list[BucketURI]:
 
 
 def _run_create(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import buckets
+
     status = 0
     for uri in _buckets_only(list(args.uris)):
         status |= buckets.create_bucket(session, uri, props=str(args.props))
@@ -218,20 +225,28 @@ def _run_create(session: Session, args: argparse.Namespace) -> int:
 
 
 def _run_bucket_rm(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import buckets
+
     return buckets.remove_buckets(session, _buckets_only(list(args.uris)), yes=bool(args.yes))
 
 
 def _run_props_show(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import buckets
+
     uri = _buckets_only([str(args.uri)])[0]
     return buckets.show_props(session, uri, section=str(args.section), as_json=bool(args.json))
 
 
 def _run_props_set(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import buckets
+
     uri = _buckets_only([str(args.uri)])[0]
     return buckets.set_props(session, uri, list(args.assignments))
 
 
 def _run_put(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import objects
+
     return objects.put(
         session,
         str(args.source),
@@ -243,20 +258,28 @@ def _run_put(session: Session, args: argparse.Namespace) -> int:
 
 
 def _run_get(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import objects
+
     uri = parse_uri(str(args.source), want_object=True)
     return objects.get(session, uri, args.destination, progress=args.progress)
 
 
 def _run_object_rm(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import objects
+
     uris = [parse_uri(str(text), want_object=True) for text in args.uris]
     return objects.remove_objects(session, uris)
 
 
 def _run_show_cluster(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import cluster
+
     return cluster.show_cluster(session, as_json=bool(args.json))
 
 
 def _run_config_show(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import cluster
+
     return cluster.show_config(session, section=str(args.section), as_json=bool(args.json))
 
 
@@ -265,6 +288,9 @@ def _run_config_show(session: Session, args: argparse.Namespace) -> int:
 
 def _run_client_verb(args: argparse.Namespace) -> int:
     """Run a client verb; every failure becomes ``Error: <one line>`` on stderr and a non-zero status."""
+    from strata.cli.connection import Session, make_client, resolve_endpoint
+    from strata.cli.errors import CommandError, describe
+
     endpoint = resolve_endpoint(getattr(args, "endpoint", None))
     concurrency = int(getattr(args, "concurrency", 1))
     handler: Handler = args.handler

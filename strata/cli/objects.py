@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from strata.cli.connection import Session
+from strata.cli.defaults import DEFAULT_UPLOAD_CONCURRENCY
 from strata.cli.errors import CommandError, describe
 from strata.cli.formatting import human_rate, human_size
 from strata.cli.progress import CountingReader, TransferProgress, stderr_is_terminal
 from strata.cli.uri import BucketURI, UsageError
 
-DEFAULT_CONCURRENCY = 4
+DEFAULT_CONCURRENCY = DEFAULT_UPLOAD_CONCURRENCY
 PROGRESS_THRESHOLD_BYTES = 4 << 20  # below this a single transfer ends before a meter is worth drawing
 READ_CHUNK_BYTES = 1 << 20
 MAX_REPORTED_FAILURES = 5

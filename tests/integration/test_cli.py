@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30.0
 FAST_ERROR_SECONDS = 5.0
 
@@ -36,7 +37,8 @@ class CliServer:
         self, *args: str, cwd: Path | None = None, stdin: bytes | None = None, endpoint: str | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         """Run ``python -m strata ARGS`` with ``AIS_ENDPOINT`` pointing at this server."""
-        env = {key: value for key, value in os.environ.items() if key not in ("STRATA_ENDPOINT",)}
+        env = _child_environment()
+        env.pop("STRATA_ENDPOINT", None)
         env["AIS_ENDPOINT"] = endpoint or self.endpoint
         return subprocess.run(
             [sys.executable, "-m", "strata", *args],
@@ -54,6 +56,13 @@ class CliServer:
         assert result.returncode == 0, (args, result.stdout.decode(), result.stderr.decode())
         assert b"Traceback" not in result.stderr
         return result.stdout.decode()
+
+
+def _child_environment() -> dict[str, str]:
+    """This checkout first on the path, so ``-m strata`` runs the code under test from any cwd."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
 
 
 def _free_port() -> int:
@@ -83,6 +92,7 @@ def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliServer]:
          str(data_dir)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=_child_environment(),
     )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
