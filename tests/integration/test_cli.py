@@ -88,8 +88,18 @@ def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliServer]:
     endpoint = f"http://127.0.0.1:{port}"
     log = (data_dir.parent / f"cli-server-{port}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "strata", "serve", "--host", "127.0.0.1", "--port", str(port), "--data",
-         str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "strata",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data",
+            str(data_dir),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=_child_environment(),
@@ -178,7 +188,9 @@ def test_props_show_table_and_section(cli_server: CliServer) -> None:
 
 def test_props_set_dotted_keys_changes_values(cli_server: CliServer) -> None:
     cli_server.ok("create", "ais://cli-set")
-    output = cli_server.ok("bucket", "props", "set", "ais://cli-set", "mirror.enabled=true", "checksum.type=md5")
+    output = cli_server.ok(
+        "bucket", "props", "set", "ais://cli-set", "mirror.enabled=true", "checksum.type=md5"
+    )
     assert '"mirror.enabled" set to: "true" (was: "false")' in output
     assert '"checksum.type" set to: "md5"' in output
     props = json.loads(cli_server.ok("bucket", "props", "show", "ais://cli-set", "--json"))
@@ -246,7 +258,10 @@ def test_put_directory_uploads_files_with_sizes_and_content(cli_server: CliServe
     flat = cli_server.run("put", str(source), "ais://cli-dir/flat")
     assert flat.returncode == 0, flat.stderr
     assert "--recursive" in flat.stderr.decode()
-    assert set(_rows(cli_server.ok("ls", "ais://cli-dir", "--prefix", "flat/"))) == {"flat/a.bin", "flat/b.bin"}
+    assert set(_rows(cli_server.ok("ls", "ais://cli-dir", "--prefix", "flat/"))) == {
+        "flat/a.bin",
+        "flat/b.bin",
+    }
     # 2. with --recursive the whole tree, named by relative path under the prefix
     output = cli_server.ok("put", str(source), "ais://cli-dir/tree", "--recursive", "--concurrency", "3")
     assert "PUT 4 objects" in output
@@ -316,7 +331,9 @@ def test_object_rm(cli_server: CliServer, tmp_path: Path) -> None:
     _write(tmp_path / "x", 10)
     cli_server.ok("put", str(tmp_path / "x"), "ais://cli-objrm/one")
     cli_server.ok("put", str(tmp_path / "x"), "ais://cli-objrm/two")
-    assert cli_server.ok("object", "rm", "ais://cli-objrm/one").strip() == 'deleted "one" from ais://cli-objrm'
+    assert (
+        cli_server.ok("object", "rm", "ais://cli-objrm/one").strip() == 'deleted "one" from ais://cli-objrm'
+    )
     assert set(_rows(cli_server.ok("ls", "ais://cli-objrm"))) == {"two"}
     # a missing one is reported, the others still go
     result = cli_server.run("object", "rm", "ais://cli-objrm/ghost", "ais://cli-objrm/two")
@@ -346,7 +363,9 @@ def test_ls_props_columns_and_prefix(cli_server: CliServer, tmp_path: Path) -> N
     _write(tmp_path / "f", 100)
     cli_server.ok("put", str(tmp_path / "f"), "ais://cli-cols/keep/f")
     cli_server.ok("put", str(tmp_path / "f"), "ais://cli-cols/skip/f")
-    listing = cli_server.ok("ls", "ais://cli-cols", "--prefix", "keep/", "--props", "name,size,version,checksum")
+    listing = cli_server.ok(
+        "ls", "ais://cli-cols", "--prefix", "keep/", "--props", "name,size,version,checksum"
+    )
     assert listing.splitlines()[0].split() == ["NAME", "SIZE", "VERSION", "CHECKSUM"]
     rows = _rows(listing)
     assert list(rows) == ["keep/f"]
@@ -447,7 +466,11 @@ def test_endpoint_flag_wins_over_environment(cli_server: CliServer) -> None:
 
 
 def test_usage_errors_exit_2(cli_server: CliServer) -> None:
-    for args in (("get", "ais://only-bucket"), ("ls", "gs://elsewhere"), ("ls", "ais://b", "--props", "nope")):
+    for args in (
+        ("get", "ais://only-bucket"),
+        ("ls", "gs://elsewhere"),
+        ("ls", "ais://b", "--props", "nope"),
+    ):
         result = cli_server.run(*args)
         assert result.returncode == 2, args
         assert result.stderr.decode().startswith("Error: "), args
