@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 Handler = Callable[["Session", argparse.Namespace], int]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
+DESCRIPTION = (
+    "Strata, an AIStore-compatible object store. 'strata serve' runs a node;\n"
+    "the other verbs talk to one the way AIStore's 'ais' CLI does."
+)
 EPILOG = (
     "Endpoint: --endpoint URL, else $AIS_ENDPOINT, else $STRATA_ENDPOINT, else http://localhost:8080.\n"
     "Addresses are written ais://BUCKET or ais://BUCKET/OBJECT, as with the ais CLI."
@@ -42,9 +46,22 @@ def _common() -> argparse.ArgumentParser:
     """Options every client verb accepts, also after the verb (``strata ls --endpoint ...``)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--endpoint", default=argparse.SUPPRESS, help="Strata/AIStore endpoint (default: see below)"
+        "--endpoint",
+        default=argparse.SUPPRESS,
+        help="node to talk to (default: $AIS_ENDPOINT, else $STRATA_ENDPOINT, else http://localhost:8080)",
     )
     return common
+
+
+def _count(text: str) -> int:
+    """An argparse type for counts: a whole number, zero or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a whole number') from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
 
 
 def _verb(
@@ -73,8 +90,8 @@ def _add_ls(sub: SubParsers, name: str = "ls") -> None:
         default=DEFAULT_LIST_PROPS,
         help=f"comma-separated columns: {ALL_LIST_PROPS}, or all (default: name,size)",
     )
-    p.add_argument("--limit", type=int, default=0, help="stop after this many objects (default: all)")
-    p.add_argument("--page-size", type=int, default=0, help="objects per page request (default: server's)")
+    p.add_argument("--limit", type=_count, default=0, help="stop after this many objects (default: all)")
+    p.add_argument("--page-size", type=_count, default=0, help="objects per page request (default: server's)")
     p.add_argument(
         "--no-recursion", action="store_true", help="list one level: show subdirectories as NAME/ entries"
     )
@@ -97,7 +114,7 @@ def _add_put(sub: SubParsers, name: str = "put") -> None:
     p.add_argument("destination", metavar="ais://BUCKET[/NAME or /PREFIX]")
     p.add_argument("-r", "--recursive", action="store_true", help="with a directory: include subdirectories")
     p.add_argument(
-        "--concurrency", type=int, default=DEFAULT_UPLOAD_CONCURRENCY, help="parallel uploads (default: 4)"
+        "--concurrency", type=_count, default=DEFAULT_UPLOAD_CONCURRENCY, help="parallel uploads (default: 4)"
     )
     _progress_options(p)
 
@@ -166,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; ``serve`` is unchanged from the skeleton."""
     parser = argparse.ArgumentParser(
         prog="strata",
-        description=__doc__,
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common()],

@@ -171,9 +171,11 @@ def _put_directory(
     # 3. report: a summary line, then the first few failures and a non-zero exit if any
     uploaded = len(items) - len(failures)
     moved = sum(item.size for item in items) - sum(item.size for item, _ in failures)
+    per_second = max(elapsed, 1e-9)
     session.out.write(
         f"PUT {uploaded} object{'s' if uploaded != 1 else ''} ({human_size(moved)})"
-        f" to {uri.bucket_uri}/{prefix} in {elapsed:.2f}s ({human_rate(moved / max(elapsed, 1e-9))})\n"
+        f" to {uri.bucket_uri}/{prefix} in {elapsed:.2f}s"
+        f" ({uploaded / per_second:.0f} objects/s, {human_rate(moved / per_second)})\n"
     )
     if failures:
         for item, error in failures[:MAX_REPORTED_FAILURES]:
