@@ -22,7 +22,6 @@ from strata.api.wire import (
 )
 from strata.config.access import ACCESS_HEAD_BUCKET, ACCESS_LIST_OBJECTS, ACCESS_PATCH
 from strata.config.bucket_props import (
-    bucket_props_to_json,
     new_bucket_props,
     reset_bucket_props,
     update_bucket_props,
@@ -51,9 +50,23 @@ ENTRY_IS_CACHED = 64
 ENTRY_IS_DIR = 256
 
 _JOB_ACTIONS = {
-    "summary-bck", "copy-bck", "move-bck", "copy-listrange", "etl-bck", "etl-listrange", "archive",
-    "delete-listrange", "evict-listrange", "prefetch-listrange", "evict-remote-bck", "make-n-copies",
-    "ec-encode", "rechunk", "create-inventory", "index-shard", "getbatch",
+    "summary-bck",
+    "copy-bck",
+    "move-bck",
+    "copy-listrange",
+    "etl-bck",
+    "etl-listrange",
+    "archive",
+    "delete-listrange",
+    "evict-listrange",
+    "prefetch-listrange",
+    "evict-remote-bck",
+    "make-n-copies",
+    "ec-encode",
+    "rechunk",
+    "create-inventory",
+    "index-shard",
+    "getbatch",
 }
 
 
@@ -79,8 +92,13 @@ def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
     def change(bmd: Any) -> Any:
         if bmd.get(bck) is not None:
             return bmd.with_bucket(bck, bmd.get(bck))  # raises BucketAlreadyExists
-        props = new_bucket_props(config, provider=bck.provider, created_ns=time.time_ns(),
-                                 bid=(bmd.version + 1) | (1 << 63), overrides=overrides)
+        props = new_bucket_props(
+            config,
+            provider=bck.provider,
+            created_ns=time.time_ns(),
+            bid=(bmd.version + 1) | (1 << 63),
+            overrides=overrides,
+        )
         return bmd.with_bucket(bck, props)
 
     node.mountpaths.create_bucket(bck)
@@ -95,8 +113,8 @@ def destroy_bucket(node: Node, bck: BucketRef) -> Response:
 
 
 def head_bucket(node: Node, bck: BucketRef, query: Query) -> Response:
-    props = node.bucket_props(bck, ACCESS_HEAD_BUCKET)
-    return Response(200, [("Ais-Bucket-Props", bucket_props_to_json(props).decode())], content_length=0)
+    node.bucket_props(bck, ACCESS_HEAD_BUCKET)
+    return Response(200, [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))], content_length=0)
 
 
 def patch_bucket(node: Node, request: Request, bck: BucketRef) -> Response:
@@ -159,7 +177,9 @@ def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -
     try:
         flags = int(lsmsg.flags or "0")
     except ValueError:
-        raise InvalidRequest(f'invalid list-objects flags "{lsmsg.flags}" (expected a decimal number)') from None
+        raise InvalidRequest(
+            f'invalid list-objects flags "{lsmsg.flags}" (expected a decimal number)'
+        ) from None
     if lsmsg.pagesize < 0:
         raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
     if flags & FLAG_ARCH_DIR:
@@ -230,4 +250,3 @@ def _list_page(request: Request, list_uuid: str, token: str, entries: list[ListE
     if "msgpack" in request.headers.get("accept", ""):
         return Response(200, [MSGPACK], msgpack_encode(page))
     return json_response(json_encode(page))
-

@@ -32,16 +32,29 @@ def _public_host(node: Node, request: Request) -> tuple[str, int]:
 def snode(node: Node, request: Request, daemon_type: str) -> Snode:
     host, port = _public_host(node, request)
     net = NetInfo(node_hostname=host, daemon_port=str(port), direct_url=f"http://{host}:{port}")
-    return Snode(daemon_id=node.node_id, daemon_type=daemon_type, public_net=net, intra_control_net=net,
-                 intra_data_net=net, flags=0, id_digest=node.id_digest)
+    return Snode(
+        daemon_id=node.node_id,
+        daemon_type=daemon_type,
+        public_net=net,
+        intra_control_net=net,
+        intra_data_net=net,
+        flags=0,
+        id_digest=node.id_digest,
+    )
 
 
 def smap(node: Node, request: Request) -> Smap:
     target = snode(node, request, "target")
     proxy = snode(node, request, "proxy")
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(node.started_ns / 1e9))
-    return Smap(tmap={node.node_id: target}, pmap={node.node_id: proxy}, proxy_si=proxy, version=1,
-                uuid=node.meta.bmd().uuid, creation_time=created)
+    return Smap(
+        tmap={node.node_id: target},
+        pmap={node.node_id: proxy},
+        proxy_si=proxy,
+        version=1,
+        uuid=node.meta.bmd().uuid,
+        creation_time=created,
+    )
 
 
 def health(node: Node, request: Request, query: Query) -> Response:
@@ -49,13 +62,17 @@ def health(node: Node, request: Request, query: Query) -> Response:
 
 
 def _capacity(node: Node) -> dict[str, object]:
-    mountpaths = {}
+    mountpaths: dict[str, object] = {}
     for mp in node.mountpaths.all:
         st = os.statvfs(mp.root)
         total, avail = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
         used = total - st.f_bfree * st.f_frsize
-        mountpaths[mp.root] = {"used": str(used), "avail": str(avail), "total": str(total),
-                               "pct_used": round(100 * used / total, 2) if total else 0}
+        mountpaths[mp.root] = {
+            "used": str(used),
+            "avail": str(avail),
+            "total": str(total),
+            "pct_used": round(100 * used / total, 2) if total else 0,
+        }
     return mountpaths
 
 
@@ -81,9 +98,15 @@ def get_daemon(node: Node, request: Request, query: Query) -> Response:
         return json_response(snode(node, request, "target"))
     if what == "config":
         host, port = _public_host(node, request)
-        return json_response(local_config_json(node.meta.config(), confdir=node.data_dir,
-                                               mountpaths=[m.root for m in node.mountpaths.all],
-                                               host=host, port=port))
+        return json_response(
+            local_config_json(
+                node.meta.config(),
+                confdir=node.data_dir,
+                mountpaths=[m.root for m in node.mountpaths.all],
+                host=host,
+                port=port,
+            )
+        )
     if what in ("node_status", "status"):
         return json_response(node_status(node, request))
     if what == "bmd":

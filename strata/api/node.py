@@ -25,7 +25,9 @@ def load_node_id(meta_dir: str) -> str:
                 return node_id
     except FileNotFoundError:
         pass
-    node_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(8))
+    node_id = "".join(
+        secrets.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(8)
+    )
     tmp = f"{path}.{os.getpid()}"
     with open(tmp, "w") as f:
         f.write(node_id)
@@ -41,8 +43,9 @@ def load_node_id(meta_dir: str) -> str:
 class Node:
     """One embedded node: proxy and target in one process (one per worker, sharing the data dir)."""
 
-    def __init__(self, *, node_id: str, host: str, port: int, meta: MetaStore, mountpaths: Mountpaths,
-                 data_dir: str) -> None:
+    def __init__(
+        self, *, node_id: str, host: str, port: int, meta: MetaStore, mountpaths: Mountpaths, data_dir: str
+    ) -> None:
         self.node_id = node_id
         self.id_digest = digest(node_id)
         self.host = host

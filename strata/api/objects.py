@@ -82,8 +82,9 @@ def custom_header(custom: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in custom.items())
 
 
-def metadata_headers(node: Node, bck: BucketRef, object_name: str, md: ObjectMetadata,
-                     path: str) -> list[tuple[str, str]]:
+def metadata_headers(
+    node: Node, bck: BucketRef, object_name: str, md: ObjectMetadata, path: str
+) -> list[tuple[str, str]]:
     """Everything HEAD reports (v1 and v2 alike): AIStore's ``Ais-*`` headers plus ETag/Last-Modified."""
     mountpath = next((m.root for m in node.mountpaths.all if path.startswith(m.root + os.sep)), "")
     headers = [
@@ -226,16 +227,29 @@ def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str,
                 raise InvalidRequest("flush requires an append handle")
             if request.body:
                 handle = appends.append(node.store, bck, object_name, handle, request.body)
-            appends.flush(node.store, bck, object_name, handle, checksum_type=props.checksum.type,
-                          versioning=props.versioning.enabled)
+            appends.flush(
+                node.store,
+                bck,
+                object_name,
+                handle,
+                checksum_type=props.checksum.type,
+                versioning=props.versioning.enabled,
+            )
             return Response(200)
         raise InvalidRequest(f'invalid append_type "{append_type}" (expected "append" or "flush")')
     destination = query.get("object_to")
     node.bucket_props(bck, ACCESS_GET)
     dst_bck, dst_name = parse_object_uname(destination)
     dst_props = node.bucket_props(dst_bck, ACCESS_PUT)
-    node.store.copy(bck, object_name, dst_bck, dst_name, checksum_type=dst_props.checksum.type,
-                    versioning=dst_props.versioning.enabled, fsync=fsync_wanted(dst_props))
+    node.store.copy(
+        bck,
+        object_name,
+        dst_bck,
+        dst_name,
+        checksum_type=dst_props.checksum.type,
+        versioning=dst_props.versioning.enabled,
+        fsync=fsync_wanted(dst_props),
+    )
     return Response(200)
 
 
@@ -275,8 +289,16 @@ def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str,
 
     def change(md: ObjectMetadata) -> ObjectMetadata:
         custom = dict(msg.value) if replace else {**md.custom, **msg.value}
-        return ObjectMetadata(md.size, md.checksum_type, md.checksum_value, md.version, md.mtime_ns,
-                              md.atime_ns, custom, md.etag)
+        return ObjectMetadata(
+            md.size,
+            md.checksum_type,
+            md.checksum_value,
+            md.version,
+            md.mtime_ns,
+            md.atime_ns,
+            custom,
+            md.etag,
+        )
 
     node.store.update_metadata(bck, object_name, change)
     return empty_response()
@@ -291,8 +313,15 @@ def post_object(node: Node, request: Request, bck: BucketRef, object_name: str, 
         props = node.bucket_props(bck, ACCESS_PUT)
         upload_id = query.get("uploadId")
         parts = _part_numbers(msg)
-        multipart.complete(node.store, bck, object_name, upload_id, parts,
-                           checksum_type=props.checksum.type, versioning=props.versioning.enabled)
+        multipart.complete(
+            node.store,
+            bck,
+            object_name,
+            upload_id,
+            parts,
+            checksum_type=props.checksum.type,
+            versioning=props.versioning.enabled,
+        )
         return empty_response()
     if msg.action == "rename-obj":
         props = node.bucket_props(bck, ACCESS_MOVE_OBJECT)
@@ -317,4 +346,3 @@ def _part_numbers(msg: ActionMsg) -> list[int]:
             raise InvalidRequest(f"invalid part in mpt-complete: {part!r}")
         numbers.append(number)
     return numbers
-

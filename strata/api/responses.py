@@ -20,12 +20,18 @@ MSGPACK = ("Content-Type", "application/msgpack")
 TEXT = ("Content-Type", "text/plain; charset=utf-8")
 
 
+_AIS_ONLY = {"provider": ["ais"]}
+
+
 class Query:
     """The query string, parsed on first use (most GETs and PUTs carry only ``provider=ais``)."""
 
     __slots__ = ("_params",)
 
     def __init__(self, raw: str) -> None:
+        if raw == "provider=ais":  # what nearly every SDK data request carries
+            self._params = _AIS_ONLY
+            return
         try:
             self._params = parse_qs(raw, keep_blank_values=True, errors="strict") if raw else {}
         except UnicodeDecodeError:
@@ -65,8 +71,15 @@ def error_response(request: Request, exc: BaseException, node_id: str) -> Respon
         status, message = 500, f"internal error: {type(exc).__name__}: {exc}"
         log.error("unhandled error on %s %s\n%s", request.method, request.path, traceback.format_exc())
     body = json_encode(
-        ErrorBody(message=message, method=request.method, url_path=request.path,
-                  remote_addr=request.remote_addr, caller="", node=node_id, status=status)
+        ErrorBody(
+            message=message,
+            method=request.method,
+            url_path=request.path,
+            remote_addr=request.remote_addr,
+            caller="",
+            node=node_id,
+            status=status,
+        )
     )
     headers = [JSON]
     if isinstance(exc, TooManyRequests):

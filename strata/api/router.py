@@ -57,19 +57,23 @@ class AisApp:
     def _begin_object(self, request: Request, rest: str) -> Exchange:
         bucket_raw, _, name_raw = rest.partition("/")
         query = Query(request.query)
-        bck = BucketRef.parse(_decode_segment(bucket_raw, "bucket name"), query.get("provider"),
-                              query.get("namespace"))
+        bck = BucketRef.parse(
+            _decode_segment(bucket_raw, "bucket name"), query.get("provider"), query.get("namespace")
+        )
         object_name = validate_object_name(_decode_segment(name_raw, "object name"))
         node = self.node
         method = request.method
         if method == "GET":
-            return BufferedExchange(request, lambda req: objects.get_object(node, req, bck, object_name, query))
+            return BufferedExchange(
+                request, lambda req: objects.get_object(node, req, bck, object_name, query)
+            )
         if method == "HEAD":
             return BufferedExchange(request, lambda req: objects.head_object(node, bck, object_name, query))
         if method == "PUT":
             if "append_type" in query or "object_to" in query:
                 return BufferedExchange(
-                    request, lambda req: objects.put_buffered(node, req, bck, object_name, query))
+                    request, lambda req: objects.put_buffered(node, req, bck, object_name, query)
+                )
             exchange: Exchange = objects.begin_put(node, request, bck, object_name, query)
             return exchange
         handler = _OBJECT_METHODS.get(method)
@@ -131,8 +135,22 @@ _ROUTES: dict[str, Callable[[Node, Request, str], Response]] = {
     "health": _route_health,
     "reverse": _route_reverse,
 }
-_NOT_YET = {"ml", "download", "etl", "sort", "tokens", "users", "dsort", "metasync", "vote", "xactions", "txn",
-            "s3", "ec", "notifs"}
+_NOT_YET = {
+    "ml",
+    "download",
+    "etl",
+    "sort",
+    "tokens",
+    "users",
+    "dsort",
+    "metasync",
+    "vote",
+    "xactions",
+    "txn",
+    "s3",
+    "ec",
+    "notifs",
+}
 _OBJECT_METHODS: dict[str, Callable[..., Any]] = {
     "DELETE": objects.delete_object,
     "PATCH": objects.patch_object,

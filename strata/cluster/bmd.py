@@ -16,12 +16,20 @@ from strata.storage.names import BucketRef
 class BucketMetadata:
     """A version of the BMD: ``buckets`` maps ``BucketRef.key`` to the bucket's props."""
 
-    __slots__ = ("buckets", "uuid", "version")
+    __slots__ = ("_headers", "buckets", "uuid", "version")
 
     def __init__(self, version: int, uuid: str, buckets: dict[str, BucketProps]) -> None:
         self.version = version
         self.uuid = uuid
         self.buckets = buckets
+        self._headers: dict[str, str] = {}
+
+    def props_header(self, bck: BucketRef) -> str:
+        """The ``Ais-Bucket-Props`` value, encoded once per BMD version (it costs ~20 us)."""
+        header = self._headers.get(bck.key)
+        if header is None:
+            header = self._headers[bck.key] = bucket_props_to_json(self.require(bck)).decode()
+        return header
 
     def get(self, bck: BucketRef) -> BucketProps | None:
         return self.buckets.get(bck.key)

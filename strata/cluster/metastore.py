@@ -62,9 +62,14 @@ class LocalMetaStore:
         counters_path = os.path.join(meta_dir, "versions")
         with self._locked():
             if config_path is not None:  # an explicit --config wins over what was stored
-                _write_atomically(self.config_path, cluster_config_to_json(load_cluster_config(config_path)))
+                _write_atomically(
+                    self.config_path,
+                    cluster_config_to_json(load_cluster_config(config_path), mask_secrets=False),
+                )
             elif not os.path.exists(self.config_path):
-                _write_atomically(self.config_path, cluster_config_to_json(default_cluster_config()))
+                _write_atomically(
+                    self.config_path, cluster_config_to_json(default_cluster_config(), mask_secrets=False)
+                )
             if not os.path.exists(self.bmd_path):
                 empty = BucketMetadata(1, uuidlib.uuid4().hex[:12], {})
                 _write_atomically(self.bmd_path, empty.to_json())
@@ -125,7 +130,7 @@ class LocalMetaStore:
         with self._locked():
             current = load_cluster_config(self.config_path)
             updated = change(current)
-            _write_atomically(self.config_path, cluster_config_to_json(updated))
+            _write_atomically(self.config_path, cluster_config_to_json(updated, mask_secrets=False))
             self._bump(1)
             self._config, self._config_seen = updated, self._read_counters()[1]
         return updated

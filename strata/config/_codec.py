@@ -19,6 +19,7 @@ work). Being an HTTP front for humans and the ``ais`` CLI, we also accept string
 
 from __future__ import annotations
 
+import copy
 import enum
 import functools
 import types
@@ -151,7 +152,12 @@ def decode_json_object(data: bytes | str, what: str) -> dict[str, Any]:
 
 
 def expand_dotted(partial: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"space.highwm": "91", "lru": {...}}`` -> ``{"space": {"highwm": "91"}, "lru": {...}}``."""
+    """``{"space.highwm": "91", "lru": {...}}`` -> ``{"space": {"highwm": "91"}, "lru": {...}}``.
+
+    Only top-level keys are split (that is what the CLI sends): keys inside nested objects are left
+    alone, because free-form sections such as ``backend`` may legitimately contain dots. The input is
+    never modified.
+    """
     out: dict[str, Any] = {}
     for raw_key, value in partial.items():
         key = str(raw_key)
@@ -167,7 +173,7 @@ def expand_dotted(partial: Mapping[str, Any]) -> dict[str, Any]:
             node = child
         leaf = parts[-1]
         if isinstance(value, Mapping):
-            value = expand_dotted(value)
+            value = copy.deepcopy(dict(value))
             existing = node.get(leaf)
             if isinstance(existing, dict):
                 _deep_update(existing, value)
@@ -210,7 +216,9 @@ def merge(
         full = _join(path, field.key)
         if full in readonly:
             raise FieldError(f'"{full}" is read-only')
-        changes[field.name] = _decode_value(field, getattr(obj, field.name), value, full, readonly)
+        # Keys that differ only in case ("Space" and "space") both land on the same field, merged in order.
+        current = changes.get(field.name, getattr(obj, field.name))
+        changes[field.name] = _decode_value(field, current, value, full, readonly)
     return msgspec.structs.replace(obj, **changes) if changes else obj
 
 

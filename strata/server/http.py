@@ -26,21 +26,41 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import httptools
+import msgspec
 
-from strata.errors import PayloadTooLarge, StrataError
+from strata.errors import PayloadTooLarge
 
+json_encode = msgspec.json.Encoder().encode
 SMALL_FILE = 64 * 1024  # below this a pread + write beats the sendfile hand-off
 MAX_BUFFERED_BODY = 256 * 1024 * 1024
 SEND_TIMEOUT_S = 60.0
 _PIPELINE_LIMIT = 16
 
 _REASONS = {
-    100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
-    301: "Moved Permanently", 304: "Not Modified", 307: "Temporary Redirect", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    409: "Conflict", 411: "Length Required", 412: "Precondition Failed", 413: "Payload Too Large",
-    416: "Range Not Satisfiable", 429: "Too Many Requests", 500: "Internal Server Error",
-    501: "Not Implemented", 503: "Service Unavailable", 507: "Insufficient Storage",
+    100: "Continue",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    206: "Partial Content",
+    301: "Moved Permanently",
+    304: "Not Modified",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Payload Too Large",
+    416: "Range Not Satisfiable",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    507: "Insufficient Storage",
 }
 
 
@@ -159,8 +179,9 @@ class _FailedExchange:
         pass
 
 
-def serialize_head(status: int, headers: list[tuple[str, str]], content_length: int | None,
-                   keep_alive: bool) -> bytes:
+def serialize_head(
+    status: int, headers: list[tuple[str, str]], content_length: int | None, keep_alive: bool
+) -> bytes:
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
     lines.extend(f"{k}: {v}" for k, v in headers)
     if content_length is not None:
@@ -198,7 +219,9 @@ class HttpProtocol(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.remote_addr = ""
-        self.outbox: collections.deque[tuple[Request, Response | asyncio.Future[Response]]] = collections.deque()
+        self.outbox: collections.deque[tuple[Request, Response | asyncio.Future[Response]]] = (
+            collections.deque()
+        )
         self.busy = False  # a response is being written asynchronously
         self.closed = False
         self.reading_paused = False
@@ -255,7 +278,7 @@ class HttpProtocol(asyncio.Protocol):
             self._exchange.abort()
             self._exchange = None
         if self.transport is not None and not self.closed:
-            body = ('{"message":"%s","status":%d}' % (message.replace('"', "'"), status)).encode()
+            body = json_encode({"message": message, "status": status})
             head = serialize_head(status, [("Content-Type", "application/json")], len(body), False)
             if not self.busy:
                 self.transport.write(head + body)
@@ -280,7 +303,9 @@ class HttpProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         url = self._url.decode("latin-1")
         path, _, query = url.partition("?")
-        request = Request(self.parser.get_method().decode("latin-1"), path, query, self._headers, self.remote_addr)
+        request = Request(
+            self.parser.get_method().decode("latin-1"), path, query, self._headers, self.remote_addr
+        )
         request.keep_alive = self.parser.should_keep_alive()
         self._request = request
         try:
@@ -560,8 +585,8 @@ def _close_stream(stream: Stream) -> None:
             pass
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
-        asyncio.ensure_future(aclose())
+        _BACKGROUND.add(task := asyncio.ensure_future(aclose()))
+        task.add_done_callback(_BACKGROUND.discard)
 
 
-def error_status(exc: BaseException) -> int:
-    return exc.status if isinstance(exc, StrataError) else 500
+_BACKGROUND: set[asyncio.Future[None]] = set()

@@ -46,10 +46,20 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(*, host: str, port: int, data_dir: str | None, mountpaths: list[str], config_path: str | None,
-          workers: int) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s")
+def serve(
+    *,
+    host: str,
+    port: int,
+    data_dir: str | None,
+    mountpaths: list[str],
+    config_path: str | None,
+    workers: int,
+) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s",
+    )
     # 1. directories, config and metadata (fails fast with a clear message)
     data_dir = os.path.abspath(data_dir or default_data_dir())
     meta_dir = os.path.join(data_dir, "meta")
@@ -76,9 +86,16 @@ def serve(*, host: str, port: int, data_dir: str | None, mountpaths: list[str], 
         return 2
     port = sock.getsockname()[1]
     count = workers if workers > 0 else (os.cpu_count() or 1)
-    log.info("serving on http://%s:%d with %d worker(s); node %s; data in %s; mountpaths %s%s",
-             host, port, count, node_id, data_dir, ", ".join(m.root for m in mounts.all),
-             f"; swept {swept} stale work file(s)" if swept else "")
+    log.info(
+        "serving on http://%s:%d with %d worker(s); node %s; data in %s; mountpaths %s%s",
+        host,
+        port,
+        count,
+        node_id,
+        data_dir,
+        ", ".join(m.root for m in mounts.all),
+        f"; swept {swept} stale work file(s)" if swept else "",
+    )
     # 3. workers, supervised until a signal says stop
     return _supervise(sock, count, lambda: _worker_main(sock, host, port, node_id, meta_dir, roots, data_dir))
 
@@ -122,8 +139,10 @@ def _supervise(sock: socket.socket, count: int, run_worker: object) -> int:
             break
         except InterruptedError:
             continue
-        slot = children.pop(pid, None)
-        if slot is None or stopping:
+        if pid not in children:
+            continue
+        slot = children.pop(pid)
+        if stopping:
             continue
         log.error("worker %d exited unexpectedly (status %d); restarting it", pid, status)
         if time.monotonic() - last_restart < 1.0:
@@ -134,12 +153,15 @@ def _supervise(sock: socket.socket, count: int, run_worker: object) -> int:
     return 0
 
 
-def _worker_main(sock: socket.socket, host: str, port: int, node_id: str, meta_dir: str, roots: list[str],
-                 data_dir: str) -> int:
+def _worker_main(
+    sock: socket.socket, host: str, port: int, node_id: str, meta_dir: str, roots: list[str], data_dir: str
+) -> int:
     import uvloop
 
     meta = LocalMetaStore(meta_dir)  # its own mapping of the shared version counters
-    node = Node(node_id=node_id, host=host, port=port, meta=meta, mountpaths=Mountpaths(roots), data_dir=data_dir)
+    node = Node(
+        node_id=node_id, host=host, port=port, meta=meta, mountpaths=Mountpaths(roots), data_dir=data_dir
+    )
     app = AisApp(node)
     executor = ThreadPoolExecutor(SENDFILE_THREADS, thread_name_prefix="sendfile")
 

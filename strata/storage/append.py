@@ -60,7 +60,7 @@ def append(store: ObjectStore, bck: BucketRef, object_name: str, handle: str, da
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     except OSError as exc:
         raise os_error(exc, bck.object_uri(object_name)) from exc
     finally:
@@ -68,8 +68,16 @@ def append(store: ObjectStore, bck: BucketRef, object_name: str, handle: str, da
     return handle
 
 
-def flush(store: ObjectStore, bck: BucketRef, object_name: str, handle: str, *, checksum_type: str,
-          versioning: bool, custom: dict[str, str] | None = None) -> ObjectMetadata:
+def flush(
+    store: ObjectStore,
+    bck: BucketRef,
+    object_name: str,
+    handle: str,
+    *,
+    checksum_type: str,
+    versioning: bool,
+    custom: dict[str, str] | None = None,
+) -> ObjectMetadata:
     """Publish the appended bytes as the object's new version (the append file is renamed into place)."""
     path = _append_path(store, bck, object_name, handle)
     mountpath = store.mountpaths.for_object(bck, object_name)

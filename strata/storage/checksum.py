@@ -42,7 +42,9 @@ def new_hasher(checksum_type: str) -> Hasher:
         return crc32c.CRC32CHash()  # type: ignore[no-any-return]
     if checksum_type == "none":
         return _NoHash()
-    raise InvalidRequest(f'invalid checksum type "{checksum_type}" (expected one of {", ".join(CHECKSUM_TYPES)})')
+    raise InvalidRequest(
+        f'invalid checksum type "{checksum_type}" (expected one of {", ".join(CHECKSUM_TYPES)})'
+    )
 
 
 def checksum_file(fd: int, checksum_type: str, chunk: int = 1 << 20) -> str:

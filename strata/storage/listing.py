@@ -69,8 +69,11 @@ def _walk(directory: str, rel: str, after: str, prefix: str, recursive: bool) ->
     start = 0
     if after > rel:
         # skip keys whose whole subtree sorts at or before `after`
-        start = bisect.bisect_left(keys, after[len(rel):]) if after.startswith(rel) else (
-            0 if after < rel else len(keys))
+        start = (
+            bisect.bisect_left(keys, after[len(rel) :])
+            if after.startswith(rel)
+            else (0 if after < rel else len(keys))
+        )
         # a directory key equal to a prefix of `after` may still hold later names: step back onto it
         if start > 0 and keys[start - 1].endswith("/") and after.startswith(rel + keys[start - 1]):
             start -= 1
@@ -90,8 +93,9 @@ def _walk(directory: str, rel: str, after: str, prefix: str, recursive: bool) ->
             yield full, False
 
 
-def iter_names(mountpaths: Mountpaths, bck: BucketRef, *, prefix: str = "", after: str = "",
-               recursive: bool = True) -> Iterator[tuple[str, bool]]:
+def iter_names(
+    mountpaths: Mountpaths, bck: BucketRef, *, prefix: str = "", after: str = "", recursive: bool = True
+) -> Iterator[tuple[str, bool]]:
     """All object names (and, without recursion, virtual directories) after ``after``, in order."""
     base_rel = prefix.rpartition("/")[0]
     base_rel = base_rel + "/" if base_rel else ""

@@ -17,7 +17,7 @@ XATTR_NAME = "user.strata.md"
 MAX_ENCODED = 3800
 
 
-class ObjectMetadata(msgspec.Struct, array_like=True, omit_defaults=True):
+class ObjectMetadata(msgspec.Struct, array_like=True):
     """What Strata knows about a stored object besides its bytes.
 
     ``size`` is the logical size a client sees; ``mtime_ns`` is when this version was written

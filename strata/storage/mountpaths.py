@@ -2,11 +2,12 @@
 
 Layout below a mountpath (AIStore's, so the tree reads the same)::
 
-    <mountpath>/@<provider>[/@<ns-uuid>#<ns-name>]/<bucket>/%ob/<object name>    objects
-                                                            /%wk/<random>         work files (PUT in flight)
-                                                            /%ap/<handle>         append in progress
-                                                            /%mp/<upload id>/...  multipart upload parts
-    <mountpath>/.trash/                                                           destroyed buckets, removed lazily
+    <mountpath>/@<provider>[/@<ns-uuid>#<ns-name>]/<bucket>/
+        %ob/<object name>       objects
+        %wk/<random>            work files (PUT in flight)
+        %ap/<handle>            append in progress
+        %mp/<upload id>/...     multipart upload parts
+    <mountpath>/.trash/         destroyed buckets, removed lazily
 
 An object's mountpath is chosen by HRW over the mountpaths' digests, so any worker process finds
 it without a lookup table.
@@ -32,11 +33,12 @@ TRASH = ".trash"
 class Mountpath:
     """One storage directory; ``digest`` is its HRW identity (AIStore: digest of the clean path)."""
 
-    __slots__ = ("digest", "root")
+    __slots__ = ("_objects_dirs", "digest", "root")
 
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self.digest = digest(self.root)
+        self._objects_dirs: dict[BucketRef, str] = {}
 
     def bucket_dir(self, bck: BucketRef) -> str:
         if bck.ns_uuid or bck.ns_name:
@@ -47,7 +49,10 @@ class Mountpath:
         return os.path.join(self.bucket_dir(bck), content)
 
     def object_path(self, bck: BucketRef, object_name: str) -> str:
-        return os.path.join(self.bucket_dir(bck), OBJECTS, object_name)
+        prefix = self._objects_dirs.get(bck)
+        if prefix is None:
+            prefix = self._objects_dirs[bck] = os.path.join(self.bucket_dir(bck), OBJECTS) + os.sep
+        return prefix + object_name
 
     def work_path(self, bck: BucketRef) -> str:
         return os.path.join(self.bucket_dir(bck), WORK, uuid.uuid4().hex)

@@ -56,7 +56,9 @@ def create(store: ObjectStore, bck: BucketRef, object_name: str) -> str:
 class PartWriter:
     """Streams one part into the upload directory; the part appears only when complete."""
 
-    def __init__(self, store: ObjectStore, bck: BucketRef, object_name: str, upload_id: str, part: int) -> None:
+    def __init__(
+        self, store: ObjectStore, bck: BucketRef, object_name: str, upload_id: str, part: int
+    ) -> None:
         self.dir = _existing_upload_dir(store, bck, object_name, upload_id)
         self.final = os.path.join(self.dir, f"{part:05d}")
         self.tmp = os.path.join(self.dir, f"{part:05d}.{uuid.uuid4().hex}.tmp")
@@ -67,7 +69,7 @@ class PartWriter:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(self.fd, view):]
+                view = view[os.write(self.fd, view) :]
         except OSError as exc:
             self.abort()
             raise os_error(exc, self.what) from exc
@@ -90,8 +92,16 @@ class PartWriter:
             pass
 
 
-def complete(store: ObjectStore, bck: BucketRef, object_name: str, upload_id: str, parts: list[int], *,
-             checksum_type: str, versioning: bool) -> ObjectMetadata:
+def complete(
+    store: ObjectStore,
+    bck: BucketRef,
+    object_name: str,
+    upload_id: str,
+    parts: list[int],
+    *,
+    checksum_type: str,
+    versioning: bool,
+) -> ObjectMetadata:
     """Assemble the listed parts (all must exist, numbers unique) in ascending order and publish."""
     directory = _existing_upload_dir(store, bck, object_name, upload_id)
     if not parts:

@@ -17,8 +17,19 @@ MAX_OBJECT_NAME = 1024
 MAX_SEGMENT = 255  # one path component on ext4/xfs
 _BUCKET_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 _NS_UUID_RE = re.compile(r"[A-Za-z0-9_\-]*")
-PROVIDERS = {"ais": "ais", "": "ais", "aws": "aws", "s3": "aws", "gcp": "gcp", "gs": "gcp",
-             "azure": "azure", "az": "azure", "oci": "oci", "oc": "oci", "ht": "ht"}
+PROVIDERS = {
+    "ais": "ais",
+    "": "ais",
+    "aws": "aws",
+    "s3": "aws",
+    "gcp": "gcp",
+    "gs": "gcp",
+    "azure": "azure",
+    "az": "azure",
+    "oci": "oci",
+    "oc": "oci",
+    "ht": "ht",
+}
 URI_SCHEMES = {"ais": "ais", "aws": "s3", "gcp": "gs", "azure": "az", "oci": "oci", "ht": "ht"}
 
 
@@ -110,12 +121,25 @@ class BucketRef(msgspec.Struct, frozen=True):
 
     @classmethod
     def parse(cls, name: str, provider: str = "", namespace: str = "") -> BucketRef:
-        """Validate the three parts as they arrive on the wire (``?provider=`` / ``?namespace=``)."""
-        ns_uuid, ns_name = parse_namespace(namespace) if namespace else ("", "")
-        return cls(validate_bucket_name(name), normalize_provider(provider), ns_uuid, ns_name)
+        """Validate the three parts as they arrive on the wire (``?provider=`` / ``?namespace=``).
+
+        Valid results are memoized: every request names its bucket, few buckets exist.
+        """
+        cache_key = (name, provider, namespace)
+        bck = _PARSED.get(cache_key)
+        if bck is None:
+            ns_uuid, ns_name = parse_namespace(namespace) if namespace else ("", "")
+            bck = cls(validate_bucket_name(name), normalize_provider(provider), ns_uuid, ns_name)
+            if len(_PARSED) > 4096:
+                _PARSED.clear()
+            _PARSED[cache_key] = bck
+        return bck
 
     @classmethod
     def from_key(cls, key: str) -> BucketRef:
         provider, ns, name = key.split("/", 2)
         ns_uuid, ns_name = parse_namespace(ns)
         return cls(name, provider, ns_uuid, ns_name)
+
+
+_PARSED: dict[tuple[str, str, str], BucketRef] = {}

@@ -53,10 +53,12 @@ def _place(work_path: str, final_path: str, stop_at: str) -> None:
                 raise
             os.makedirs(os.path.dirname(final_path), exist_ok=True)
         except IsADirectoryError:
-            raise Conflict(f"{final_path[len(stop_at) + 1:]!r}: a virtual directory of that name exists") from None
+            raise Conflict(
+                f"{final_path[len(stop_at) + 1 :]!r}: a virtual directory of that name exists"
+            ) from None
         except NotADirectoryError:
             raise Conflict(
-                f"{final_path[len(stop_at) + 1:]!r}: a parent path component is an existing object"
+                f"{final_path[len(stop_at) + 1 :]!r}: a parent path component is an existing object"
             ) from None
     os.rename(work_path, final_path)
 
@@ -103,8 +105,9 @@ class ObjectWriter:
         self.closed = False
 
     @classmethod
-    def adopt(cls, mountpath: Mountpath, bck: BucketRef, object_name: str, work_path: str,
-              checksum_type: str) -> ObjectWriter:
+    def adopt(
+        cls, mountpath: Mountpath, bck: BucketRef, object_name: str, work_path: str, checksum_type: str
+    ) -> ObjectWriter:
         """Take over a finished file on the same mountpath (append, multipart) and hash it."""
         writer = cls.__new__(cls)
         writer.mountpath = mountpath
@@ -145,13 +148,16 @@ class ObjectWriter:
     ) -> ObjectMetadata:
         """Seal the work file with its metadata and rename it over the object (atomically)."""
         value = self.hasher.hexdigest()
-        if expected_checksum is not None and expected_checksum[0] == self.checksum_type:
-            if expected_checksum[1] and expected_checksum[1] != value:
-                self.abort()
-                raise InvalidRequest(
-                    f"{self.bck.object_uri(self.object_name)}: checksum mismatch "
-                    f"({self.checksum_type} {expected_checksum[1]} expected, {value} computed)"
-                )
+        if (
+            expected_checksum is not None
+            and expected_checksum[0] == self.checksum_type
+            and (expected_checksum[1] and expected_checksum[1] != value)
+        ):
+            self.abort()
+            raise InvalidRequest(
+                f"{self.bck.object_uri(self.object_name)}: checksum mismatch "
+                f"({self.checksum_type} {expected_checksum[1]} expected, {value} computed)"
+            )
         previous = read_metadata(self.final_path) if versioning else None
         now = time.time_ns()
         md = ObjectMetadata(
@@ -223,19 +229,27 @@ class ObjectStore:
 
     def open(self, bck: BucketRef, object_name: str) -> OpenObject:
         """Open for reading. Looks on the HRW mountpath first, then the others (mountpaths added later)."""
-        for _mp, path in self._candidate_paths(bck, object_name):
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except IsADirectoryError:
-                break
-            md = read_metadata(fd)
-            if md is None:  # a directory opened O_RDONLY, or a foreign file
-                os.close(fd)
-                break
-            return OpenObject(fd, os.fstat(fd).st_size, md, path)
-        raise ObjectNotFound(bck.object_uri(object_name))
+        home = self.mountpaths.for_object(bck, object_name)
+        path = home.object_path(bck, object_name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            fd = -1
+        if fd < 0:
+            for other in self.mountpaths.others(home):
+                path = other.object_path(bck, object_name)
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    break
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+            else:
+                raise ObjectNotFound(bck.object_uri(object_name))
+        md = read_metadata(fd)
+        if md is None:  # a directory (a virtual "folder"), or a foreign file
+            os.close(fd)
+            raise ObjectNotFound(bck.object_uri(object_name))
+        return OpenObject(fd, os.fstat(fd).st_size, md, path)
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
         for _mp, path in self._candidate_paths(bck, object_name):
@@ -249,12 +263,20 @@ class ObjectStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def writer(self, bck: BucketRef, object_name: str, checksum_type: str, *, fsync: bool = False,
-               extra_hasher: Hasher | None = None) -> ObjectWriter:
+    def writer(
+        self,
+        bck: BucketRef,
+        object_name: str,
+        checksum_type: str,
+        *,
+        fsync: bool = False,
+        extra_hasher: Hasher | None = None,
+    ) -> ObjectWriter:
         mountpath = self.mountpaths.for_object(bck, object_name)
         try:
-            return ObjectWriter(mountpath, bck, object_name, checksum_type, fsync=fsync,
-                                extra_hasher=extra_hasher)
+            return ObjectWriter(
+                mountpath, bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher
+            )
         except OSError as exc:
             raise os_error(exc, bck.object_uri(object_name)) from exc
 
@@ -270,8 +292,9 @@ class ObjectStore:
             return
         raise ObjectNotFound(bck.object_uri(object_name))
 
-    def update_metadata(self, bck: BucketRef, object_name: str,
-                        change: Callable[[ObjectMetadata], ObjectMetadata]) -> ObjectMetadata:
+    def update_metadata(
+        self, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
+    ) -> ObjectMetadata:
         path, md = self.find(bck, object_name)
         new_md = change(md)
         try:
@@ -280,8 +303,17 @@ class ObjectStore:
             raise os_error(exc, bck.object_uri(object_name)) from exc
         return new_md
 
-    def copy(self, src_bck: BucketRef, src_name: str, dst_bck: BucketRef, dst_name: str, *,
-             checksum_type: str, versioning: bool, fsync: bool = False) -> ObjectMetadata:
+    def copy(
+        self,
+        src_bck: BucketRef,
+        src_name: str,
+        dst_bck: BucketRef,
+        dst_name: str,
+        *,
+        checksum_type: str,
+        versioning: bool,
+        fsync: bool = False,
+    ) -> ObjectMetadata:
         """Copy bytes and custom metadata to a new name (kernel-side copy, no bytes through Python)."""
         source = self.open(src_bck, src_name)
         try:
@@ -298,13 +330,11 @@ class ObjectStore:
                 writer.abort()
                 raise os_error(exc, dst_bck.object_uri(dst_name)) from exc
             same_type = source.metadata.checksum_type == checksum_type and source.metadata.checksum_value
-            if same_type:
-                value = source.metadata.checksum_value
-            else:
-                value = checksum_file(writer.fd, checksum_type)
+            value = source.metadata.checksum_value if same_type else checksum_file(writer.fd, checksum_type)
             writer.hasher = _Fixed(value)
-            return writer.commit(versioning=versioning, custom=dict(source.metadata.custom),
-                                 etag=source.metadata.etag)
+            return writer.commit(
+                versioning=versioning, custom=dict(source.metadata.custom), etag=source.metadata.etag
+            )
         finally:
             source.close()
 
