@@ -243,8 +243,14 @@ def create_bucket(session: Session, uri: BucketURI, props: str = "") -> int:
         try:
             _apply_props(session, uri, requested, report=False)
         except CommandError as error:
-            with session.failing_as(f'bucket "{uri.bucket_uri}"'):
-                bucket.delete(missing_ok=True)
+            try:
+                with session.failing_as(f'bucket "{uri.bucket_uri}"'):
+                    bucket.delete(missing_ok=True)
+            except CommandError as cleanup_error:
+                raise CommandError(
+                    f"{error}; {uri.bucket_uri} was created without them and could not be removed"
+                    f" ({cleanup_error})"
+                ) from error
             raise CommandError(f"{error} (bucket {uri.bucket_uri} not created)") from error
     session.out.write(f'"{uri.bucket_uri}" created\n')
     return 0
