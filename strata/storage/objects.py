@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import time
 from collections.abc import Callable
 
@@ -39,11 +40,25 @@ def next_version(previous: ObjectMetadata | None, versioning: bool) -> str:
     return str(int(previous.version) + 1)
 
 
-def _place(work_path: str, final_path: str, stop_at: str) -> None:
-    """Rename a finished work file into place, creating parent directories as needed.
+def place_file(work_path: str, final_path: str, stop_at: str, *, cross_device_ok: bool = False) -> None:
+    """Rename a finished file into place, creating parent directories as needed.
 
     A concurrent delete may remove an empty parent between ``makedirs`` and ``rename``: retry.
+    With ``cross_device_ok`` a move between filesystems copies to a work file first (resilver).
     """
+    if cross_device_ok:
+        try:
+            place_file(work_path, final_path, stop_at)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+        tmp = f"{final_path}.{os.getpid()}.xdev"
+        os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        shutil.copy2(work_path, tmp)  # copies the metadata xattr too
+        os.replace(tmp, final_path)
+        os.unlink(work_path)
+        return
     for _ in range(8):
         try:
             os.rename(work_path, final_path)
@@ -176,7 +191,7 @@ class ObjectWriter:
                 os.fsync(self.fd)
             os.close(self.fd)
             self.closed = True
-            _place(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
+            place_file(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
         except OSError as exc:
             self.abort()
             raise os_error(exc, self.bck.object_uri(self.object_name)) from exc
@@ -345,7 +360,7 @@ class ObjectStore:
         dst_path = dst_mp.object_path(bck, dst_name)
         if src_path.startswith(dst_mp.root + os.sep):  # same mountpath: a rename suffices
             try:
-                _place(src_path, dst_path, dst_mp.content_dir(bck, OBJECTS))
+                place_file(src_path, dst_path, dst_mp.content_dir(bck, OBJECTS))
             except OSError as exc:
                 raise os_error(exc, bck.object_uri(dst_name)) from exc
             _prune_empty_dirs(src_path, dst_mp.content_dir(bck, OBJECTS))
