@@ -108,7 +108,8 @@ class _ObjectRead:
 
 def _route_buckets(node: Node, request: Request, rest: str) -> Response:
     query = Query(request.query)
-    name = _decode_segment(rest.strip("/"), "bucket name")
+    name_raw, _, prefix_raw = rest.partition("/")
+    name = _decode_segment(name_raw, "bucket name")
     if not name:
         if request.method == "GET":
             return buckets.list_buckets(node, request, query)
@@ -117,8 +118,8 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response:
     method = request.method
     if method == "GET":
         return buckets.get_bucket(node, request, bck, query)
-    if method == "HEAD":
-        return buckets.head_bucket(node, bck, query)
+    if method == "HEAD":  # bucket info may name a prefix after the bucket
+        return buckets.head_bucket(node, bck, query, _decode_segment(prefix_raw, "prefix"))
     if method == "PATCH":
         return buckets.patch_bucket(node, request, bck)
     if method in ("POST", "PUT", "DELETE"):
