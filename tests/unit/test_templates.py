@@ -17,7 +17,12 @@ def test_plain_range_and_padding() -> None:
 
 def test_several_ranges_multiply() -> None:
     assert list(expand_template("a-{0..1}-b-{00..10..5}")) == [
-        "a-0-b-00", "a-0-b-05", "a-0-b-10", "a-1-b-00", "a-1-b-05", "a-1-b-10",
+        "a-0-b-00",
+        "a-0-b-05",
+        "a-0-b-10",
+        "a-1-b-00",
+        "a-1-b-05",
+        "a-1-b-10",
     ]
 
 
@@ -36,7 +41,9 @@ def test_prefix_templates() -> None:
     assert not is_prefix("a{0..1}")
 
 
-@pytest.mark.parametrize("bad", ["a{3..1}", "a{0..4..0}", "a{x..y}", "a{0..1", "a}b{0..1}", "a{0..99999999999}"])
+@pytest.mark.parametrize(
+    "bad", ["a{3..1}", "a{0..4..0}", "a{x..y}", "a{0..1", "a}b{0..1}", "a{0..99999999999}"]
+)
 def test_invalid_templates(bad: str) -> None:
     with pytest.raises(InvalidRequest):
         list(expand_template(bad))
