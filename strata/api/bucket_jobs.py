@@ -109,7 +109,7 @@ def copy_bucket(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Res
     # 2. the job, then the work
     target = _copy_target(node, dst, src_props, prepend, dry_run)
     node.runner.ensure_no_conflict("copy-bck", src)
-    job = node.jobs.create("copy-bck", bck=src, src=src, dst=dst)
+    job = node.runner.create("copy-bck", bck=src, src=src, dst=dst)
     selection = Selection(template=prefix)
     node.runner.start(
         job,
@@ -129,7 +129,7 @@ def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:
     if node.meta.bmd().get(dst) is not None:
         raise BucketAlreadyExists(dst.uri)
     node.runner.ensure_no_conflict("move-bck", src)
-    job = node.jobs.create("move-bck", bck=src, src=src, dst=dst)
+    job = node.runner.create("move-bck", bck=src, src=src, dst=dst)
 
     def work(j: Job) -> None:
         # 2. destination in the BMD, directories renamed, source out of the BMD, stragglers resilvered
@@ -158,7 +158,7 @@ def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     target = _copy_target(node, dst, src_props, prepend, dry_run)
     if not dry_run:
         node.bucket_props(dst, ACCESS_PUT)
-    job = node.jobs.create("copy-listrange", bck=src, src=src, dst=dst)
+    job = node.runner.create("copy-listrange", bck=src, src=src, dst=dst)
     coer = _flag(value, "coer")
     node.runner.start(
         job,
@@ -173,7 +173,7 @@ def delete_objects(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
     node.bucket_props(bck, ACCESS_DELETE_OBJECT)
     value = _value(msg)
     selection = Selection.from_value(value)
-    job = node.jobs.create("delete-listrange", bck=bck)
+    job = node.runner.create("delete-listrange", bck=bck)
     coer = _flag(value, "coer")
     node.runner.start(
         job, lambda j: bucket_ops.delete_objects(j, node.store, bck, selection, continue_on_error=coer)
@@ -192,7 +192,7 @@ def remote_only(node: Node, bck: BucketRef, action: str) -> Response:
 
 
 def _summary_job(node: Node, bck: BucketRef, prefix: str) -> Job:
-    job = node.jobs.create("summary-bck", bck=bck)
+    job = node.runner.create("summary-bck", bck=bck)
 
     def work(j: Job) -> None:
         j.record.extra["summary"] = bucket_ops.summarize(j, node.mountpaths, bck, prefix)

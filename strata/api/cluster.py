@@ -87,6 +87,7 @@ def node_status(node: Node, request: Request) -> dict[str, object]:
         "status": "online",
         "up_time_ns": time.time_ns() - node.started_ns,
         "capacity": _capacity(node),
+        "load": node.load.vector(),
         "pid": os.getpid(),
     }
 

@@ -93,7 +93,7 @@ def start_job(node: Node, msg: ActionMsg) -> Response:
     buckets = [bck] if bck is not None else node.meta.bmd().refs()
     if bck is not None:
         node.bucket_props(bck)
-    job = node.jobs.create(kind.name, bck=bck)
+    job = node.runner.create(kind.name, bck=bck)
     if kind.name == "resilver":
         node.runner.start(job, lambda j: maintenance.resilver(j, node.mountpaths, buckets))
     elif kind.name == "cleanup-store":

@@ -10,6 +10,7 @@ from strata.cluster.hrw import digest
 from strata.cluster.metastore import MetaStore
 from strata.config.bucket_props import BucketProps
 from strata.errors import Forbidden
+from strata.jobs.load import LoadMonitor
 from strata.jobs.registry import JobRunner, JobStore
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.names import BucketRef
@@ -69,7 +70,14 @@ class Node:
         self.data_dir = data_dir
         self.started_ns = time.time_ns()
         self.jobs = jobs if jobs is not None else JobStore(jobs_dir(data_dir), node_id)
-        self.runner = JobRunner(self.jobs)
+        config = meta.config()
+        self.load = LoadMonitor(
+            [m.root for m in mountpaths.all],
+            min_free=config.memsys.min_free,
+            disk_high=config.disk.disk_util_high_wm,
+            disk_max=config.disk.disk_util_max_wm,
+        )
+        self.runner = JobRunner(self.jobs, self.load)
 
     def bucket_props(self, bck: BucketRef, access: int = 0) -> BucketProps:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from strata.errors import Conflict, NotFound
+from strata.jobs.load import LoadMonitor
 from strata.storage.names import BucketRef
 
 FLUSH_EVERY = 0.25
@@ -78,6 +79,7 @@ class Job:
     def __init__(self, store: JobStore, record: JobRecord) -> None:
         self.store = store
         self.record = record
+        self.throttle: Callable[[], None] = _no_throttle  # set by the runner: the node's load vector
         self._lock = threading.Lock()
         self._last_flush = 0.0
         self._abort_path = store.abort_path(record.id)
@@ -112,7 +114,8 @@ class Job:
         return os.path.exists(self._abort_path)
 
     def check(self) -> None:
-        """Call between units of work: raises ``JobAborted`` once someone asked to stop."""
+        """Call between units of work: yields to the node's load, raises ``JobAborted`` once asked to stop."""
+        self.throttle()
         if self.aborted():
             raise JobAborted(self.id)
 
@@ -282,12 +285,33 @@ def _settle_orphan(record: JobRecord) -> JobRecord:
     return record
 
 
-class JobRunner:
-    """Runs jobs on threads of this worker process and records how they end."""
+def _no_throttle() -> None:
+    return None
 
-    def __init__(self, store: JobStore, max_threads: int = 4) -> None:
+
+class JobRunner:
+    """Creates jobs (admitted by the node's load), runs them on threads, records how they end."""
+
+    def __init__(self, store: JobStore, load: LoadMonitor | None = None, max_threads: int = 4) -> None:
         self.store = store
+        self.load = load
         self._sem = threading.BoundedSemaphore(max_threads)
+
+    def create(
+        self,
+        kind: str,
+        *,
+        bck: BucketRef | None = None,
+        src: BucketRef | None = None,
+        dst: BucketRef | None = None,
+    ) -> Job:
+        """A new job, unless the node is overloaded (429 with Retry-After: the SDK retries)."""
+        if self.load is not None:
+            self.load.admit(f'starting a "{kind}" job')
+        job = self.store.create(kind, bck=bck, src=src, dst=dst)
+        if self.load is not None:
+            job.throttle = self.load.throttle
+        return job
 
     def start(self, job: Job, work: Callable[[Job], None]) -> None:
         def run() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aistore.sdk import Client
@@ -12,6 +14,7 @@ from aistore.sdk.errors import AISError, ErrBckAlreadyExists, ErrBckNotFound
 from aistore.sdk.multiobj import ObjectRange
 
 from .helpers import raw
+from .server import StrataServer
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -170,3 +173,22 @@ def test_abort_stops_a_running_copy(client: Client, bucket: Bucket) -> None:
         assert result.job_id == job_id
     finally:
         dst.delete(missing_ok=True)
+
+
+def test_overloaded_node_answers_429_with_retry_after(
+    server_factory: Callable[..., StrataServer], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        '{"memsys": {"min_free": "1TiB"}}'
+    )  # more than any test machine has: memory is critical
+    srv = server_factory(config=config)
+    bck = f"t-load-{uuid.uuid4().hex[:8]}"
+    assert raw("POST", f"{srv.endpoint}/v1/buckets/{bck}?provider=ais", json={"action": "create-bck"}).ok
+    put = raw("PUT", f"{srv.endpoint}/v1/objects/{bck}/o?provider=ais", data=b"data")
+    assert put.status_code == 200, "plain data requests are not refused"
+    body = {"action": "start", "name": "", "value": {"Kind": "cleanup-store"}}
+    resp = raw("PUT", f"{srv.endpoint}/v1/cluster", json=body)
+    assert resp.status_code == 429, resp.text
+    assert resp.headers.get("Retry-After") == "2"
+    assert "memory critical" in resp.json()["message"]
