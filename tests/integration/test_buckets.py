@@ -12,7 +12,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrBckAlreadyExists, ErrBckNotFound
 
-from .helpers import act, bucket_props, error_json, raw, raw_exact
+from .helpers import act, assert_head_404, bucket_props, error_json, raw, raw_exact
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -124,8 +124,8 @@ def test_destroy_then_missing(client: Client, bucket_name: str) -> None:
 
 def test_operations_on_missing_bucket_raise_bck_not_found(client: Client, bucket_name: str) -> None:
     bck = client.bucket(bucket_name)
+    assert_head_404(bck)
     calls = {
-        "head": bck.head,
         "list_objects": bck.list_objects,
         "put": lambda: bck.object("o").get_writer().put_content(b"data"),
         "set-bprops": lambda: set_props(bck, {"checksum": {"type": "md5"}}),

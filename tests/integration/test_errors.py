@@ -12,7 +12,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import ErrBckNotFound, ErrObjNotFound
 
-from .helpers import act, raw, raw_exact
+from .helpers import act, assert_head_404, raw, raw_exact
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -71,12 +71,17 @@ def test_head_errors_carry_hdr_error(endpoint: str, bucket: Bucket, bucket_name:
 
 
 def test_sdk_classification(client: Client, bucket: Bucket, bucket_name: str) -> None:
+    missing = client.bucket(f"{bucket_name}-none")
     with pytest.raises(ErrBckNotFound):
-        client.bucket(f"{bucket_name}-none").head()
+        missing.list_objects()
+    with pytest.raises(ErrBckNotFound):
+        missing.object("x").get_reader().read_all()
     with pytest.raises(ErrObjNotFound):
-        bucket.object("none").head()
-    with pytest.raises(ErrBckNotFound):
-        client.bucket(f"{bucket_name}-none").object("x").head()
+        bucket.object("none").get_reader().read_all()
+    # HEAD answers have no body, so the SDK can only see the status.
+    assert_head_404(missing)
+    assert_head_404(bucket.object("none"))
+    assert_head_404(missing.object("x"))
 
 
 # --- unknown, unsupported and malformed requests: fast 4xx/501 ------------------------------------

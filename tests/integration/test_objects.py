@@ -11,7 +11,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
 
-from .helpers import pattern, raw
+from .helpers import assert_head_404, pattern, raw
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -230,8 +230,7 @@ def test_missing_object(bucket: Bucket) -> None:
         obj.get_reader().read_all()
     assert info.value.status_code == 404
     assert f"ais://{bucket.name}/never/was" in info.value.message
-    with pytest.raises(ErrObjNotFound):
-        obj.head()
+    assert_head_404(obj)
 
 
 def test_object_ops_in_missing_bucket_say_bucket(client: Client, bucket_name: str) -> None:
