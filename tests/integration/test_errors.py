@@ -91,7 +91,6 @@ UNKNOWN: list[tuple[str, str, Any]] = [
     ("GET", "/v2/buckets", None),
     ("GET", "/", None),
     ("GET", "/favicon.ico", None),
-    ("POST", "/v1/health", None),
     ("GET", "/v1/cluster?what=no-such-what", None),
     ("GET", "/v1/daemon?what=no-such-what", None),
     ("PUT", "/v1/cluster", act("no-such-action")),
@@ -103,7 +102,6 @@ UNKNOWN: list[tuple[str, str, Any]] = [
     ("GET", "/v1/etl", None),
     ("GET", "/v1/sort", None),
     ("GET", "/v1/download", None),
-    ("GET", "/v1/reverse/daemon?what=node_status", None),
 ]
 
 
