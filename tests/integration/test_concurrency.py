@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -120,3 +121,48 @@ def test_concurrent_metadata_merges_are_not_lost(bucket: Bucket) -> None:
         list(pool.map(merge, range(40)))
     assert obj.head("custom").custom_metadata == {f"k{i:02d}": str(i) for i in range(40)}
     assert obj.get_reader().read_all() == b"content"
+
+
+def test_metadata_patch_racing_overwrites_keeps_metadata_true(endpoint: str, bucket: Bucket) -> None:
+    """A PATCH (custom metadata) racing a PUT must not stamp the old size/checksum on the new content.
+
+    Every GET answers the bytes and ``Ais-Checksum-Value`` of the same version: they must agree.
+    """
+    bucket.make_request("PATCH", "set-bprops", value={"checksum": {"type": "md5"}})
+    obj = bucket.object("patched")
+    obj.get_writer().put_content(versioned(0, 0))
+    stop = threading.Event()
+    mismatches: list[str] = []
+
+    def put_loop() -> None:
+        for r in range(1, 150):
+            bucket.object("patched").get_writer().put_content(versioned(r % 7, r))
+
+    def patch_loop() -> None:
+        for i in range(300):
+            bucket.object("patched").get_writer().set_custom_props({"n": str(i)})
+
+    def read_loop() -> None:
+        with requests.Session() as s:
+            while not stop.is_set():
+                resp = s.get(f"{endpoint}/v1/objects/{bucket.name}/patched", params={"provider": "ais"},
+                             timeout=10)
+                if resp.headers.get("Ais-Checksum-Value") != hashlib.md5(resp.content).hexdigest():
+                    mismatches.append(f"{resp.status_code} {len(resp.content)} bytes, header "
+                                      f"{resp.headers.get('Ais-Checksum-Value')}")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reader = pool.submit(read_loop)
+        futures = [pool.submit(put_loop), pool.submit(patch_loop), pool.submit(patch_loop)]
+        try:
+            for f in futures:
+                f.result()
+        finally:
+            stop.set()
+            reader.result()
+    assert mismatches == [], f"{len(mismatches)} GETs with a checksum of another version: {mismatches[:5]}"
+    data = obj.get_reader().read_all()
+    check_versioned(data)
+    attrs = obj.head("checksum")
+    assert attrs.size == len(data), "HEAD size describes the content GET returns"
+    assert attrs.checksum_value == hashlib.md5(data).hexdigest(), "the checksum is of the current content"
