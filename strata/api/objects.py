@@ -63,13 +63,15 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
             n = min(n, size)
             return size - n, n
         start = int(first)
-        end = int(last) if last else size - 1
+        end = int(last) if last else None
     except ValueError:
         raise InvalidRequest(f'invalid Range "{header}"') from None
-    if start < 0 or end < start:
+    if start < 0 or (end is not None and end < start):
         raise InvalidRequest(f'invalid Range "{header}"')
     if start >= size:
         raise RangeNotSatisfiable(f'range "{header}" is not satisfiable (object size {size})', size)
+    if end is None:
+        end = size - 1
     end = min(end, size - 1)
     return start, end - start + 1
 
@@ -88,9 +90,6 @@ def metadata_headers(
     """Everything HEAD reports (v1 and v2 alike): AIStore's ``Ais-*`` headers plus ETag/Last-Modified."""
     mountpath = next((m.root for m in node.mountpaths.all if path.startswith(m.root + os.sep)), "")
     headers = [
-        ("Ais-Bucket-Name", bck.name),
-        ("Ais-Bucket-Provider", bck.provider),
-        ("Ais-Name", object_name),
         ("Ais-Checksum-Type", md.checksum_type),
         ("Ais-Checksum-Value", md.checksum_value),
         ("Ais-Atime", str(md.atime_ns)),

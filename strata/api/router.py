@@ -118,11 +118,18 @@ def _route_cluster(node: Node, request: Request, rest: str) -> Response:
 
 
 def _route_health(node: Node, request: Request, rest: str) -> Response:
+    if request.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(f"{request.method} is not allowed on /v1/health")
     return cluster.health(node, request, Query(request.query))
 
 
 def _route_reverse(node: Node, request: Request, rest: str) -> Response:
-    # embedded mode: every node id is this node
+    """``/v1/reverse/daemon``: forwarded to the node named by ``Ais-Node-Id`` (here: only this one)."""
+    node_id = request.headers.get("ais-node-id", "")
+    if not node_id:
+        raise InvalidRequest("reverse requests need the Ais-Node-Id header")
+    if node_id != node.node_id:
+        raise NotFound(f'node "{node_id}" does not exist')
     if rest.startswith("daemon"):
         return _route_daemon(node, request, rest)
     raise NotFound(f'invalid path "/v1/reverse/{rest}"')

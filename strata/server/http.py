@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+import logging
 import os
 import select
 import socket
@@ -30,6 +31,7 @@ import msgspec
 
 from strata.errors import PayloadTooLarge
 
+log = logging.getLogger("strata.http")
 json_encode = msgspec.json.Encoder().encode
 SMALL_FILE = 64 * 1024  # below this a pread + write beats the sendfile hand-off
 MAX_BUFFERED_BODY = 256 * 1024 * 1024
@@ -191,7 +193,7 @@ def serialize_head(
     if not keep_alive:
         lines.append("Connection: close")
     lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1")
+    return "\r\n".join(lines).encode()  # non-ASCII header values go out as UTF-8, as Go's server sends them
 
 
 CONNECTIONS: set[HttpProtocol] = set()  # open connections of this worker, for a graceful stop
@@ -310,10 +312,18 @@ class HttpProtocol(asyncio.Protocol):
         self._request = request
         try:
             self._exchange = self.app.begin(request)
-        except Exception as exc:  # a refused request still has its body drained, then answered
-            self._exchange = _FailedExchange(self.app.error_response(request, exc))
+        except Exception as exc:
+            response = self.app.error_response(request, exc)
             if request.headers.get("expect", "").lower() == "100-continue":
-                request.keep_alive = False  # do not invite a body we will not read
+                # the client waits for our go-ahead: answer now, never invite the body, close after
+                request.keep_alive = False
+                self._request = None
+                self._exchange = _FailedExchange(response)
+                self.outbox.append((request, response))
+                self._pump()
+                return
+            # otherwise drain the body (clients like requests send it all before reading), then answer
+            self._exchange = _FailedExchange(response)
             return
         if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -374,7 +384,12 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 response = item
             self.outbox.popleft()
-            self._write(request, response)
+            try:
+                self._write(request, response)
+            except Exception:
+                log.exception("failed writing the response to %s %s", request.method, request.path)
+                _release(response)
+                self._broken()
         if self.reading_paused and len(self.outbox) <= _PIPELINE_LIMIT // 2 and self.transport is not None:
             self.reading_paused = False
             self.transport.resume_reading()

@@ -77,6 +77,7 @@ def serve(
         return 2
     swept = mounts.clean_work_dirs(meta.bmd().refs())
     mounts.empty_trash()
+    mounts.reset_indexes()
     node_id = load_node_id(meta_dir)
     # 2. the socket, shared by all workers
     try:

@@ -1,95 +1,61 @@
 """Walk a bucket's objects in name order, resuming after any name, over all mountpaths.
 
-Each mountpath's ``%ob`` tree is walked depth-first with every directory's entries sorted by
-``name`` for files and ``name + "/"`` for directories: that key order is exactly the
-lexicographic order of the full object names, so the walk yields names sorted without ever
-holding more than one directory per level. Mountpaths are merged with ``heapq.merge``.
+Each mountpath's ``%ob`` tree is walked depth-first with every directory's entries sorted by their
+decoded segment (``fsnames``), plus ``"/"`` for directories: that key order is exactly the
+lexicographic order of the full object names, so the walk yields names sorted while holding one
+sorted view per level (``dirindex``: in memory for small directories, an on-disk index for huge
+ones). Mountpaths are merged with ``heapq.merge``.
 
 Paging re-enters the walk after the last name returned (the continuation token) and skips whole
-subtrees that sort before it. Sorted directory listings are cached per process, keyed by the
-directory's mtime, so paging through a large flat directory reads it once, not once per page.
+subtrees that sort before it, so a page costs what it returns, not what precedes it.
 """
 
 from __future__ import annotations
 
-import bisect
-import collections
 import heapq
 import os
 from collections.abc import Iterator
 
+from strata.storage.dirindex import DirectoryViews
+from strata.storage.fsnames import encode_dir, encode_dir_path
 from strata.storage.mountpaths import OBJECTS, Mountpaths
 from strata.storage.names import BucketRef
 
-_CACHE_MAX_ENTRIES = 2_000_000  # names kept across cached directories, per process
+_views = DirectoryViews()
 
 
-class _DirCache:
-    """LRU of sorted directory keys, invalidated by the directory's mtime."""
-
-    def __init__(self) -> None:
-        self.entries: collections.OrderedDict[str, tuple[int, list[str]]] = collections.OrderedDict()
-        self.size = 0
-
-    def sorted_keys(self, path: str) -> list[str]:
-        try:
-            mtime = os.stat(path).st_mtime_ns
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        hit = self.entries.get(path)
-        if hit is not None and hit[0] == mtime:
-            self.entries.move_to_end(path)
-            return hit[1]
-        try:
-            with os.scandir(path) as it:
-                keys = [e.name + "/" if e.is_dir(follow_symlinks=False) else e.name for e in it]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        keys.sort()
-        if len(keys) > 64:  # small directories are cheaper to re-read than to track
-            if hit is not None:
-                self.size -= len(hit[1])
-            self.entries[path] = (mtime, keys)
-            self.size += len(keys)
-            while self.size > _CACHE_MAX_ENTRIES and len(self.entries) > 1:
-                _, (_, old) = self.entries.popitem(last=False)
-                self.size -= len(old)
-        return keys
-
-
-_cache = _DirCache()
-
-
-def _walk(directory: str, rel: str, after: str, prefix: str, recursive: bool) -> Iterator[tuple[str, bool]]:
+def _walk(
+    directory: str, rel: str, after: str, prefix: str, recursive: bool, index_root: str
+) -> Iterator[tuple[str, bool]]:
     """Yield ``(name, is_dir)`` below ``directory`` (whose names start with ``rel``), sorted.
 
     Directories are yielded (as ``name/``) only when not recursing.
     """
-    keys = _cache.sorted_keys(directory)
-    start = 0
-    if after > rel:
-        # skip keys whose whole subtree sorts at or before `after`
-        start = (
-            bisect.bisect_left(keys, after[len(rel) :])
-            if after.startswith(rel)
-            else (0 if after < rel else len(keys))
-        )
-        # a directory key equal to a prefix of `after` may still hold later names: step back onto it
-        if start > 0 and keys[start - 1].endswith("/") and after.startswith(rel + keys[start - 1]):
-            start -= 1
-    for key in keys[start:]:
+    view = _views.view(directory, index_root)
+    # where to start: past `after`, but back on the directory that contains it
+    if after.startswith(rel):
+        rest = after[len(rel) :]
+        segment, slash, _ = rest.partition("/")
+        keys = view.keys_from(segment + "/", True) if slash else view.keys_from(rest, False)
+    elif after < rel:
+        keys = view.keys_from("", True)
+    else:
+        return  # everything here sorts before `after`
+    for key in keys:
         full = rel + key
-        if prefix and not (full.startswith(prefix) or prefix.startswith(full)):
-            if full > prefix:
-                return
-            continue
+        if prefix and not full.startswith(prefix):
+            if full > prefix and not prefix.startswith(full):
+                return  # sorted: nothing later can match
+            if not prefix.startswith(full):
+                continue
         if key.endswith("/"):
             if not recursive:
                 if full > after and full.startswith(prefix):
                     yield full, True
                 continue
-            yield from _walk(os.path.join(directory, key[:-1]), full, after, prefix, recursive)
-        elif full > after and full.startswith(prefix):
+            subdir = os.path.join(directory, encode_dir(key[:-1]))
+            yield from _walk(subdir, full, after, prefix, recursive, index_root)
+        elif full > after:
             yield full, False
 
 
@@ -102,8 +68,8 @@ def iter_names(
     streams = []
     for mp in mountpaths.all:
         root = mp.content_dir(bck, OBJECTS)
-        start_dir = os.path.join(root, base_rel[:-1]) if base_rel else root
-        streams.append(_walk(start_dir, base_rel, after, prefix, recursive))
+        start_dir = os.path.join(root, encode_dir_path(base_rel)) if base_rel else root
+        streams.append(_walk(start_dir, base_rel, after, prefix, recursive, mp.root))
     if len(streams) == 1:
         yield from streams[0]
         return
@@ -112,7 +78,3 @@ def iter_names(
         if item != last:  # a virtual directory present on several mountpaths
             yield item
             last = item
-
-
-def object_path(mountpaths: Mountpaths, bck: BucketRef, name: str) -> str:
-    return mountpaths.for_object(bck, name).object_path(bck, name)

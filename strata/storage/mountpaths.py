@@ -3,11 +3,12 @@
 Layout below a mountpath (AIStore's, so the tree reads the same)::
 
     <mountpath>/@<provider>[/@<ns-uuid>#<ns-name>]/<bucket>/
-        %ob/<object name>       objects
+        %ob/<encoded name>      objects (names encoded by ``fsnames``: ``a/b`` -> ``a%/b``)
         %wk/<random>            work files (PUT in flight)
         %ap/<handle>            append in progress
         %mp/<upload id>/...     multipart upload parts
     <mountpath>/.trash/         destroyed buckets, removed lazily
+    <mountpath>/.index/         sorted indexes of huge directories, for listing
 
 An object's mountpath is chosen by HRW over the mountpaths' digests, so any worker process finds
 it without a lookup table.
@@ -15,19 +16,25 @@ it without a lookup table.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import threading
+import time
 import uuid
 
 from strata.cluster.hrw import digest, pick
+from strata.storage.fsnames import encode_object_name
 from strata.storage.names import BucketRef
+
+_work_counter = itertools.count(int(time.time() * 1000) & 0xFFFFFFFF)
 
 OBJECTS = "%ob"
 WORK = "%wk"
 APPENDS = "%ap"
 MULTIPART = "%mp"
 TRASH = ".trash"
+INDEXES = ".index"  # sorted views of huge directories (storage.dirindex)
 
 
 class Mountpath:
@@ -52,10 +59,11 @@ class Mountpath:
         prefix = self._objects_dirs.get(bck)
         if prefix is None:
             prefix = self._objects_dirs[bck] = os.path.join(self.bucket_dir(bck), OBJECTS) + os.sep
-        return prefix + object_name
+        return prefix + encode_object_name(object_name)
 
     def work_path(self, bck: BucketRef) -> str:
-        return os.path.join(self.bucket_dir(bck), WORK, uuid.uuid4().hex)
+        """A fresh work-file name: process id and a per-process counter (no random bytes needed)."""
+        return os.path.join(self.bucket_dir(bck), WORK, f"{os.getpid():x}.{next(_work_counter):x}")
 
     def __repr__(self) -> str:
         return f"Mountpath({self.root!r})"
@@ -99,6 +107,11 @@ class Mountpaths:
             os.makedirs(trash, exist_ok=True)
             os.rename(src, os.path.join(trash, uuid.uuid4().hex))
         threading.Thread(target=self.empty_trash, daemon=True).start()
+
+    def reset_indexes(self) -> None:
+        """Drop directory indexes left by a previous run (they are rebuilt on demand)."""
+        for mp in self.all:
+            shutil.rmtree(os.path.join(mp.root, INDEXES), ignore_errors=True)
 
     def empty_trash(self) -> None:
         for mp in self.all:

@@ -1,7 +1,8 @@
 """Naming rules for buckets and objects (AIStore's cmn/bck.go), checked once at the API edge.
 
-Object names map to paths below the bucket's object directory, so a name must never be able to
-leave it: absolute names, ``.``/``..`` segments, empty segments and NUL are refused with 400.
+Object names are stored encoded (``storage.fsnames``), so no name can leave its bucket's directory;
+names that read like an escape attempt (absolute, ``.``/``..`` segments, NUL) are still refused with
+400, as AIStore does. Empty segments and a trailing ``/`` (S3 "directory markers") are valid.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from strata.errors import InvalidName
 
 MAX_BUCKET_NAME = 64
 MAX_OBJECT_NAME = 1024
-MAX_SEGMENT = 255  # one path component on ext4/xfs
 _BUCKET_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 _NS_UUID_RE = re.compile(r"[A-Za-z0-9_\-]*")
 PROVIDERS = {
@@ -76,13 +76,12 @@ def validate_object_name(name: str) -> str:
         raise InvalidName(f"object name is too long (max {MAX_OBJECT_NAME} bytes)")
     if name.startswith("/"):
         raise InvalidName(f'object name "{name}" must not be an absolute path')
-    for segment in name.split("/"):
-        if segment in ("", ".", ".."):
-            raise InvalidName(
-                f'object name "{name}" is invalid: it must not contain empty, "." or ".." path segments'
-            )
-        if len(segment.encode()) > MAX_SEGMENT:
-            raise InvalidName(f'object name "{name[:80]}..." has a path segment over {MAX_SEGMENT} bytes')
+    if "." in name:
+        for segment in name.split("/"):
+            if segment in (".", ".."):
+                raise InvalidName(
+                    f'object name "{name}" is invalid: it must not contain "." or ".." segments'
+                )
     return name
 
 

@@ -64,8 +64,13 @@ def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[C
         index = len(started)
         root = tmp_path / f"srv{index}"
         mpaths = [root / f"mp{i}" for i in range(mountpaths)]
-        srv = StrataServer(root / "data", tmp_path / f"srv{index}.log", workers=workers,
-                           mountpaths=mpaths, config_path=config)
+        srv = StrataServer(
+            root / "data",
+            tmp_path / f"srv{index}.log",
+            workers=workers,
+            mountpaths=mpaths,
+            config_path=config,
+        )
         started.append(srv)
         _register(request.node, srv)
         return srv.start()

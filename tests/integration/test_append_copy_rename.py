@@ -112,8 +112,12 @@ def test_copy_missing_source(bucket: Bucket) -> None:
 
 
 def rename(endpoint: str, bucket: str, old: str, new: str) -> int:
-    resp = raw("POST", f"{endpoint}/v1/objects/{bucket}/{old}", params={"provider": "ais"},
-               json=act("rename-obj", name=new))
+    resp = raw(
+        "POST",
+        f"{endpoint}/v1/objects/{bucket}/{old}",
+        params={"provider": "ais"},
+        json=act("rename-obj", name=new),
+    )
     return resp.status_code
 
 

@@ -24,13 +24,32 @@ DEFAULT_PROPS: list[tuple[str, Any]] = [
     ("Renamed", ""),
     ("backend_bck", {"name": "", "provider": "", "namespace": {"uuid": "", "name": ""}}),
     ("write_policy", {"data": "immediate", "md": "immediate"}),
-    ("checksum", {"type": "xxhash2", "validate_cold_get": False, "validate_warm_get": False,
-                  "validate_obj_move": False, "enable_read_range": False}),
+    (
+        "checksum",
+        {
+            "type": "xxhash2",
+            "validate_cold_get": False,
+            "validate_warm_get": False,
+            "validate_obj_move": False,
+            "enable_read_range": False,
+        },
+    ),
     ("extra", {"aws": {}, "gcp": {}, "oci": {}}),
     ("rate_limit.backend", {"interval": "1m", "max_tokens": 1000, "enabled": False, "num_retries": 3}),
     ("rate_limit.frontend", {"interval": "1m", "max_tokens": 1000, "enabled": False, "burst_size": 375}),
-    ("ec", {"compression": "never", "bundle_multiplier": 2, "burst_buffer": 512, "objsize_limit": 262144,
-            "data_slices": 2, "parity_slices": 2, "enabled": False, "disk_only": False}),
+    (
+        "ec",
+        {
+            "compression": "never",
+            "bundle_multiplier": 2,
+            "burst_buffer": 512,
+            "objsize_limit": 262144,
+            "data_slices": 2,
+            "parity_slices": 2,
+            "enabled": False,
+            "disk_only": False,
+        },
+    ),
     ("chunks", {"objsize_limit": "0B", "max_monolithic_size": "1TiB", "chunk_size": "1GiB"}),
     ("mirror", {"copies": 2, "burst_buffer": 512, "enabled": False}),
     ("lru", {"dont_evict_time": "2h0m", "capacity_upd_time": "10m", "batch_size": 32768, "enabled": False}),
@@ -178,15 +197,23 @@ def test_set_props_partial_update(endpoint: str, bucket: Bucket) -> None:
 
 
 def test_set_props_raw_actmsg(endpoint: str, bucket: Bucket) -> None:
-    resp = raw("PATCH", f"{endpoint}/v1/buckets/{bucket.name}", params={"provider": "ais"},
-               json=act("set-bprops", {"checksum": {"type": "sha256"}}))
+    resp = raw(
+        "PATCH",
+        f"{endpoint}/v1/buckets/{bucket.name}",
+        params={"provider": "ais"},
+        json=act("set-bprops", {"checksum": {"type": "sha256"}}),
+    )
     assert resp.status_code == 200, resp.text
     assert bucket_props(endpoint, bucket.name)["checksum"]["type"] == "sha256"
 
 
 def test_create_with_props(endpoint: str, bucket_name: str, client: Client) -> None:
-    resp = raw("POST", f"{endpoint}/v1/buckets/{bucket_name}", params={"provider": "ais"},
-               json=act("create-bck", {"checksum": {"type": "sha512"}}))
+    resp = raw(
+        "POST",
+        f"{endpoint}/v1/buckets/{bucket_name}",
+        params={"provider": "ais"},
+        json=act("create-bck", {"checksum": {"type": "sha512"}}),
+    )
     try:
         assert resp.status_code == 200, resp.text
         props = bucket_props(endpoint, bucket_name)
@@ -221,8 +248,12 @@ def test_invalid_props_rejected_with_400(
     endpoint: str, bucket: Bucket, value: dict[str, Any], mentions: str
 ) -> None:
     before = head_props(bucket)
-    resp = raw("PATCH", f"{endpoint}/v1/buckets/{bucket.name}", params={"provider": "ais"},
-               json=act("set-bprops", value))
+    resp = raw(
+        "PATCH",
+        f"{endpoint}/v1/buckets/{bucket.name}",
+        params={"provider": "ais"},
+        json=act("set-bprops", value),
+    )
     assert resp.status_code == 400, f"{resp.status_code} {resp.text}"
     body = error_json(resp)
     assert mentions in body["message"], f"the error names what is wrong: {body['message']!r}"
@@ -237,8 +268,21 @@ def test_invalid_props_rejected_with_400(
 BAD_NAMES = ["x" * 65, "a..b", "..", "has space", "semi;colon", "dollar$", "star*", "ünïcode", ".hidden"]
 
 
-@pytest.mark.parametrize("name", BAD_NAMES, ids=["too-long", "dotdot", "only-dotdot", "space", "semicolon",
-                                                  "dollar", "star", "unicode", "leading-dot"])
+@pytest.mark.parametrize(
+    "name",
+    BAD_NAMES,
+    ids=[
+        "too-long",
+        "dotdot",
+        "only-dotdot",
+        "space",
+        "semicolon",
+        "dollar",
+        "star",
+        "unicode",
+        "leading-dot",
+    ],
+)
 def test_bad_bucket_name_raw_400(endpoint: str, name: str) -> None:
     path = f"/v1/buckets/{quote(name, safe='.')}?provider=ais"
     status, _, body = raw_exact(endpoint, "POST", path, json.dumps(act("create-bck")).encode())

@@ -40,8 +40,13 @@ def test_missing_bucket_errors_name_the_bucket(endpoint: str, bucket_name: str) 
         ("DELETE", f"/v1/objects/{b}/obj", None),
     ]
     for method, path, body in cases:
-        resp = raw(method, f"{endpoint}{path}", params={"provider": "ais"}, json=body,
-                   data=b"bytes" if method == "PUT" else None)
+        resp = raw(
+            method,
+            f"{endpoint}{path}",
+            params={"provider": "ais"},
+            json=body,
+            data=b"bytes" if method == "PUT" else None,
+        )
         assert resp.status_code == 404, f"{method} {path}: {resp.status_code} {resp.text[:200]}"
         payload = resp.json()
         check_error_json(payload, 404, method, f"ais://{b}")
@@ -128,8 +133,9 @@ MALFORMED: list[tuple[str, str, bytes]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), MALFORMED, ids=[f"{m}-{i}" for i, (m, _, _) in
-                                                                      enumerate(MALFORMED)])
+@pytest.mark.parametrize(
+    ("method", "path", "body"), MALFORMED, ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(MALFORMED)]
+)
 def test_malformed_bodies_are_400(endpoint: str, bucket: Bucket, method: str, path: str, body: bytes) -> None:
     bucket.object("o").get_writer().put_content(b"present")
     status, _, payload = raw_exact(endpoint, method, path.format(b=bucket.name), body)
@@ -146,7 +152,8 @@ def test_missing_provider_defaults_to_ais(endpoint: str, bucket: Bucket) -> None
 
 
 def test_conflict_on_create_is_409_with_bucket(endpoint: str, bucket: Bucket) -> None:
-    resp = raw("POST", f"{endpoint}/v1/buckets/{bucket.name}", params={"provider": "ais"},
-               json=act("create-bck"))
+    resp = raw(
+        "POST", f"{endpoint}/v1/buckets/{bucket.name}", params={"provider": "ais"}, json=act("create-bck")
+    )
     assert resp.status_code == 409
     check_error_json(resp.json(), 409, "POST", f"ais://{bucket.name}")

@@ -94,11 +94,18 @@ def test_sizes_and_props(many: Bucket) -> None:
 
 
 def test_prefix_and_start_after(many: Bucket) -> None:
-    assert [e.name for e in many.list_all_objects(prefix="obj-0099")] == ["obj-00990", "obj-00991",
-                                                                          "obj-00992", "obj-00993",
-                                                                          "obj-00994", "obj-00995",
-                                                                          "obj-00996", "obj-00997",
-                                                                          "obj-00998", "obj-00999"]
+    assert [e.name for e in many.list_all_objects(prefix="obj-0099")] == [
+        "obj-00990",
+        "obj-00991",
+        "obj-00992",
+        "obj-00993",
+        "obj-00994",
+        "obj-00995",
+        "obj-00996",
+        "obj-00997",
+        "obj-00998",
+        "obj-00999",
+    ]
     assert many.list_all_objects(prefix="nothing-here") == []
     after = [e.name for e in many.list_all_objects(start_after="obj-02490", page_size=4)]
     assert after == [many_name(i) for i in range(2491, MANY)]
@@ -107,10 +114,25 @@ def test_prefix_and_start_after(many: Bucket) -> None:
 
 
 def test_raw_msgpack_response(endpoint: str, many: Bucket) -> None:
-    body = act("list", {"prefix": "obj-0000", "pagesize": 3, "uuid": "", "props": "name,size",
-                        "continuation_token": "", "flags": "0", "target": ""})
-    resp = raw("GET", f"{endpoint}/v1/buckets/{many.name}", params={"provider": "ais"}, json=body,
-               headers={"Accept": "application/msgpack"})
+    body = act(
+        "list",
+        {
+            "prefix": "obj-0000",
+            "pagesize": 3,
+            "uuid": "",
+            "props": "name,size",
+            "continuation_token": "",
+            "flags": "0",
+            "target": "",
+        },
+    )
+    resp = raw(
+        "GET",
+        f"{endpoint}/v1/buckets/{many.name}",
+        params={"provider": "ais"},
+        json=body,
+        headers={"Accept": "application/msgpack"},
+    )
     assert resp.status_code == 200, resp.text
     assert resp.headers["Content-Type"] == "application/msgpack"
     decoded = msgspec.msgpack.decode(resp.content)
@@ -126,8 +148,11 @@ def test_raw_msgpack_response(endpoint: str, many: Bucket) -> None:
 def test_name_only_and_name_size(bucket: Bucket) -> None:
     put_all(bucket, ["a1", "a22", "a333"])
     names_only = bucket.list_all_objects(flags=[ListObjectFlag.NAME_ONLY])
-    assert [(e.name, e.size, e.checksum) for e in names_only] == [("a1", 0, ""), ("a22", 0, ""),
-                                                                  ("a333", 0, "")]
+    assert [(e.name, e.size, e.checksum) for e in names_only] == [
+        ("a1", 0, ""),
+        ("a22", 0, ""),
+        ("a333", 0, ""),
+    ]
     name_size = bucket.list_all_objects(flags=[ListObjectFlag.NAME_SIZE])
     assert [(e.name, e.size) for e in name_size] == [("a1", 2), ("a22", 3), ("a333", 4)]
 

@@ -86,8 +86,12 @@ def test_multipart_overwrites_existing_object(bucket: Bucket) -> None:
 
 
 def test_multipart_unknown_upload_id_is_4xx(endpoint: str, bucket: Bucket) -> None:
-    resp = raw("PUT", f"{endpoint}/v1/objects/{bucket.name}/mp/x",
-               params={"provider": "ais", "uploadId": "no-such-upload", "partNumber": "1"}, data=b"data")
+    resp = raw(
+        "PUT",
+        f"{endpoint}/v1/objects/{bucket.name}/mp/x",
+        params={"provider": "ais", "uploadId": "no-such-upload", "partNumber": "1"},
+        data=b"data",
+    )
     assert 400 <= resp.status_code < 500, resp.status_code
     assert_head_404(bucket.object("mp/x"))
 
@@ -106,8 +110,11 @@ def test_multipart_abort_cleans_up(server_factory: Callable[..., StrataServer]) 
     mpu.abort()
     assert_head_404(bck.object("aborted"))
     assert bck.list_all_objects() == []
-    leftovers = [(str(p), p.stat().st_size) for p in srv.data_dir.rglob("*")
-                 if p.is_file() and p.stat().st_size >= 1024 * 1024]
+    leftovers = [
+        (str(p), p.stat().st_size)
+        for p in srv.data_dir.rglob("*")
+        if p.is_file() and p.stat().st_size >= 1024 * 1024
+    ]
     assert leftovers == [], f"abort left part data on disk: {leftovers}"
     with pytest.raises(AISError) as info:
         mpu.complete()

@@ -56,8 +56,9 @@ def test_set_props_then_immediately_read_back(two_workers: StrataServer) -> None
     for r, algo in enumerate(["md5", "sha256", "xxhash", "crc32c", "sha512", "xxhash2"] * 2):
         burst = 100 + r
         value = {"checksum": {"type": algo}, "mirror": {"burst_buffer": burst}}
-        resp = raw("PATCH", f"{ep}/v1/buckets/props", params={"provider": "ais"},
-                   json=act("set-bprops", value))
+        resp = raw(
+            "PATCH", f"{ep}/v1/buckets/props", params={"provider": "ais"}, json=act("set-bprops", value)
+        )
         assert resp.status_code == 200, resp.text
         for i in range(READS):
             head = raw("HEAD", f"{ep}/v1/buckets/props", params={"provider": "ais"})
@@ -71,8 +72,12 @@ def test_new_props_apply_to_the_next_put(two_workers: StrataServer) -> None:
     ep = two_workers.endpoint
     raw("POST", f"{ep}/v1/buckets/cks", params={"provider": "ais"}, json=act("create-bck"))
     for r, algo in enumerate(["md5", "sha256", "md5", "sha256"]):
-        raw("PATCH", f"{ep}/v1/buckets/cks", params={"provider": "ais"},
-            json=act("set-bprops", {"checksum": {"type": algo}}))
+        raw(
+            "PATCH",
+            f"{ep}/v1/buckets/cks",
+            params={"provider": "ais"},
+            json=act("set-bprops", {"checksum": {"type": algo}}),
+        )
         for i in range(5):
             data = f"{r}-{i}".encode()
             put = raw("PUT", f"{ep}/v1/objects/cks/o", params={"provider": "ais"}, data=data)

@@ -106,8 +106,9 @@ def test_range_sdk_and_raw(
 ) -> None:
     bucket, data = ranged
     assert bucket.object("ranged").get_reader(byte_range=spec).read_all() == data[start:stop]
-    resp = raw("GET", obj_url(endpoint, bucket.name, "ranged"), params={"provider": "ais"},
-               headers={"Range": spec})
+    resp = raw(
+        "GET", obj_url(endpoint, bucket.name, "ranged"), params={"provider": "ais"}, headers={"Range": spec}
+    )
     assert resp.status_code == 206, f"{spec}: {resp.status_code}"
     assert resp.content == data[start:stop]
     assert resp.headers["Content-Length"] == str(stop - start)
@@ -117,8 +118,9 @@ def test_range_sdk_and_raw(
 @pytest.mark.parametrize("spec", ["bytes=10000-", "bytes=20000-30000", "bytes=10000-10005"])
 def test_range_unsatisfiable_416(endpoint: str, ranged: tuple[Bucket, bytes], spec: str) -> None:
     bucket, _ = ranged
-    resp = raw("GET", obj_url(endpoint, bucket.name, "ranged"), params={"provider": "ais"},
-               headers={"Range": spec})
+    resp = raw(
+        "GET", obj_url(endpoint, bucket.name, "ranged"), params={"provider": "ais"}, headers={"Range": spec}
+    )
     assert resp.status_code == 416, f"{spec}: {resp.status_code} {resp.text[:200]}"
     with pytest.raises(AISError) as info:
         bucket.object("ranged").get_reader(byte_range=spec).read_all()
@@ -127,8 +129,9 @@ def test_range_unsatisfiable_416(endpoint: str, ranged: tuple[Bucket, bytes], sp
 
 def test_range_on_empty_object_416(endpoint: str, bucket: Bucket) -> None:
     bucket.object("e").get_writer().put_content(b"")
-    resp = raw("GET", obj_url(endpoint, bucket.name, "e"), params={"provider": "ais"},
-               headers={"Range": "bytes=0-0"})
+    resp = raw(
+        "GET", obj_url(endpoint, bucket.name, "e"), params={"provider": "ais"}, headers={"Range": "bytes=0-0"}
+    )
     assert resp.status_code == 416
 
 

@@ -57,8 +57,12 @@ def test_sigterm_restart_keeps_everything(server_factory: Callable[..., StrataSe
     mpu.add_part(1).put_content(b"m" * 10_000)
     mpu.add_part(2).put_content(b"p" * 5_000)
     mpu.complete()
-    expected = {**OBJECTS, "plain": pattern("plain-v2", 1001), "appended": b"part one;part two",
-                "multipart": b"m" * 10_000 + b"p" * 5_000}
+    expected = {
+        **OBJECTS,
+        "plain": pattern("plain-v2", 1001),
+        "appended": b"part one;part two",
+        "multipart": b"m" * 10_000 + b"p" * 5_000,
+    }
     props_before = json.loads(bck.head()["Ais-Bucket-Props"])
     listing_before = [(e.name, e.size) for e in bck.list_all_objects(props="name,size")]
     objects_before = {name: snapshot_object(bck, name) for name in expected}

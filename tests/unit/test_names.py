@@ -20,7 +20,8 @@ def test_invalid_bucket_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["a", "dir/sub/file.jpg", "ünïcode 名前", "with%percent", "a b", "..a", "a..", ".dot"]
+    "name",
+    ["a", "dir/sub/file.jpg", "ünïcode 名前", "with%percent", "a b", "..a", "a..", ".dot", "a//b", "marker/"],
 )
 def test_valid_object_names(name: str) -> None:
     assert validate_object_name(name) == name
@@ -28,20 +29,7 @@ def test_valid_object_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "",
-        "/abs",
-        "../x",
-        "a/../../b",
-        "a/..",
-        "a/./b",
-        ".",
-        "a//b",
-        "trailing/",
-        "nul\x00byte",
-        "x" * 1025,
-        "seg/" + "y" * 256,
-    ],
+    ["", "/abs", "../x", "a/../../b", "a/..", "a/./b", ".", "nul\x00byte", "x" * 1025],
 )
 def test_object_names_that_could_escape_are_refused(name: str) -> None:
     with pytest.raises(InvalidName):
