@@ -87,8 +87,9 @@ def test_put_delete_race_leaves_a_whole_object_or_none(endpoint: str, bucket: Bu
     def put_loop(writer: int) -> None:
         with requests.Session() as s:
             for r in range(30):
-                statuses.append(s.put(url, params={"provider": "ais"}, data=versioned(writer, r), timeout=10)
-                                .status_code)
+                statuses.append(
+                    s.put(url, params={"provider": "ais"}, data=versioned(writer, r), timeout=10).status_code
+                )
 
     def delete_loop() -> None:
         with requests.Session() as s:
@@ -145,11 +146,14 @@ def test_metadata_patch_racing_overwrites_keeps_metadata_true(endpoint: str, buc
     def read_loop() -> None:
         with requests.Session() as s:
             while not stop.is_set():
-                resp = s.get(f"{endpoint}/v1/objects/{bucket.name}/patched", params={"provider": "ais"},
-                             timeout=10)
+                resp = s.get(
+                    f"{endpoint}/v1/objects/{bucket.name}/patched", params={"provider": "ais"}, timeout=10
+                )
                 if resp.headers.get("Ais-Checksum-Value") != hashlib.md5(resp.content).hexdigest():
-                    mismatches.append(f"{resp.status_code} {len(resp.content)} bytes, header "
-                                      f"{resp.headers.get('Ais-Checksum-Value')}")
+                    mismatches.append(
+                        f"{resp.status_code} {len(resp.content)} bytes, header "
+                        f"{resp.headers.get('Ais-Checksum-Value')}"
+                    )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         reader = pool.submit(read_loop)

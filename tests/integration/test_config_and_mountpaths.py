@@ -47,7 +47,7 @@ def test_bad_config_fails_fast_with_a_message(tmp_path: Path) -> None:
 
 
 def test_objects_spread_over_mountpaths_and_survive_restart(
-    server_factory: Callable[..., StrataServer]
+    server_factory: Callable[..., StrataServer],
 ) -> None:
     srv = server_factory(mountpaths=3)
     client = fast_client(srv.endpoint)
@@ -55,8 +55,9 @@ def test_objects_spread_over_mountpaths_and_survive_restart(
     names = [f"item-{i:03d}" for i in range(90)]
     for name in names:
         bck.object(name).get_writer().put_content(pattern(name, 2000))
-    per_mountpath = [sum(1 for p in mp.rglob("*") if p.is_file() and p.stat().st_size == 2000)
-                     for mp in srv.mountpaths]
+    per_mountpath = [
+        sum(1 for p in mp.rglob("*") if p.is_file() and p.stat().st_size == 2000) for mp in srv.mountpaths
+    ]
     assert all(n > 0 for n in per_mountpath), f"HRW spreads objects over every mountpath: {per_mountpath}"
     assert sum(per_mountpath) == len(names), f"each object is stored once: {per_mountpath}"
     srv.restart()

@@ -147,8 +147,9 @@ def test_head_of_non_ascii_names(server: StrataServer, bucket: Bucket, name: str
     attrs = bucket.object(name).head()
     assert attrs.size == 5 and attrs.present
     missing = f"{name}-missing"
-    status, headers, _ = raw_exact(server.endpoint, "HEAD",
-                                   f"/v1/objects/{bucket.name}/{quote(missing)}?provider=ais")
+    status, headers, _ = raw_exact(
+        server.endpoint, "HEAD", f"/v1/objects/{bucket.name}/{quote(missing)}?provider=ais"
+    )
     assert status == 404
     assert "hdr-error" in headers
 
