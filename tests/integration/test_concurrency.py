@@ -64,7 +64,19 @@ def test_readers_never_see_a_torn_overwrite(endpoint: str, bucket: Bucket) -> No
     assert problems == []
     assert total_reads > 0
     check_versioned(bucket.object("hot").get_reader().read_all())
-    assert bucket.object("hot").head("version").obj_version == str(1 + 4 * 25), "every PUT is one version"
+
+
+def test_concurrent_overwrites_count_every_version(bucket: Bucket) -> None:
+    """Versions come from a read-increment-write: under concurrent PUTs it must not lose increments."""
+    bucket.object("counted").get_writer().put_content(b"v1")
+
+    def write(writer: int) -> None:
+        for r in range(25):
+            bucket.object("counted").get_writer().put_content(versioned(writer, r))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(1, 5)))
+    assert bucket.object("counted").head("version").obj_version == str(1 + 4 * 25)
 
 
 def test_parallel_puts_into_new_directories(bucket: Bucket) -> None:
