@@ -12,7 +12,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrBckAlreadyExists, ErrBckNotFound
 
-from .helpers import act, assert_head_404, bucket_props, error_json, raw, raw_exact
+from .helpers import act, assert_head_404, bucket_props, error_json, raw, raw_exact, timed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -307,3 +307,33 @@ def test_longest_valid_name_and_charset(client: Client) -> None:
             assert bck.object("o").get_reader().read_all() == b"v"
         finally:
             bck.delete()
+
+
+# --- summary and info (jobs the SDK polls) --------------------------------------------------------
+
+
+SUMMARY_SIZES = [0, 10, 1000, 4096, 12345]
+
+
+def put_summary_objects(bucket: Bucket) -> None:
+    for i, size in enumerate(SUMMARY_SIZES):
+        bucket.object(f"s/{i}").get_writer().put_content(b"z" * size)
+
+
+def test_summary(bucket: Bucket) -> None:
+    """``summary-bck``: 202 + job id, then 200 with a JSON list whose [0] is the summary."""
+    put_summary_objects(bucket)
+    with timed(10.0, "bucket.summary()"):
+        summary = bucket.summary()
+    assert summary["name"] == bucket.name
+    assert summary["ObjCount"]["obj_count_present"] == str(len(SUMMARY_SIZES))
+    assert summary["TotalSize"]["size_all_present_objs"] == str(sum(SUMMARY_SIZES))
+
+
+def test_info(bucket: Bucket) -> None:
+    """HEAD with presence/bsumm_remote: 202 + props + job id, then 200 with ``Ais-Bucket-Summ``."""
+    put_summary_objects(bucket)
+    with timed(15.0, "bucket.info()"):
+        props_json, info = bucket.info()
+    assert json.loads(props_json)["checksum"]["type"] == "xxhash2"
+    assert info["ObjCount"]["obj_count_present"] == str(len(SUMMARY_SIZES))

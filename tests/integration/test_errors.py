@@ -12,7 +12,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import ErrBckNotFound, ErrObjNotFound
 
-from .helpers import act, assert_head_404, raw, raw_exact
+from .helpers import act, assert_head_404, raw, raw_exact, timed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -157,3 +157,16 @@ def test_conflict_on_create_is_409_with_bucket(endpoint: str, bucket: Bucket) ->
     )
     assert resp.status_code == 409
     check_error_json(resp.json(), 409, "POST", f"ais://{bucket.name}")
+
+
+def test_default_sdk_client_is_not_slowed_by_retries(endpoint: str, bucket: Bucket) -> None:
+    """With the SDK's default retry policy (5xx/429 retried for ~90 s) misses must still be immediate."""
+    default = Client(endpoint)
+    with timed(2.0, "misses through the default client"):
+        with pytest.raises(ErrObjNotFound):
+            default.bucket(bucket.name).object("missing").get_reader().read_all()
+        with pytest.raises(ErrBckNotFound):
+            default.bucket(f"{bucket.name}-none").list_objects()
+        assert_head_404(default.bucket(bucket.name).object("missing"))
+    default.bucket(bucket.name).object("ok").get_writer().put_content(b"fine")
+    assert default.bucket(bucket.name).object("ok").get_reader().read_all() == b"fine"
