@@ -181,19 +181,23 @@ class _FailedExchange:
         pass
 
 
+_STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in _REASONS.items()}
+
+
 def serialize_head(
     status: int, headers: list[tuple[str, str]], content_length: int | None, keep_alive: bool
 ) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
-    lines.extend(f"{k}: {v}" for k, v in headers)
-    if content_length is not None:
-        lines.append(f"Content-Length: {content_length}")
-    else:
-        lines.append("Transfer-Encoding: chunked")
-    if not keep_alive:
-        lines.append("Connection: close")
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode()  # non-ASCII header values go out as UTF-8, as Go's server sends them
+    """The status line and headers; non-ASCII values go out as UTF-8, as Go's server sends them."""
+    parts = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown\r\n"]
+    for name, value in headers:
+        parts.append(f"{name}: {value}\r\n")
+    parts.append(
+        f"Content-Length: {content_length}\r\n"
+        if content_length is not None
+        else "Transfer-Encoding: chunked\r\n"
+    )
+    parts.append("\r\n" if keep_alive else "Connection: close\r\n\r\n")
+    return "".join(parts).encode()
 
 
 CONNECTIONS: set[HttpProtocol] = set()  # open connections of this worker, for a graceful stop
@@ -350,6 +354,14 @@ class HttpProtocol(asyncio.Protocol):
             exchange.abort()
             result = self.app.error_response(request, exc)
         if isinstance(result, Response):
+            if not self.outbox and not self.busy and not self.closed:  # the common case: write now
+                try:
+                    self._write(request, result)
+                except Exception:
+                    log.exception("failed writing the response to %s %s", request.method, request.path)
+                    _release(result)
+                    self._broken()
+                return
             self.outbox.append((request, result))
         else:
             future = asyncio.ensure_future(self._await_response(request, result))

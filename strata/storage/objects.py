@@ -249,7 +249,7 @@ class ObjectStore:
         if md is None:  # a directory (a virtual "folder"), or a foreign file
             os.close(fd)
             raise ObjectNotFound(bck.object_uri(object_name))
-        return OpenObject(fd, os.fstat(fd).st_size, md, path)
+        return OpenObject(fd, md.size, md, path)  # the size is in the metadata: no fstat
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
         for _mp, path in self._candidate_paths(bck, object_name):
