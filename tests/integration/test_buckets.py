@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -364,5 +365,6 @@ def test_namespaced_bucket_is_distinct(client: Client, bucket_name: str) -> None
         assert info.value.status_code == 404
         assert f"ais://@#teamx/{bucket_name}" in info.value.message
     finally:
-        ns_bck.delete(missing_ok=True)
+        with contextlib.suppress(AISError):  # missing_ok cannot catch the misclassified 404 (see above)
+            ns_bck.delete(missing_ok=True)
         global_bck.delete(missing_ok=True)
