@@ -16,8 +16,9 @@ from collections.abc import Callable
 
 from strata.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
+from strata.storage.locks import ObjectLocks
 from strata.storage.metadata import ObjectMetadata, read_metadata, write_metadata
-from strata.storage.mountpaths import OBJECTS, Mountpath, Mountpaths
+from strata.storage.mountpaths import LOCKS, OBJECTS, Mountpath, Mountpaths
 from strata.storage.names import BucketRef
 
 
@@ -98,10 +99,12 @@ class ObjectWriter:
         bck: BucketRef,
         object_name: str,
         checksum_type: str,
+        locks: ObjectLocks,
         *,
         fsync: bool = False,
         extra_hasher: Hasher | None = None,
     ) -> None:
+        self.locks = locks
         self.mountpath = mountpath
         self.bck = bck
         self.object_name = object_name
@@ -121,10 +124,17 @@ class ObjectWriter:
 
     @classmethod
     def adopt(
-        cls, mountpath: Mountpath, bck: BucketRef, object_name: str, work_path: str, checksum_type: str
+        cls,
+        mountpath: Mountpath,
+        bck: BucketRef,
+        object_name: str,
+        work_path: str,
+        checksum_type: str,
+        locks: ObjectLocks,
     ) -> ObjectWriter:
         """Take over a finished file on the same mountpath (append, multipart) and hash it."""
         writer = cls.__new__(cls)
+        writer.locks = locks
         writer.mountpath = mountpath
         writer.bck = bck
         writer.object_name = object_name
@@ -173,25 +183,27 @@ class ObjectWriter:
                 f"{self.bck.object_uri(self.object_name)}: checksum mismatch "
                 f"({self.checksum_type} {expected_checksum[1]} expected, {value} computed)"
             )
-        previous = read_metadata(self.final_path) if versioning else None
-        now = time.time_ns()
-        md = ObjectMetadata(
-            size=self.size,
-            checksum_type=self.checksum_type,
-            checksum_value=value,
-            version=next_version(previous, versioning),
-            mtime_ns=now,
-            atime_ns=now,
-            custom=custom or {},
-            etag=etag,
-        )
         try:
-            write_metadata(self.fd, md)
             if self.fsync:
                 os.fsync(self.fd)
-            os.close(self.fd)
-            self.closed = True
-            place_file(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
+            # read-the-previous-version and publish are one step for concurrent writers and patches
+            with self.locks.hold(self.final_path):
+                previous = read_metadata(self.final_path) if versioning else None
+                now = time.time_ns()
+                md = ObjectMetadata(
+                    size=self.size,
+                    checksum_type=self.checksum_type,
+                    checksum_value=value,
+                    version=next_version(previous, versioning),
+                    mtime_ns=now,
+                    atime_ns=now,
+                    custom=custom or {},
+                    etag=etag,
+                )
+                write_metadata(self.fd, md)
+                os.close(self.fd)
+                self.closed = True
+                place_file(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
         except OSError as exc:
             self.abort()
             raise os_error(exc, self.bck.object_uri(self.object_name)) from exc
@@ -229,10 +241,11 @@ class OpenObject:
 
 
 class ObjectStore:
-    """All object operations of one node over its mountpaths; stateless apart from the roots."""
+    """All object operations of one node over its mountpaths (plus the per-object write locks)."""
 
     def __init__(self, mountpaths: Mountpaths) -> None:
         self.mountpaths = mountpaths
+        self.locks = ObjectLocks(os.path.join(mountpaths.all[0].root, LOCKS))
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -290,19 +303,25 @@ class ObjectStore:
         mountpath = self.mountpaths.for_object(bck, object_name)
         try:
             return ObjectWriter(
-                mountpath, bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher
+                mountpath, bck, object_name, checksum_type, self.locks, fsync=fsync, extra_hasher=extra_hasher
             )
         except OSError as exc:
             raise os_error(exc, bck.object_uri(object_name)) from exc
 
+    def adopt(self, bck: BucketRef, object_name: str, work_path: str, checksum_type: str) -> ObjectWriter:
+        """A writer over a finished file (append, multipart), published by its ``commit``."""
+        mountpath = self.mountpaths.for_object(bck, object_name)
+        return ObjectWriter.adopt(mountpath, bck, object_name, work_path, checksum_type, self.locks)
+
     def delete(self, bck: BucketRef, object_name: str) -> None:
         for mp, path in self._candidate_paths(bck, object_name):
-            if read_metadata(path) is None:
-                continue
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                continue
+            with self.locks.hold(mp.object_path(bck, object_name)):
+                if read_metadata(path) is None:
+                    continue
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
             _prune_empty_dirs(path, mp.content_dir(bck, OBJECTS))
             return
         raise ObjectNotFound(bck.object_uri(object_name))
@@ -310,13 +329,21 @@ class ObjectStore:
     def update_metadata(
         self, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
     ) -> ObjectMetadata:
-        path, md = self.find(bck, object_name)
-        new_md = change(md)
-        try:
-            write_metadata(path, new_md)
-        except OSError as exc:
-            raise os_error(exc, bck.object_uri(object_name)) from exc
-        return new_md
+        """Read, change and write back an object's metadata as one step (under the object's lock)."""
+        for _mp, path in self._candidate_paths(bck, object_name):
+            with self.locks.hold(path):
+                md = read_metadata(path)
+                if md is None:
+                    continue
+                new_md = change(md)
+                try:
+                    write_metadata(path, new_md)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise os_error(exc, bck.object_uri(object_name)) from exc
+                return new_md
+        raise ObjectNotFound(bck.object_uri(object_name))
 
     def copy(
         self,
