@@ -12,9 +12,13 @@ from strata.config.bucket_props import BucketProps
 from strata.errors import Forbidden
 from strata.jobs.load import LoadMonitor
 from strata.jobs.registry import JobRunner, JobStore
+from strata.storage.hotcache import HotCache
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore
+
+HOT_CACHE_BYTES = 64 << 20  # per worker process
+HOT_CACHE_MAX_OBJECT = 64 << 10
 
 
 def jobs_dir(data_dir: str) -> str:
@@ -78,6 +82,7 @@ class Node:
             disk_max=config.disk.disk_util_max_wm,
         )
         self.runner = JobRunner(self.jobs, self.load)
+        self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT)
 
     def bucket_props(self, bck: BucketRef, access: int = 0) -> BucketProps:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""

@@ -102,7 +102,7 @@ class Response:
     ``content_length`` states the size and no body is sent.
     """
 
-    __slots__ = ("body", "content_length", "file", "headers", "status", "stream")
+    __slots__ = ("body", "content_length", "file", "headers", "raw", "status", "stream")
 
     def __init__(
         self,
@@ -113,7 +113,9 @@ class Response:
         file: FileBody | None = None,
         stream: Stream | None = None,
         content_length: int | None = None,
+        raw: bytes | None = None,
     ) -> None:
+        self.raw = raw  # a complete keep-alive response, already serialized (the hot cache's)
         self.status = status
         self.headers = headers if headers is not None else []
         self.body = body
@@ -419,6 +421,9 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         keep_alive = request.keep_alive
+        if response.raw is not None and keep_alive:
+            transport.write(response.raw)
+            return
         head_only = request.method == "HEAD"
         file = response.file
         if file is not None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from strata.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
 from strata.storage.locks import ObjectLocks
-from strata.storage.metadata import ObjectMetadata, read_metadata, write_metadata
+from strata.storage.metadata import ObjectMetadata, read_metadata, read_metadata_raw, write_metadata
 from strata.storage.mountpaths import LOCKS, OBJECTS, Mountpath, Mountpaths
 from strata.storage.names import BucketRef
 
@@ -228,13 +228,14 @@ class ObjectWriter:
 class OpenObject:
     """An object opened for reading: the fd stays valid even if the object is replaced meanwhile."""
 
-    __slots__ = ("fd", "metadata", "path", "size")
+    __slots__ = ("fd", "metadata", "path", "raw_metadata", "size")
 
-    def __init__(self, fd: int, size: int, metadata: ObjectMetadata, path: str) -> None:
+    def __init__(self, fd: int, size: int, metadata: ObjectMetadata, path: str, raw_metadata: bytes) -> None:
         self.fd = fd
         self.size = size
         self.metadata = metadata
         self.path = path
+        self.raw_metadata = raw_metadata
 
     def close(self) -> None:
         os.close(self.fd)
@@ -273,11 +274,11 @@ class ObjectStore:
                     continue
             else:
                 raise ObjectNotFound(bck.object_uri(object_name))
-        md = read_metadata(fd)
-        if md is None:  # a directory (a virtual "folder"), or a foreign file
+        found = read_metadata_raw(fd)
+        if found is None:  # a directory (a virtual "folder"), or a foreign file
             os.close(fd)
             raise ObjectNotFound(bck.object_uri(object_name))
-        return OpenObject(fd, md.size, md, path)  # the size is in the metadata: no fstat
+        return OpenObject(fd, found[0].size, found[0], path, found[1])  # size from metadata: no fstat
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
         for _mp, path in self._candidate_paths(bck, object_name):

@@ -270,3 +270,19 @@ def test_head_reports_every_contract_header(endpoint: str, bucket: Bucket) -> No
     assert abs(modified - time.time()) < 120
     attrs = bucket.object("hdrs").props
     assert attrs.mirror_copies == 1 and attrs.location == h["Ais-Location"]
+
+
+def test_small_object_overwrites_are_never_served_stale(endpoint: str, bucket: Bucket) -> None:
+    """One connection (one worker, one hot cache): every GET sees the PUT just before it."""
+    import requests
+
+    url = f"{endpoint}/v1/objects/{bucket.name}/hot?provider=ais"
+    with requests.Session() as session:
+        for i in range(60):
+            body = f"version {i}".encode() * (i % 7 + 1)
+            assert session.put(url, data=body, timeout=10).status_code == 200
+            assert session.get(url, timeout=10).content == body
+            assert session.get(url, timeout=10).content == body
+            if i % 10 == 9:
+                assert session.delete(url, timeout=10).status_code == 200
+                assert session.get(url, timeout=10).status_code == 404
