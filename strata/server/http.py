@@ -92,7 +92,19 @@ class FileBody:
         self.count = count
 
 
-Stream = AsyncIterator[bytes] | Iterator[bytes]
+class FileRegionLike(Protocol):
+    """A byte range of a file a stream wants sent zero-copy (its producer keeps the fd open)."""
+
+    @property
+    def fd(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+
+
+StreamItem = bytes | bytearray | memoryview | FileRegionLike
+Stream = AsyncIterator[StreamItem] | Iterator[StreamItem]
 
 
 class Response:
@@ -515,32 +527,68 @@ class HttpProtocol(asyncio.Protocol):
             self._finished(request)
 
     async def _send_stream(self, request: Request, response: Response) -> None:
+        """Write a stream's items in order: bytes as they come, file regions zero-copy."""
         assert self.transport is not None and response.stream is not None
         chunked = response.content_length is None
         stream = response.stream
         try:
             if isinstance(stream, Iterator):
-                for chunk in stream:
+                for item in stream:
                     if self.closed:
                         break
-                    self._write_chunk(chunk, chunked)
-                    if not self.write_ready.is_set():
-                        await self.write_ready.wait()
+                    await self._emit(item, chunked)
             else:
-                async for chunk in stream:
+                async for item in stream:
                     if self.closed:
                         break
-                    self._write_chunk(chunk, chunked)
-                    if not self.write_ready.is_set():
-                        await self.write_ready.wait()
+                    await self._emit(item, chunked)
             if chunked and not self.closed:
                 self.transport.write(b"0\r\n\r\n")
         except Exception:  # an error after the first byte can only truncate the stream
+            log.warning("stream for %s %s cut short", request.method, request.path, exc_info=True)
             self._broken()
             return
         finally:
             _close_stream(stream)
         self._finished(request)
+
+    async def _emit(self, item: StreamItem, chunked: bool) -> None:
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            self._write_chunk(bytes(item) if not isinstance(item, bytes) else item, chunked)
+            if not self.write_ready.is_set():
+                await self.write_ready.wait()
+        elif item.count > 0:
+            await self._send_region(item, chunked)
+
+    async def _send_region(self, region: FileRegionLike, chunked: bool) -> None:
+        """A file range inside a stream: sendfile when nothing is queued, else read and write."""
+        assert self.transport is not None
+        prefix = b"%x\r\n" % region.count if chunked else b""
+        if self.transport.get_write_buffer_size() == 0:
+            sock = self.transport.get_extra_info("socket")
+            body = FileBody(region.fd, region.offset, region.count)
+            job = _SendfileJob(socket.socket(fileno=os.dup(sock.fileno())), prefix, body, own_file=False)
+            try:
+                done = job.step() or await self.loop.run_in_executor(self.executor, job.run_blocking)
+            finally:
+                job.close()
+            if not done:
+                raise OSError(errno.ETIMEDOUT, "client stopped reading")
+        else:
+            if prefix:
+                self.transport.write(prefix)
+            offset, remaining = region.offset, region.count
+            while remaining > 0:
+                data = os.pread(region.fd, min(remaining, 1 << 20), offset)
+                if not data:
+                    raise OSError(errno.EIO, "file shorter than expected")
+                self.transport.write(data)
+                offset += len(data)
+                remaining -= len(data)
+                if not self.write_ready.is_set():
+                    await self.write_ready.wait()
+        if chunked:
+            self.transport.write(b"\r\n")
 
     def _write_chunk(self, chunk: bytes, chunked: bool) -> None:
         assert self.transport is not None
@@ -561,12 +609,13 @@ class HttpProtocol(asyncio.Protocol):
 class _SendfileJob:
     """State of one zero-copy send: the header bytes, then the file range."""
 
-    __slots__ = ("file", "head", "out")
+    __slots__ = ("file", "head", "out", "own_file")
 
-    def __init__(self, out: socket.socket, head: bytes, file: FileBody) -> None:
+    def __init__(self, out: socket.socket, head: bytes, file: FileBody, *, own_file: bool = True) -> None:
         self.out = out  # a duplicate of the connection's descriptor, non-blocking like it
         self.head = memoryview(head)
         self.file = file
+        self.own_file = own_file  # a whole-file response closes its fd; a stream's regions belong to it
 
     def step(self) -> bool:
         """Send as much as the socket takes now; True when everything is out."""
@@ -593,7 +642,7 @@ class _SendfileJob:
 
     def close(self) -> None:
         self.out.close()
-        if self.file.fd >= 0:
+        if self.own_file and self.file.fd >= 0:
             os.close(self.file.fd)
             self.file.fd = -1
 
