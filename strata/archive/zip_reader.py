@@ -52,8 +52,8 @@ def _guarded(what: str, action: Callable[..., _T], *args: object) -> _T:
 def _is_regular(info: zipfile.ZipInfo) -> bool:
     if info.is_dir():
         return False
-    unix_mode = info.external_attr >> 16
-    return unix_mode == 0 or stat.S_ISREG(unix_mode)  # DOS-made entries carry no unix mode
+    # DOS-made entries, and some unix tools, carry no file type bits: those are files too.
+    return stat.S_IFMT(info.external_attr >> 16) in (0, stat.S_IFREG)
 
 
 def _mtime(info: zipfile.ZipInfo) -> int:
