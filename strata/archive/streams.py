@@ -35,6 +35,8 @@ class ByteSource(Protocol):
 
 def pread_exact(fd: int, count: int, offset: int) -> bytes:
     """``count`` bytes at ``offset``; a short read means the file is shorter than its archive says."""
+    if offset < 0:
+        raise InvalidRequest(f"malformed archive (points at offset {offset})")
     data = os.pread(fd, count, offset)
     while len(data) < count:
         more = os.pread(fd, count - len(data), offset + len(data))
