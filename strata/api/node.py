@@ -16,6 +16,7 @@ from strata.storage.hotcache import HotCache
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore
+from strata.storage.shards import ShardIndexes
 
 HOT_CACHE_BYTES = 64 << 20  # per worker process
 HOT_CACHE_MAX_OBJECT = 64 << 10
@@ -83,6 +84,7 @@ class Node:
         )
         self.runner = JobRunner(self.jobs, self.load)
         self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT)
+        self.shards = ShardIndexes()
 
     def bucket_props(self, bck: BucketRef, access: int = 0) -> BucketProps:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""
