@@ -49,3 +49,55 @@ def run_node_command(args: argparse.Namespace) -> int:
         config_path=args.config,
         workers=args.workers,
     )
+
+
+def add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cluster = sub.add_parser("cluster", help="a local development cluster: etcd, targets and proxies")
+    verbs = cluster.add_subparsers(dest="cluster_verb", required=True)
+    up = verbs.add_parser("up", help="start etcd (unless --etcd), N targets and M proxies on 127.0.0.1")
+    up.add_argument("--targets", type=int, default=3)
+    up.add_argument("--proxies", type=int, default=1)
+    up.add_argument("--workers", type=int, default=1, help="worker processes per node (default: 1)")
+    up.add_argument("--etcd", default=None, help="use this etcd instead of starting one")
+    down = verbs.add_parser("down", help="stop what 'cluster up' started")
+    for p in (up, down):
+        p.add_argument(
+            "--dir", default=None, help="where nodes keep data and logs (default: ~/.strata/cluster)"
+        )
+
+
+def run_cluster_command(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    from strata.cluster.devcluster import DevCluster
+
+    root = args.dir or os.path.join(os.path.expanduser("~"), ".strata", "cluster")
+    if args.cluster_verb == "up":
+        if os.path.exists(os.path.join(root, "cluster.json")):
+            old = DevCluster.load(root)
+            if any(p.alive() for p in old.procs.values()):
+                sys.stderr.write(
+                    f"Error: a cluster from {root} is still running; 'strata cluster down' first\n"
+                )
+                return 1
+        cluster = DevCluster(root, workers=args.workers, etcd_url=args.etcd)
+        sys.stderr.write(f"starting {args.targets} target(s) and {args.proxies} prox(ies) in {root}...\n")
+        try:
+            cluster.up(args.targets, args.proxies)
+        except (RuntimeError, TimeoutError) as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            cluster.down()
+            return 1
+        for proc in cluster.procs.values():
+            sys.stdout.write(f"{proc.role:7} {proc.name:4} {proc.url}  (pid {proc.pid}, log {proc.log})\n")
+        sys.stdout.write(f"\nendpoint: {cluster.endpoint}   (export AIS_ENDPOINT={cluster.endpoint})\n")
+        return 0
+    try:
+        cluster = DevCluster.load(root)
+    except FileNotFoundError:
+        sys.stderr.write(f"Error: no cluster state in {root}\n")
+        return 1
+    cluster.down()
+    sys.stdout.write(f"stopped {len(cluster.procs)} process(es)\n")
+    return 0
