@@ -117,6 +117,12 @@ class Node:
             return self.cluster.cluster_map()
         return self._embedded_map
 
+    def sync_metadata(self) -> None:
+        """Before answering a metadata read, catch up with etcd (one small read): a bucket created or
+        changed through another node moments ago is then seen here too. Embedded mode is always current."""
+        if self.cluster is not None:
+            self.cluster.refresh()
+
     def bucket_props(self, bck: BucketRef, access: int = 0) -> BucketProps:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""
         bmd = self.meta.bmd()

@@ -132,6 +132,7 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response | Awaita
     name = _decode_segment(name_raw, "bucket name")
     if not name:
         if request.method == "GET":
+            node.sync_metadata()
             return buckets.list_buckets(node, request, query)
         raise MethodNotAllowed(f"{request.method} /v1/buckets requires a bucket name")
     bck = BucketRef.parse(name, query.get("provider"), query.get("namespace"))
@@ -139,6 +140,7 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response | Awaita
     if method == "GET":
         return buckets.get_bucket(node, request, bck, query)
     if method == "HEAD":  # bucket info may name a prefix after the bucket
+        node.sync_metadata()
         return buckets.head_bucket(node, bck, query, _decode_segment(prefix_raw, "prefix"))
     if method == "PATCH":
         return buckets.patch_bucket(node, request, bck)
