@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -165,6 +166,6 @@ def test_duplicate_node_id_and_malformed_records_are_refused(cluster: DevCluster
     assert "bogus" not in smap["tmap"]  # type: ignore[operator]
     endpoint = _proxies(cluster)[0]
     _client(endpoint).bucket("still-works").create()
-    logs = "".join(open(p.log).read() for p in cluster.procs.values() if p.role == "proxy")
+    logs = "".join(Path(p.log).read_text() for p in cluster.procs.values() if p.role == "proxy")
     assert "refusing malformed nodes/bogus" in logs
     assert "refusing BMD version 0" in logs
