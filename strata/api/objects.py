@@ -7,15 +7,21 @@ straight into the object's work file as they arrive.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import email.utils
 import os
+from collections.abc import Awaitable
 from typing import Any
+
+import msgspec
 
 from strata.api.archives import get_archived
 from strata.api.node import Node
 from strata.api.ranges import parse_range
 from strata.api.responses import Query, empty_response, text_response
 from strata.api.wire import ActionMsg, decode_action
+from strata.cluster.rebalance import find_on_neighbours
 from strata.config.access import (
     ACCESS_APPEND,
     ACCESS_DELETE_OBJECT,
@@ -26,16 +32,12 @@ from strata.config.access import (
     ACCESS_UPDATE_OBJECT,
 )
 from strata.config.bucket_props import BucketProps
-from strata.errors import (
-    InvalidRequest,
-    NotImplementedYet,
-    StrataError,
-)
+from strata.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
 from strata.server.http import FileBody, Request, Response, serialize_head
 from strata.storage import append as appends
 from strata.storage import multipart
 from strata.storage.checksum import checksum_file
-from strata.storage.metadata import ObjectMetadata
+from strata.storage.metadata import ObjectMetadata, decode_metadata
 from strata.storage.names import BucketRef, validate_object_name
 from strata.storage.objects import ObjectWriter, OpenObject
 
@@ -79,7 +81,9 @@ def metadata_headers(
 # -- GET / HEAD -----------------------------------------------------------------------------------
 
 
-def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def get_object(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     # 1. the bucket must exist and allow GET
     props = node.bucket_props(bck, ACCESS_GET)
     if query.get("archpath") or query.get("archregx"):
@@ -93,7 +97,12 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
         if hit is not None:
             return Response(raw=hit)
     # 3. open: the fd keeps this version readable even if it is overwritten meanwhile
-    obj = node.store.open(bck, object_name)
+    try:
+        obj = node.store.open(bck, object_name)
+    except ObjectNotFound:
+        if node.cluster is None or query.flag("local"):
+            raise
+        return _from_neighbour(node, request, bck, object_name)  # e.g. not moved here yet by a rebalance
     try:
         md = obj.metadata
         # 4. validate on demand (bucket prop checksum.validate_warm_get)
@@ -122,6 +131,18 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
     except BaseException:
         obj.close()
         raise
+
+
+async def _from_neighbour(node: Node, request: Request, bck: BucketRef, object_name: str) -> Response:
+    """Get-from-neighbour: send the client to the target that still holds the object."""
+    loop = asyncio.get_running_loop()
+    holder = await loop.run_in_executor(
+        None, find_on_neighbours, node.cluster_map(), node.node_id, bck, object_name
+    )
+    if holder is None:
+        raise ObjectNotFound(bck.object_uri(object_name))
+    query = f"{request.query}&local=true" if request.query else "local=true"
+    return Response(307, [("Location", f"{holder.url}{request.path}?{query}")], b"")
 
 
 def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]) -> Response:
@@ -194,6 +215,8 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
         node.bucket_props(bck, ACCESS_PUT)
         part = multipart.parse_part_number(query.get("partNumber"))
         return PartExchange(multipart.PartWriter(node.store, bck, object_name, upload_id, part))
+    if "rebalance" in query:
+        return begin_rebalance_put(node, request, bck, object_name)
     props = node.bucket_props(bck, ACCESS_PUT)
     checksum_type = props.checksum.type
     expected = None
@@ -203,6 +226,52 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
         expected = (client_type, client_value)
     writer = node.store.writer(bck, object_name, checksum_type, fsync=fsync_wanted(props))
     return PutExchange(writer, props, expected)
+
+
+class RebalanceExchange:
+    """An object moved here by a rebalance: bytes plus the metadata they had on the sender.
+
+    A copy already here with the same or a newer write time wins (a client wrote it after the map
+    changed); the sender then just drops its own copy.
+    """
+
+    __slots__ = ("carried", "writer")
+
+    def __init__(self, writer: ObjectWriter | None, carried: ObjectMetadata) -> None:
+        self.writer = writer
+        self.carried = carried
+
+    def feed(self, data: bytes) -> None:
+        if self.writer is not None:
+            self.writer.write(data)
+
+    def finish(self) -> Response:
+        if self.writer is not None:
+            self.writer.commit(versioning=False, carried=self.carried)
+        return Response(200)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
+
+def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_name: str) -> RebalanceExchange:
+    if node.cluster is None:
+        raise InvalidRequest("rebalance transfers exist only in cluster mode")
+    node.bucket_props(bck)
+    try:
+        carried = decode_metadata(
+            base64.b64decode(request.headers.get("ais-rebalance-md", ""), validate=True)
+        )
+    except (ValueError, msgspec.DecodeError):
+        raise InvalidRequest("rebalance transfer without valid object metadata") from None
+    try:
+        current = node.store.head(bck, object_name)
+    except ObjectNotFound:
+        current = None
+    if current is not None and current.mtime_ns >= carried.mtime_ns:
+        return RebalanceExchange(None, carried)
+    return RebalanceExchange(node.store.writer(bck, object_name, carried.checksum_type), carried)
 
 
 def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:

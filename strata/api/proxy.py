@@ -162,3 +162,46 @@ def aggregate_json(answers: dict[str, requests.Response]) -> dict[str, Any]:
         if answer.status_code == 200:
             out[target_id] = answer.json()
     return out
+
+
+async def job_query(node: Node, request: Request, what: str) -> Response:
+    """Job status and stats across targets, in the shapes the SDK reads for a cluster."""
+    answers = await fan_out(
+        node,
+        "GET",
+        request.path,
+        body=request.body,
+        query=request.query,
+        headers={"Content-Type": "application/json"},
+    )
+    known = {tid: a.json() for tid, a in answers.items() if a.status_code == 200}
+    if what == "qryxstats":
+        merged: dict[str, Any] = {}
+        for part in known.values():
+            merged.update(part)
+        if not merged:  # no target knows the job asked for
+            first = next(iter(answers.values()))
+            return Response(first.status_code, [("Content-Type", "application/json")], first.content)
+        return json_response(merged)
+    if what == "running_all":
+        names = sorted({name for part in known.values() for name in part or []})
+        return json_response(names)
+    if what == "status_all":
+        statuses = [status for part in known.values() for status in part or []]
+        return json_response(statuses or None)
+    # status: one job seen by every target that ran it
+    if not known:
+        sample = next(iter(answers.values()), None)
+        if sample is None:
+            raise TargetUnreachable("no target is available")
+        return Response(sample.status_code, [("Content-Type", "application/json")], sample.content)
+    parts = list(known.values())
+    running = any(p["end_time"] == 0 for p in parts)
+    return json_response(
+        {
+            "uuid": parts[0]["uuid"],
+            "err": next((p["err"] for p in parts if p.get("err")), ""),
+            "end_time": 0 if running else max(p["end_time"] for p in parts),
+            "aborted": any(p.get("aborted") for p in parts),
+        }
+    )

@@ -117,7 +117,7 @@ class _ObjectRead:
     def feed(self, data: bytes) -> None:
         pass  # a GET body on an object request carries nothing we use
 
-    def finish(self) -> Response:
+    def finish(self) -> Response | Awaitable[Response]:
         if self.request.method == "GET":
             return objects.get_object(self.node, self.request, self.bck, self.object_name, self.query)
         return objects.head_object(self.node, self.bck, self.object_name, self.query)
@@ -157,7 +157,7 @@ def _route_daemon(node: Node, request: Request, rest: str) -> Response:
     return cluster.get_daemon(node, request, Query(request.query))
 
 
-def _route_cluster(node: Node, request: Request, rest: str) -> Response:
+def _route_cluster(node: Node, request: Request, rest: str) -> Response | Awaitable[Response]:
     query = Query(request.query)
     if request.method == "GET":
         return cluster.get_cluster(node, request, query)
