@@ -216,6 +216,7 @@ def _time_string(ns: int) -> str:
 
 def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
     # 1. parse and validate the request
+    node.metrics.add("lst_count")
     node.bucket_props(bck, ACCESS_LIST_OBJECTS)
     lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
     try:

@@ -33,6 +33,7 @@ from strata.config.access import (
 )
 from strata.config.bucket_props import BucketProps
 from strata.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
+from strata.metrics import Metrics
 from strata.server.http import FileBody, Request, Response, serialize_head
 from strata.storage import append as appends
 from strata.storage import multipart
@@ -95,6 +96,8 @@ def get_object(
     if cacheable:
         hit = node.hot.get(node.mountpaths.for_object(bck, object_name).object_path(bck, object_name))
         if hit is not None:
+            node.metrics.add("get_count")
+            node.metrics.add("hot_hit_count")
             return Response(raw=hit)
     # 3. open: the fd keeps this version readable even if it is overwritten meanwhile
     try:
@@ -115,6 +118,8 @@ def get_object(
                 )
         # 5. range, then hand the fd to the server (zero-copy for large bodies)
         span = parse_range(range_header, obj.size)
+        node.metrics.add("get_count")
+        node.metrics.add("get_bytes", obj.size if span is None else span[1])
         headers = [
             ("Ais-Checksum-Type", md.checksum_type),
             ("Ais-Checksum-Value", md.checksum_value),
@@ -161,6 +166,7 @@ def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]
 def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> Response:
     node.bucket_props(bck, ACCESS_HEAD_OBJECT)
     path, md = node.store.find(bck, object_name)
+    node.metrics.add("head_count")
     headers = metadata_headers(node, bck, object_name, md, path)
     return Response(200, headers, content_length=md.size)
 
@@ -171,9 +177,12 @@ def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> R
 class PutExchange:
     """A PUT body streamed into the object's work file; published on the last byte."""
 
-    __slots__ = ("custom", "expected", "props", "writer")
+    __slots__ = ("custom", "expected", "metrics", "props", "writer")
 
-    def __init__(self, writer: ObjectWriter, props: BucketProps, expected: tuple[str, str] | None) -> None:
+    def __init__(
+        self, writer: ObjectWriter, props: BucketProps, expected: tuple[str, str] | None, metrics: Metrics
+    ) -> None:
+        self.metrics = metrics
         self.writer = writer
         self.props = props
         self.expected = expected
@@ -183,6 +192,8 @@ class PutExchange:
 
     def finish(self) -> Response:
         self.writer.commit(versioning=self.props.versioning.enabled, expected_checksum=self.expected)
+        self.metrics.add("put_count")
+        self.metrics.add("put_bytes", self.writer.size)
         return Response(200)
 
     def abort(self) -> None:
@@ -225,7 +236,7 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
     if client_type and client_value:
         expected = (client_type, client_value)
     writer = node.store.writer(bck, object_name, checksum_type, fsync=fsync_wanted(props))
-    return PutExchange(writer, props, expected)
+    return PutExchange(writer, props, expected, node.metrics)
 
 
 class RebalanceExchange:
@@ -334,6 +345,7 @@ def delete_object(node: Node, request: Request, bck: BucketRef, object_name: str
         return empty_response()
     node.bucket_props(bck, ACCESS_DELETE_OBJECT)
     node.store.delete(bck, object_name)
+    node.metrics.add("delete_count")
     return empty_response()
 
 

@@ -36,10 +36,17 @@ class AisApp:
         self.node = node
 
     def error_response(self, request: Request, exc: BaseException) -> Response:
+        counter = _ERROR_COUNTERS.get(request.method) if request.path.startswith("/v1/objects/") else None
+        if counter is not None:
+            self.node.metrics.add(counter)
         return error_response(request, exc, self.node.node_id)
 
     def begin(self, request: Request) -> Exchange:
         path = request.path
+        if path == "/metrics":
+            node = self.node
+            body = node.metrics.exposition(node.role, node.node_id)
+            return _Answer(Response(200, [("Content-Type", "text/plain; version=0.0.4")], body))
         if not path.startswith("/v1/"):
             if path.startswith("/s3"):
                 raise NotImplementedYet("the S3 API is not implemented yet")
@@ -66,6 +73,7 @@ class AisApp:
         node = self.node
         method = request.method
         if node.is_proxy:  # a gateway never touches object bytes
+            node.metrics.add("redirect_count")
             return _Answer(proxy.redirect(node, request, bck, object_name))
         if method == "GET":
             return _ObjectRead(node, request, bck, object_name, query)
@@ -190,6 +198,12 @@ _ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]
     "cluster": _route_cluster,
     "health": _route_health,
     "reverse": _route_reverse,
+}
+_ERROR_COUNTERS = {
+    "GET": "err_get_count",
+    "PUT": "err_put_count",
+    "HEAD": "err_head_count",
+    "DELETE": "err_delete_count",
 }
 _NOT_YET = {
     "ml",
