@@ -451,7 +451,7 @@ def render(report: Report, argv: list[str], workers: int) -> str:
         lines.append(f"| {m.name} | {fmt(m.strata)} | {anchor} | {ratio} | {target} | {m.verdict} |")
     lines += ["", "Notes:"]
     lines += [f"- {n}" for n in report.notes]
-    lines += ["", "wrk commands (Lua scripts in bench/lua/):"]
+    lines += ["", "Load commands (wrk Lua scripts are in bench/lua/):"]
     lines += [f"- `{c}`" for c in report.commands]
     return "\n".join(lines) + "\n"
 
@@ -516,19 +516,20 @@ def main(argv: list[str] | None = None) -> int:
             count = args.count if (args.what == "list" and args.count) else 1_000_000
             list_data = Path(args.list_data) if args.list_data else workdir / "list-data"
             report.extend(bench_list(list_data, workdir, count, args.object_size, args.workers, 64, args.sdk))
+
+        section = render(report, ["python", "-m", "bench.foundation", *argv], args.workers)
+        print()
+        print(section)
+        if args.results:
+            append_results(Path(args.results), section)
+            say(f"appended to {args.results}")
+        if args.json:
+            rows = [dict(asdict(m), ratio=m.ratio, verdict=m.verdict) for m in report.metrics]
+            Path(args.json).write_text(json.dumps({"metrics": rows, "notes": report.notes}, indent=2) + "\n")
     finally:
         if not args.keep and not args.workdir:
+            say(f"removing {workdir}")
             shutil.rmtree(workdir, ignore_errors=True)
-
-    section = render(report, ["python", "-m", "bench.foundation", *argv], args.workers)
-    print()
-    print(section)
-    if args.results:
-        append_results(Path(args.results), section)
-        say(f"appended to {args.results}")
-    if args.json:
-        rows = [dict(asdict(m), ratio=m.ratio, verdict=m.verdict) for m in report.metrics]
-        Path(args.json).write_text(json.dumps({"metrics": rows, "notes": report.notes}, indent=2) + "\n")
     return 0
 
 
