@@ -11,6 +11,7 @@
     +-- Conflict (409)
     |   +-- BucketAlreadyExists (409)
     +-- PreconditionFailed (412)
+    +-- PayloadTooLarge (413)
     +-- RangeNotSatisfiable (416)
     +-- TooManyRequests (429)            -- carries ``retry_after`` seconds
     +-- NotImplementedYet (501)          -- answered at once so the SDK does not retry
@@ -74,6 +75,10 @@ class BucketAlreadyExists(Conflict):
 
 class PreconditionFailed(StrataError):
     status = 412
+
+
+class PayloadTooLarge(StrataError):
+    status = 413
 
 
 class RangeNotSatisfiable(StrataError):

@@ -1,0 +1,252 @@
+"""Bucket requests: ``/v1/buckets[/<bucket>]`` -- list, create, destroy, HEAD, props, list objects."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from strata.api.node import Node
+from strata.api.responses import MSGPACK, Query, empty_response, json_response
+from strata.api.wire import (
+    ActionMsg,
+    BucketName,
+    ListEntry,
+    ListObjectsMsg,
+    ListObjectsPage,
+    Namespace,
+    convert_value,
+    decode_action,
+    json_encode,
+    msgpack_encode,
+)
+from strata.config.access import ACCESS_HEAD_BUCKET, ACCESS_LIST_OBJECTS, ACCESS_PATCH
+from strata.config.bucket_props import (
+    new_bucket_props,
+    reset_bucket_props,
+    update_bucket_props,
+)
+from strata.errors import InvalidRequest, NotImplementedYet
+from strata.server.http import Request, Response
+from strata.storage.listing import iter_names
+from strata.storage.metadata import read_metadata
+from strata.storage.names import BucketRef
+
+MAX_PAGE_SIZE = 10000
+
+# list-objects flags (api/apc/lsmsg.go)
+FLAG_CACHED = 1
+FLAG_MISSING = 2
+FLAG_DELETED = 4
+FLAG_ARCH_DIR = 8
+FLAG_NAME_ONLY = 16
+FLAG_NAME_SIZE = 32
+FLAG_BCK_PRESENT = 64
+FLAG_NOT_CACHED = 512
+FLAG_NO_RECURSION = 2048
+FLAG_NO_DIRS = 8192
+# entry flags (cmn/objlist.go)
+ENTRY_IS_CACHED = 64
+ENTRY_IS_DIR = 256
+
+_JOB_ACTIONS = {
+    "summary-bck",
+    "copy-bck",
+    "move-bck",
+    "copy-listrange",
+    "etl-bck",
+    "etl-listrange",
+    "archive",
+    "delete-listrange",
+    "evict-listrange",
+    "prefetch-listrange",
+    "evict-remote-bck",
+    "make-n-copies",
+    "ec-encode",
+    "rechunk",
+    "create-inventory",
+    "index-shard",
+    "getbatch",
+}
+
+
+def list_buckets(node: Node, request: Request, query: Query) -> Response:
+    provider = query.get("provider")
+    bmd = node.meta.bmd()
+    out = []
+    for bck in bmd.refs():
+        if provider and BucketRef.parse(bck.name, provider).provider != bck.provider:
+            continue
+        out.append(BucketName(bck.name, bck.provider, Namespace(bck.ns_uuid, bck.ns_name)))
+    return json_response(out)
+
+
+def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
+    if bck.provider != "ais":
+        raise NotImplementedYet(f"{bck.uri}: remote buckets ({bck.provider}) are not implemented yet")
+    overrides = msg.value if isinstance(msg.value, dict) else None
+    if msg.value is not None and overrides is None:
+        raise InvalidRequest("create-bck value must be a JSON object of bucket props")
+    config = node.meta.config()
+
+    def change(bmd: Any) -> Any:
+        if bmd.get(bck) is not None:
+            return bmd.with_bucket(bck, bmd.get(bck))  # raises BucketAlreadyExists
+        props = new_bucket_props(
+            config,
+            provider=bck.provider,
+            created_ns=time.time_ns(),
+            bid=(bmd.version + 1) | (1 << 63),
+            overrides=overrides,
+        )
+        return bmd.with_bucket(bck, props)
+
+    node.mountpaths.create_bucket(bck)
+    node.meta.update_bmd(change)
+    return empty_response()
+
+
+def destroy_bucket(node: Node, bck: BucketRef) -> Response:
+    node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
+    node.mountpaths.destroy_bucket(bck)
+    return empty_response()
+
+
+def head_bucket(node: Node, bck: BucketRef, query: Query) -> Response:
+    node.bucket_props(bck, ACCESS_HEAD_BUCKET)
+    return Response(200, [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))], content_length=0)
+
+
+def patch_bucket(node: Node, request: Request, bck: BucketRef) -> Response:
+    msg = decode_action(request.body)
+    node.bucket_props(bck, ACCESS_PATCH)
+    config = node.meta.config()
+    if msg.action == "set-bprops":
+        if not isinstance(msg.value, dict):
+            raise InvalidRequest("set-bprops value must be a JSON object of (partial) bucket props")
+        value = msg.value
+        node.meta.update_bmd(
+            lambda bmd: bmd.with_bucket(bck, update_bucket_props(bmd.require(bck), value), replace=True)
+        )
+    elif msg.action == "reset-bprops":
+        node.meta.update_bmd(
+            lambda bmd: bmd.with_bucket(bck, reset_bucket_props(bmd.require(bck), config), replace=True)
+        )
+    else:
+        raise InvalidRequest(f'invalid action "{msg.action}" for PATCH on a bucket')
+    return empty_response()
+
+
+def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+    """POST/PUT/DELETE with an ActMsg on a bucket."""
+    required = request.method != "DELETE"
+    msg = decode_action(request.body, required=required)
+    action = msg.action or ("destroy-bck" if request.method == "DELETE" else "")
+    if request.method == "POST" and action == "create-bck":
+        return create_bucket(node, bck, msg)
+    if request.method == "DELETE" and action == "destroy-bck":
+        return destroy_bucket(node, bck)
+    if action in _JOB_ACTIONS:
+        node.bucket_props(bck)  # 404 for a missing bucket comes first
+        raise NotImplementedYet(f'bucket action "{action}" is not implemented yet')
+    raise InvalidRequest(f'invalid action "{action}" for {request.method} on a bucket')
+
+
+def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+    msg = decode_action(request.body)
+    if msg.action == "list":
+        return list_objects(node, request, bck, msg)
+    if msg.action in _JOB_ACTIONS:
+        node.bucket_props(bck)
+        raise NotImplementedYet(f'bucket action "{msg.action}" is not implemented yet')
+    raise InvalidRequest(f'invalid action "{msg.action}" for GET on a bucket')
+
+
+# -- list objects --------------------------------------------------------------------------------
+
+
+def _time_string(ns: int) -> str:
+    """AIStore's default list time format (RFC822: ``02 Jan 06 15:04 UTC``)."""
+    return time.strftime("%d %b %y %H:%M UTC", time.gmtime(ns / 1e9))
+
+
+def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
+    # 1. parse and validate the request
+    node.bucket_props(bck, ACCESS_LIST_OBJECTS)
+    lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
+    try:
+        flags = int(lsmsg.flags or "0")
+    except ValueError:
+        raise InvalidRequest(
+            f'invalid list-objects flags "{lsmsg.flags}" (expected a decimal number)'
+        ) from None
+    if lsmsg.pagesize < 0:
+        raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
+    if flags & FLAG_ARCH_DIR:
+        raise NotImplementedYet("listing archive contents is not implemented yet")
+    page_size = min(lsmsg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+    props = {p.strip() for p in lsmsg.props.split(",") if p.strip()} if lsmsg.props else {"name", "size"}
+    if flags & FLAG_NAME_ONLY:
+        props = {"name"}
+    elif flags & FLAG_NAME_SIZE:
+        props = {"name", "size"}
+    want_md = bool(props - {"name"})
+    recursive = not flags & FLAG_NO_RECURSION
+    after = max(lsmsg.continuation_token, lsmsg.start_after)
+    if flags & FLAG_NOT_CACHED:  # ais buckets hold only present objects
+        return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, "", [])
+    # 2. walk the bucket in name order, one page (plus one to know whether there is more)
+    entries: list[ListEntry] = []
+    token = ""
+    names = iter_names(node.mountpaths, bck, prefix=lsmsg.prefix, after=after, recursive=recursive)
+    for name, is_dir in names:
+        if len(entries) == page_size:
+            token = entries[-1].n
+            break
+        if is_dir:
+            if not flags & FLAG_NO_DIRS:
+                entries.append(ListEntry(n=name, f=ENTRY_IS_DIR))
+            continue
+        if not want_md:
+            entries.append(ListEntry(n=name, f=ENTRY_IS_CACHED))
+            continue
+        entry = _entry(node, bck, name, props)
+        if entry is not None:
+            entries.append(entry)
+    return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries)
+
+
+def _entry(node: Node, bck: BucketRef, name: str, props: set[str]) -> ListEntry | None:
+    mountpath = node.mountpaths.for_object(bck, name)
+    path = mountpath.object_path(bck, name)
+    md = read_metadata(path)
+    if md is None:
+        for other in node.mountpaths.others(mountpath):
+            path = other.object_path(bck, name)
+            md = read_metadata(path)
+            if md is not None:
+                mountpath = other
+                break
+        else:
+            return None  # deleted while listing
+    entry = ListEntry(n=name, s=md.size, f=ENTRY_IS_CACHED)
+    if "checksum" in props:
+        entry.cs = md.checksum_value
+    if "version" in props:
+        entry.v = md.version
+    if "atime" in props:
+        entry.a = _time_string(md.atime_ns)
+    if "location" in props:
+        entry.t = f"t[{node.node_id}]:mp[{mountpath.root}]"
+    if "copies" in props:
+        entry.c = 1
+    if "custom" in props and md.custom:
+        entry.m = ",".join(f"{k}={v}" for k, v in md.custom.items())
+    return entry
+
+
+def _list_page(request: Request, list_uuid: str, token: str, entries: list[ListEntry]) -> Response:
+    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=0, Entries=entries or None)
+    if "msgpack" in request.headers.get("accept", ""):
+        return Response(200, [MSGPACK], msgpack_encode(page))
+    return json_response(json_encode(page))

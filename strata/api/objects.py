@@ -1,0 +1,347 @@
+"""Object requests: ``/v1/objects/<bucket>/<object>`` -- GET, HEAD, PUT, DELETE, PATCH, POST.
+
+The hot paths (GET, PUT) do their filesystem work inline: a small GET is an open, an fstat, an
+xattr read and one write to the socket; a large one goes out with sendfile. PUT bodies stream
+straight into the object's work file as they arrive.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+from typing import Any
+
+from strata.api.node import Node
+from strata.api.responses import Query, empty_response, text_response
+from strata.api.wire import ActionMsg, decode_action
+from strata.config.access import (
+    ACCESS_APPEND,
+    ACCESS_DELETE_OBJECT,
+    ACCESS_GET,
+    ACCESS_HEAD_OBJECT,
+    ACCESS_MOVE_OBJECT,
+    ACCESS_PUT,
+    ACCESS_UPDATE_OBJECT,
+)
+from strata.config.bucket_props import BucketProps
+from strata.errors import (
+    InvalidRequest,
+    NotImplementedYet,
+    RangeNotSatisfiable,
+    StrataError,
+)
+from strata.server.http import FileBody, Request, Response
+from strata.storage import append as appends
+from strata.storage import multipart
+from strata.storage.checksum import checksum_file
+from strata.storage.metadata import ObjectMetadata
+from strata.storage.names import BucketRef, validate_object_name
+from strata.storage.objects import ObjectWriter
+
+FEATURE_FSYNC_PUT = 1 << 4
+
+
+def fsync_wanted(props: BucketProps) -> bool:
+    return bool(int(props.features) & FEATURE_FSYNC_PUT)
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """``bytes=a-b`` | ``bytes=a-`` | ``bytes=-n`` -> (offset, length); None for the whole object."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec or "," in spec:
+        raise InvalidRequest(f'unsupported Range "{header}" (one "bytes=" range is supported)')
+    first, dash, last = spec.strip().partition("-")
+    if not dash or (not first and not last):
+        raise InvalidRequest(f'invalid Range "{header}"')
+    try:
+        if not first:  # suffix: the last N bytes
+            n = int(last)
+            if n <= 0:
+                raise RangeNotSatisfiable(f'range "{header}" is not satisfiable', size)
+            n = min(n, size)
+            return size - n, n
+        start = int(first)
+        end = int(last) if last else None
+    except ValueError:
+        raise InvalidRequest(f'invalid Range "{header}"') from None
+    if start < 0 or (end is not None and end < start):
+        raise InvalidRequest(f'invalid Range "{header}"')
+    if start >= size:
+        raise RangeNotSatisfiable(f'range "{header}" is not satisfiable (object size {size})', size)
+    if end is None:
+        end = size - 1
+    end = min(end, size - 1)
+    return start, end - start + 1
+
+
+def http_date(ns: int) -> str:
+    return email.utils.formatdate(ns / 1e9, usegmt=True)
+
+
+def custom_header(custom: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in custom.items())
+
+
+def metadata_headers(
+    node: Node, bck: BucketRef, object_name: str, md: ObjectMetadata, path: str
+) -> list[tuple[str, str]]:
+    """Everything HEAD reports (v1 and v2 alike): AIStore's ``Ais-*`` headers plus ETag/Last-Modified."""
+    mountpath = next((m.root for m in node.mountpaths.all if path.startswith(m.root + os.sep)), "")
+    headers = [
+        ("Ais-Checksum-Type", md.checksum_type),
+        ("Ais-Checksum-Value", md.checksum_value),
+        ("Ais-Atime", str(md.atime_ns)),
+        ("Ais-Version", md.version),
+        ("Ais-Present", "true"),
+        ("Ais-Location", f"t[{node.node_id}]:mp[{mountpath}]"),
+        ("Ais-Mirror-Paths", f"[{mountpath}]"),
+        ("Ais-Mirror-Copies", "1"),
+        ("Last-Modified", http_date(md.mtime_ns)),
+        ("ETag", f'"{md.etag or md.checksum_value}"'),
+    ]
+    if md.custom:
+        headers.append(("Ais-Custom-Md", custom_header(md.custom)))
+    return headers
+
+
+# -- GET / HEAD -----------------------------------------------------------------------------------
+
+
+def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+    # 1. the bucket must exist and allow GET
+    props = node.bucket_props(bck, ACCESS_GET)
+    if query.get("archpath") or query.get("archregx"):
+        raise NotImplementedYet("reading files out of archives (archpath) is not implemented yet")
+    # 2. open: the fd keeps this version readable even if it is overwritten meanwhile
+    obj = node.store.open(bck, object_name)
+    try:
+        md = obj.metadata
+        # 3. validate on demand (bucket prop checksum.validate_warm_get)
+        if props.checksum.validate_warm_get and md.checksum_type != "none":
+            actual = checksum_file(obj.fd, md.checksum_type)
+            if actual != md.checksum_value:
+                raise StrataError(
+                    f"{bck.object_uri(object_name)}: checksum mismatch: stored {md.checksum_value}, "
+                    f"computed {actual} ({md.checksum_type}); the object is corrupted"
+                )
+        # 4. range, then hand the fd to the server (zero-copy for large bodies)
+        span = parse_range(request.headers.get("range", ""), obj.size)
+        headers = [
+            ("Ais-Checksum-Type", md.checksum_type),
+            ("Ais-Checksum-Value", md.checksum_value),
+            ("Ais-Version", md.version),
+            ("Content-Type", "application/octet-stream"),
+        ]
+        if span is None:
+            return Response(200, headers, file=FileBody(obj.fd, 0, obj.size))
+        offset, length = span
+        headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{obj.size}"))
+        return Response(206, headers, file=FileBody(obj.fd, offset, length))
+    except BaseException:
+        obj.close()
+        raise
+
+
+def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> Response:
+    node.bucket_props(bck, ACCESS_HEAD_OBJECT)
+    path, md = node.store.find(bck, object_name)
+    headers = metadata_headers(node, bck, object_name, md, path)
+    return Response(200, headers, content_length=md.size)
+
+
+# -- PUT --------------------------------------------------------------------------------------------
+
+
+class PutExchange:
+    """A PUT body streamed into the object's work file; published on the last byte."""
+
+    __slots__ = ("custom", "expected", "props", "writer")
+
+    def __init__(self, writer: ObjectWriter, props: BucketProps, expected: tuple[str, str] | None) -> None:
+        self.writer = writer
+        self.props = props
+        self.expected = expected
+
+    def feed(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def finish(self) -> Response:
+        self.writer.commit(versioning=self.props.versioning.enabled, expected_checksum=self.expected)
+        return Response(200)
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+class PartExchange:
+    """One multipart-upload part streamed into the upload's directory."""
+
+    __slots__ = ("writer",)
+
+    def __init__(self, writer: multipart.PartWriter) -> None:
+        self.writer = writer
+
+    def feed(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def finish(self) -> Response:
+        self.writer.commit()
+        return Response(200)
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Any:
+    """Pick how a PUT body is consumed: streamed to disk (object, part) or buffered (append, copy)."""
+    upload_id = query.get("uploadId")
+    if upload_id:
+        node.bucket_props(bck, ACCESS_PUT)
+        part = multipart.parse_part_number(query.get("partNumber"))
+        return PartExchange(multipart.PartWriter(node.store, bck, object_name, upload_id, part))
+    props = node.bucket_props(bck, ACCESS_PUT)
+    checksum_type = props.checksum.type
+    expected = None
+    client_type = request.headers.get("ais-checksum-type", "")
+    client_value = request.headers.get("ais-checksum-value", "")
+    if client_type and client_value:
+        expected = (client_type, client_value)
+    writer = node.store.writer(bck, object_name, checksum_type, fsync=fsync_wanted(props))
+    return PutExchange(writer, props, expected)
+
+
+def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+    """PUTs whose body is small or absent: append/flush and copy (``object_to``)."""
+    append_type = query.get("append_type")
+    if append_type:
+        props = node.bucket_props(bck, ACCESS_APPEND)
+        handle = query.get("append_handle")
+        if append_type == "append":
+            handle = appends.append(node.store, bck, object_name, handle, request.body)
+            return Response(200, [("Ais-Append-Handle", handle)])
+        if append_type == "flush":
+            if not handle:
+                raise InvalidRequest("flush requires an append handle")
+            if request.body:
+                handle = appends.append(node.store, bck, object_name, handle, request.body)
+            appends.flush(
+                node.store,
+                bck,
+                object_name,
+                handle,
+                checksum_type=props.checksum.type,
+                versioning=props.versioning.enabled,
+            )
+            return Response(200)
+        raise InvalidRequest(f'invalid append_type "{append_type}" (expected "append" or "flush")')
+    destination = query.get("object_to")
+    node.bucket_props(bck, ACCESS_GET)
+    dst_bck, dst_name = parse_object_uname(destination)
+    dst_props = node.bucket_props(dst_bck, ACCESS_PUT)
+    node.store.copy(
+        bck,
+        object_name,
+        dst_bck,
+        dst_name,
+        checksum_type=dst_props.checksum.type,
+        versioning=dst_props.versioning.enabled,
+        fsync=fsync_wanted(dst_props),
+    )
+    return Response(200)
+
+
+def parse_object_uname(uname: str) -> tuple[BucketRef, str]:
+    """``ais/@#/bucket/object`` (the SDK's ``Object.uname``) -> bucket and validated object name."""
+    parts = uname.split("/", 3)
+    if len(parts) != 4 or not parts[3]:
+        raise InvalidRequest(f'invalid destination "{uname}" (expected provider/@ns#/bucket/object)')
+    provider, namespace, bucket, name = parts
+    return BucketRef.parse(bucket, provider, namespace), validate_object_name(name)
+
+
+# -- DELETE / PATCH / POST -------------------------------------------------------------------------
+
+
+def delete_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+    upload_id = query.get("uploadId")
+    if upload_id:  # mpt-abort
+        node.bucket_props(bck, ACCESS_PUT)
+        multipart.abort(node.store, bck, object_name, upload_id)
+        return empty_response()
+    node.bucket_props(bck, ACCESS_DELETE_OBJECT)
+    node.store.delete(bck, object_name)
+    return empty_response()
+
+
+def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+    """Merge (or with ``set-new-custom=true`` replace) custom metadata."""
+    node.bucket_props(bck, ACCESS_UPDATE_OBJECT)
+    msg = decode_action(request.body)
+    if not isinstance(msg.value, dict) or not all(isinstance(v, str) for v in msg.value.values()):
+        raise InvalidRequest('custom metadata must be a JSON object of strings: {"value": {"key": "value"}}')
+    for key in msg.value:
+        if not key or "=" in key or "," in key:
+            raise InvalidRequest(f'invalid custom metadata key "{key}"')
+    replace = query.flag("set-new-custom")
+
+    def change(md: ObjectMetadata) -> ObjectMetadata:
+        custom = dict(msg.value) if replace else {**md.custom, **msg.value}
+        return ObjectMetadata(
+            md.size,
+            md.checksum_type,
+            md.checksum_value,
+            md.version,
+            md.mtime_ns,
+            md.atime_ns,
+            custom,
+            md.etag,
+        )
+
+    node.store.update_metadata(bck, object_name, change)
+    return empty_response()
+
+
+def post_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+    msg = decode_action(request.body)
+    if msg.action == "mpt-upload":
+        node.bucket_props(bck, ACCESS_PUT)
+        return text_response(multipart.create(node.store, bck, object_name))
+    if msg.action == "mpt-complete":
+        props = node.bucket_props(bck, ACCESS_PUT)
+        upload_id = query.get("uploadId")
+        parts = _part_numbers(msg)
+        multipart.complete(
+            node.store,
+            bck,
+            object_name,
+            upload_id,
+            parts,
+            checksum_type=props.checksum.type,
+            versioning=props.versioning.enabled,
+        )
+        return empty_response()
+    if msg.action == "rename-obj":
+        props = node.bucket_props(bck, ACCESS_MOVE_OBJECT)
+        new_name = validate_object_name(msg.name)
+        if new_name != object_name:
+            node.store.rename(bck, object_name, new_name, versioning=props.versioning.enabled)
+        return empty_response()
+    if msg.action == "promote":
+        raise NotImplementedYet("promote is not implemented yet")
+    if msg.action == "blob-download":
+        raise NotImplementedYet("blob-download applies to remote buckets, which are not implemented yet")
+    raise InvalidRequest(f'invalid action "{msg.action}" for POST on an object')
+
+
+def _part_numbers(msg: ActionMsg) -> list[int]:
+    if not isinstance(msg.value, list):
+        raise InvalidRequest('mpt-complete expects a list of parts: [{"part-number": 1, "etag": ""}, ...]')
+    numbers = []
+    for part in msg.value:
+        number = part.get("part-number") if isinstance(part, dict) else None
+        if not isinstance(number, int):
+            raise InvalidRequest(f"invalid part in mpt-complete: {part!r}")
+        numbers.append(number)
+    return numbers

@@ -1,0 +1,165 @@
+"""The AIStore REST front: maps ``/v1/<resource>/...`` to handlers, and errors to AIS-shaped replies.
+
+Routing is a split on ``/`` and a dictionary lookup: no per-request framework stack. PUT object
+bodies are streamed to disk (``objects.begin_put``); everything else gets a bounded buffered body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from strata.api import buckets, cluster, objects
+from strata.api.node import Node
+from strata.api.responses import Query, error_response
+from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
+from strata.server.http import BufferedExchange, Exchange, Request, Response
+from strata.storage.names import BucketRef, validate_object_name
+
+Handler = Callable[[Request], Response]
+
+
+def _decode_segment(raw: str, what: str) -> str:
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"{what} is not valid UTF-8") from None
+
+
+class AisApp:
+    """``Application`` for the HTTP server: one per worker process."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def error_response(self, request: Request, exc: BaseException) -> Response:
+        return error_response(request, exc, self.node.node_id)
+
+    def begin(self, request: Request) -> Exchange:
+        path = request.path
+        if not path.startswith("/v1/"):
+            if path.startswith("/s3"):
+                raise NotImplementedYet("the S3 API is not implemented yet")
+            raise NotFound(f'invalid path "{path}": the API lives under /v1/')
+        resource, _, rest = path[4:].partition("/")
+        if resource == "objects":
+            return self._begin_object(request, rest)
+        route = _ROUTES.get(resource)
+        if route is None:
+            if resource in _NOT_YET:
+                raise NotImplementedYet(f"/v1/{resource} is not implemented yet")
+            raise NotFound(f'invalid path "{path}": unknown resource "{resource}"')
+        return BufferedExchange(request, lambda req: route(self.node, req, rest))
+
+    # -- objects ---------------------------------------------------------------------------------
+
+    def _begin_object(self, request: Request, rest: str) -> Exchange:
+        bucket_raw, _, name_raw = rest.partition("/")
+        query = Query(request.query)
+        bck = BucketRef.parse(
+            _decode_segment(bucket_raw, "bucket name"), query.get("provider"), query.get("namespace")
+        )
+        object_name = validate_object_name(_decode_segment(name_raw, "object name"))
+        node = self.node
+        method = request.method
+        if method == "GET":
+            return BufferedExchange(
+                request, lambda req: objects.get_object(node, req, bck, object_name, query)
+            )
+        if method == "HEAD":
+            return BufferedExchange(request, lambda req: objects.head_object(node, bck, object_name, query))
+        if method == "PUT":
+            if "append_type" in query or "object_to" in query:
+                return BufferedExchange(
+                    request, lambda req: objects.put_buffered(node, req, bck, object_name, query)
+                )
+            exchange: Exchange = objects.begin_put(node, request, bck, object_name, query)
+            return exchange
+        handler = _OBJECT_METHODS.get(method)
+        if handler is None:
+            raise MethodNotAllowed(f"{method} is not allowed on objects")
+        return BufferedExchange(request, lambda req: handler(node, req, bck, object_name, query))
+
+
+def _route_buckets(node: Node, request: Request, rest: str) -> Response:
+    query = Query(request.query)
+    name = _decode_segment(rest.strip("/"), "bucket name")
+    if not name:
+        if request.method == "GET":
+            return buckets.list_buckets(node, request, query)
+        raise MethodNotAllowed(f"{request.method} /v1/buckets requires a bucket name")
+    bck = BucketRef.parse(name, query.get("provider"), query.get("namespace"))
+    method = request.method
+    if method == "GET":
+        return buckets.get_bucket(node, request, bck, query)
+    if method == "HEAD":
+        return buckets.head_bucket(node, bck, query)
+    if method == "PATCH":
+        return buckets.patch_bucket(node, request, bck)
+    if method in ("POST", "PUT", "DELETE"):
+        return buckets.bucket_action(node, request, bck, query)
+    raise MethodNotAllowed(f"{method} is not allowed on buckets")
+
+
+def _route_daemon(node: Node, request: Request, rest: str) -> Response:
+    if request.method != "GET":
+        raise NotImplementedYet(f"{request.method} /v1/daemon is not implemented yet")
+    return cluster.get_daemon(node, request, Query(request.query))
+
+
+def _route_cluster(node: Node, request: Request, rest: str) -> Response:
+    query = Query(request.query)
+    if request.method == "GET":
+        return cluster.get_cluster(node, request, query)
+    if request.method == "PUT":
+        return cluster.put_cluster(node, request, query)
+    raise NotImplementedYet(f"{request.method} /v1/cluster is not implemented yet")
+
+
+def _route_health(node: Node, request: Request, rest: str) -> Response:
+    if request.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(f"{request.method} is not allowed on /v1/health")
+    return cluster.health(node, request, Query(request.query))
+
+
+def _route_reverse(node: Node, request: Request, rest: str) -> Response:
+    """``/v1/reverse/daemon``: forwarded to the node named by ``Ais-Node-Id`` (here: only this one)."""
+    node_id = request.headers.get("ais-node-id", "")
+    if not node_id:
+        raise InvalidRequest("reverse requests need the Ais-Node-Id header")
+    if node_id != node.node_id:
+        raise NotFound(f'node "{node_id}" does not exist')
+    if rest.startswith("daemon"):
+        return _route_daemon(node, request, rest)
+    raise NotFound(f'invalid path "/v1/reverse/{rest}"')
+
+
+_ROUTES: dict[str, Callable[[Node, Request, str], Response]] = {
+    "buckets": _route_buckets,
+    "daemon": _route_daemon,
+    "cluster": _route_cluster,
+    "health": _route_health,
+    "reverse": _route_reverse,
+}
+_NOT_YET = {
+    "ml",
+    "download",
+    "etl",
+    "sort",
+    "tokens",
+    "users",
+    "dsort",
+    "metasync",
+    "vote",
+    "xactions",
+    "txn",
+    "s3",
+    "ec",
+    "notifs",
+}
+_OBJECT_METHODS: dict[str, Callable[..., Any]] = {
+    "DELETE": objects.delete_object,
+    "PATCH": objects.patch_object,
+    "POST": objects.post_object,
+}

@@ -1,0 +1,607 @@
+"""A lean HTTP/1.1 server: uvloop transports, the httptools parser, zero-copy file bodies.
+
+Why not a framework: on this machine a framework's per-request stack costs 4-10x the work of a small
+GET (see ARCHITECTURE.md), and none of the asyncio servers does real ``sendfile`` under uvloop.
+Here a request costs a handful of parser callbacks, one handler call and one ``transport.write``;
+large file bodies go socket-ward with ``os.sendfile`` and never pass through Python.
+
+Contract with the application (``Application``):
+- ``begin(request)`` is called once the headers are in. It returns an ``Exchange`` that receives
+  the body (``feed``) and produces the response (``finish``). Streaming PUTs write each chunk to
+  disk as it arrives; everything else buffers a bounded JSON body.
+- ``finish()`` returns a ``Response``, or an awaitable of one for handlers that must wait.
+- Responses go out strictly in request order, even when the client pipelines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import logging
+import os
+import select
+import socket
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+import httptools
+import msgspec
+
+from strata.errors import PayloadTooLarge
+
+log = logging.getLogger("strata.http")
+json_encode = msgspec.json.Encoder().encode
+SMALL_FILE = 64 * 1024  # below this a pread + write beats the sendfile hand-off
+MAX_BUFFERED_BODY = 256 * 1024 * 1024
+SEND_TIMEOUT_S = 60.0
+_PIPELINE_LIMIT = 16
+
+_REASONS = {
+    100: "Continue",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    206: "Partial Content",
+    301: "Moved Permanently",
+    304: "Not Modified",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Payload Too Large",
+    416: "Range Not Satisfiable",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    507: "Insufficient Storage",
+}
+
+
+class Request:
+    """One parsed request. ``path`` is the raw (still percent-encoded) path; ``query`` the raw query."""
+
+    __slots__ = ("body", "headers", "keep_alive", "method", "path", "query", "remote_addr")
+
+    def __init__(self, method: str, path: str, query: str, headers: dict[str, str], remote_addr: str) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.remote_addr = remote_addr
+        self.keep_alive = True
+        self.body = b""
+
+
+class FileBody:
+    """A byte range of an open file to send; the server closes ``fd`` when done."""
+
+    __slots__ = ("count", "fd", "offset")
+
+    def __init__(self, fd: int, offset: int, count: int) -> None:
+        self.fd = fd
+        self.offset = offset
+        self.count = count
+
+
+Stream = AsyncIterator[bytes] | Iterator[bytes]
+
+
+class Response:
+    """Status, headers and one body: bytes, a ``FileBody`` (zero-copy), or a stream of chunks.
+
+    A stream is sent with chunked transfer encoding unless ``content_length`` is given. For HEAD,
+    ``content_length`` states the size and no body is sent.
+    """
+
+    __slots__ = ("body", "content_length", "file", "headers", "status", "stream")
+
+    def __init__(
+        self,
+        status: int = 200,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        *,
+        file: FileBody | None = None,
+        stream: Stream | None = None,
+        content_length: int | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.body = body
+        self.file = file
+        self.stream = stream
+        self.content_length = content_length
+
+
+class Exchange(Protocol):
+    def feed(self, data: bytes) -> None: ...
+    def finish(self) -> Response | Awaitable[Response]: ...
+    def abort(self) -> None: ...
+
+
+class Application(Protocol):
+    def begin(self, request: Request) -> Exchange: ...
+    def error_response(self, request: Request, exc: BaseException) -> Response: ...
+
+
+class BufferedExchange:
+    """Collects a (bounded) body, then calls the handler with the complete request."""
+
+    __slots__ = ("chunks", "handler", "request", "size")
+
+    def __init__(self, request: Request, handler: HandlerFn) -> None:
+        self.request = request
+        self.handler = handler
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def feed(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > MAX_BUFFERED_BODY:
+            raise PayloadTooLarge(f"request body over {MAX_BUFFERED_BODY} bytes")
+        self.chunks.append(data)
+
+    def finish(self) -> Response | Awaitable[Response]:
+        if self.chunks:
+            self.request.body = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+        return self.handler(self.request)
+
+    def abort(self) -> None:
+        self.chunks = []
+
+
+class HandlerFn(Protocol):
+    def __call__(self, request: Request, /) -> Response | Awaitable[Response]: ...
+
+
+class _FailedExchange:
+    """Swallows the body of a request that already failed at its headers, then answers the error."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+    def feed(self, data: bytes) -> None:
+        pass
+
+    def finish(self) -> Response:
+        return self.response
+
+    def abort(self) -> None:
+        pass
+
+
+def serialize_head(
+    status: int, headers: list[tuple[str, str]], content_length: int | None, keep_alive: bool
+) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+    lines.extend(f"{k}: {v}" for k, v in headers)
+    if content_length is not None:
+        lines.append(f"Content-Length: {content_length}")
+    else:
+        lines.append("Transfer-Encoding: chunked")
+    if not keep_alive:
+        lines.append("Connection: close")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode()  # non-ASCII header values go out as UTF-8, as Go's server sends them
+
+
+CONNECTIONS: set[HttpProtocol] = set()  # open connections of this worker, for a graceful stop
+
+
+def close_idle_connections() -> int:
+    """Close connections with nothing in flight; returns how many are still busy."""
+    busy = 0
+    for protocol in list(CONNECTIONS):
+        if protocol.idle:
+            if protocol.transport is not None:
+                protocol.transport.close()
+        else:
+            busy += 1
+    return busy
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One client connection: parse requests, hand them to the app, write responses in order."""
+
+    def __init__(self, app: Application, executor: ThreadPoolExecutor) -> None:
+        self.app = app
+        self.executor = executor
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.remote_addr = ""
+        self.outbox: collections.deque[tuple[Request, Response | asyncio.Future[Response]]] = (
+            collections.deque()
+        )
+        self.busy = False  # a response is being written asynchronously
+        self.closed = False
+        self.reading_paused = False
+        self.write_ready = asyncio.Event()
+        self.write_ready.set()
+        # per-request parse state
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._request: Request | None = None
+        self._exchange: Exchange | None = None
+
+    # -- connection --------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport
+        CONNECTIONS.add(self)
+        peer = transport.get_extra_info("peername")
+        self.remote_addr = f"{peer[0]}:{peer[1]}" if peer else ""
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy and not self.outbox and self._exchange is None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        CONNECTIONS.discard(self)
+        self.closed = True
+        self.write_ready.set()
+        if self._exchange is not None:
+            self._exchange.abort()
+            self._exchange = None
+        for _request, item in self.outbox:
+            if isinstance(item, asyncio.Future):
+                item.cancel()
+            else:
+                _release(item)
+        self.outbox.clear()
+
+    def pause_writing(self) -> None:
+        self.write_ready.clear()
+
+    def resume_writing(self) -> None:
+        self.write_ready.set()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fatal(400, "protocol upgrades are not supported")
+        except httptools.HttpParserError as exc:
+            self._fatal(400, f"malformed HTTP request: {exc}")
+
+    def _fatal(self, status: int, message: str) -> None:
+        if self._exchange is not None:
+            self._exchange.abort()
+            self._exchange = None
+        if self.transport is not None and not self.closed:
+            body = json_encode({"message": message, "status": status})
+            head = serialize_head(status, [("Content-Type", "application/json")], len(body), False)
+            if not self.busy:
+                self.transport.write(head + body)
+            self.transport.close()
+        self.closed = True
+
+    # -- parser callbacks ----------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = self._headers.get(key)
+        self._headers[key] = text if previous is None else f"{previous}, {text}"
+
+    def on_headers_complete(self) -> None:
+        url = self._url.decode("latin-1")
+        path, _, query = url.partition("?")
+        request = Request(
+            self.parser.get_method().decode("latin-1"), path, query, self._headers, self.remote_addr
+        )
+        request.keep_alive = self.parser.should_keep_alive()
+        self._request = request
+        try:
+            self._exchange = self.app.begin(request)
+        except Exception as exc:
+            response = self.app.error_response(request, exc)
+            if request.headers.get("expect", "").lower() == "100-continue":
+                # the client waits for our go-ahead: answer now, never invite the body, close after
+                request.keep_alive = False
+                self._request = None
+                self._exchange = _FailedExchange(response)
+                self.outbox.append((request, response))
+                self._pump()
+                return
+            # otherwise drain the body (clients like requests send it all before reading), then answer
+            self._exchange = _FailedExchange(response)
+            return
+        if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self._exchange
+        if exchange is None:
+            return
+        try:
+            exchange.feed(body)
+        except Exception as exc:
+            assert self._request is not None
+            exchange.abort()
+            self._exchange = _FailedExchange(self.app.error_response(self._request, exc))
+
+    def on_message_complete(self) -> None:
+        request, exchange = self._request, self._exchange
+        self._request = self._exchange = None
+        if request is None or exchange is None:
+            return
+        try:
+            result = exchange.finish()
+        except Exception as exc:
+            exchange.abort()
+            result = self.app.error_response(request, exc)
+        if isinstance(result, Response):
+            self.outbox.append((request, result))
+        else:
+            future = asyncio.ensure_future(self._await_response(request, result))
+            future.add_done_callback(lambda _f: self._pump())
+            self.outbox.append((request, future))
+        if len(self.outbox) > _PIPELINE_LIMIT and not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self._pump()
+
+    async def _await_response(self, request: Request, awaitable: Awaitable[Response]) -> Response:
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return self.app.error_response(request, exc)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Write queued responses in order until one needs to go out asynchronously."""
+        while self.outbox and not self.busy and not self.closed:
+            request, item = self.outbox[0]
+            if isinstance(item, asyncio.Future):
+                if not item.done():
+                    return
+                if item.cancelled():
+                    self.outbox.popleft()
+                    continue
+                response = item.result()
+            else:
+                response = item
+            self.outbox.popleft()
+            try:
+                self._write(request, response)
+            except Exception:
+                log.exception("failed writing the response to %s %s", request.method, request.path)
+                _release(response)
+                self._broken()
+        if self.reading_paused and len(self.outbox) <= _PIPELINE_LIMIT // 2 and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _finished(self, request: Request) -> None:
+        self.busy = False
+        if not request.keep_alive:
+            if self.transport is not None:
+                self.transport.close()
+            self.closed = True
+            return
+        self._pump()
+
+    def _write(self, request: Request, response: Response) -> None:
+        transport = self.transport
+        assert transport is not None
+        keep_alive = request.keep_alive
+        head_only = request.method == "HEAD"
+        file = response.file
+        if file is not None:
+            head = serialize_head(response.status, response.headers, file.count, keep_alive)
+            if head_only or file.count == 0:
+                os.close(file.fd)
+                transport.write(head)
+            elif file.count <= SMALL_FILE:
+                try:
+                    data = os.pread(file.fd, file.count, file.offset)
+                finally:
+                    os.close(file.fd)
+                transport.write(head + data)
+            elif transport.get_write_buffer_size() == 0:
+                self.busy = True
+                self._sendfile(request, head, file)
+                return
+            else:
+                self.busy = True
+                self.loop.create_task(self._copy_file(request, head, file))
+                return
+        elif response.stream is not None:
+            head = serialize_head(response.status, response.headers, response.content_length, keep_alive)
+            transport.write(head)
+            if head_only:
+                _close_stream(response.stream)
+            else:
+                self.busy = True
+                self.loop.create_task(self._send_stream(request, response))
+                return
+        else:
+            length = response.content_length if response.content_length is not None else len(response.body)
+            head = serialize_head(response.status, response.headers, length, keep_alive)
+            transport.write(head if head_only else head + response.body)
+        if not keep_alive:
+            transport.close()
+            self.closed = True
+
+    def _sendfile(self, request: Request, head: bytes, file: FileBody) -> None:
+        """Zero-copy: header and file bytes go straight from the kernel to the socket.
+
+        uvloop owns the socket and has nothing queued (checked by the caller), so we write on a
+        duplicate of its descriptor: first without blocking here; if the socket fills up, a pool
+        thread waits for it (poll) and continues, then hands the connection back.
+        """
+        assert self.transport is not None
+        sock = self.transport.get_extra_info("socket")
+        job = _SendfileJob(socket.socket(fileno=os.dup(sock.fileno())), head, file)
+        try:
+            done = job.step()
+        except OSError:
+            job.close()
+            self._broken()
+            return
+        if done:
+            job.close()
+            self._finished(request)
+            return
+        future = self.loop.run_in_executor(self.executor, job.run_blocking)
+
+        def _done(f: asyncio.Future[bool]) -> None:
+            job.close()
+            if f.cancelled() or f.exception() is not None or not f.result():
+                self._broken()
+            else:
+                self._finished(request)
+
+        future.add_done_callback(_done)
+
+    async def _copy_file(self, request: Request, head: bytes, file: FileBody) -> None:
+        """Fallback when bytes are still queued on the transport: read in chunks and write."""
+        assert self.transport is not None
+        try:
+            self.transport.write(head)
+            offset, remaining = file.offset, file.count
+            while remaining > 0 and not self.closed:
+                data = os.pread(file.fd, min(remaining, 1 << 20), offset)
+                if not data:
+                    break
+                self.transport.write(data)
+                offset += len(data)
+                remaining -= len(data)
+                await self.write_ready.wait()
+        finally:
+            os.close(file.fd)
+        if remaining > 0:
+            self._broken()
+        else:
+            self._finished(request)
+
+    async def _send_stream(self, request: Request, response: Response) -> None:
+        assert self.transport is not None and response.stream is not None
+        chunked = response.content_length is None
+        stream = response.stream
+        try:
+            if isinstance(stream, Iterator):
+                for chunk in stream:
+                    if self.closed:
+                        break
+                    self._write_chunk(chunk, chunked)
+                    if not self.write_ready.is_set():
+                        await self.write_ready.wait()
+            else:
+                async for chunk in stream:
+                    if self.closed:
+                        break
+                    self._write_chunk(chunk, chunked)
+                    if not self.write_ready.is_set():
+                        await self.write_ready.wait()
+            if chunked and not self.closed:
+                self.transport.write(b"0\r\n\r\n")
+        except Exception:  # an error after the first byte can only truncate the stream
+            self._broken()
+            return
+        finally:
+            _close_stream(stream)
+        self._finished(request)
+
+    def _write_chunk(self, chunk: bytes, chunked: bool) -> None:
+        assert self.transport is not None
+        if not chunk:
+            return
+        if chunked:
+            self.transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
+        else:
+            self.transport.write(chunk)
+
+    def _broken(self) -> None:
+        self.busy = False
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class _SendfileJob:
+    """State of one zero-copy send: the header bytes, then the file range."""
+
+    __slots__ = ("file", "head", "out")
+
+    def __init__(self, out: socket.socket, head: bytes, file: FileBody) -> None:
+        self.out = out  # a duplicate of the connection's descriptor, non-blocking like it
+        self.head = memoryview(head)
+        self.file = file
+
+    def step(self) -> bool:
+        """Send as much as the socket takes now; True when everything is out."""
+        try:
+            while self.head:
+                self.head = self.head[self.out.send(self.head, socket.MSG_MORE) :]
+            while self.file.count > 0:
+                sent = os.sendfile(self.out.fileno(), self.file.fd, self.file.offset, self.file.count)
+                if sent == 0:
+                    raise OSError(errno.EIO, "file shorter than expected")
+                self.file.offset += sent
+                self.file.count -= sent
+        except BlockingIOError:
+            return False
+        return True
+
+    def run_blocking(self) -> bool:
+        poller = select.poll()
+        poller.register(self.out.fileno(), select.POLLOUT)
+        while not self.step():
+            if not poller.poll(SEND_TIMEOUT_S * 1000):
+                return False
+        return True
+
+    def close(self) -> None:
+        self.out.close()
+        if self.file.fd >= 0:
+            os.close(self.file.fd)
+            self.file.fd = -1
+
+
+def _release(response: Response) -> None:
+    if response.file is not None:
+        try:
+            os.close(response.file.fd)
+        except OSError:
+            pass
+    if response.stream is not None:
+        _close_stream(response.stream)
+
+
+def _close_stream(stream: Stream) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None and not asyncio.iscoroutinefunction(close):
+        try:
+            close()
+        except Exception:
+            pass
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        _BACKGROUND.add(task := asyncio.ensure_future(aclose()))
+        task.add_done_callback(_BACKGROUND.discard)
+
+
+_BACKGROUND: set[asyncio.Future[None]] = set()

@@ -1,0 +1,182 @@
+"""``strata serve``: one supervisor process and N worker processes sharing one listening socket.
+
+Why processes: Python runs one thread of bytecode at a time, so using both cores of a node for
+the data path means two interpreters. The supervisor binds the socket, prepares the data
+directory (sweeps work files a crash left behind), then forks the workers; the kernel hands each
+new connection to one of them. Metadata changes reach every worker through the ``MetaStore``.
+SIGTERM/SIGINT: workers stop accepting, finish in-flight requests (bounded), and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from strata.api.node import Node, load_node_id
+from strata.api.router import AisApp
+from strata.cluster.metastore import LocalMetaStore
+from strata.config.cluster import ConfigError, load_cluster_config
+from strata.server.http import HttpProtocol, close_idle_connections
+from strata.storage.mountpaths import Mountpaths
+
+log = logging.getLogger("strata")
+
+DRAIN_SECONDS = 10.0
+SENDFILE_THREADS = 32
+
+
+def default_data_dir() -> str:
+    return os.environ.get("STRATA_DATA") or os.path.join(os.path.expanduser("~"), ".strata")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    data_dir: str | None,
+    mountpaths: list[str],
+    config_path: str | None,
+    workers: int,
+) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s",
+    )
+    # 1. directories, config and metadata (fails fast with a clear message)
+    data_dir = os.path.abspath(data_dir or default_data_dir())
+    meta_dir = os.path.join(data_dir, "meta")
+    roots = mountpaths or [os.path.join(data_dir, "mp")]
+    try:
+        if config_path is not None:
+            load_cluster_config(config_path)
+        meta = LocalMetaStore(meta_dir, config_path)
+        mounts = Mountpaths(roots)
+    except ConfigError as exc:
+        print(f"strata: invalid config: {exc.message}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"strata: cannot prepare data directory {data_dir}: {exc}", file=sys.stderr)
+        return 2
+    swept = mounts.clean_work_dirs(meta.bmd().refs())
+    mounts.empty_trash()
+    mounts.reset_indexes()
+    node_id = load_node_id(meta_dir)
+    # 2. the socket, shared by all workers
+    try:
+        sock = _listen(host, port)
+    except OSError as exc:
+        print(f"strata: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    count = workers if workers > 0 else (os.cpu_count() or 1)
+    log.info(
+        "serving on http://%s:%d with %d worker(s); node %s; data in %s; mountpaths %s%s",
+        host,
+        port,
+        count,
+        node_id,
+        data_dir,
+        ", ".join(m.root for m in mounts.all),
+        f"; swept {swept} stale work file(s)" if swept else "",
+    )
+    # 3. workers, supervised until a signal says stop
+    return _supervise(sock, count, lambda: _worker_main(sock, host, port, node_id, meta_dir, roots, data_dir))
+
+
+def _supervise(sock: socket.socket, count: int, run_worker: object) -> int:
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
+            code = 1
+            try:
+                code = run_worker()  # type: ignore[operator]
+            except BaseException:
+                log.exception("worker failed")
+            finally:
+                os._exit(code)
+        children[pid] = slot
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(count):
+        spawn(slot)
+    sock.close()  # the workers hold it now
+    last_restart = 0.0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid not in children:
+            continue
+        slot = children.pop(pid)
+        if stopping:
+            continue
+        log.error("worker %d exited unexpectedly (status %d); restarting it", pid, status)
+        if time.monotonic() - last_restart < 1.0:
+            time.sleep(1.0)
+        last_restart = time.monotonic()
+        spawn(slot)
+    log.info("stopped")
+    return 0
+
+
+def _worker_main(
+    sock: socket.socket, host: str, port: int, node_id: str, meta_dir: str, roots: list[str], data_dir: str
+) -> int:
+    import uvloop
+
+    meta = LocalMetaStore(meta_dir)  # its own mapping of the shared version counters
+    node = Node(
+        node_id=node_id, host=host, port=port, meta=meta, mountpaths=Mountpaths(roots), data_dir=data_dir
+    )
+    app = AisApp(node)
+    executor = ThreadPoolExecutor(SENDFILE_THREADS, thread_name_prefix="sendfile")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: HttpProtocol(app, executor), sock=sock, backlog=2048)
+        done = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, done.set)
+        await done.wait()
+        server.close()
+        deadline = loop.time() + DRAIN_SECONDS
+        while close_idle_connections() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    uvloop.run(main())
+    executor.shutdown(wait=False, cancel_futures=True)
+    return 0

@@ -1,0 +1,90 @@
+"""Append handles: grow an object in several requests, publish it with a flush.
+
+The first append (empty handle) opens a work file in the bucket's ``%ap`` directory on the object's
+mountpath, seeded with the current object's bytes if there is one; the handle names that file, so
+any worker process can continue it. ``flush`` hashes the result and renames it into place, like
+any PUT. Until then readers keep seeing the previous version.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+from strata.errors import InvalidRequest, ObjectNotFound
+from strata.storage.metadata import ObjectMetadata
+from strata.storage.mountpaths import APPENDS
+from strata.storage.names import BucketRef
+from strata.storage.objects import ObjectStore, ObjectWriter, os_error
+
+_HANDLE_RE = re.compile(r"[0-9a-f]{32}")
+
+
+def _append_path(store: ObjectStore, bck: BucketRef, object_name: str, handle: str) -> str:
+    if not _HANDLE_RE.fullmatch(handle):
+        raise InvalidRequest(f'invalid append handle "{handle}"')
+    mountpath = store.mountpaths.for_object(bck, object_name)
+    return os.path.join(mountpath.content_dir(bck, APPENDS), handle)
+
+
+def append(store: ObjectStore, bck: BucketRef, object_name: str, handle: str, data: bytes) -> str:
+    """Append ``data``; returns the handle to pass on the next call."""
+    if not handle:
+        handle = uuid.uuid4().hex
+        path = _append_path(store, bck, object_name, handle)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                source = store.open(bck, object_name)
+            except ObjectNotFound:
+                source = None
+            if source is not None:
+                try:
+                    copied = 0
+                    while copied < source.size:
+                        n = os.copy_file_range(source.fd, fd, source.size - copied, copied, copied)
+                        if n == 0:
+                            break
+                        copied += n
+                finally:
+                    source.close()
+        finally:
+            os.close(fd)
+    path = _append_path(store, bck, object_name, handle)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InvalidRequest(f'append handle "{handle}" is unknown or already flushed') from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise os_error(exc, bck.object_uri(object_name)) from exc
+    finally:
+        os.close(fd)
+    return handle
+
+
+def flush(
+    store: ObjectStore,
+    bck: BucketRef,
+    object_name: str,
+    handle: str,
+    *,
+    checksum_type: str,
+    versioning: bool,
+    custom: dict[str, str] | None = None,
+) -> ObjectMetadata:
+    """Publish the appended bytes as the object's new version (the append file is renamed into place)."""
+    path = _append_path(store, bck, object_name, handle)
+    mountpath = store.mountpaths.for_object(bck, object_name)
+    try:
+        writer = ObjectWriter.adopt(mountpath, bck, object_name, path, checksum_type)
+    except FileNotFoundError:
+        raise InvalidRequest(f'append handle "{handle}" is unknown or already flushed') from None
+    except OSError as exc:
+        raise os_error(exc, bck.object_uri(object_name)) from exc
+    return writer.commit(versioning=versioning, custom=custom)

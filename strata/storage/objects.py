@@ -1,0 +1,367 @@
+"""Objects on local mountpaths: atomic writes, reads, metadata, delete, copy and rename.
+
+Every write goes to a work file in the bucket's ``%wk`` directory on the object's own mountpath,
+gets its metadata xattr, and is renamed into place. A crash (even kill -9) at any moment leaves
+either the old object or the new one visible, never a partial one; leftover work files are swept
+at start-up.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Callable
+
+from strata.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
+from strata.storage.checksum import Hasher, checksum_file, new_hasher
+from strata.storage.metadata import ObjectMetadata, read_metadata, write_metadata
+from strata.storage.mountpaths import OBJECTS, Mountpath, Mountpaths
+from strata.storage.names import BucketRef
+
+
+def os_error(exc: OSError, what: str) -> StrataError:
+    """Translate a filesystem error into the API's error tree (a full disk is 507, not 500)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage(f"{what}: no space left on device")
+    if exc.errno in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST):
+        return Conflict(f"{what}: the name conflicts with an existing object or virtual directory")
+    if exc.errno == errno.ENAMETOOLONG:
+        return InvalidRequest(f"{what}: name too long")
+    return StrataError(f"{what}: {exc.strerror}")
+
+
+def next_version(previous: ObjectMetadata | None, versioning: bool) -> str:
+    if not versioning:
+        return ""
+    if previous is None or not previous.version.isdigit():
+        return "1"
+    return str(int(previous.version) + 1)
+
+
+def _place(work_path: str, final_path: str, stop_at: str) -> None:
+    """Rename a finished work file into place, creating parent directories as needed.
+
+    A concurrent delete may remove an empty parent between ``makedirs`` and ``rename``: retry.
+    """
+    for _ in range(8):
+        try:
+            os.rename(work_path, final_path)
+            return
+        except FileNotFoundError:
+            if not os.path.exists(work_path):
+                raise
+            os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        except IsADirectoryError:
+            raise Conflict(
+                f"{final_path[len(stop_at) + 1 :]!r}: a virtual directory of that name exists"
+            ) from None
+        except NotADirectoryError:
+            raise Conflict(
+                f"{final_path[len(stop_at) + 1 :]!r}: a parent path component is an existing object"
+            ) from None
+    os.rename(work_path, final_path)
+
+
+def _prune_empty_dirs(path: str, stop_at: str) -> None:
+    """Remove now-empty parent directories of a deleted object, up to the bucket's ``%ob``."""
+    parent = os.path.dirname(path)
+    while len(parent) > len(stop_at) and parent.startswith(stop_at):
+        try:
+            os.rmdir(parent)
+        except OSError:
+            return
+        parent = os.path.dirname(parent)
+
+
+class ObjectWriter:
+    """Streams one object's bytes into a work file, hashing as they pass; ``commit`` publishes it."""
+
+    def __init__(
+        self,
+        mountpath: Mountpath,
+        bck: BucketRef,
+        object_name: str,
+        checksum_type: str,
+        *,
+        fsync: bool = False,
+        extra_hasher: Hasher | None = None,
+    ) -> None:
+        self.mountpath = mountpath
+        self.bck = bck
+        self.object_name = object_name
+        self.final_path = mountpath.object_path(bck, object_name)
+        self.checksum_type = checksum_type
+        self.hasher = new_hasher(checksum_type)
+        self.extra_hasher = extra_hasher
+        self.fsync = fsync
+        self.size = 0
+        self.work_path = mountpath.work_path(bck)
+        try:
+            self.fd = os.open(self.work_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(self.work_path), exist_ok=True)
+            self.fd = os.open(self.work_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self.closed = False
+
+    @classmethod
+    def adopt(
+        cls, mountpath: Mountpath, bck: BucketRef, object_name: str, work_path: str, checksum_type: str
+    ) -> ObjectWriter:
+        """Take over a finished file on the same mountpath (append, multipart) and hash it."""
+        writer = cls.__new__(cls)
+        writer.mountpath = mountpath
+        writer.bck = bck
+        writer.object_name = object_name
+        writer.final_path = mountpath.object_path(bck, object_name)
+        writer.checksum_type = checksum_type
+        writer.extra_hasher = None
+        writer.fsync = False
+        writer.work_path = work_path
+        writer.fd = os.open(work_path, os.O_RDWR | os.O_CLOEXEC)
+        writer.closed = False
+        writer.size = os.fstat(writer.fd).st_size
+        writer.hasher = _Fixed(checksum_file(writer.fd, checksum_type))
+        return writer
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.hasher.update(data)
+        if self.extra_hasher is not None:
+            self.extra_hasher.update(data)
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+        except OSError as exc:
+            self.abort()
+            raise os_error(exc, self.bck.object_uri(self.object_name)) from exc
+        self.size += len(data)
+
+    def commit(
+        self,
+        *,
+        versioning: bool,
+        custom: dict[str, str] | None = None,
+        expected_checksum: tuple[str, str] | None = None,
+        etag: str = "",
+    ) -> ObjectMetadata:
+        """Seal the work file with its metadata and rename it over the object (atomically)."""
+        value = self.hasher.hexdigest()
+        if (
+            expected_checksum is not None
+            and expected_checksum[0] == self.checksum_type
+            and (expected_checksum[1] and expected_checksum[1] != value)
+        ):
+            self.abort()
+            raise InvalidRequest(
+                f"{self.bck.object_uri(self.object_name)}: checksum mismatch "
+                f"({self.checksum_type} {expected_checksum[1]} expected, {value} computed)"
+            )
+        previous = read_metadata(self.final_path) if versioning else None
+        now = time.time_ns()
+        md = ObjectMetadata(
+            size=self.size,
+            checksum_type=self.checksum_type,
+            checksum_value=value,
+            version=next_version(previous, versioning),
+            mtime_ns=now,
+            atime_ns=now,
+            custom=custom or {},
+            etag=etag,
+        )
+        try:
+            write_metadata(self.fd, md)
+            if self.fsync:
+                os.fsync(self.fd)
+            os.close(self.fd)
+            self.closed = True
+            _place(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
+        except OSError as exc:
+            self.abort()
+            raise os_error(exc, self.bck.object_uri(self.object_name)) from exc
+        except StrataError:
+            self.abort()
+            raise
+        return md
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+        try:
+            os.unlink(self.work_path)
+        except OSError:
+            pass
+
+
+class OpenObject:
+    """An object opened for reading: the fd stays valid even if the object is replaced meanwhile."""
+
+    __slots__ = ("fd", "metadata", "path", "size")
+
+    def __init__(self, fd: int, size: int, metadata: ObjectMetadata, path: str) -> None:
+        self.fd = fd
+        self.size = size
+        self.metadata = metadata
+        self.path = path
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class ObjectStore:
+    """All object operations of one node over its mountpaths; stateless apart from the roots."""
+
+    def __init__(self, mountpaths: Mountpaths) -> None:
+        self.mountpaths = mountpaths
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    def _candidate_paths(self, bck: BucketRef, object_name: str) -> list[tuple[Mountpath, str]]:
+        home = self.mountpaths.for_object(bck, object_name)
+        paths = [(home, home.object_path(bck, object_name))]
+        paths.extend((m, m.object_path(bck, object_name)) for m in self.mountpaths.others(home))
+        return paths
+
+    def open(self, bck: BucketRef, object_name: str) -> OpenObject:
+        """Open for reading. Looks on the HRW mountpath first, then the others (mountpaths added later)."""
+        home = self.mountpaths.for_object(bck, object_name)
+        path = home.object_path(bck, object_name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            fd = -1
+        if fd < 0:
+            for other in self.mountpaths.others(home):
+                path = other.object_path(bck, object_name)
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    break
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+            else:
+                raise ObjectNotFound(bck.object_uri(object_name))
+        md = read_metadata(fd)
+        if md is None:  # a directory (a virtual "folder"), or a foreign file
+            os.close(fd)
+            raise ObjectNotFound(bck.object_uri(object_name))
+        return OpenObject(fd, os.fstat(fd).st_size, md, path)
+
+    def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
+        for _mp, path in self._candidate_paths(bck, object_name):
+            md = read_metadata(path)
+            if md is not None:
+                return path, md
+        raise ObjectNotFound(bck.object_uri(object_name))
+
+    def head(self, bck: BucketRef, object_name: str) -> ObjectMetadata:
+        return self.find(bck, object_name)[1]
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def writer(
+        self,
+        bck: BucketRef,
+        object_name: str,
+        checksum_type: str,
+        *,
+        fsync: bool = False,
+        extra_hasher: Hasher | None = None,
+    ) -> ObjectWriter:
+        mountpath = self.mountpaths.for_object(bck, object_name)
+        try:
+            return ObjectWriter(
+                mountpath, bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher
+            )
+        except OSError as exc:
+            raise os_error(exc, bck.object_uri(object_name)) from exc
+
+    def delete(self, bck: BucketRef, object_name: str) -> None:
+        for mp, path in self._candidate_paths(bck, object_name):
+            if read_metadata(path) is None:
+                continue
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            _prune_empty_dirs(path, mp.content_dir(bck, OBJECTS))
+            return
+        raise ObjectNotFound(bck.object_uri(object_name))
+
+    def update_metadata(
+        self, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
+    ) -> ObjectMetadata:
+        path, md = self.find(bck, object_name)
+        new_md = change(md)
+        try:
+            write_metadata(path, new_md)
+        except OSError as exc:
+            raise os_error(exc, bck.object_uri(object_name)) from exc
+        return new_md
+
+    def copy(
+        self,
+        src_bck: BucketRef,
+        src_name: str,
+        dst_bck: BucketRef,
+        dst_name: str,
+        *,
+        checksum_type: str,
+        versioning: bool,
+        fsync: bool = False,
+    ) -> ObjectMetadata:
+        """Copy bytes and custom metadata to a new name (kernel-side copy, no bytes through Python)."""
+        source = self.open(src_bck, src_name)
+        try:
+            writer = self.writer(dst_bck, dst_name, checksum_type, fsync=fsync)
+            try:
+                copied = 0
+                while copied < source.size:
+                    n = os.copy_file_range(source.fd, writer.fd, source.size - copied, copied, copied)
+                    if n == 0:
+                        break
+                    copied += n
+                writer.size = copied
+            except OSError as exc:
+                writer.abort()
+                raise os_error(exc, dst_bck.object_uri(dst_name)) from exc
+            same_type = source.metadata.checksum_type == checksum_type and source.metadata.checksum_value
+            value = source.metadata.checksum_value if same_type else checksum_file(writer.fd, checksum_type)
+            writer.hasher = _Fixed(value)
+            return writer.commit(
+                versioning=versioning, custom=dict(source.metadata.custom), etag=source.metadata.etag
+            )
+        finally:
+            source.close()
+
+    def rename(self, bck: BucketRef, src_name: str, dst_name: str, *, versioning: bool) -> None:
+        """Rename within a bucket: a plain rename when both names live on the same mountpath."""
+        src_path, md = self.find(bck, src_name)
+        dst_mp = self.mountpaths.for_object(bck, dst_name)
+        dst_path = dst_mp.object_path(bck, dst_name)
+        if src_path.startswith(dst_mp.root + os.sep):  # same mountpath: a rename suffices
+            try:
+                _place(src_path, dst_path, dst_mp.content_dir(bck, OBJECTS))
+            except OSError as exc:
+                raise os_error(exc, bck.object_uri(dst_name)) from exc
+            _prune_empty_dirs(src_path, dst_mp.content_dir(bck, OBJECTS))
+            return
+        self.copy(bck, src_name, bck, dst_name, checksum_type=md.checksum_type, versioning=versioning)
+        self.delete(bck, src_name)
+
+
+class _Fixed:
+    """A hasher stand-in for copies whose checksum is already known."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
+        pass
+
+    def hexdigest(self) -> str:
+        return self.value
