@@ -31,6 +31,7 @@ from bench.harness import (
     StrataServer,
     WrkResult,
     autoindex_location,
+    machine_busy,
     put_location,
     run_wrk,
     static_location,
@@ -194,6 +195,8 @@ def bench_get(
 
         # 5. measure, alternating
         runs: dict[str, list[WrkResult]] = {"strata": [], "nginx": []}
+        busy = machine_busy()
+        report.notes.append(f"GET {label}: machine busy before measuring (others' load): {busy:.0%}")
         for r in range(shape.rounds):
             for who, base in (("strata", strata.base), ("nginx", nginx.base)):
                 res = run_wrk(base, "get_cycle.lua", args, shape.threads, shape.connections, shape.duration)
@@ -256,6 +259,8 @@ def bench_put(strata: StrataServer, workdir: Path, size: int, workers: int, shap
 
         # 2. warm up, then measure, alternating; every run writes new names
         runs: dict[str, list[WrkResult]] = {"strata": [], "nginx": []}
+        busy = machine_busy()
+        report.notes.append(f"PUT {label}: machine busy before measuring (others' load): {busy:.0%}")
         for r in range(shape.rounds + 1):
             for who, base in (("strata", strata.base), ("nginx", nginx.base)):
                 args = [f"{url_prefix}r{r}-", str(size), "?provider=ais"]

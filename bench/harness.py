@@ -337,3 +337,18 @@ def warm_page_cache(paths: list[Path]) -> int:
             while chunk := f.read(1 << 20):
                 total += len(chunk)
     return total
+
+
+def _cpu_times() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields), idle
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Fraction of all cores busy over `seconds` (before a run: load the benchmark does not own)."""
+    total0, idle0 = _cpu_times()
+    time.sleep(seconds)
+    total1, idle1 = _cpu_times()
+    dt = total1 - total0
+    return 1.0 - (idle1 - idle0) / dt if dt else 0.0
