@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -145,6 +146,17 @@ def best(results: list[WrkResult]) -> WrkResult:
     return max(results, key=lambda r: r.requests / r.duration_s)
 
 
+def runs_note(what: str, runs: dict[str, list[WrkResult]], unit: str) -> str:
+    """Every measured run with the CPU split, so noise from other processes is visible."""
+    parts = []
+    for who, results in runs.items():
+        cells = ", ".join(
+            f"{r.rps:,.0f} ({r.server_cores:.2f}/{r.client_cores:.2f}/{r.foreign_cores:.2f})" for r in results
+        )
+        parts.append(f"{who} {cells}")
+    return f"{what}: all runs, {unit} (cores used by server/wrk/others): " + "; ".join(parts)
+
+
 def bench_get(
     strata: StrataServer, workdir: Path, size: int, count: int, workers: int, shape: LoadShape
 ) -> Report:
@@ -198,15 +210,19 @@ def bench_get(
         busy = machine_busy()
         report.notes.append(f"GET {label}: machine busy before measuring (others' load): {busy:.0%}")
         for r in range(shape.rounds):
-            for who, base in (("strata", strata.base), ("nginx", nginx.base)):
-                res = run_wrk(base, "get_cycle.lua", args, shape.threads, shape.connections, shape.duration)
+            for who, base, pid in (("strata", strata.base, strata.pid), ("nginx", nginx.base, nginx.pid)):
+                res = run_wrk(
+                    base, "get_cycle.lua", args, shape.threads, shape.connections, shape.duration,
+                    server_pid=pid,
+                )  # fmt: skip
                 runs[who].append(res)
                 say(
                     f"GET {label} round {r + 1} {who}: {res.rps:,.0f} req/s, "
                     f"{res.payload_mb_s(size):,.0f} MB/s, p50 {res.lat_p50_ms:.2f} ms, "
-                    f"p99 {res.lat_p99_ms:.2f} ms, errors {res.errors}"
+                    f"p99 {res.lat_p99_ms:.2f} ms, errors {res.errors}; {res.cpu_text()}"
                 )
     s, n = best(runs["strata"]), best(runs["nginx"])
+    report.notes.append(runs_note(f"GET {label}", runs, "req/s"))
     for who, res in (("strata", s), ("nginx", n)):
         if res.errors:
             report.notes.append(f"GET {label}: {who} had {res.errors} errors ({res.status_errors} non-2xx)")
@@ -221,6 +237,10 @@ def bench_get(
             Metric(f"GET {label} MB/s", "MB/s", s.payload_mb_s(size), n.payload_mb_s(size), anchor, 0.9)
         )
         report.metrics.append(Metric(f"GET {label} req/s", "req/s", s.rps, n.rps, anchor, None))
+    report.metrics.append(
+        Metric(f"GET {label} req per server CPU-second", "req/core-s", s.rps / max(s.server_cores, 1e-9),
+               n.rps / max(n.server_cores, 1e-9), anchor, None)
+    )  # fmt: skip
     report.notes.append(
         f"GET {label}: latency p50/p99 strata {s.lat_p50_ms:.2f}/{s.lat_p99_ms:.2f} ms, "
         f"nginx {n.lat_p50_ms:.2f}/{n.lat_p99_ms:.2f} ms (best of {shape.rounds} rounds each)"
@@ -262,23 +282,30 @@ def bench_put(strata: StrataServer, workdir: Path, size: int, workers: int, shap
         busy = machine_busy()
         report.notes.append(f"PUT {label}: machine busy before measuring (others' load): {busy:.0%}")
         for r in range(shape.rounds + 1):
-            for who, base in (("strata", strata.base), ("nginx", nginx.base)):
+            for who, base, pid in (("strata", strata.base, strata.pid), ("nginx", nginx.base, nginx.pid)):
                 args = [f"{url_prefix}r{r}-", str(size), "?provider=ais"]
                 dur = shape.warmup if r == 0 else shape.duration
-                res = run_wrk(base, "put_distinct.lua", args, shape.threads, shape.connections, dur)
+                res = run_wrk(
+                    base, "put_distinct.lua", args, shape.threads, shape.connections, dur, server_pid=pid
+                )
                 if r == 0:
                     continue
                 runs[who].append(res)
                 say(
                     f"PUT {label} round {r} {who}: {res.rps:,.0f} obj/s, p50 {res.lat_p50_ms:.2f} ms, "
-                    f"p99 {res.lat_p99_ms:.2f} ms, errors {res.errors}"
+                    f"p99 {res.lat_p99_ms:.2f} ms, errors {res.errors}; {res.cpu_text()}"
                 )
         written = sum(1 for _ in (put_root / "v1/objects" / bucket).iterdir())
     s, n = best(runs["strata"]), best(runs["nginx"])
+    report.notes.append(runs_note(f"PUT {label}", runs, "obj/s"))
     for who, res in (("strata", s), ("nginx", n)):
         if res.errors:
             report.notes.append(f"PUT {label}: {who} had {res.errors} errors ({res.status_errors} non-2xx)")
     report.metrics.append(Metric(f"PUT {label} obj/s", "obj/s", s.rps, n.rps, f"nginx {workers}w DAV", 0.5))
+    report.metrics.append(
+        Metric(f"PUT {label} obj per server CPU-second", "obj/core-s", s.rps / max(s.server_cores, 1e-9),
+               n.rps / max(n.server_cores, 1e-9), f"nginx {workers}w DAV", None)
+    )  # fmt: skip
     report.notes.append(
         f"PUT {label}: latency p50/p99 strata {s.lat_p50_ms:.2f}/{s.lat_p99_ms:.2f} ms, "
         f"nginx {n.lat_p50_ms:.2f}/{n.lat_p99_ms:.2f} ms; nginx wrote {written:,} files "
@@ -494,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default="", help="also write the metrics as JSON here")
     args = p.parse_args(argv)
 
+    # SIGTERM stops the run like Ctrl-C does, so the servers it started are stopped too
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="strata-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     shape = LoadShape(args.threads, args.connections, args.duration, args.warmup, args.rounds)

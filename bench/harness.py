@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -286,10 +287,19 @@ class WrkResult:
     lat_p50_ms: float
     lat_p99_ms: float
     command: str
+    server_cores: float = 0.0  # CPU the server's process tree used during the run, in cores
+    client_cores: float = 0.0  # CPU wrk used
+    foreign_cores: float = 0.0  # CPU everything else on the machine used (noise)
 
     @property
     def rps(self) -> float:
         return self.requests / self.duration_s
+
+    def cpu_text(self) -> str:
+        return (
+            f"cores used: server {self.server_cores:.2f}, wrk {self.client_cores:.2f}, "
+            f"others {self.foreign_cores:.2f}"
+        )
 
     def payload_mb_s(self, object_size: int) -> float:
         """Object bytes moved per second (MB = 10^6 bytes), headers excluded."""
@@ -304,13 +314,16 @@ def run_wrk(
     connections: int,
     duration: float,
     timeout_s: int = 10,
+    server_pid: int | None = None,
 ) -> WrkResult:
     cmd = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout_s}s",
         "-s", str(LUA_DIR / script), base_url, "--", *args,
     ]  # fmt: skip
     env = dict(os.environ, BENCH_LUA_DIR=str(LUA_DIR))
+    before = _CpuSnapshot.take(server_pid)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 120, check=False)
+    cpu = _CpuSnapshot.take(server_pid).since(before)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
@@ -326,7 +339,54 @@ def run_wrk(
         lat_p50_ms=d["lat_p50_us"] / 1e3,
         lat_p99_ms=d["lat_p99_us"] / 1e3,
         command=shown.replace(str(REPO_ROOT) + "/", ""),
+        server_cores=cpu[0],
+        client_cores=cpu[1],
+        foreign_cores=cpu[2],
     )
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process tree (children reaped by its members included)."""
+    ticks = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class _CpuSnapshot:
+    wall: float
+    machine_busy: float  # seconds of CPU busy over all cores
+    server: float
+    children: float  # this process's reaped children (wrk)
+    me: float
+
+    @staticmethod
+    def take(server_pid: int | None) -> _CpuSnapshot:
+        total, idle = _cpu_times()
+        tck = os.sysconf("SC_CLK_TCK")
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return _CpuSnapshot(
+            wall=time.monotonic(),
+            machine_busy=(total - idle) / tck,
+            server=tree_cpu_seconds(server_pid) if server_pid else 0.0,
+            children=ch.ru_utime + ch.ru_stime,
+            me=me.ru_utime + me.ru_stime,
+        )
+
+    def since(self, before: _CpuSnapshot) -> tuple[float, float, float]:
+        """(server, client, foreign) in cores over the interval."""
+        wall = self.wall - before.wall or 1.0
+        server = self.server - before.server
+        client = self.children - before.children
+        me = self.me - before.me
+        foreign = (self.machine_busy - before.machine_busy) - server - client - me
+        return server / wall, client / wall, max(foreign, 0.0) / wall
 
 
 def warm_page_cache(paths: list[Path]) -> int:
