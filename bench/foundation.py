@@ -139,7 +139,7 @@ class LoadShape:
     connections: int = 64
     duration: float = 10.0
     warmup: float = 3.0
-    rounds: int = 2
+    rounds: int = 3
 
 
 def best(results: list[WrkResult]) -> WrkResult:
@@ -155,6 +155,24 @@ def runs_note(what: str, runs: dict[str, list[WrkResult]], unit: str) -> str:
         )
         parts.append(f"{who} {cells}")
     return f"{what}: all runs, {unit} (cores used by server/wrk/others): " + "; ".join(parts)
+
+
+def median_cost(results: list[WrkResult]) -> tuple[float, float]:
+    """Server CPU per request (user, kernel) in us, the median run: the cost, whatever the noise."""
+    costs = sorted((r.cpu_per_request_us() for r in results), key=sum)
+    return costs[len(costs) // 2]
+
+
+def per_cpu_second(results: list[WrkResult]) -> float:
+    return 1e6 / max(sum(median_cost(results)), 1e-9)
+
+
+def cpu_note(what: str, runs: dict[str, list[WrkResult]]) -> str:
+    parts = []
+    for who, results in runs.items():
+        user, system = median_cost(results)
+        parts.append(f"{who} {user:.1f} us user + {system:.1f} us kernel")
+    return f"{what}: server CPU per request (median run): " + "; ".join(parts)
 
 
 def bench_get(
@@ -223,6 +241,7 @@ def bench_get(
                 )
     s, n = best(runs["strata"]), best(runs["nginx"])
     report.notes.append(runs_note(f"GET {label}", runs, "req/s"))
+    report.notes.append(cpu_note(f"GET {label}", runs))
     for who, res in (("strata", s), ("nginx", n)):
         if res.errors:
             report.notes.append(f"GET {label}: {who} had {res.errors} errors ({res.status_errors} non-2xx)")
@@ -238,8 +257,8 @@ def bench_get(
         )
         report.metrics.append(Metric(f"GET {label} req/s", "req/s", s.rps, n.rps, anchor, None))
     report.metrics.append(
-        Metric(f"GET {label} req per server CPU-second", "req/core-s", s.rps / max(s.server_cores, 1e-9),
-               n.rps / max(n.server_cores, 1e-9), anchor, None)
+        Metric(f"GET {label} req per server CPU-second", "req/core-s", per_cpu_second(runs["strata"]),
+               per_cpu_second(runs["nginx"]), anchor, None)
     )  # fmt: skip
     report.notes.append(
         f"GET {label}: latency p50/p99 strata {s.lat_p50_ms:.2f}/{s.lat_p99_ms:.2f} ms, "
@@ -285,6 +304,7 @@ def bench_put(strata: StrataServer, workdir: Path, size: int, workers: int, shap
             for who, base, pid in (("strata", strata.base, strata.pid), ("nginx", nginx.base, nginx.pid)):
                 args = [f"{url_prefix}r{r}-", str(size), "?provider=ais"]
                 dur = shape.warmup if r == 0 else shape.duration
+                os.sync()  # start every run with no dirty pages left by the previous one
                 res = run_wrk(
                     base, "put_distinct.lua", args, shape.threads, shape.connections, dur, server_pid=pid
                 )
@@ -298,13 +318,14 @@ def bench_put(strata: StrataServer, workdir: Path, size: int, workers: int, shap
         written = sum(1 for _ in (put_root / "v1/objects" / bucket).iterdir())
     s, n = best(runs["strata"]), best(runs["nginx"])
     report.notes.append(runs_note(f"PUT {label}", runs, "obj/s"))
+    report.notes.append(cpu_note(f"PUT {label}", runs))
     for who, res in (("strata", s), ("nginx", n)):
         if res.errors:
             report.notes.append(f"PUT {label}: {who} had {res.errors} errors ({res.status_errors} non-2xx)")
     report.metrics.append(Metric(f"PUT {label} obj/s", "obj/s", s.rps, n.rps, f"nginx {workers}w DAV", 0.5))
     report.metrics.append(
-        Metric(f"PUT {label} obj per server CPU-second", "obj/core-s", s.rps / max(s.server_cores, 1e-9),
-               n.rps / max(n.server_cores, 1e-9), f"nginx {workers}w DAV", None)
+        Metric(f"PUT {label} obj per server CPU-second", "obj/core-s", per_cpu_second(runs["strata"]),
+               per_cpu_second(runs["nginx"]), f"nginx {workers}w DAV", None)
     )  # fmt: skip
     report.notes.append(
         f"PUT {label}: latency p50/p99 strata {s.lat_p50_ms:.2f}/{s.lat_p99_ms:.2f} ms, "
@@ -511,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
     p.add_argument("--duration", type=float, default=10, help="seconds per measured wrk run (10)")
     p.add_argument("--warmup", type=float, default=3, help="seconds of wrk warm-up per server (3)")
-    p.add_argument("--rounds", type=int, default=2, help="measured runs per server, best kept (2)")
+    p.add_argument("--rounds", type=int, default=3, help="measured runs per server, best kept (3)")
     p.add_argument("--object-size", type=int, default=16, help="list: bytes per object (16)")
     p.add_argument("--list-data", default="", help="list: data dir to keep/reuse the populated bucket")
     p.add_argument("--sdk", action="store_true", help="list: also list through the SDK iterator")

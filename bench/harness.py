@@ -290,6 +290,13 @@ class WrkResult:
     server_cores: float = 0.0  # CPU the server's process tree used during the run, in cores
     client_cores: float = 0.0  # CPU wrk used
     foreign_cores: float = 0.0  # CPU everything else on the machine used (noise)
+    server_user_s: float = 0.0  # server CPU seconds in user space during the run
+    server_system_s: float = 0.0  # ... and in the kernel
+
+    def cpu_per_request_us(self) -> tuple[float, float]:
+        """Server CPU per request, (user, system) in microseconds: robust against other load."""
+        n = self.requests or 1
+        return self.server_user_s / n * 1e6, self.server_system_s / n * 1e6
 
     @property
     def rps(self) -> float:
@@ -342,26 +349,31 @@ def run_wrk(
         server_cores=cpu[0],
         client_cores=cpu[1],
         foreign_cores=cpu[2],
+        server_user_s=cpu[3],
+        server_system_s=cpu[4],
     )
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process tree (children reaped by its members included)."""
-    ticks = 0
+def tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process tree (children reaped by its members included)."""
+    user = system = 0
     for p in process_tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
-        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        user += int(fields[11]) + int(fields[13])  # utime + cutime
+        system += int(fields[12]) + int(fields[14])  # stime + cstime
+    tck = os.sysconf("SC_CLK_TCK")
+    return user / tck, system / tck
 
 
 @dataclass(frozen=True)
 class _CpuSnapshot:
     wall: float
     machine_busy: float  # seconds of CPU busy over all cores
-    server: float
+    server_user: float
+    server_system: float
     children: float  # this process's reaped children (wrk)
     me: float
 
@@ -371,22 +383,26 @@ class _CpuSnapshot:
         tck = os.sysconf("SC_CLK_TCK")
         ch = resource.getrusage(resource.RUSAGE_CHILDREN)
         me = resource.getrusage(resource.RUSAGE_SELF)
+        user, system = tree_cpu_seconds(server_pid) if server_pid else (0.0, 0.0)
         return _CpuSnapshot(
             wall=time.monotonic(),
             machine_busy=(total - idle) / tck,
-            server=tree_cpu_seconds(server_pid) if server_pid else 0.0,
+            server_user=user,
+            server_system=system,
             children=ch.ru_utime + ch.ru_stime,
             me=me.ru_utime + me.ru_stime,
         )
 
-    def since(self, before: _CpuSnapshot) -> tuple[float, float, float]:
-        """(server, client, foreign) in cores over the interval."""
+    def since(self, before: _CpuSnapshot) -> tuple[float, float, float, float, float]:
+        """(server, client, foreign) in cores over the interval, then server (user, system) seconds."""
         wall = self.wall - before.wall or 1.0
-        server = self.server - before.server
+        user = self.server_user - before.server_user
+        system = self.server_system - before.server_system
+        server = user + system
         client = self.children - before.children
         me = self.me - before.me
         foreign = (self.machine_busy - before.machine_busy) - server - client - me
-        return server / wall, client / wall, max(foreign, 0.0) / wall
+        return server / wall, client / wall, max(foreign, 0.0) / wall, user, system
 
 
 def warm_page_cache(paths: list[Path]) -> int:

@@ -96,11 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         for pid in workers:
             f = out / f"{args.op}-{size}-{pid}.txt"
             files.append(f)
-            cmd = ["py-spy", "record", "--pid", str(pid), "--rate", str(args.rate), "--nonblocking",
+            cmd = ["py-spy", "record", "--pid", str(pid), "--rate", str(args.rate),
                    "--duration", str(int(args.seconds)), "--format", "raw", "--output", str(f)]  # fmt: skip
-            if args.native:
-                cmd.append("--native")
-            spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            # --native pauses the process to unwind C frames; otherwise sample without stopping it
+            cmd.append("--native" if args.native else "--nonblocking")
+            log = open(out / f"py-spy-{pid}.log", "wb")  # noqa: SIM115 - owned by the child
+            spies.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+            log.close()
         time.sleep(0.5)
         res = run_wrk(strata.base, script, wrk_args, 2, args.connections, args.seconds, server_pid=strata.pid)
         for s in spies:
