@@ -6,6 +6,7 @@ import time
 import uuid
 from typing import Any
 
+from strata.api import bucket_jobs
 from strata.api.node import Node
 from strata.api.responses import MSGPACK, Query, empty_response, json_response
 from strata.api.wire import (
@@ -112,7 +113,9 @@ def destroy_bucket(node: Node, bck: BucketRef) -> Response:
     return empty_response()
 
 
-def head_bucket(node: Node, bck: BucketRef, query: Query) -> Response:
+def head_bucket(node: Node, bck: BucketRef, query: Query, prefix: str = "") -> Response:
+    if "presence" in query or "bsumm_remote" in query or "uuid" in query:
+        return bucket_jobs.info(node, bck, query, prefix)
     node.bucket_props(bck, ACCESS_HEAD_BUCKET)
     return Response(200, [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))], content_length=0)
 
@@ -142,10 +145,25 @@ def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) ->
     required = request.method != "DELETE"
     msg = decode_action(request.body, required=required)
     action = msg.action or ("destroy-bck" if request.method == "DELETE" else "")
-    if request.method == "POST" and action == "create-bck":
-        return create_bucket(node, bck, msg)
-    if request.method == "DELETE" and action == "destroy-bck":
-        return destroy_bucket(node, bck)
+    method = request.method
+    if method == "POST":
+        if action == "create-bck":
+            return create_bucket(node, bck, msg)
+        if action in ("copy-bck", "copy-bucket"):
+            return bucket_jobs.copy_bucket(node, bck, query, msg)
+        if action in ("move-bck", "rename-bucket"):
+            return bucket_jobs.move_bucket(node, bck, query)
+        if action in ("copy-listrange", "copy-objects"):
+            return bucket_jobs.copy_objects(node, bck, msg)
+        if action in ("prefetch-listrange", "prefetch-objects"):
+            return bucket_jobs.remote_only(node, bck, action)
+    elif method == "DELETE":
+        if action == "destroy-bck":
+            return destroy_bucket(node, bck)
+        if action in ("delete-listrange", "delete-objects"):
+            return bucket_jobs.delete_objects(node, bck, msg)
+        if action in ("evict-listrange", "evict-objects", "evict-remote-bck"):
+            return bucket_jobs.remote_only(node, bck, action)
     if action in _JOB_ACTIONS:
         node.bucket_props(bck)  # 404 for a missing bucket comes first
         raise NotImplementedYet(f'bucket action "{action}" is not implemented yet')
@@ -156,6 +174,8 @@ def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Re
     msg = decode_action(request.body)
     if msg.action == "list":
         return list_objects(node, request, bck, msg)
+    if msg.action in ("summary-bck", "summary"):
+        return bucket_jobs.summary(node, bck, msg)
     if msg.action in _JOB_ACTIONS:
         node.bucket_props(bck)
         raise NotImplementedYet(f'bucket action "{msg.action}" is not implemented yet')

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import time
 
+from strata.api import jobs
 from strata.api.node import Node
 from strata.api.responses import Query, empty_response, json_response
 from strata.api.wire import NetInfo, Smap, Snode, decode_action
 from strata.config.cluster import cluster_config_to_json, local_config_json, update_cluster_config
-from strata.errors import InvalidRequest, NotFound, NotImplementedYet
+from strata.errors import InvalidRequest, NotImplementedYet
 from strata.server.http import Request, Response
 
 
@@ -86,6 +87,7 @@ def node_status(node: Node, request: Request) -> dict[str, object]:
         "status": "online",
         "up_time_ns": time.time_ns() - node.started_ns,
         "capacity": _capacity(node),
+        "load": node.load.vector(),
         "pid": os.getpid(),
     }
 
@@ -132,12 +134,14 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response:
         return Response(200, [], _public_host(node, request)[0].encode())
     if what == "remote":
         return json_response({"a": [], "ver": 0})
-    if what == "running_all":  # no job kinds are implemented yet, so none can be running
-        return json_response([])
+    if what == "running_all":
+        return jobs.running_all_response(node, request)
     if what == "status_all":
-        return json_response(None)
-    if what in ("status", "qryxstats"):
-        raise NotFound("job not found: no jobs have run on this node (jobs are not implemented yet)")
+        return jobs.status_all_response(node, request)
+    if what == "status":
+        return jobs.job_status_response(node, request)
+    if what == "qryxstats":
+        return jobs.query_stats_response(node, request)
     if what in ("stats", "sysinfo"):
         raise NotImplementedYet(f'cluster "what={what}" is not implemented yet')
     raise InvalidRequest(f'invalid "what={what}" for GET /v1/cluster')
@@ -151,6 +155,8 @@ def put_cluster(node: Node, request: Request, query: Query) -> Response:
         value = msg.value
         node.meta.update_config(lambda cfg: update_cluster_config(cfg, value))
         return empty_response()
-    if msg.action in ("start", "stop"):
-        raise NotImplementedYet("jobs are not implemented yet")
+    if msg.action == "start":
+        return jobs.start_job(node, msg)
+    if msg.action in ("stop", "stop-xaction", "abort"):
+        return jobs.stop_jobs(node, msg)
     raise NotImplementedYet(f'cluster action "{msg.action}" is not implemented yet')

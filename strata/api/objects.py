@@ -30,13 +30,13 @@ from strata.errors import (
     RangeNotSatisfiable,
     StrataError,
 )
-from strata.server.http import FileBody, Request, Response
+from strata.server.http import FileBody, Request, Response, serialize_head
 from strata.storage import append as appends
 from strata.storage import multipart
 from strata.storage.checksum import checksum_file
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.names import BucketRef, validate_object_name
-from strata.storage.objects import ObjectWriter
+from strata.storage.objects import ObjectWriter, OpenObject
 
 FEATURE_FSYNC_PUT = 1 << 4
 
@@ -114,20 +114,28 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
     props = node.bucket_props(bck, ACCESS_GET)
     if query.get("archpath") or query.get("archregx"):
         raise NotImplementedYet("reading files out of archives (archpath) is not implemented yet")
-    # 2. open: the fd keeps this version readable even if it is overwritten meanwhile
+    range_header = request.headers.get("range", "")
+    validate = props.checksum.validate_warm_get
+    # 2. a small object read whole may be in the hot cache (validated against its metadata)
+    cacheable = not range_header and not validate and request.keep_alive
+    if cacheable:
+        hit = node.hot.get(node.mountpaths.for_object(bck, object_name).object_path(bck, object_name))
+        if hit is not None:
+            return Response(raw=hit)
+    # 3. open: the fd keeps this version readable even if it is overwritten meanwhile
     obj = node.store.open(bck, object_name)
     try:
         md = obj.metadata
-        # 3. validate on demand (bucket prop checksum.validate_warm_get)
-        if props.checksum.validate_warm_get and md.checksum_type != "none":
+        # 4. validate on demand (bucket prop checksum.validate_warm_get)
+        if validate and md.checksum_type != "none":
             actual = checksum_file(obj.fd, md.checksum_type)
             if actual != md.checksum_value:
                 raise StrataError(
                     f"{bck.object_uri(object_name)}: checksum mismatch: stored {md.checksum_value}, "
                     f"computed {actual} ({md.checksum_type}); the object is corrupted"
                 )
-        # 4. range, then hand the fd to the server (zero-copy for large bodies)
-        span = parse_range(request.headers.get("range", ""), obj.size)
+        # 5. range, then hand the fd to the server (zero-copy for large bodies)
+        span = parse_range(range_header, obj.size)
         headers = [
             ("Ais-Checksum-Type", md.checksum_type),
             ("Ais-Checksum-Value", md.checksum_value),
@@ -135,6 +143,8 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
             ("Content-Type", "application/octet-stream"),
         ]
         if span is None:
+            if cacheable and obj.size <= node.hot.max_object:
+                return _cached_response(node, obj, headers)
             return Response(200, headers, file=FileBody(obj.fd, 0, obj.size))
         offset, length = span
         headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{obj.size}"))
@@ -142,6 +152,19 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
     except BaseException:
         obj.close()
         raise
+
+
+def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]) -> Response:
+    """Read a small object whole, answer it, and keep the serialized response in the hot cache."""
+    try:
+        data = os.pread(obj.fd, obj.size, 0)
+    finally:
+        obj.close()
+    if len(data) != obj.size:
+        raise StrataError(f"{obj.path}: object file is shorter ({len(data)}) than its metadata ({obj.size})")
+    raw = serialize_head(200, headers, obj.size, True) + data
+    node.hot.put(obj.path, obj.raw_metadata, raw)
+    return Response(raw=raw)
 
 
 def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> Response:

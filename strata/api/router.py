@@ -21,6 +21,8 @@ Handler = Callable[[Request], Response]
 
 
 def _decode_segment(raw: str, what: str) -> str:
+    if "%" not in raw:
+        return raw
     try:
         return unquote(raw, errors="strict")
     except UnicodeDecodeError:
@@ -64,11 +66,9 @@ class AisApp:
         node = self.node
         method = request.method
         if method == "GET":
-            return BufferedExchange(
-                request, lambda req: objects.get_object(node, req, bck, object_name, query)
-            )
+            return _ObjectRead(node, request, bck, object_name, query)
         if method == "HEAD":
-            return BufferedExchange(request, lambda req: objects.head_object(node, bck, object_name, query))
+            return _ObjectRead(node, request, bck, object_name, query)
         if method == "PUT":
             if "append_type" in query or "object_to" in query:
                 return BufferedExchange(
@@ -82,9 +82,34 @@ class AisApp:
         return BufferedExchange(request, lambda req: handler(node, req, bck, object_name, query))
 
 
+class _ObjectRead:
+    """GET/HEAD of an object: the hot path, so a slotted exchange rather than a closure."""
+
+    __slots__ = ("bck", "node", "object_name", "query", "request")
+
+    def __init__(self, node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> None:
+        self.node = node
+        self.request = request
+        self.bck = bck
+        self.object_name = object_name
+        self.query = query
+
+    def feed(self, data: bytes) -> None:
+        pass  # a GET body on an object request carries nothing we use
+
+    def finish(self) -> Response:
+        if self.request.method == "GET":
+            return objects.get_object(self.node, self.request, self.bck, self.object_name, self.query)
+        return objects.head_object(self.node, self.bck, self.object_name, self.query)
+
+    def abort(self) -> None:
+        pass
+
+
 def _route_buckets(node: Node, request: Request, rest: str) -> Response:
     query = Query(request.query)
-    name = _decode_segment(rest.strip("/"), "bucket name")
+    name_raw, _, prefix_raw = rest.partition("/")
+    name = _decode_segment(name_raw, "bucket name")
     if not name:
         if request.method == "GET":
             return buckets.list_buckets(node, request, query)
@@ -93,8 +118,8 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response:
     method = request.method
     if method == "GET":
         return buckets.get_bucket(node, request, bck, query)
-    if method == "HEAD":
-        return buckets.head_bucket(node, bck, query)
+    if method == "HEAD":  # bucket info may name a prefix after the bucket
+        return buckets.head_bucket(node, bck, query, _decode_segment(prefix_raw, "prefix"))
     if method == "PATCH":
         return buckets.patch_bucket(node, request, bck)
     if method in ("POST", "PUT", "DELETE"):

@@ -92,7 +92,19 @@ class FileBody:
         self.count = count
 
 
-Stream = AsyncIterator[bytes] | Iterator[bytes]
+class FileRegionLike(Protocol):
+    """A byte range of a file a stream wants sent zero-copy (its producer keeps the fd open)."""
+
+    @property
+    def fd(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+
+
+StreamItem = bytes | bytearray | memoryview | FileRegionLike
+Stream = AsyncIterator[StreamItem] | Iterator[StreamItem]
 
 
 class Response:
@@ -102,7 +114,7 @@ class Response:
     ``content_length`` states the size and no body is sent.
     """
 
-    __slots__ = ("body", "content_length", "file", "headers", "status", "stream")
+    __slots__ = ("body", "content_length", "file", "headers", "raw", "status", "stream")
 
     def __init__(
         self,
@@ -113,7 +125,9 @@ class Response:
         file: FileBody | None = None,
         stream: Stream | None = None,
         content_length: int | None = None,
+        raw: bytes | None = None,
     ) -> None:
+        self.raw = raw  # a complete keep-alive response, already serialized (the hot cache's)
         self.status = status
         self.headers = headers if headers is not None else []
         self.body = body
@@ -181,19 +195,23 @@ class _FailedExchange:
         pass
 
 
+_STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in _REASONS.items()}
+
+
 def serialize_head(
     status: int, headers: list[tuple[str, str]], content_length: int | None, keep_alive: bool
 ) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
-    lines.extend(f"{k}: {v}" for k, v in headers)
-    if content_length is not None:
-        lines.append(f"Content-Length: {content_length}")
-    else:
-        lines.append("Transfer-Encoding: chunked")
-    if not keep_alive:
-        lines.append("Connection: close")
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode()  # non-ASCII header values go out as UTF-8, as Go's server sends them
+    """The status line and headers; non-ASCII values go out as UTF-8, as Go's server sends them."""
+    parts = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown\r\n"]
+    for name, value in headers:
+        parts.append(f"{name}: {value}\r\n")
+    parts.append(
+        f"Content-Length: {content_length}\r\n"
+        if content_length is not None
+        else "Transfer-Encoding: chunked\r\n"
+    )
+    parts.append("\r\n" if keep_alive else "Connection: close\r\n\r\n")
+    return "".join(parts).encode()
 
 
 CONNECTIONS: set[HttpProtocol] = set()  # open connections of this worker, for a graceful stop
@@ -350,6 +368,14 @@ class HttpProtocol(asyncio.Protocol):
             exchange.abort()
             result = self.app.error_response(request, exc)
         if isinstance(result, Response):
+            if not self.outbox and not self.busy and not self.closed:  # the common case: write now
+                try:
+                    self._write(request, result)
+                except Exception:
+                    log.exception("failed writing the response to %s %s", request.method, request.path)
+                    _release(result)
+                    self._broken()
+                return
             self.outbox.append((request, result))
         else:
             future = asyncio.ensure_future(self._await_response(request, result))
@@ -407,6 +433,9 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         keep_alive = request.keep_alive
+        if response.raw is not None and keep_alive:
+            transport.write(response.raw)
+            return
         head_only = request.method == "HEAD"
         file = response.file
         if file is not None:
@@ -498,32 +527,68 @@ class HttpProtocol(asyncio.Protocol):
             self._finished(request)
 
     async def _send_stream(self, request: Request, response: Response) -> None:
+        """Write a stream's items in order: bytes as they come, file regions zero-copy."""
         assert self.transport is not None and response.stream is not None
         chunked = response.content_length is None
         stream = response.stream
         try:
             if isinstance(stream, Iterator):
-                for chunk in stream:
+                for item in stream:
                     if self.closed:
                         break
-                    self._write_chunk(chunk, chunked)
-                    if not self.write_ready.is_set():
-                        await self.write_ready.wait()
+                    await self._emit(item, chunked)
             else:
-                async for chunk in stream:
+                async for item in stream:
                     if self.closed:
                         break
-                    self._write_chunk(chunk, chunked)
-                    if not self.write_ready.is_set():
-                        await self.write_ready.wait()
+                    await self._emit(item, chunked)
             if chunked and not self.closed:
                 self.transport.write(b"0\r\n\r\n")
         except Exception:  # an error after the first byte can only truncate the stream
+            log.warning("stream for %s %s cut short", request.method, request.path, exc_info=True)
             self._broken()
             return
         finally:
             _close_stream(stream)
         self._finished(request)
+
+    async def _emit(self, item: StreamItem, chunked: bool) -> None:
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            self._write_chunk(bytes(item) if not isinstance(item, bytes) else item, chunked)
+            if not self.write_ready.is_set():
+                await self.write_ready.wait()
+        elif item.count > 0:
+            await self._send_region(item, chunked)
+
+    async def _send_region(self, region: FileRegionLike, chunked: bool) -> None:
+        """A file range inside a stream: sendfile when nothing is queued, else read and write."""
+        assert self.transport is not None
+        prefix = b"%x\r\n" % region.count if chunked else b""
+        if self.transport.get_write_buffer_size() == 0:
+            sock = self.transport.get_extra_info("socket")
+            body = FileBody(region.fd, region.offset, region.count)
+            job = _SendfileJob(socket.socket(fileno=os.dup(sock.fileno())), prefix, body, own_file=False)
+            try:
+                done = job.step() or await self.loop.run_in_executor(self.executor, job.run_blocking)
+            finally:
+                job.close()
+            if not done:
+                raise OSError(errno.ETIMEDOUT, "client stopped reading")
+        else:
+            if prefix:
+                self.transport.write(prefix)
+            offset, remaining = region.offset, region.count
+            while remaining > 0:
+                data = os.pread(region.fd, min(remaining, 1 << 20), offset)
+                if not data:
+                    raise OSError(errno.EIO, "file shorter than expected")
+                self.transport.write(data)
+                offset += len(data)
+                remaining -= len(data)
+                if not self.write_ready.is_set():
+                    await self.write_ready.wait()
+        if chunked:
+            self.transport.write(b"\r\n")
 
     def _write_chunk(self, chunk: bytes, chunked: bool) -> None:
         assert self.transport is not None
@@ -544,12 +609,13 @@ class HttpProtocol(asyncio.Protocol):
 class _SendfileJob:
     """State of one zero-copy send: the header bytes, then the file range."""
 
-    __slots__ = ("file", "head", "out")
+    __slots__ = ("file", "head", "out", "own_file")
 
-    def __init__(self, out: socket.socket, head: bytes, file: FileBody) -> None:
+    def __init__(self, out: socket.socket, head: bytes, file: FileBody, *, own_file: bool = True) -> None:
         self.out = out  # a duplicate of the connection's descriptor, non-blocking like it
         self.head = memoryview(head)
         self.file = file
+        self.own_file = own_file  # a whole-file response closes its fd; a stream's regions belong to it
 
     def step(self) -> bool:
         """Send as much as the socket takes now; True when everything is out."""
@@ -576,7 +642,7 @@ class _SendfileJob:
 
     def close(self) -> None:
         self.out.close()
-        if self.file.fd >= 0:
+        if self.own_file and self.file.fd >= 0:
             os.close(self.file.fd)
             self.file.fd = -1
 

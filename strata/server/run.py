@@ -18,10 +18,11 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from strata.api.node import Node, load_node_id
+from strata.api.node import Node, jobs_dir, load_node_id
 from strata.api.router import AisApp
 from strata.cluster.metastore import LocalMetaStore
 from strata.config.cluster import ConfigError, load_cluster_config
+from strata.jobs.registry import JobStore
 from strata.server.http import HttpProtocol, close_idle_connections
 from strata.storage.mountpaths import Mountpaths
 
@@ -79,6 +80,9 @@ def serve(
     mounts.empty_trash()
     mounts.reset_indexes()
     node_id = load_node_id(meta_dir)
+    interrupted = JobStore(jobs_dir(data_dir), node_id).settle_after_restart()
+    if interrupted:
+        log.warning("%d job(s) were running when the node stopped; they are recorded as aborted", interrupted)
     # 2. the socket, shared by all workers
     try:
         sock = _listen(host, port)

@@ -16,7 +16,7 @@ from strata.errors import InvalidRequest, ObjectNotFound
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.mountpaths import APPENDS
 from strata.storage.names import BucketRef
-from strata.storage.objects import ObjectStore, ObjectWriter, os_error
+from strata.storage.objects import ObjectStore, os_error
 
 _HANDLE_RE = re.compile(r"[0-9a-f]{32}")
 
@@ -80,9 +80,8 @@ def flush(
 ) -> ObjectMetadata:
     """Publish the appended bytes as the object's new version (the append file is renamed into place)."""
     path = _append_path(store, bck, object_name, handle)
-    mountpath = store.mountpaths.for_object(bck, object_name)
     try:
-        writer = ObjectWriter.adopt(mountpath, bck, object_name, path, checksum_type)
+        writer = store.adopt(bck, object_name, path, checksum_type)
     except FileNotFoundError:
         raise InvalidRequest(f'append handle "{handle}" is unknown or already flushed') from None
     except OSError as exc:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from strata.storage.dirindex import DirectoryViews
 from strata.storage.fsnames import encode_dir, encode_dir_path
-from strata.storage.mountpaths import OBJECTS, Mountpaths
+from strata.storage.mountpaths import OBJECTS, Mountpath, Mountpaths
 from strata.storage.names import BucketRef
 
 _views = DirectoryViews()
@@ -60,13 +60,22 @@ def _walk(
 
 
 def iter_names(
-    mountpaths: Mountpaths, bck: BucketRef, *, prefix: str = "", after: str = "", recursive: bool = True
+    mountpaths: Mountpaths,
+    bck: BucketRef,
+    *,
+    prefix: str = "",
+    after: str = "",
+    recursive: bool = True,
+    only: Mountpath | None = None,
 ) -> Iterator[tuple[str, bool]]:
-    """All object names (and, without recursion, virtual directories) after ``after``, in order."""
+    """All object names (and, without recursion, virtual directories) after ``after``, in order.
+
+    ``only`` restricts the walk to one mountpath (resilver walks each on its own).
+    """
     base_rel = prefix.rpartition("/")[0]
     base_rel = base_rel + "/" if base_rel else ""
     streams = []
-    for mp in mountpaths.all:
+    for mp in [only] if only is not None else mountpaths.all:
         root = mp.content_dir(bck, OBJECTS)
         start_dir = os.path.join(root, encode_dir_path(base_rel)) if base_rel else root
         streams.append(_walk(start_dir, base_rel, after, prefix, recursive, mp.root))

@@ -52,6 +52,15 @@ def decode_metadata(data: bytes) -> ObjectMetadata:
     return _decoder.decode(data)
 
 
+def read_metadata_raw(fd_or_path: int | str) -> tuple[ObjectMetadata, bytes] | None:
+    """The metadata and its raw bytes (the hot cache validates entries by the bytes)."""
+    try:
+        raw = os.getxattr(fd_or_path, XATTR_NAME)
+        return _decoder.decode(raw), raw
+    except (OSError, msgspec.DecodeError):
+        return None
+
+
 def read_metadata(fd_or_path: int | str) -> ObjectMetadata | None:
     """The metadata of an open file or a path; ``None`` when the file carries none (not an object)."""
     try:

@@ -9,6 +9,7 @@ Layout below a mountpath (AIStore's, so the tree reads the same)::
         %mp/<upload id>/...     multipart upload parts
     <mountpath>/.trash/         destroyed buckets, removed lazily
     <mountpath>/.index/         sorted indexes of huge directories, for listing
+    <mountpath>/.locks/         striped per-object write locks (first mountpath only)
 
 An object's mountpath is chosen by HRW over the mountpaths' digests, so any worker process finds
 it without a lookup table.
@@ -35,6 +36,7 @@ APPENDS = "%ap"
 MULTIPART = "%mp"
 TRASH = ".trash"
 INDEXES = ".index"  # sorted views of huge directories (storage.dirindex)
+LOCKS = ".locks"  # striped per-object write locks (storage.locks)
 
 
 class Mountpath:

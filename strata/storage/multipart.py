@@ -17,7 +17,7 @@ from strata.errors import InvalidRequest, NotFound
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.mountpaths import MULTIPART
 from strata.storage.names import BucketRef
-from strata.storage.objects import ObjectStore, ObjectWriter, os_error
+from strata.storage.objects import ObjectStore, os_error
 
 _UPLOAD_RE = re.compile(r"[0-9a-f]{32}")
 MAX_PART_NUMBER = 10000
@@ -133,8 +133,7 @@ def complete(
         os.close(out)
         raise os_error(exc, bck.object_uri(object_name)) from exc
     os.close(out)
-    mountpath = store.mountpaths.for_object(bck, object_name)
-    writer = ObjectWriter.adopt(mountpath, bck, object_name, assembled, checksum_type)
+    writer = store.adopt(bck, object_name, assembled, checksum_type)
     md = writer.commit(versioning=versioning)
     shutil.rmtree(directory, ignore_errors=True)
     return md

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import time
 from collections.abc import Callable
 
 from strata.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
-from strata.storage.metadata import ObjectMetadata, read_metadata, write_metadata
-from strata.storage.mountpaths import OBJECTS, Mountpath, Mountpaths
+from strata.storage.locks import ObjectLocks
+from strata.storage.metadata import ObjectMetadata, read_metadata, read_metadata_raw, write_metadata
+from strata.storage.mountpaths import LOCKS, OBJECTS, Mountpath, Mountpaths
 from strata.storage.names import BucketRef
 
 
@@ -39,11 +41,25 @@ def next_version(previous: ObjectMetadata | None, versioning: bool) -> str:
     return str(int(previous.version) + 1)
 
 
-def _place(work_path: str, final_path: str, stop_at: str) -> None:
-    """Rename a finished work file into place, creating parent directories as needed.
+def place_file(work_path: str, final_path: str, stop_at: str, *, cross_device_ok: bool = False) -> None:
+    """Rename a finished file into place, creating parent directories as needed.
 
     A concurrent delete may remove an empty parent between ``makedirs`` and ``rename``: retry.
+    With ``cross_device_ok`` a move between filesystems copies to a work file first (resilver).
     """
+    if cross_device_ok:
+        try:
+            place_file(work_path, final_path, stop_at)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+        tmp = f"{final_path}.{os.getpid()}.xdev"
+        os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        shutil.copy2(work_path, tmp)  # copies the metadata xattr too
+        os.replace(tmp, final_path)
+        os.unlink(work_path)
+        return
     for _ in range(8):
         try:
             os.rename(work_path, final_path)
@@ -83,10 +99,12 @@ class ObjectWriter:
         bck: BucketRef,
         object_name: str,
         checksum_type: str,
+        locks: ObjectLocks,
         *,
         fsync: bool = False,
         extra_hasher: Hasher | None = None,
     ) -> None:
+        self.locks = locks
         self.mountpath = mountpath
         self.bck = bck
         self.object_name = object_name
@@ -106,10 +124,17 @@ class ObjectWriter:
 
     @classmethod
     def adopt(
-        cls, mountpath: Mountpath, bck: BucketRef, object_name: str, work_path: str, checksum_type: str
+        cls,
+        mountpath: Mountpath,
+        bck: BucketRef,
+        object_name: str,
+        work_path: str,
+        checksum_type: str,
+        locks: ObjectLocks,
     ) -> ObjectWriter:
         """Take over a finished file on the same mountpath (append, multipart) and hash it."""
         writer = cls.__new__(cls)
+        writer.locks = locks
         writer.mountpath = mountpath
         writer.bck = bck
         writer.object_name = object_name
@@ -158,25 +183,27 @@ class ObjectWriter:
                 f"{self.bck.object_uri(self.object_name)}: checksum mismatch "
                 f"({self.checksum_type} {expected_checksum[1]} expected, {value} computed)"
             )
-        previous = read_metadata(self.final_path) if versioning else None
-        now = time.time_ns()
-        md = ObjectMetadata(
-            size=self.size,
-            checksum_type=self.checksum_type,
-            checksum_value=value,
-            version=next_version(previous, versioning),
-            mtime_ns=now,
-            atime_ns=now,
-            custom=custom or {},
-            etag=etag,
-        )
         try:
-            write_metadata(self.fd, md)
             if self.fsync:
                 os.fsync(self.fd)
-            os.close(self.fd)
-            self.closed = True
-            _place(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
+            # read-the-previous-version and publish are one step for concurrent writers and patches
+            with self.locks.hold(self.final_path):
+                previous = read_metadata(self.final_path) if versioning else None
+                now = time.time_ns()
+                md = ObjectMetadata(
+                    size=self.size,
+                    checksum_type=self.checksum_type,
+                    checksum_value=value,
+                    version=next_version(previous, versioning),
+                    mtime_ns=now,
+                    atime_ns=now,
+                    custom=custom or {},
+                    etag=etag,
+                )
+                write_metadata(self.fd, md)
+                os.close(self.fd)
+                self.closed = True
+                place_file(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
         except OSError as exc:
             self.abort()
             raise os_error(exc, self.bck.object_uri(self.object_name)) from exc
@@ -201,23 +228,25 @@ class ObjectWriter:
 class OpenObject:
     """An object opened for reading: the fd stays valid even if the object is replaced meanwhile."""
 
-    __slots__ = ("fd", "metadata", "path", "size")
+    __slots__ = ("fd", "metadata", "path", "raw_metadata", "size")
 
-    def __init__(self, fd: int, size: int, metadata: ObjectMetadata, path: str) -> None:
+    def __init__(self, fd: int, size: int, metadata: ObjectMetadata, path: str, raw_metadata: bytes) -> None:
         self.fd = fd
         self.size = size
         self.metadata = metadata
         self.path = path
+        self.raw_metadata = raw_metadata
 
     def close(self) -> None:
         os.close(self.fd)
 
 
 class ObjectStore:
-    """All object operations of one node over its mountpaths; stateless apart from the roots."""
+    """All object operations of one node over its mountpaths (plus the per-object write locks)."""
 
     def __init__(self, mountpaths: Mountpaths) -> None:
         self.mountpaths = mountpaths
+        self.locks = ObjectLocks(os.path.join(mountpaths.all[0].root, LOCKS))
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -245,11 +274,11 @@ class ObjectStore:
                     continue
             else:
                 raise ObjectNotFound(bck.object_uri(object_name))
-        md = read_metadata(fd)
-        if md is None:  # a directory (a virtual "folder"), or a foreign file
+        found = read_metadata_raw(fd)
+        if found is None:  # a directory (a virtual "folder"), or a foreign file
             os.close(fd)
             raise ObjectNotFound(bck.object_uri(object_name))
-        return OpenObject(fd, os.fstat(fd).st_size, md, path)
+        return OpenObject(fd, found[0].size, found[0], path, found[1])  # size from metadata: no fstat
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
         for _mp, path in self._candidate_paths(bck, object_name):
@@ -275,19 +304,25 @@ class ObjectStore:
         mountpath = self.mountpaths.for_object(bck, object_name)
         try:
             return ObjectWriter(
-                mountpath, bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher
+                mountpath, bck, object_name, checksum_type, self.locks, fsync=fsync, extra_hasher=extra_hasher
             )
         except OSError as exc:
             raise os_error(exc, bck.object_uri(object_name)) from exc
 
+    def adopt(self, bck: BucketRef, object_name: str, work_path: str, checksum_type: str) -> ObjectWriter:
+        """A writer over a finished file (append, multipart), published by its ``commit``."""
+        mountpath = self.mountpaths.for_object(bck, object_name)
+        return ObjectWriter.adopt(mountpath, bck, object_name, work_path, checksum_type, self.locks)
+
     def delete(self, bck: BucketRef, object_name: str) -> None:
         for mp, path in self._candidate_paths(bck, object_name):
-            if read_metadata(path) is None:
-                continue
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                continue
+            with self.locks.hold(mp.object_path(bck, object_name)):
+                if read_metadata(path) is None:
+                    continue
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
             _prune_empty_dirs(path, mp.content_dir(bck, OBJECTS))
             return
         raise ObjectNotFound(bck.object_uri(object_name))
@@ -295,13 +330,21 @@ class ObjectStore:
     def update_metadata(
         self, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
     ) -> ObjectMetadata:
-        path, md = self.find(bck, object_name)
-        new_md = change(md)
-        try:
-            write_metadata(path, new_md)
-        except OSError as exc:
-            raise os_error(exc, bck.object_uri(object_name)) from exc
-        return new_md
+        """Read, change and write back an object's metadata as one step (under the object's lock)."""
+        for _mp, path in self._candidate_paths(bck, object_name):
+            with self.locks.hold(path):
+                md = read_metadata(path)
+                if md is None:
+                    continue
+                new_md = change(md)
+                try:
+                    write_metadata(path, new_md)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise os_error(exc, bck.object_uri(object_name)) from exc
+                return new_md
+        raise ObjectNotFound(bck.object_uri(object_name))
 
     def copy(
         self,
@@ -345,7 +388,7 @@ class ObjectStore:
         dst_path = dst_mp.object_path(bck, dst_name)
         if src_path.startswith(dst_mp.root + os.sep):  # same mountpath: a rename suffices
             try:
-                _place(src_path, dst_path, dst_mp.content_dir(bck, OBJECTS))
+                place_file(src_path, dst_path, dst_mp.content_dir(bck, OBJECTS))
             except OSError as exc:
                 raise os_error(exc, bck.object_uri(dst_name)) from exc
             _prune_empty_dirs(src_path, dst_mp.content_dir(bck, OBJECTS))

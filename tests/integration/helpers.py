@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import requests
 import tenacity
 from aistore.sdk import Client
+from aistore.sdk.errors import AISError
 from aistore.sdk.retry_config import RetryConfig
 from urllib3.util.retry import Retry
 
@@ -98,3 +100,14 @@ def timed(limit_s: float, what: str) -> Iterator[None]:
     yield
     elapsed = time.monotonic() - start
     assert elapsed < limit_s, f"{what} took {elapsed:.2f}s (limit {limit_s}s)"
+
+
+def assert_head_404(target: Any) -> None:
+    """HEAD of a missing object or bucket answers 404.
+
+    HEAD answers have no body and the SDK does not read ``Hdr-Error``, so it raises a plain ``AISError``
+    (not ErrObjNotFound/ErrBckNotFound) — that is the SDK's behaviour against AIStore too.
+    """
+    with pytest.raises(AISError) as info:
+        target.head()
+    assert info.value.status_code == 404, info.value

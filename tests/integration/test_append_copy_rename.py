@@ -7,7 +7,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrObjNotFound
 
-from .helpers import act, pattern, raw
+from .helpers import act, assert_head_404, pattern, raw
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -22,8 +22,7 @@ def test_append_with_handles_then_flush(bucket: Bucket) -> None:
     handle = writer.append_content(b"second,", handle=handle)
     assert handle
     handle = writer.append_content(b"third", handle=handle)
-    with pytest.raises(ErrObjNotFound):
-        bucket.object("log").head()  # not visible before flush
+    assert_head_404(bucket.object("log"))  # not visible before flush
     writer.append_content(b"", handle=handle, flush=True)
     assert bucket.object("log").get_reader().read_all() == b"first,second,third"
     assert bucket.object("log").head().size == len(b"first,second,third")
@@ -106,8 +105,7 @@ def test_copy_across_buckets_and_overwrite(client: Client, bucket: Bucket, bucke
 def test_copy_missing_source(bucket: Bucket) -> None:
     with pytest.raises(ErrObjNotFound):
         bucket.object("ghost").copy(bucket.object("ghost2"))
-    with pytest.raises(ErrObjNotFound):
-        bucket.object("ghost2").head()
+    assert_head_404(bucket.object("ghost2"))
 
 
 # --- rename ---------------------------------------------------------------------------------------
@@ -127,16 +125,14 @@ def test_rename(endpoint: str, bucket: Bucket) -> None:
     data = pattern("ren", 5000)
     bucket.object("old/name").get_writer().put_content(data)
     assert rename(endpoint, bucket.name, "old/name", "new/name") == 200
-    with pytest.raises(ErrObjNotFound):
-        bucket.object("old/name").head()
+    assert_head_404(bucket.object("old/name"))
     assert bucket.object("new/name").get_reader().read_all() == data
     assert [e.name for e in bucket.list_all_objects()] == ["new/name"]
 
 
 def test_rename_missing_is_404(endpoint: str, bucket: Bucket) -> None:
     assert rename(endpoint, bucket.name, "nothing", "something") == 404
-    with pytest.raises(ErrObjNotFound):
-        bucket.object("something").head()
+    assert_head_404(bucket.object("something"))
 
 
 def test_rename_to_escaping_name_is_400(endpoint: str, bucket: Bucket) -> None:

@@ -12,7 +12,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import ErrBckNotFound, ErrObjNotFound
 
-from .helpers import act, raw, raw_exact
+from .helpers import act, assert_head_404, raw, raw_exact, timed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,12 +76,17 @@ def test_head_errors_carry_hdr_error(endpoint: str, bucket: Bucket, bucket_name:
 
 
 def test_sdk_classification(client: Client, bucket: Bucket, bucket_name: str) -> None:
+    missing = client.bucket(f"{bucket_name}-none")
     with pytest.raises(ErrBckNotFound):
-        client.bucket(f"{bucket_name}-none").head()
+        missing.list_objects()
+    with pytest.raises(ErrBckNotFound):
+        missing.object("x").get_reader().read_all()
     with pytest.raises(ErrObjNotFound):
-        bucket.object("none").head()
-    with pytest.raises(ErrBckNotFound):
-        client.bucket(f"{bucket_name}-none").object("x").head()
+        bucket.object("none").get_reader().read_all()
+    # HEAD answers have no body, so the SDK can only see the status.
+    assert_head_404(missing)
+    assert_head_404(bucket.object("none"))
+    assert_head_404(missing.object("x"))
 
 
 # --- unknown, unsupported and malformed requests: fast 4xx/501 ------------------------------------
@@ -91,7 +96,6 @@ UNKNOWN: list[tuple[str, str, Any]] = [
     ("GET", "/v2/buckets", None),
     ("GET", "/", None),
     ("GET", "/favicon.ico", None),
-    ("POST", "/v1/health", None),
     ("GET", "/v1/cluster?what=no-such-what", None),
     ("GET", "/v1/daemon?what=no-such-what", None),
     ("PUT", "/v1/cluster", act("no-such-action")),
@@ -103,7 +107,6 @@ UNKNOWN: list[tuple[str, str, Any]] = [
     ("GET", "/v1/etl", None),
     ("GET", "/v1/sort", None),
     ("GET", "/v1/download", None),
-    ("GET", "/v1/reverse/daemon?what=node_status", None),
 ]
 
 
@@ -154,3 +157,16 @@ def test_conflict_on_create_is_409_with_bucket(endpoint: str, bucket: Bucket) ->
     )
     assert resp.status_code == 409
     check_error_json(resp.json(), 409, "POST", f"ais://{bucket.name}")
+
+
+def test_default_sdk_client_is_not_slowed_by_retries(endpoint: str, bucket: Bucket) -> None:
+    """With the SDK's default retry policy (5xx/429 retried for ~90 s) misses must still be immediate."""
+    default = Client(endpoint)
+    with timed(2.0, "misses through the default client"):
+        with pytest.raises(ErrObjNotFound):
+            default.bucket(bucket.name).object("missing").get_reader().read_all()
+        with pytest.raises(ErrBckNotFound):
+            default.bucket(f"{bucket.name}-none").list_objects()
+        assert_head_404(default.bucket(bucket.name).object("missing"))
+    default.bucket(bucket.name).object("ok").get_writer().put_content(b"fine")
+    assert default.bucket(bucket.name).object("ok").get_reader().read_all() == b"fine"

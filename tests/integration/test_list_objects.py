@@ -81,7 +81,7 @@ def test_list_all_and_iter(many: Bucket) -> None:
 
 
 def test_sizes_and_props(many: Bucket) -> None:
-    entries = many.list_all_objects(props="name,size,version,checksum,atime", prefix="obj-0012")
+    entries = many.list_all_objects(props="name,size,version,checksum,atime", prefix="obj-012")
     assert [e.name for e in entries] == [many_name(i) for i in range(1200, 1300)]
     for e in entries:
         assert e.size == len(str(int(e.name[4:])))

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 from aistore.sdk.bucket import Bucket
-from aistore.sdk.errors import AISError, ErrObjNotFound
+from aistore.sdk.errors import AISError
 
-from .helpers import fast_client, pattern, raw
+from .helpers import assert_head_404, fast_client, pattern, raw
 from .server import StrataServer
 
 pytestmark = pytest.mark.timeout(90)
@@ -23,8 +23,7 @@ def test_multipart_in_order(bucket: Bucket) -> None:
     assert mpu.upload_id, "mpt-upload answers an upload id as text"
     for n in (1, 2, 3):
         mpu.add_part(n).put_content(part_bytes(n))
-    with pytest.raises(ErrObjNotFound):
-        bucket.object("mp/ordered").head()  # nothing visible before complete
+    assert_head_404(bucket.object("mp/ordered"))  # nothing visible before complete
     mpu.complete()
     expected = part_bytes(1) + part_bytes(2) + part_bytes(3)
     assert bucket.object("mp/ordered").get_reader().read_all() == expected
@@ -72,8 +71,7 @@ def test_multipart_complete_with_missing_part_is_4xx(bucket: Bucket) -> None:
     with pytest.raises(AISError) as info:
         mpu.complete()
     assert 400 <= info.value.status_code < 500, info.value
-    with pytest.raises(ErrObjNotFound):
-        bucket.object("mp/holes").head()
+    assert_head_404(bucket.object("mp/holes"))
 
 
 def test_multipart_overwrites_existing_object(bucket: Bucket) -> None:
@@ -95,8 +93,7 @@ def test_multipart_unknown_upload_id_is_4xx(endpoint: str, bucket: Bucket) -> No
         data=b"data",
     )
     assert 400 <= resp.status_code < 500, resp.status_code
-    with pytest.raises(ErrObjNotFound):
-        bucket.object("mp/x").head()
+    assert_head_404(bucket.object("mp/x"))
 
 
 def test_multipart_abort_cleans_up(server_factory: Callable[..., StrataServer]) -> None:
@@ -111,8 +108,7 @@ def test_multipart_abort_cleans_up(server_factory: Callable[..., StrataServer]) 
     on_disk = sum(p.stat().st_size for p in srv.data_dir.rglob("*") if p.is_file())
     assert on_disk >= 2 * part_size, "the parts are stored somewhere under the data dir"
     mpu.abort()
-    with pytest.raises(ErrObjNotFound):
-        bck.object("aborted").head()
+    assert_head_404(bck.object("aborted"))
     assert bck.list_all_objects() == []
     leftovers = [
         (str(p), p.stat().st_size)

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
+import msgspec
 import pytest
 
 from .helpers import act, raw
@@ -113,3 +114,91 @@ def test_objects_visible_across_workers(two_workers: StrataServer) -> None:
             assert get.status_code == 200 and get.content == data, f"PUT #{i}: stale read"
         head = raw("HEAD", f"{ep}/v1/objects/objs/k", params={"provider": "ais", "props": "version"})
         assert head.headers["Ais-Version"] == str(i + 1), "versions count every PUT, whichever worker took it"
+
+
+def test_append_handles_work_on_every_worker(two_workers: StrataServer) -> None:
+    """An append handle from one worker is honoured by the next request, wherever it lands."""
+    ep = two_workers.endpoint
+    raw("POST", f"{ep}/v1/buckets/app", params={"provider": "ais"}, json=act("create-bck"))
+    for r in range(ROUNDS):
+        url = f"{ep}/v1/objects/app/log-{r}"
+        handle = ""
+        pieces = [f"r{r}p{i};".encode() * 50 for i in range(6)]
+        for piece in pieces:
+            resp = raw(
+                "PUT",
+                url,
+                params={"provider": "ais", "append_type": "append", "append_handle": handle},
+                data=piece,
+            )
+            assert resp.status_code == 200, f"round {r}: {resp.status_code} {resp.text[:200]}"
+            handle = resp.headers["Ais-Append-Handle"]
+            assert handle
+        resp = raw("PUT", url, params={"provider": "ais", "append_type": "flush", "append_handle": handle})
+        assert resp.status_code == 200, f"round {r} flush: {resp.status_code} {resp.text[:200]}"
+        got = raw("GET", url, params={"provider": "ais"})
+        assert got.content == b"".join(pieces), f"round {r}: appended content differs"
+
+
+def test_multipart_spans_workers(two_workers: StrataServer) -> None:
+    ep = two_workers.endpoint
+    raw("POST", f"{ep}/v1/buckets/mpt", params={"provider": "ais"}, json=act("create-bck"))
+    for r in range(ROUNDS):
+        url = f"{ep}/v1/objects/mpt/obj-{r}"
+        created = raw("POST", url, params={"provider": "ais"}, json=act("mpt-upload"))
+        assert created.status_code == 200, created.text
+        upload_id = created.text.strip('"')
+        parts = [f"r{r}part{n}|".encode() * 100 for n in (1, 2, 3)]
+        for n in (3, 1, 2):
+            resp = raw(
+                "PUT",
+                url,
+                params={"provider": "ais", "uploadId": upload_id, "partNumber": str(n)},
+                data=parts[n - 1],
+            )
+            assert resp.status_code == 200, f"round {r} part {n}: {resp.status_code} {resp.text[:200]}"
+        done = raw(
+            "POST",
+            url,
+            params={"provider": "ais", "uploadId": upload_id},
+            json=act("mpt-complete", [{"part-number": n, "etag": ""} for n in (1, 2, 3)]),
+        )
+        assert done.status_code == 200, f"round {r} complete: {done.status_code} {done.text[:200]}"
+        assert raw("GET", url, params={"provider": "ais"}).content == b"".join(parts)
+
+
+def test_list_pages_continue_on_any_worker(two_workers: StrataServer) -> None:
+    ep = two_workers.endpoint
+    raw("POST", f"{ep}/v1/buckets/pages", params={"provider": "ais"}, json=act("create-bck"))
+    names = [f"n{i:04d}" for i in range(230)]
+    for name in names:
+        raw("PUT", f"{ep}/v1/objects/pages/{name}", params={"provider": "ais"}, data=b"x")
+    for _ in range(3):
+        seen: list[str] = []
+        uuid = token = ""
+        while True:
+            value = {
+                "prefix": "",
+                "pagesize": 20,
+                "uuid": uuid,
+                "props": "name",
+                "continuation_token": token,
+                "flags": "0",
+                "target": "",
+            }
+            resp = raw(
+                "GET",
+                f"{ep}/v1/buckets/pages",
+                params={"provider": "ais"},
+                json=act("list", value),
+                headers={"Accept": "application/msgpack"},
+            )
+            assert resp.status_code == 200, resp.text
+            page = msgspec.msgpack.decode(resp.content)
+            seen += [e["n"] for e in page["Entries"] or []]
+            uuid, token = page["UUID"], page["ContinuationToken"]
+            assert uuid
+            if token == "":
+                break
+            assert len(seen) <= len(names), "pages repeat"
+        assert seen == names

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
 
-from .helpers import pattern, raw
+from .helpers import assert_head_404, pattern, raw
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -233,8 +235,7 @@ def test_missing_object(bucket: Bucket) -> None:
         obj.get_reader().read_all()
     assert info.value.status_code == 404
     assert f"ais://{bucket.name}/never/was" in info.value.message
-    with pytest.raises(ErrObjNotFound):
-        obj.head()
+    assert_head_404(obj)
 
 
 def test_object_ops_in_missing_bucket_say_bucket(client: Client, bucket_name: str) -> None:
@@ -243,3 +244,45 @@ def test_object_ops_in_missing_bucket_say_bucket(client: Client, bucket_name: st
         with pytest.raises(ErrBckNotFound) as info:
             call()
         assert info.value.status_code == 404
+
+
+def test_head_reports_every_contract_header(endpoint: str, bucket: Bucket) -> None:
+    bucket.object("hdrs").get_writer().put_content(b"h" * 321)
+    resp = raw(
+        "HEAD",
+        obj_url(endpoint, bucket.name, "hdrs"),
+        params={
+            "provider": "ais",
+            "props": "checksum,atime,version,copies,custom,location,etag,last-modified",
+        },
+    )
+    assert resp.status_code == 200
+    h = resp.headers
+    assert h["Content-Length"] == "321"
+    assert h["Ais-Present"] == "true"
+    assert h["Ais-Version"] == "1"
+    assert h["Ais-Checksum-Type"] == "xxhash2" and h["Ais-Checksum-Value"]
+    assert h["Ais-Atime"].isdigit() and abs(int(h["Ais-Atime"]) / 1e9 - time.time()) < 120
+    assert h["Ais-Location"], "Ais-Location names the target (and mountpath)"
+    assert h["Ais-Mirror-Copies"] == "1"
+    assert h["ETag"].strip('"')
+    modified = parsedate_to_datetime(h["Last-Modified"]).timestamp()
+    assert abs(modified - time.time()) < 120
+    attrs = bucket.object("hdrs").props
+    assert attrs.mirror_copies == 1 and attrs.location == h["Ais-Location"]
+
+
+def test_small_object_overwrites_are_never_served_stale(endpoint: str, bucket: Bucket) -> None:
+    """One connection (one worker, one hot cache): every GET sees the PUT just before it."""
+    import requests
+
+    url = f"{endpoint}/v1/objects/{bucket.name}/hot?provider=ais"
+    with requests.Session() as session:
+        for i in range(60):
+            body = f"version {i}".encode() * (i % 7 + 1)
+            assert session.put(url, data=body, timeout=10).status_code == 200
+            assert session.get(url, timeout=10).content == body
+            assert session.get(url, timeout=10).content == body
+            if i % 10 == 9:
+                assert session.delete(url, timeout=10).status_code == 200
+                assert session.get(url, timeout=10).status_code == 404

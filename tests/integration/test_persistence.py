@@ -177,6 +177,8 @@ def test_kill9_mid_stream_never_exposes_partial_objects(server_factory: Callable
     acked = {name: data for w in writers for name, data in w.acked.items()}
     attempted = set().union(*(w.attempted for w in writers))
     assert len(acked) >= 40, "the writers made progress before the crash"
+    in_flight = {n for w in writers for n in w.attempted if n not in w.acked and n.startswith("new")}
+    assert in_flight, "the kill landed while PUTs were in flight (else the test proves nothing)"
 
     srv.start()
     client = fast_client(srv.endpoint)

@@ -1,0 +1,243 @@
+"""Bucket actions that run as jobs: copy-bck, move-bck, copy/delete-listrange, summary and info.
+
+Each handler states its steps: validate the request (a missing bucket is a 404 before any job
+exists), create the job, start its work on a thread, answer the job id as text.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from strata.api.node import Node
+from strata.api.responses import Query, json_response, text_response
+from strata.api.wire import ActionMsg, json_encode
+from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
+from strata.config.bucket_props import BucketProps, new_bucket_props
+from strata.errors import BucketAlreadyExists, InvalidRequest, NotFound
+from strata.jobs import bucket_ops, maintenance
+from strata.jobs.bucket_ops import CopyTarget, Selection
+from strata.jobs.registry import Job, JobRecord
+from strata.server.http import Response
+from strata.storage.names import BucketRef
+
+
+def parse_bucket_uname(raw: str, what: str) -> BucketRef:
+    """``ais/@#/name/`` (the SDK's ``Bucket.get_path()``) or ``ais://name`` -> a bucket."""
+    text = raw.strip()
+    if "://" in text:
+        provider, _, name = text.partition("://")
+        return BucketRef.parse(name.strip("/"), provider)
+    parts = text.strip("/").split("/")
+    if len(parts) == 3:
+        return BucketRef.parse(parts[2], parts[0], parts[1])
+    if len(parts) == 1 and parts[0]:
+        return BucketRef.parse(parts[0])
+    raise InvalidRequest(f'invalid {what} "{raw}" (expected provider/@ns#/bucket or ais://bucket)')
+
+
+def _bucket_from_model(value: Any, what: str) -> BucketRef:
+    if not isinstance(value, dict) or not value.get("name"):
+        raise InvalidRequest(f'{what} must name a bucket: {{"name": ..., "provider": ...}}')
+    namespace = value.get("namespace") or {}
+    ns = f"@{namespace.get('uuid', '')}#{namespace.get('name', '')}" if namespace else ""
+    return BucketRef.parse(str(value["name"]), str(value.get("provider", "")), ns)
+
+
+def _value(msg: ActionMsg) -> dict[str, Any]:
+    if msg.value is None:
+        return {}
+    if not isinstance(msg.value, dict):
+        raise InvalidRequest(f'"{msg.action}" expects a JSON object as its value')
+    return msg.value
+
+
+def _flag(value: dict[str, Any], key: str) -> bool:
+    raw = value.get(key, False)
+    return raw is True or (isinstance(raw, str) and raw.lower() == "true")
+
+
+def _ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketProps:
+    """The destination of a copy: created on the fly (with the source's props) if it does not exist."""
+    props = node.meta.bmd().get(dst)
+    if props is not None:
+        return props
+    if dst.provider != "ais":
+        raise NotFound(f'bucket "{dst.uri}" does not exist')
+
+    def change(bmd: Any) -> Any:
+        if bmd.get(dst) is not None:
+            return bmd
+        fresh = new_bucket_props(
+            node.meta.config(), provider="ais", created_ns=time.time_ns(), bid=(bmd.version + 1) | (1 << 63)
+        )
+        inherited = msgspec.structs.replace(
+            like, provider="ais", created=fresh.created, bid=fresh.bid, backend_bck=fresh.backend_bck
+        )
+        return bmd.with_bucket(dst, inherited)
+
+    node.mountpaths.create_bucket(dst)
+    node.meta.update_bmd(change)
+    return node.meta.bmd().require(dst)
+
+
+def _copy_target(
+    node: Node, dst: BucketRef, src_props: BucketProps, prepend: str, dry_run: bool
+) -> CopyTarget:
+    """Where copies go; a dry run only counts, so it creates nothing."""
+    if dry_run:
+        return CopyTarget(dst, "none", False, prepend)
+    props = _ensure_destination(node, dst, src_props)
+    return CopyTarget(dst, props.checksum.type, props.versioning.enabled, prepend)
+
+
+# -- whole buckets ---------------------------------------------------------------------------------
+
+
+def copy_bucket(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Response:
+    # 1. validate source, destination and options
+    src_props = node.bucket_props(src, ACCESS_GET)
+    dst = parse_bucket_uname(query.get("bck_to"), "destination bucket (bck_to)")
+    if dst == src:
+        raise InvalidRequest(f"cannot copy {src.uri} onto itself")
+    value = _value(msg)
+    prefix = str(value.get("prefix", ""))
+    prepend = str(value.get("prepend", ""))
+    dry_run = _flag(value, "dry_run")
+    # 2. the job, then the work
+    target = _copy_target(node, dst, src_props, prepend, dry_run)
+    node.runner.ensure_no_conflict("copy-bck", src)
+    job = node.runner.create("copy-bck", bck=src, src=src, dst=dst)
+    selection = Selection(template=prefix)
+    node.runner.start(
+        job,
+        lambda j: bucket_ops.copy_objects(
+            j, node.store, src, selection, target, dry_run=dry_run, continue_on_error=True
+        ),
+    )
+    return text_response(job.id)
+
+
+def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:
+    # 1. validate: the source exists, the destination does not
+    src_props = node.bucket_props(src, ACCESS_MOVE_BUCKET)
+    dst = parse_bucket_uname(query.get("bck_to"), "destination bucket (bck_to)")
+    if dst.provider != "ais" or src.provider != "ais":
+        raise InvalidRequest("only ais buckets can be renamed")
+    if node.meta.bmd().get(dst) is not None:
+        raise BucketAlreadyExists(dst.uri)
+    node.runner.ensure_no_conflict("move-bck", src)
+    job = node.runner.create("move-bck", bck=src, src=src, dst=dst)
+
+    def work(j: Job) -> None:
+        # 2. destination in the BMD, directories renamed, source out of the BMD, stragglers resilvered
+        node.meta.update_bmd(lambda bmd: bmd.with_bucket(dst, src_props))
+        bucket_ops.move_bucket_dirs(node.mountpaths, src, dst)
+        node.meta.update_bmd(lambda bmd: bmd.without_bucket(src))
+        if len(node.mountpaths.all) > 1:
+            maintenance.resilver(j, node.mountpaths, [dst])
+
+    node.runner.start(job, work)
+    return text_response(job.id)
+
+
+# -- list/range operations ----------------------------------------------------------------------------
+
+
+def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
+    src_props = node.bucket_props(src, ACCESS_GET)
+    value = _value(msg)
+    selection = Selection.from_value(value)
+    dst = _bucket_from_model(value.get("tobck"), "tobck")
+    prepend = str(value.get("prepend", ""))
+    dry_run = _flag(value, "dry_run")
+    if dst == src and not prepend:
+        raise InvalidRequest(f"cannot copy objects of {src.uri} onto themselves (use prepend)")
+    target = _copy_target(node, dst, src_props, prepend, dry_run)
+    if not dry_run:
+        node.bucket_props(dst, ACCESS_PUT)
+    job = node.runner.create("copy-listrange", bck=src, src=src, dst=dst)
+    coer = _flag(value, "coer")
+    node.runner.start(
+        job,
+        lambda j: bucket_ops.copy_objects(
+            j, node.store, src, selection, target, dry_run=dry_run, continue_on_error=coer
+        ),
+    )
+    return text_response(job.id)
+
+
+def delete_objects(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
+    node.bucket_props(bck, ACCESS_DELETE_OBJECT)
+    value = _value(msg)
+    selection = Selection.from_value(value)
+    job = node.runner.create("delete-listrange", bck=bck)
+    coer = _flag(value, "coer")
+    node.runner.start(
+        job, lambda j: bucket_ops.delete_objects(j, node.store, bck, selection, continue_on_error=coer)
+    )
+    return text_response(job.id)
+
+
+def remote_only(node: Node, bck: BucketRef, action: str) -> Response:
+    node.bucket_props(bck)
+    raise InvalidRequest(
+        f'"{action}" applies to remote buckets; {bck.uri} is an ais bucket (its objects are always present)'
+    )
+
+
+# -- summary (GET, 202-then-poll) and info (HEAD, 202-then-poll) ------------------------------------------
+
+
+def _summary_job(node: Node, bck: BucketRef, prefix: str) -> Job:
+    job = node.runner.create("summary-bck", bck=bck)
+
+    def work(j: Job) -> None:
+        j.record.extra["summary"] = bucket_ops.summarize(j, node.mountpaths, bck, prefix)
+
+    node.runner.start(job, work)
+    return job
+
+
+def _finished_summary(node: Node, job_id: str) -> JobRecord | None:
+    """The record if the summary job is done (raises if it failed or is unknown); None while running."""
+    record = node.jobs.load(job_id)
+    if record is None or record.kind != "summary-bck":
+        raise NotFound(f'bucket summary job "{job_id}" not found')
+    if not record.finished:
+        return None
+    if record.abort_err or "summary" not in record.extra:
+        raise InvalidRequest(f"bucket summary failed: {record.abort_err or 'aborted'}")
+    return record
+
+
+def summary(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
+    node.bucket_props(bck)
+    value = _value(msg)
+    job_id = str(value.get("uuid", ""))
+    if not job_id:
+        job = _summary_job(node, bck, str(value.get("prefix", "")))
+        return Response(202, [("Content-Type", "text/plain")], job.id.encode())
+    record = _finished_summary(node, job_id)
+    if record is None:
+        return Response(202, [("Content-Type", "text/plain")], job_id.encode())
+    return json_response([record.extra["summary"]])
+
+
+def info(node: Node, bck: BucketRef, query: Query, prefix: str) -> Response:
+    """HEAD with ``fltpresence``/``bsumm_remote``: props at once, the summary when its job is done."""
+    node.bucket_props(bck)
+    headers = [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))]
+    job_id = query.get("uuid")
+    if not job_id:
+        job = _summary_job(node, bck, prefix)
+        headers.append(("Ais-Xaction-Id", job.id))
+        return Response(202, headers, content_length=0)
+    record = _finished_summary(node, job_id)
+    if record is None:
+        headers.append(("Ais-Xaction-Id", job_id))
+        return Response(202, headers, content_length=0)
+    headers.append(("Ais-Bucket-Summ", json_encode(record.extra["summary"]).decode()))
+    return Response(200, headers, content_length=0)

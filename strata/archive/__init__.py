@@ -1,0 +1,39 @@
+"""Archives (shards): TAR, TGZ, ZIP and TAR.LZ4 readers, and streaming writers GetBatch reuses.
+
+Reading: ``ArchiveReader(fd, size, fmt)`` over an open shard -- list, find, match, read ranges, or get a
+zero-copy ``FileRegion`` of a member; ``build_tar_index``/``TarIndex`` make one member of a huge TAR
+cheap to reach and can be persisted by the caller. Writing: ``new_writer(fmt)`` yields ``bytes`` and
+``FileRegion`` items to stream. Errors: malformed archives, bad patterns and unknown formats are
+``InvalidRequest`` (400), missing members ``NotFound`` (404), a source that breaks its announced size
+``SourceSizeMismatch`` (500, truncate the stream), an unreadable persisted index ``CorruptIndex``.
+"""
+
+from strata.archive.formats import FORMATS, TAR, TAR_LZ4, TGZ, ZIP, content_type, format_of
+from strata.archive.matching import MODES, wds_key
+from strata.archive.model import CorruptIndex, FileRegion, Member, Output, Source, SourceSizeMismatch
+from strata.archive.reader import ArchiveReader
+from strata.archive.tar_index import TarIndex, build_tar_index
+from strata.archive.writer import ArchiveWriter, new_writer
+
+__all__ = [
+    "FORMATS",
+    "MODES",
+    "TAR",
+    "TAR_LZ4",
+    "TGZ",
+    "ZIP",
+    "ArchiveReader",
+    "ArchiveWriter",
+    "CorruptIndex",
+    "FileRegion",
+    "Member",
+    "Output",
+    "Source",
+    "SourceSizeMismatch",
+    "TarIndex",
+    "build_tar_index",
+    "content_type",
+    "format_of",
+    "new_writer",
+    "wds_key",
+]

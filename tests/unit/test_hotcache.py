@@ -1,0 +1,56 @@
+"""The hot cache never serves a response for anything but the exact object version it came from."""
+
+from __future__ import annotations
+
+import os
+
+from strata.storage.hotcache import HotCache
+from strata.storage.metadata import ObjectMetadata, read_metadata_raw, write_metadata
+
+
+def _write(path: str, data: bytes, mtime_ns: int) -> bytes:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    write_metadata(tmp, ObjectMetadata(size=len(data), mtime_ns=mtime_ns))
+    os.replace(tmp, path)
+    found = read_metadata_raw(path)
+    assert found is not None
+    return found[1]
+
+
+def test_hit_miss_and_invalidation(tmp_path: object) -> None:
+    path = f"{tmp_path}/obj"
+    cache = HotCache(max_bytes=1 << 20, max_object=1 << 16)
+    raw = _write(path, b"v1", 1)
+    assert cache.get(path) is None
+    cache.put(path, raw, b"response-v1")
+    assert cache.get(path) == b"response-v1"
+    _write(path, b"v2", 2)  # overwrite: a new metadata record
+    assert cache.get(path) is None and cache.get(path) is None
+    raw = _write(path, b"v3", 3)
+    cache.put(path, raw, b"response-v3")
+    os.unlink(path)
+    assert cache.get(path) is None
+    _write(path, b"v3", 4)  # recreated with the same bytes, even onto a reused inode
+    assert cache.get(path) is None
+
+
+def test_metadata_change_invalidates(tmp_path: object) -> None:
+    path = f"{tmp_path}/obj"
+    cache = HotCache(max_bytes=1 << 20, max_object=1 << 16)
+    raw = _write(path, b"v1", 1)
+    cache.put(path, raw, b"r")
+    write_metadata(path, ObjectMetadata(size=2, mtime_ns=1, custom={"k": "v"}))
+    assert cache.get(path) is None
+
+
+def test_bounded_memory_lru(tmp_path: object) -> None:
+    cache = HotCache(max_bytes=100, max_object=60)
+    for i in range(5):
+        path = f"{tmp_path}/o{i}"
+        cache.put(path, _write(path, b"x", i + 1), b"r" * 40)
+    assert cache.size <= 100 and len(cache.entries) == 2
+    assert cache.get(f"{tmp_path}/o4") is not None and cache.get(f"{tmp_path}/o0") is None
+    cache.put(f"{tmp_path}/big", b"", b"r" * 61)
+    assert f"{tmp_path}/big" not in cache.entries
