@@ -179,18 +179,18 @@ def bench_get(
     strata: StrataServer, workdir: Path, size: int, count: int, workers: int, shape: LoadShape
 ) -> Report:
     report = Report()
-    bucket = f"bench-get-{size}"
-    label = human_size(size)
+    bucket = f"bench-get-{size}-{count}"
+    label = f"{human_size(size)} ({count:,} obj)"
     names = [f"obj-{i:06d}" for i in range(count)]
     bodies = Bodies(size)
 
     # 1. populate through the API
     create_bucket(strata.base, bucket)
     say(f"GET {label}: populating {count:,} objects into ais://{bucket}")
-    loaded = put_objects(strata.base, bucket, names, bodies.for_name, connections=16)
+    loaded = put_objects(strata.base, bucket, names, bodies.for_name, connections=32)
     report.notes.append(
         f"GET {label}: populated {loaded.objects:,} objects through the API in {loaded.seconds:.1f}s "
-        f"({loaded.per_second:,.0f} PUT/s, 16 connections)"
+        f"({loaded.per_second:,.0f} PUT/s, 32 connections)"
     )
 
     # 2. the same bytes for nginx: Strata's own files if it keeps them whole, else a copy
@@ -199,14 +199,16 @@ def bench_get(
         nginx_dir = on_disk.parent
         how = f"Strata's own files ({nginx_dir.relative_to(strata.data_dir)})"
     else:
-        nginx_dir = workdir / f"nginx-root-{size}"
+        nginx_dir = workdir / f"nginx-root-{size}-{count}"
         nginx_dir.mkdir(parents=True, exist_ok=True)
         for i, n in enumerate(names):
             (nginx_dir / n).write_bytes(bodies.for_index(i))
         how = "a copy of the same bytes (Strata's files are not plain copies)"
     report.notes.append(f"GET {label}: nginx serves {how}")
     url_prefix = f"/v1/objects/{bucket}/"
-    nginx = Nginx(workers, static_location(url_prefix, nginx_dir), prefix=workdir / f"nginx-get-{size}")
+    nginx = Nginx(
+        workers, static_location(url_prefix, nginx_dir), prefix=workdir / f"nginx-get-{size}-{count}"
+    )
     with nginx.start():
         # 3. both answer the same bytes
         for i in (0, count - 1):
@@ -265,7 +267,7 @@ def bench_get(
         f"nginx {n.lat_p50_ms:.2f}/{n.lat_p99_ms:.2f} ms (best of {shape.rounds} rounds each)"
     )
     report.commands.append(s.command.replace(f":{strata.port}", ":STRATA"))
-    shutil.rmtree(workdir / f"nginx-root-{size}", ignore_errors=True)
+    shutil.rmtree(workdir / f"nginx-root-{size}-{count}", ignore_errors=True)
     return report
 
 
@@ -560,7 +562,9 @@ def main(argv: list[str] | None = None) -> int:
                 size = parse_size(args.size)
                 plans.append(lambda s: bench_put(s, workdir, size, args.workers, shape))
             else:
+                # 10k x 4 KiB fits Strata's per-worker hot cache (64 MiB); 100k x 4 KiB does not
                 plans.append(lambda s: bench_get(s, workdir, 4096, 10000, args.workers, shape))
+                plans.append(lambda s: bench_get(s, workdir, 4096, 100000, args.workers, shape))
                 plans.append(lambda s: bench_get(s, workdir, 1 << 20, 1000, args.workers, shape))
                 plans.append(lambda s: bench_put(s, workdir, 4096, args.workers, shape))
             with StrataServer(workdir / "strata-data", args.workers, log_dir=workdir).start() as strata:
