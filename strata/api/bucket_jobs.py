@@ -17,11 +17,12 @@ from strata.api.wire import ActionMsg, json_encode
 from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps, new_bucket_props
 from strata.errors import BucketAlreadyExists, InvalidRequest, NotFound
-from strata.jobs import bucket_ops, maintenance
+from strata.jobs import archive_job, bucket_ops, maintenance
+from strata.jobs.archive_job import ArchiveRequest
 from strata.jobs.bucket_ops import CopyTarget, Selection
 from strata.jobs.registry import Job, JobRecord
 from strata.server.http import Response
-from strata.storage.names import BucketRef
+from strata.storage.names import BucketRef, validate_object_name
 
 
 def parse_bucket_uname(raw: str, what: str) -> BucketRef:
@@ -178,6 +179,32 @@ def delete_objects(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
     node.runner.start(
         job, lambda j: bucket_ops.delete_objects(j, node.store, bck, selection, continue_on_error=coer)
     )
+    return text_response(job.id)
+
+
+def archive(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
+    """``PUT /v1/buckets/B {"action": "archive"}``: pack objects into a shard (in this or ``tobck``)."""
+    # 1. validate: source, selection, destination, shard name and format (a 400 before any job)
+    src_props = node.bucket_props(src, ACCESS_GET)
+    value = _value(msg)
+    selection = Selection.from_value(value)
+    dst = _bucket_from_model(value["tobck"], "tobck") if value.get("tobck") else src
+    archname = validate_object_name(str(value.get("archname", "")))
+    request = ArchiveRequest(
+        src=src,
+        selection=selection,
+        dst=_copy_target(node, dst, src_props, "", dry_run=False),
+        archname=archname,
+        mime=str(value.get("mime", "")),
+        include_bucket_name=_flag(value, "isbn"),
+        append=_flag(value, "aate"),
+        continue_on_error=_flag(value, "coer"),
+    )
+    request.format  # noqa: B018 -- an unknown format is a 400 now, not a failed job later
+    node.bucket_props(dst, ACCESS_PUT)
+    # 2. the job
+    job = node.runner.create("archive", bck=src, src=src, dst=dst)
+    node.runner.start(job, lambda j: archive_job.archive_objects(j, node.store, request))
     return text_response(job.id)
 
 

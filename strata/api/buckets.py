@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
-from strata.api import bucket_jobs
-from strata.api.node import Node
+from strata.api import bucket_jobs, proxy
+from strata.api.node import EMBEDDED, Node
 from strata.api.responses import MSGPACK, Query, empty_response, json_response
 from strata.api.wire import (
     ActionMsg,
@@ -21,13 +22,14 @@ from strata.api.wire import (
     json_encode,
     msgpack_encode,
 )
+from strata.archive import format_of
 from strata.config.access import ACCESS_HEAD_BUCKET, ACCESS_LIST_OBJECTS, ACCESS_PATCH
 from strata.config.bucket_props import (
     new_bucket_props,
     reset_bucket_props,
     update_bucket_props,
 )
-from strata.errors import InvalidRequest, NotImplementedYet
+from strata.errors import InvalidRequest, NotImplementedYet, StrataError
 from strata.server.http import Request, Response
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata
@@ -48,7 +50,9 @@ FLAG_NO_RECURSION = 2048
 FLAG_NO_DIRS = 8192
 # entry flags (cmn/objlist.go)
 ENTRY_IS_CACHED = 64
+ENTRY_IN_ARCH = 128
 ENTRY_IS_DIR = 256
+ENTRY_IS_ARCHIVE = 512
 
 _JOB_ACTIONS = {
     "summary-bck",
@@ -102,14 +106,17 @@ def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
         )
         return bmd.with_bucket(bck, props)
 
-    node.mountpaths.create_bucket(bck)
+    if node.has_storage:
+        node.mountpaths.create_bucket(bck)
     node.meta.update_bmd(change)
     return empty_response()
 
 
 def destroy_bucket(node: Node, bck: BucketRef) -> Response:
+    """Out of the BMD first; embedded removes the data now, targets when they see the new BMD."""
     node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
-    node.mountpaths.destroy_bucket(bck)
+    if node.role == EMBEDDED:
+        node.mountpaths.destroy_bucket(bck)
     return empty_response()
 
 
@@ -157,6 +164,9 @@ def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) ->
             return bucket_jobs.copy_objects(node, bck, msg)
         if action in ("prefetch-listrange", "prefetch-objects"):
             return bucket_jobs.remote_only(node, bck, action)
+    elif method == "PUT":
+        if action in ("archive", "arch-multiobj"):
+            return bucket_jobs.archive(node, bck, msg)
     elif method == "DELETE":
         if action == "destroy-bck":
             return destroy_bucket(node, bck)
@@ -170,9 +180,23 @@ def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) ->
     raise InvalidRequest(f'invalid action "{action}" for {request.method} on a bucket')
 
 
-def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+def cluster_bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+    """On a proxy, bucket actions that only change metadata; jobs are not run across targets yet."""
+    msg = decode_action(request.body, required=request.method != "DELETE")
+    action = msg.action or ("destroy-bck" if request.method == "DELETE" else "")
+    if request.method == "POST" and action == "create-bck":
+        return create_bucket(node, bck, msg)
+    if request.method == "DELETE" and action == "destroy-bck":
+        return destroy_bucket(node, bck)
+    node.bucket_props(bck)
+    raise NotImplementedYet(f'bucket action "{action}" is not implemented in cluster mode yet')
+
+
+def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Response | Awaitable[Response]:
     msg = decode_action(request.body)
     if msg.action == "list":
+        if node.is_proxy:
+            return proxy.list_objects(node, request, bck, msg)
         return list_objects(node, request, bck, msg)
     if msg.action in ("summary-bck", "summary"):
         return bucket_jobs.summary(node, bck, msg)
@@ -202,8 +226,6 @@ def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -
         ) from None
     if lsmsg.pagesize < 0:
         raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
-    if flags & FLAG_ARCH_DIR:
-        raise NotImplementedYet("listing archive contents is not implemented yet")
     page_size = min(lsmsg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
     props = {p.strip() for p in lsmsg.props.split(",") if p.strip()} if lsmsg.props else {"name", "size"}
     if flags & FLAG_NAME_ONLY:
@@ -227,13 +249,38 @@ def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -
             if not flags & FLAG_NO_DIRS:
                 entries.append(ListEntry(n=name, f=ENTRY_IS_DIR))
             continue
-        if not want_md:
-            entries.append(ListEntry(n=name, f=ENTRY_IS_CACHED))
-            continue
-        entry = _entry(node, bck, name, props)
+        entry = _entry(node, bck, name, props) if want_md else ListEntry(n=name, f=ENTRY_IS_CACHED)
         if entry is not None:
             entries.append(entry)
+            if flags & FLAG_ARCH_DIR:  # a shard's members follow it (all in this page, see below)
+                entries.extend(_archive_entries(node, bck, entry))
     return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries)
+
+
+def _archive_entries(node: Node, bck: BucketRef, shard: ListEntry) -> list[ListEntry]:
+    """``shard.tar/member`` entries. A shard's members always go in the same page as the shard, so
+    the continuation token (the last name) never splits one; a malformed shard lists no members."""
+    try:
+        fmt = format_of(shard.n)
+    except InvalidRequest:
+        return []
+    try:
+        obj, reader = node.shards.open(node.store, bck, shard.n, fmt)
+    except StrataError:
+        return []
+    try:
+        members = [
+            ListEntry(n=f"{shard.n}/{m.name}", s=m.size, f=ENTRY_IN_ARCH | ENTRY_IS_CACHED)
+            for m in reader.members()
+        ]
+        node.shards.remember(node.store, obj, reader)
+    except StrataError:
+        return []
+    finally:
+        reader.close()
+        obj.close()
+    shard.f |= ENTRY_IS_ARCHIVE
+    return members
 
 
 def _entry(node: Node, bck: BucketRef, name: str, props: set[str]) -> ListEntry | None:

@@ -11,7 +11,9 @@ import email.utils
 import os
 from typing import Any
 
+from strata.api.archives import get_archived
 from strata.api.node import Node
+from strata.api.ranges import parse_range
 from strata.api.responses import Query, empty_response, text_response
 from strata.api.wire import ActionMsg, decode_action
 from strata.config.access import (
@@ -27,7 +29,6 @@ from strata.config.bucket_props import BucketProps
 from strata.errors import (
     InvalidRequest,
     NotImplementedYet,
-    RangeNotSatisfiable,
     StrataError,
 )
 from strata.server.http import FileBody, Request, Response, serialize_head
@@ -43,37 +44,6 @@ FEATURE_FSYNC_PUT = 1 << 4
 
 def fsync_wanted(props: BucketProps) -> bool:
     return bool(int(props.features) & FEATURE_FSYNC_PUT)
-
-
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """``bytes=a-b`` | ``bytes=a-`` | ``bytes=-n`` -> (offset, length); None for the whole object."""
-    if not header:
-        return None
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or not spec or "," in spec:
-        raise InvalidRequest(f'unsupported Range "{header}" (one "bytes=" range is supported)')
-    first, dash, last = spec.strip().partition("-")
-    if not dash or (not first and not last):
-        raise InvalidRequest(f'invalid Range "{header}"')
-    try:
-        if not first:  # suffix: the last N bytes
-            n = int(last)
-            if n <= 0:
-                raise RangeNotSatisfiable(f'range "{header}" is not satisfiable', size)
-            n = min(n, size)
-            return size - n, n
-        start = int(first)
-        end = int(last) if last else None
-    except ValueError:
-        raise InvalidRequest(f'invalid Range "{header}"') from None
-    if start < 0 or (end is not None and end < start):
-        raise InvalidRequest(f'invalid Range "{header}"')
-    if start >= size:
-        raise RangeNotSatisfiable(f'range "{header}" is not satisfiable (object size {size})', size)
-    if end is None:
-        end = size - 1
-    end = min(end, size - 1)
-    return start, end - start + 1
 
 
 def http_date(ns: int) -> str:
@@ -113,7 +83,7 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
     # 1. the bucket must exist and allow GET
     props = node.bucket_props(bck, ACCESS_GET)
     if query.get("archpath") or query.get("archregx"):
-        raise NotImplementedYet("reading files out of archives (archpath) is not implemented yet")
+        return get_archived(node, request, bck, object_name, query)
     range_header = request.headers.get("range", "")
     validate = props.checksum.validate_warm_get
     # 2. a small object read whole may be in the hot cache (validated against its metadata)

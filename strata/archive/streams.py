@@ -186,9 +186,7 @@ class InflatingSource:
         """The next non-empty piece of decompressed output, or ``b""`` at the clean end of the stream."""
         try:
             return self._produce_unchecked()
-        except (zlib.error, RuntimeError, ValueError, EOFError, OSError) as exc:
-            if isinstance(exc, OSError) and not isinstance(exc, EOFError) and exc.errno is not None:
-                raise  # a real I/O error on the shard, not malformed content
+        except (zlib.error, RuntimeError, ValueError, EOFError) as exc:  # lz4 reports RuntimeError
             kind = "gzip" if self._gzip else "lz4"
             raise InvalidRequest(f"malformed {kind} archive: {exc}") from None
 

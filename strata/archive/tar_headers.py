@@ -179,12 +179,14 @@ def skip_past_data(source: ByteSource, size: int) -> None:
 
 # ---------------------------------------------------------------------------------------------- writing
 
-# The constant parts of every header we write, in field order; the checksum is the sum of all header
-# bytes with the checksum field read as spaces, so the constant part's sum is computed once.
+# Every header we write is one struct.pack of these fields ('s' fields are zero-padded by struct): name,
+# mode, uid+gid, size, mtime, checksum, typeflag, linkname, magic+version, uname+gname, devmajor+minor,
+# prefix. The checksum is the sum of all header bytes with its own field read as spaces, so the sum of
+# the constant fields is computed once and only the variable fields are summed per header.
+_HEADER = struct.Struct("100s8s16s12s12s8sc100s8s64s16s155s12x")
 _UID_GID = b"0000000\0" * 2
-_AFTER_TYPE = b"\0" * 100 + _POSIX_MAGIC + b"\0" * 64 + b"0000000\0" * 2  # linkname .. devminor
-_TAIL = b"\0" * 12
-_CONSTANT_SUM = sum(_UID_GID) + sum(b" " * 8) + sum(_AFTER_TYPE)
+_DEVICE = b"0000000\0" * 2
+_CONSTANT_SUM = sum(_UID_GID) + sum(b" " * 8) + sum(_POSIX_MAGIC) + sum(_DEVICE)
 
 
 def _ustar(name: bytes, prefix: bytes, size: int, mtime: int, mode: int, typeflag: bytes) -> bytes:
@@ -200,22 +202,10 @@ def _ustar(name: bytes, prefix: bytes, size: int, mtime: int, mode: int, typefla
         + sum(mtime_field)
         + typeflag[0]
     )
-    return b"".join(
-        (
-            name,
-            bytes(100 - len(name)),
-            mode_field,
-            _UID_GID,
-            size_field,
-            mtime_field,
-            b"%06o\0 " % checksum,
-            typeflag,
-            _AFTER_TYPE,
-            prefix,
-            bytes(155 - len(prefix)),
-            _TAIL,
-        )
-    )
+    return _HEADER.pack(
+        name, mode_field, _UID_GID, size_field, mtime_field, b"%06o\0 " % checksum, typeflag, b"",
+        _POSIX_MAGIC, b"", _DEVICE, prefix,
+    )  # fmt: skip
 
 
 def _split_ustar(encoded: bytes) -> tuple[bytes, bytes] | None:

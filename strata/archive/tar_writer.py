@@ -30,6 +30,7 @@ from strata.archive.tar_headers import END_OF_ARCHIVE, file_header, padding
 _INLINE_MAX = 64 << 10  # in-memory bodies up to this size are joined with their header into one item
 _OUTPUT_CHUNK = 256 << 10  # compressed output is handed out once this much has accumulated
 _GZIP_LEVEL = 1
+_PADDING = [bytes(n) for n in range(512)]
 
 
 def region_chunks(name: str, region: FileRegion) -> Iterator[bytes]:
@@ -65,30 +66,33 @@ class TarWriter:
     def add(
         self, name: str, size: int, source: Source, mtime: int = 0, mode: int = 0o644
     ) -> Iterator[Output]:
-        header = self._pending + file_header(name, size, mtime, mode)
-        self._pending = b""
-        pad = bytes(padding(size))
-        if isinstance(source, bytes | bytearray | memoryview):
-            if len(source) != size:
-                raise SourceSizeMismatch(name, size, len(source))
-            if size <= _INLINE_MAX:
-                yield b"".join((header, source, pad))
-                return
-            yield header
-            yield bytes(source) if not isinstance(source, bytes) else source
-            self._pending = pad
-            return
+        # Not a generator for in-memory and file sources: at ~100k members/s, the cost of creating and
+        # resuming a generator per member is measurable (about 3 us of 20 per 4 KiB member here).
         if isinstance(source, FileRegion):
             if source.count != size:
                 raise SourceSizeMismatch(name, size, source.count)
-            yield header
-            if size:
-                yield source
-            self._pending = pad
-            return
+            header = self._pending + file_header(name, size, mtime, mode)
+            self._pending = _PADDING[padding(size)]
+            return iter((header, source)) if size else iter((header,))
+        if isinstance(source, bytes | bytearray | memoryview):
+            if len(source) != size:
+                raise SourceSizeMismatch(name, size, len(source))
+            header = self._pending + file_header(name, size, mtime, mode)
+            if size <= _INLINE_MAX:
+                self._pending = b""
+                return iter((b"".join((header, source, _PADDING[padding(size)])),))
+            self._pending = _PADDING[padding(size)]
+            return iter((header, source if isinstance(source, bytes) else bytes(source)))
+        return self._add_chunks(name, size, source, mtime, mode)
+
+    def _add_chunks(
+        self, name: str, size: int, chunks: Iterable[bytes], mtime: int, mode: int
+    ) -> Iterator[Output]:
+        header = self._pending + file_header(name, size, mtime, mode)
+        self._pending = b""
         yield header
-        yield from checked_chunks(name, size, source)
-        self._pending = pad
+        yield from checked_chunks(name, size, chunks)
+        self._pending = _PADDING[padding(size)]
 
     def flush(self) -> Iterator[bytes]:
         """Everything owed so far (the last member's padding): call before a long pause in the stream."""

@@ -192,3 +192,18 @@ def test_overloaded_node_answers_429_with_retry_after(
     assert resp.status_code == 429, resp.text
     assert resp.headers.get("Retry-After") == "2"
     assert "memory critical" in resp.json()["message"]
+
+
+def test_jobs_are_visible_from_every_worker(endpoint: str, client: Client, bucket: Bucket) -> None:
+    """A new connection per request lands on either worker process: all of them know the job."""
+    _fill(bucket, ["a", "b"])
+    job_id = bucket.objects(obj_names=["a", "b"]).delete()
+    assert client.job(job_id=job_id).wait(timeout=30).success
+    body = {"ID": job_id, "Kind": "", "DaemonID": "", "Bck": None, "Buckets": None}
+    for _ in range(20):
+        status = raw("GET", f"{endpoint}/v1/cluster?what=status", json=body)
+        assert status.status_code == 200 and status.json()["uuid"] == job_id
+        stats = raw("GET", f"{endpoint}/v1/cluster?what=qryxstats", json=body)
+        assert stats.status_code == 200
+        snaps = next(iter(stats.json().values()))
+        assert snaps[0]["id"] == job_id and snaps[0]["stats"]["loc-objs"] == 2

@@ -230,3 +230,26 @@ def test_format_of_by_mime_and_name() -> None:
             format_of(bad_name, bad_mime)
     with pytest.raises(InvalidRequest):
         new_writer(".7z")
+
+
+def test_tar_gz_spelling_reads_and_writes_like_tgz(tmp_path: Path) -> None:
+    data = write_archive(".tar.gz", MEMBERS[:2])
+    assert data == write_archive(".tgz", MEMBERS[:2])
+    path = tmp_path / "x.tar.gz"
+    path.write_bytes(data)
+    with OpenShard(path) as shard:
+        reader = ArchiveReader(shard.fd, shard.size, format_of(path.name))
+        assert reader.format == ".tgz"
+        assert [m.name for m in reader.members()] == [MEMBERS[0][0], MEMBERS[1][0]]
+
+
+def test_public_surface_is_pinned() -> None:
+    import strata.archive
+
+    assert sorted(strata.archive.__all__) == sorted(
+        [
+            "FORMATS", "MODES", "TAR", "TAR_LZ4", "TGZ", "ZIP", "ArchiveReader", "ArchiveWriter",
+            "CorruptIndex", "FileRegion", "Member", "Output", "Source", "SourceSizeMismatch", "TarIndex",
+            "build_tar_index", "content_type", "format_of", "new_writer", "wds_key",
+        ]
+    )  # fmt: skip

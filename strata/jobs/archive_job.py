@@ -1,0 +1,114 @@
+"""The archive job: pack objects (a list, a range template or a prefix) into a new shard, or append
+them to an existing one (``aate``).
+
+The shard is written through the object store's atomic path, so until the last byte is in, readers
+see the previous version (or nothing); an aborted or failed job leaves no partial shard. Appending
+to a TAR copies the existing members kernel-side and continues after them; the compressed formats
+are re-packed member by member.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from strata.archive import TAR, ArchiveReader, ArchiveWriter, FileRegion, Output, format_of, new_writer
+from strata.errors import ObjectNotFound
+from strata.jobs.bucket_ops import CopyTarget, Missing, Selection
+from strata.jobs.registry import Job
+from strata.storage.names import BucketRef
+from strata.storage.objects import ObjectStore, ObjectWriter
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class ArchiveRequest:
+    src: BucketRef
+    selection: Selection
+    dst: CopyTarget
+    archname: str
+    mime: str = ""
+    include_bucket_name: bool = False
+    append: bool = False
+    continue_on_error: bool = False
+
+    @property
+    def format(self) -> str:
+        return format_of(self.archname, self.mime)
+
+
+def _write_output(out: ObjectWriter, item: Output) -> None:
+    if isinstance(item, FileRegion):
+        offset, remaining = item.offset, item.count
+        while remaining > 0:
+            data = os.pread(item.fd, min(remaining, _CHUNK), offset)
+            if not data:
+                raise OSError("source shorter than its size")
+            out.write(data)
+            offset += len(data)
+            remaining -= len(data)
+    else:
+        out.write(item)
+
+
+def _copy_existing(
+    store: ObjectStore, req: ArchiveRequest, out: ObjectWriter, fmt: str, writer: ArchiveWriter
+) -> None:
+    """For ``aate``: bring the current shard's members into the new version first."""
+    try:
+        shard = store.open(req.dst.bck, req.archname)
+    except ObjectNotFound:
+        return
+    try:
+        reader = ArchiveReader(shard.fd, shard.size, fmt)
+        try:
+            if fmt == TAR:  # keep the bytes up to the end of the last member, drop the trailer
+                end = 0
+                for member in reader.members():
+                    padded = (member.size + 511) // 512 * 512
+                    end = max(end, member.data_offset + padded)
+                _write_output(out, FileRegion(shard.fd, 0, end))
+            else:
+                for member in reader.members():
+                    for item in writer.add(member.name, member.size, reader.read(member), mtime=member.mtime):
+                        _write_output(out, item)
+        finally:
+            reader.close()
+    finally:
+        shard.close()
+
+
+def archive_objects(job: Job, store: ObjectStore, req: ArchiveRequest) -> None:
+    fmt = req.format
+    writer = new_writer(fmt)
+    out = store.writer(req.dst.bck, req.archname, req.dst.checksum_type)
+    missing = Missing()
+    try:
+        if req.append:
+            _copy_existing(store, req, out, fmt, writer)
+        for name, explicit in req.selection.iter(store.mountpaths, req.src):
+            job.check()
+            try:
+                obj = store.open(req.src, name)
+            except ObjectNotFound:
+                if explicit:
+                    missing.add(name)
+                continue
+            try:
+                member = f"{req.src.name}/{name}" if req.include_bucket_name else name
+                mtime = obj.metadata.mtime_ns // 1_000_000_000
+                for item in writer.add(member, obj.size, FileRegion(obj.fd, 0, obj.size), mtime=mtime):
+                    _write_output(out, item)
+            finally:
+                obj.close()
+            job.add(1, obj.size)
+        if missing.count and not req.continue_on_error:
+            raise RuntimeError(missing.error(req.src))
+        for item in writer.finish():
+            out.write(item)
+        out.commit(versioning=req.dst.versioning)
+        job.add(1, out.size, direction="out")
+    except BaseException:
+        out.abort()
+        raise
