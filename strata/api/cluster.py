@@ -156,7 +156,7 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
     raise InvalidRequest(f'invalid "what={what}" for GET /v1/cluster')
 
 
-def put_cluster(node: Node, request: Request, query: Query) -> Response:
+def put_cluster(node: Node, request: Request, query: Query) -> Response | Awaitable[Response]:
     msg = decode_action(request.body)
     if msg.action == "set-config":
         if not isinstance(msg.value, dict):
@@ -164,6 +164,8 @@ def put_cluster(node: Node, request: Request, query: Query) -> Response:
         value = msg.value
         node.meta.update_config(lambda cfg: update_cluster_config(cfg, value))
         return empty_response()
+    if node.is_proxy and msg.action in ("start", "stop", "stop-xaction", "abort"):
+        return proxy.forward_job(node, request)  # jobs run on the targets
     if msg.action == "start":
         return jobs.start_job(node, msg)
     if msg.action in ("stop", "stop-xaction", "abort"):

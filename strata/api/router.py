@@ -14,6 +14,7 @@ from strata.api import buckets, cluster, objects, proxy
 from strata.api.node import Node
 from strata.api.responses import Query, error_response
 from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
+from strata.jobs.registry import REQUESTED_JOB_ID
 from strata.server.http import BufferedExchange, Exchange, Request, Response
 from strata.storage.names import BucketRef, validate_object_name
 
@@ -59,7 +60,7 @@ class AisApp:
             if resource in _NOT_YET:
                 raise NotImplementedYet(f"/v1/{resource} is not implemented yet")
             raise NotFound(f'invalid path "{path}": unknown resource "{resource}"')
-        return BufferedExchange(request, lambda req: route(self.node, req, rest))
+        return BufferedExchange(request, lambda req: _with_job_id(route, self.node, req, rest))
 
     # -- objects ---------------------------------------------------------------------------------
 
@@ -90,6 +91,22 @@ class AisApp:
         if handler is None:
             raise MethodNotAllowed(f"{method} is not allowed on objects")
         return BufferedExchange(request, lambda req: handler(node, req, bck, object_name, query))
+
+
+def _with_job_id(
+    route: Callable[[Node, Request, str], Response | Awaitable[Response]],
+    node: Node,
+    request: Request,
+    rest: str,
+) -> Response | Awaitable[Response]:
+    """Run a handler; a target told by its proxy which id a job has (``?xid=``) uses that id."""
+    if "xid=" not in request.query:
+        return route(node, request, rest)
+    token = REQUESTED_JOB_ID.set(Query(request.query).get("xid"))
+    try:
+        return route(node, request, rest)
+    finally:
+        REQUESTED_JOB_ID.reset(token)
 
 
 class _Answer:
