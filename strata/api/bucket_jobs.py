@@ -14,6 +14,7 @@ import msgspec
 from strata.api.node import Node
 from strata.api.responses import Query, json_response, text_response
 from strata.api.wire import ActionMsg, json_encode
+from strata.cluster.smap import NodeInfo
 from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps, new_bucket_props
 from strata.errors import BucketAlreadyExists, InvalidRequest, NotFound
@@ -39,7 +40,7 @@ def parse_bucket_uname(raw: str, what: str) -> BucketRef:
     raise InvalidRequest(f'invalid {what} "{raw}" (expected provider/@ns#/bucket or ais://bucket)')
 
 
-def _bucket_from_model(value: Any, what: str) -> BucketRef:
+def bucket_from_model(value: Any, what: str) -> BucketRef:
     if not isinstance(value, dict) or not value.get("name"):
         raise InvalidRequest(f'{what} must name a bucket: {{"name": ..., "provider": ...}}')
     namespace = value.get("namespace") or {}
@@ -60,7 +61,7 @@ def _flag(value: dict[str, Any], key: str) -> bool:
     return raw is True or (isinstance(raw, str) and raw.lower() == "true")
 
 
-def _ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketProps:
+def ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketProps:
     """The destination of a copy: created on the fly (with the source's props) if it does not exist."""
     props = node.meta.bmd().get(dst)
     if props is not None:
@@ -90,8 +91,17 @@ def _copy_target(
     """Where copies go; a dry run only counts, so it creates nothing."""
     if dry_run:
         return CopyTarget(dst, "none", False, prepend)
-    props = _ensure_destination(node, dst, src_props)
-    return CopyTarget(dst, props.checksum.type, props.versioning.enabled, prepend)
+    props = ensure_destination(node, dst, src_props)
+    target = CopyTarget(dst, props.checksum.type, props.versioning.enabled, prepend)
+    if node.cluster is not None:  # each copy goes to the target that owns its destination name
+        me = node.node_id
+
+        def remote_owner(name: str) -> NodeInfo | None:
+            owner = node.cluster_map().target_for(dst, name)
+            return owner if owner is not None and owner.id != me else None
+
+        target.remote_owner = remote_owner
+    return target
 
 
 # -- whole buckets ---------------------------------------------------------------------------------
@@ -151,7 +161,7 @@ def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     src_props = node.bucket_props(src, ACCESS_GET)
     value = _value(msg)
     selection = Selection.from_value(value)
-    dst = _bucket_from_model(value.get("tobck"), "tobck")
+    dst = bucket_from_model(value.get("tobck"), "tobck")
     prepend = str(value.get("prepend", ""))
     dry_run = _flag(value, "dry_run")
     if dst == src and not prepend:
@@ -160,7 +170,7 @@ def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     if not dry_run:
         node.bucket_props(dst, ACCESS_PUT)
     job = node.runner.create("copy-listrange", bck=src, src=src, dst=dst)
-    coer = _flag(value, "coer")
+    coer = _flag(value, "coer") or node.cluster is not None  # a named object lives on one target
     node.runner.start(
         job,
         lambda j: bucket_ops.copy_objects(
@@ -189,7 +199,7 @@ def archive(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     src_props = node.bucket_props(src, ACCESS_GET)
     value = _value(msg)
     selection = Selection.from_value(value)
-    dst = _bucket_from_model(value["tobck"], "tobck") if value.get("tobck") else src
+    dst = bucket_from_model(value["tobck"], "tobck") if value.get("tobck") else src
     archname = validate_object_name(str(value.get("archname", "")))
     request = ArchiveRequest(
         src=src,

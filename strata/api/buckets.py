@@ -180,6 +180,10 @@ def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) ->
     raise InvalidRequest(f'invalid action "{action}" for {request.method} on a bucket')
 
 
+def _flag_true(raw: object) -> bool:
+    return raw is True or (isinstance(raw, str) and raw.lower() == "true")
+
+
 def cluster_bucket_action(
     node: Node, request: Request, bck: BucketRef, query: Query
 ) -> Response | Awaitable[Response]:
@@ -193,6 +197,16 @@ def cluster_bucket_action(
     node.bucket_props(bck)
     if request.method == "DELETE" and action in ("delete-listrange", "delete-objects"):
         return proxy.forward_job(node, request)  # each target deletes what it holds
+    if request.method == "POST" and action in ("copy-bck", "copy-bucket", "copy-listrange", "copy-objects"):
+        # each target copies what it holds, sending every copy to its destination owner
+        value = msg.value if isinstance(msg.value, dict) else {}
+        if action.startswith("copy-b"):
+            dst = bucket_jobs.parse_bucket_uname(query.get("bck_to"), "destination bucket (bck_to)")
+        else:
+            dst = bucket_jobs.bucket_from_model(value.get("tobck"), "tobck")
+        if not _flag_true(value.get("dry_run")):
+            bucket_jobs.ensure_destination(node, dst, node.bucket_props(bck))
+        return proxy.forward_job(node, request)
     raise NotImplementedYet(f'bucket action "{action}" is not implemented in cluster mode yet')
 
 

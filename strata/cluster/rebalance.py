@@ -22,7 +22,6 @@ import os
 import secrets
 import threading
 import time
-from urllib.parse import quote
 
 import msgspec
 import requests
@@ -30,6 +29,7 @@ import requests
 from strata.cluster.etcd import EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.smap import ClusterMap, NodeInfo
+from strata.cluster.transfer import TransferFailed, bucket_params, object_url, put_object
 from strata.errors import ObjectNotFound
 from strata.jobs.registry import Job, JobRunner, JobStore
 from strata.storage.listing import iter_names
@@ -187,51 +187,41 @@ def send_object(
         if found is None:
             return False
         md, raw = found
-        url = f"{owner.url}/v1/objects/{bck.name}/{quote(name, safe='/')}"
-        params = {"provider": bck.provider, "rebalance": rebalance_id}
-        if bck.ns_uuid or bck.ns_name:
-            params["namespace"] = bck.namespace_uname
-        with os.fdopen(os.dup(fd), "rb") as body:
-            resp = session.put(
-                url,
-                params=params,
-                data=_Sized(body, md.size),
-                headers={METADATA_HEADER: base64.b64encode(raw).decode()},
-                timeout=SEND_TIMEOUT,
-            )
-    except (requests.RequestException, OSError) as exc:
-        log.warning("rebalance: sending %s/%s to %s failed: %s", bck.uri, name, owner.id, exc)
+        resp = put_object(
+            session,
+            owner,
+            bck,
+            name,
+            fd,
+            md.size,
+            params={"rebalance": rebalance_id},
+            headers={METADATA_HEADER: base64.b64encode(raw).decode()},
+        )
+    except TransferFailed as exc:
+        log.warning("rebalance: %s", exc.message)
         return False
     finally:
         os.close(fd)
     if resp.status_code != 200:
         log.warning(
-            "rebalance: %s refused %s/%s: %s %s", owner.id, bck.uri, name, resp.status_code, resp.text[:200]
+            "rebalance: %s refused %s: %s %s",
+            owner.id,
+            bck.object_uri(name),
+            resp.status_code,
+            resp.text[:200],
         )
         return False
     return True
 
 
-class _Sized:
-    """A file object with a known length, so requests sends Content-Length (not chunked)."""
-
-    def __init__(self, f: object, size: int) -> None:
-        self._f = f
-        self.len = size
-
-    def read(self, n: int = -1) -> bytes:
-        return self._f.read(n)  # type: ignore[attr-defined, no-any-return]
-
-
 def find_on_neighbours(cmap: ClusterMap, me: str, bck: BucketRef, name: str) -> NodeInfo | None:
     """Get-from-neighbour: which other target holds the object (asked with a local-only HEAD)."""
-    path = f"/v1/objects/{bck.name}/{quote(name, safe='/')}"
     for target in cmap.targets.values():
         if target.id == me:
             continue
         try:
             resp = requests.head(
-                target.url + path, params={"provider": bck.provider, "local": "true"}, timeout=(1.0, 3.0)
+                object_url(target, bck, name), params=bucket_params(bck, local="true"), timeout=(1.0, 3.0)
             )
         except requests.RequestException:
             continue

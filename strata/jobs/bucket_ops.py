@@ -8,10 +8,14 @@ atomic write path, so an aborted copy never leaves a half-written object behind.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
+from strata.cluster.smap import NodeInfo
+from strata.cluster.transfer import TransferFailed, put_object
 from strata.errors import InvalidRequest, ObjectNotFound
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
@@ -85,6 +89,8 @@ class CopyTarget:
     checksum_type: str
     versioning: bool
     prepend: str = ""
+    # in a cluster: the target that owns a destination name, when it is not this one
+    remote_owner: Callable[[str], NodeInfo | None] | None = None
 
 
 def copy_objects(
@@ -98,12 +104,16 @@ def copy_objects(
     continue_on_error: bool,
 ) -> None:
     missing = Missing()
+    session = requests.Session()
     for name, explicit in selection.iter(store.mountpaths, src):
         job.check()
         dst_name = validate_object_name(dst.prepend + name)
+        owner = dst.remote_owner(dst_name) if dst.remote_owner is not None and not dry_run else None
         try:
             if dry_run:
                 size = store.head(src, name).size
+            elif owner is not None:
+                size = _copy_to(session, store, src, name, owner, dst.bck, dst_name)
             else:
                 size = store.copy(
                     src, name, dst.bck, dst_name, checksum_type=dst.checksum_type, versioning=dst.versioning
@@ -115,6 +125,28 @@ def copy_objects(
         job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(src))
+
+
+def _copy_to(
+    session: requests.Session,
+    store: ObjectStore,
+    src: BucketRef,
+    name: str,
+    owner: NodeInfo,
+    dst: BucketRef,
+    dst_name: str,
+) -> int:
+    """A copy whose destination lives on another target: stream it there with a plain PUT."""
+    obj = store.open(src, name)
+    try:
+        resp = put_object(session, owner, dst, dst_name, obj.fd, obj.size)
+    finally:
+        obj.close()
+    if resp.status_code != 200:
+        raise TransferFailed(
+            f"{owner.id} refused {dst.object_uri(dst_name)}: {resp.status_code} {resp.text[:200]}"
+        )
+    return obj.size
 
 
 def delete_objects(

@@ -39,3 +39,24 @@ def test_delete_listrange_summary_and_started_jobs_through_a_proxy(cluster: DevC
         timeout=10,
     )
     assert bad.status_code == 400
+
+
+def test_copies_land_on_their_destination_owners(cluster: DevCluster) -> None:
+    client = fast_client(cluster.endpoint)
+    src = client.bucket("csrc").create()
+    for i in range(40):
+        src.object(f"o{i:02d}").get_writer().put_content(f"v{i}".encode())
+    dst = client.bucket("cdst")
+    job_id = src.copy(dst, prepend="c/")
+    assert client.job(job_id=job_id).wait(timeout=60).success
+    names = [e.name for e in dst.list_all_objects()]
+    assert names == [f"c/o{i:02d}" for i in range(40)]
+    smap = client.cluster().get_info()
+    for i in range(40):  # every copy sits on the target HRW names for it (local=true: no neighbours)
+        owner = smap.get_target_for_object(f"ais/@#/cdst/c/o{i:02d}")
+        url = f"{owner.public_net.direct_url}/v1/objects/cdst/c/o{i:02d}?provider=ais&local=true"
+        assert requests.get(url, timeout=10).content == f"v{i}".encode()
+    ids = src.objects(obj_names=["o01", "o02", "o03"]).copy(client.bucket("cdst2"))
+    assert all(client.job(job_id=j).wait(timeout=60).success for j in ids)
+    assert [e.name for e in client.bucket("cdst2").list_all_objects()] == ["o01", "o02", "o03"]
+    assert client.bucket("cdst2").object("o02").get_reader(direct=True).read_all() == b"v2"
