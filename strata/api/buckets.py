@@ -147,7 +147,9 @@ def patch_bucket(node: Node, request: Request, bck: BucketRef) -> Response:
     return empty_response()
 
 
-def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+def bucket_action(
+    node: Node, request: Request, bck: BucketRef, query: Query
+) -> Response | Awaitable[Response]:
     """POST/PUT/DELETE with an ActMsg on a bucket."""
     required = request.method != "DELETE"
     msg = decode_action(request.body, required=required)
@@ -164,6 +166,10 @@ def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) ->
             return bucket_jobs.copy_objects(node, bck, msg)
         if action in ("prefetch-listrange", "prefetch-objects"):
             return bucket_jobs.remote_only(node, bck, action)
+        if action == "getbatch":
+            from strata.getbatch import get_batch
+
+            return get_batch(node, request, bck.name, query, msg.value if msg.value is not None else {})
     elif method == "PUT":
         if action in ("archive", "arch-multiobj"):
             return bucket_jobs.archive(node, bck, msg)

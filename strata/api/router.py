@@ -197,6 +197,18 @@ def _route_health(node: Node, request: Request, rest: str) -> Response:
     return cluster.health(node, request, Query(request.query))
 
 
+def _route_ml(node: Node, request: Request, rest: str) -> Response | Awaitable[Response]:
+    """``/v1/ml/moss[/BUCKET]``: GetBatch (the request is the JSON body of a GET)."""
+    what, _, bucket_raw = rest.partition("/")
+    if what != "moss":
+        raise NotImplementedYet(f"/v1/ml/{what} is not implemented yet")
+    if request.method not in ("GET", "POST"):
+        raise MethodNotAllowed(f"{request.method} is not allowed on /v1/ml/moss")
+    from strata.getbatch import get_batch
+
+    return get_batch(node, request, _decode_segment(bucket_raw, "bucket name"), Query(request.query))
+
+
 def _route_reverse(node: Node, request: Request, rest: str) -> Response:
     """``/v1/reverse/daemon``: forwarded to the node named by ``Ais-Node-Id`` (here: only this one)."""
     node_id = request.headers.get("ais-node-id", "")
@@ -215,6 +227,7 @@ _ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]
     "cluster": _route_cluster,
     "health": _route_health,
     "reverse": _route_reverse,
+    "ml": _route_ml,
 }
 _ERROR_COUNTERS = {
     "GET": "err_get_count",
@@ -223,7 +236,6 @@ _ERROR_COUNTERS = {
     "DELETE": "err_delete_count",
 }
 _NOT_YET = {
-    "ml",
     "download",
     "etl",
     "sort",

@@ -1,0 +1,148 @@
+"""The HTTP side of GetBatch: ``GET /v1/ml/moss[/BUCKET]`` and ``POST /v1/buckets/B {"action":"getbatch"}``.
+
+Answers (see ``shared/spec/ais-wire-contract.md``):
+- ``strm: true`` -- 200, ``Content-Type`` of the archive format, the archive as a chunked stream. The
+  first items are produced before the status line is written (until the first zero-copy region or
+  ``FIRST_BYTES`` of output), so a failure at the start of a batch -- a missing entry without coer, too
+  many soft errors in a small batch -- is a proper 4xx; later failures can only truncate the stream.
+- ``strm: false`` -- 200, ``multipart/mixed``: a ``metadata`` part (``MossResp`` JSON: the job id and
+  one ``MossOut`` per entry) then an ``archive`` part, with a ``Content-Length``; the archive is spooled
+  first (memory, then a temporary file), so every failure is a proper status.
+- 400 for a malformed request, 404 for a bucket that does not exist (before any byte; with coer the
+  entries of a missing bucket named in an entry become ``__404__/`` members instead), 429 +
+  ``Retry-After`` under load, 501 on a node that is not embedded (cluster GetBatch is not written yet).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Iterator
+from typing import Any
+
+from strata.api.node import EMBEDDED, Node
+from strata.api.responses import Query
+from strata.archive import FileRegion, Output, content_type
+from strata.config.access import ACCESS_GET
+from strata.errors import BucketNotFound, NotImplementedYet
+from strata.getbatch.assembler import Assembler
+from strata.getbatch.model import (
+    BatchPlan,
+    MossResp,
+    convert_request,
+    decode_request,
+    encode_response,
+    plan_request,
+)
+from strata.getbatch.sources import LocalSource
+from strata.getbatch.spool import Spool
+from strata.getbatch.work import WorkItem, service_for
+from strata.server.http import Request, Response
+from strata.storage.names import BucketRef
+
+FIRST_BYTES = 256 << 10
+
+
+def get_batch(
+    node: Node, request: Request, bucket_name: str, query: Query, value: Any = None
+) -> Awaitable[Response]:
+    """``value`` is the ``getbatch`` action's value; otherwise the request body is the MossReq."""
+    # 1. parse and validate the whole request (400 names the entry)
+    if node.role != EMBEDDED:
+        raise NotImplementedYet("get-batch in cluster mode is not implemented yet")
+    req = convert_request(value) if value is not None else decode_request(request.body)
+    provider = query.get("provider")
+    default = BucketRef.parse(bucket_name, provider, query.get("namespace")) if bucket_name else None
+    plan = plan_request(req, default, provider)
+    # 2. buckets: 404 before any byte (with coer, only for the URL's bucket)
+    missing = _missing_buckets(node, plan, default)
+    # 3. admission: a work item of the node's get-batch job (429 + Retry-After under load)
+    work = service_for(node).begin()
+    # 4. assemble, streamed or as a multipart answer
+    config = node.meta.config().get_batch
+    source = LocalSource(node.store, node.shards, missing_buckets=missing)
+    assembler = Assembler(
+        plan,
+        source,
+        max_soft_errs=config.max_soft_errs,
+        keep_metadata=not plan.strm,
+        tally=work.tally,
+        warm=work.warmer(source),
+    )
+    if plan.strm:
+        return _streamed(plan, assembler, work)
+    return _multipart(node, plan, assembler, work)
+
+
+def _missing_buckets(node: Node, plan: BatchPlan, default: BucketRef | None) -> frozenset[str]:
+    """Keys of buckets that do not exist (tolerated with coer, except the URL's own bucket)."""
+    missing = set()
+    for key, bck in plan.buckets.items():
+        try:
+            node.bucket_props(bck, ACCESS_GET)
+        except BucketNotFound:
+            if not plan.coer or bck == default:
+                raise
+            missing.add(key)
+    return frozenset(missing)
+
+
+async def _streamed(plan: BatchPlan, assembler: Assembler, work: WorkItem) -> Response:
+    items = assembler.items()
+    head: list[Output] = []
+    more = True
+    try:
+        produced = 0
+        for item in items:  # produce the start before committing to 200 (see the module docstring)
+            head.append(item)
+            if isinstance(item, FileRegion):
+                break
+            produced += len(item)
+            if produced >= FIRST_BYTES:
+                break
+        else:
+            more = False
+    except BaseException as exc:
+        items.close()
+        work.finish(exc)
+        raise
+    headers = [("Content-Type", content_type(plan.fmt)), ("Ais-Xaction-Id", work.job_id)]
+    return Response(200, headers, stream=work.stream(head, items if more else None))
+
+
+async def _multipart(node: Node, plan: BatchPlan, assembler: Assembler, work: WorkItem) -> Response:
+    spool = Spool(node.data_dir)
+    try:
+        for count, item in enumerate(assembler.items(), 1):
+            spool.write(item)
+            if count % 32 == 0:
+                await work.pace(count)
+        assert assembler.out is not None
+        metadata = encode_response(MossResp(work.job_id, assembler.out))
+    except BaseException as exc:
+        spool.close()
+        work.finish(exc)
+        raise
+    work.finish(None)
+    boundary = secrets.token_hex(16)
+    head = b"".join(
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n'.encode(),
+            b"Content-Type: application/json\r\n\r\n",
+            metadata,
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="archive"; '.encode(),
+            f'filename="batch{plan.fmt}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode(),
+        )
+    )
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    headers = [("Content-Type", f"multipart/mixed; boundary={boundary}"), ("Ais-Xaction-Id", work.job_id)]
+    length = len(head) + spool.size + len(tail)
+    return Response(200, headers, stream=_spooled(head, spool, tail), content_length=length)
+
+
+def _spooled(head: bytes, spool: Spool, tail: bytes) -> Iterator[bytes | FileRegion]:
+    try:
+        yield head
+        yield from spool.items()
+        yield tail
+    finally:
+        spool.close()
