@@ -153,7 +153,7 @@ def _entry(
     name, bucket, provider, namespace = item.objname, item.bucket, item.provider, ""
     if item.uname:
         provider, namespace, bucket, uname_object = _split_uname(item.uname)
-        name = name or uname_object
+        name = uname_object or name  # the uname names the whole triplet
     if not name:
         raise InvalidRequest("missing object name (objname)")
     validate_object_name(name)
