@@ -121,9 +121,22 @@ def _add_put(sub: SubParsers, name: str = "put") -> None:
 
 
 def _add_get(sub: SubParsers, name: str = "get") -> None:
-    p = _verb(sub, name, _run_get, "download an object to a file, a directory, or stdout (-)")
-    p.add_argument("source", metavar="ais://BUCKET/OBJECT")
+    p = _verb(
+        sub,
+        name,
+        _run_get,
+        "download an object to a file, a directory, or stdout (-); "
+        "or, with --batch, many objects and archived files as one archive (GetBatch)",
+    )
+    p.add_argument("source", metavar="ais://BUCKET/OBJECT  (with --batch: [ais://BUCKET] OUT.tar)")
     p.add_argument("destination", nargs="?", default=None, metavar="OUTFILE|DIR|-")
+    p.add_argument(
+        "--batch",
+        default=None,
+        metavar="FILE.json|TEMPLATE|NAMES",
+        help='GetBatch: a MossReq JSON file ({"in": [...]}) or a JSON list of names/entries, a brace '
+        "template (shard-{0000..0099}.tar) or comma-separated names; writes one .tar/.tgz/.zip/.tar.lz4",
+    )
     _progress_options(p)
 
 
@@ -280,6 +293,13 @@ def _run_put(session: Session, args: argparse.Namespace) -> int:
 def _run_get(session: Session, args: argparse.Namespace) -> int:
     from strata.cli import objects
 
+    if args.batch is not None:
+        if args.destination is None:  # strata get --batch FILE OUT.tar
+            return objects.get_batch(session, args.batch, None, str(args.source), progress=args.progress)
+        bucket = parse_uri(str(args.source))
+        if bucket.object:
+            raise UsageError("with --batch, name a bucket (ais://BUCKET), not an object")
+        return objects.get_batch(session, args.batch, bucket, str(args.destination), progress=args.progress)
     uri = parse_uri(str(args.source), want_object=True)
     return objects.get(session, uri, args.destination, progress=args.progress)
 

@@ -72,7 +72,8 @@ class TransferProgress:
         parts = [self._label] if self._label else []
         if self.total_files:
             parts.append(f"{self.done_files}/{self.total_files} files")
-        parts.append(f"{human_size(self.done_bytes)}/{human_size(self.total_bytes)}")
+        total = f"/{human_size(self.total_bytes)}" if self.total_bytes else ""  # 0: not known in advance
+        parts.append(f"{human_size(self.done_bytes)}{total}")
         if self.total_bytes:
             parts.append(f"{min(100, 100 * self.done_bytes // self.total_bytes)}%")
         parts.append(rate)
