@@ -48,6 +48,8 @@ FLAG_BCK_PRESENT = 64
 FLAG_NOT_CACHED = 512
 FLAG_NO_RECURSION = 2048
 FLAG_NO_DIRS = 8192
+# page flags: a rebalance is moving objects, so the listing may be unstable (AIStore warns likewise)
+LIST_REBALANCING = 1
 # entry flags (cmn/objlist.go)
 ENTRY_IS_CACHED = 64
 ENTRY_IN_ARCH = 128
@@ -276,7 +278,9 @@ def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -
             entries.append(entry)
             if flags & FLAG_ARCH_DIR:  # a shard's members follow it (all in this page, see below)
                 entries.extend(_archive_entries(node, bck, entry))
-    return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries)
+    rebalancing = node.cluster is not None and node.jobs.find(kind="rebalance", running_only=True)
+    page_flags = LIST_REBALANCING if rebalancing else 0
+    return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries, page_flags)
 
 
 def _archive_entries(node: Node, bck: BucketRef, shard: ListEntry) -> list[ListEntry]:
@@ -334,8 +338,10 @@ def _entry(node: Node, bck: BucketRef, name: str, props: set[str]) -> ListEntry 
     return entry
 
 
-def _list_page(request: Request, list_uuid: str, token: str, entries: list[ListEntry]) -> Response:
-    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=0, Entries=entries or None)
+def _list_page(
+    request: Request, list_uuid: str, token: str, entries: list[ListEntry], flags: int = 0
+) -> Response:
+    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=flags, Entries=entries or None)
     if "msgpack" in request.headers.get("accept", ""):
         return Response(200, [MSGPACK], msgpack_encode(page))
     return json_response(json_encode(page))

@@ -139,7 +139,10 @@ async def list_objects(node: Node, request: Request, bck: BucketRef, msg: Action
             break
         entries.append(entry)
     token = entries[-1].n if more and entries else ""
-    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=0, Entries=entries or None)
+    flags = 0
+    for part in pages:
+        flags |= part.Flags  # any target still rebalancing makes the whole listing unstable
+    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=flags, Entries=entries or None)
     if "msgpack" in request.headers.get("accept", ""):
         return Response(200, [MSGPACK], msgpack_encode(page))
     return json_response(page)

@@ -130,3 +130,20 @@ def test_maintenance_moves_objects_off_a_target(cluster: DevCluster) -> None:
         timeout=10,
     )
     assert bad.status_code == 404
+
+
+def test_rebalance_interrupted_by_another_change_loses_and_duplicates_nothing(cluster: DevCluster) -> None:
+    client = fast_client(cluster.endpoint)
+    bck = client.bucket("intr").create()
+    objects = {f"x/{i:05d}": f"payload {i}".encode() * 50 for i in range(600)}
+    for name, data in objects.items():
+        bck.object(name).get_writer().put_content(data)
+    cluster.add_node("target")  # starts a rebalance...
+    time.sleep(1.2)
+    cluster.add_node("target")  # ...that the next membership change interrupts
+    cluster.wait_for_map(targets=5)
+    time.sleep(1.5)
+    _wait_rebalanced(cluster.endpoint, timeout=120)
+    _check_placement(cluster, client, "intr", objects)
+    listed = [e.name for e in bck.list_all_objects()]
+    assert listed == sorted(objects) and len(set(listed)) == len(listed)
