@@ -299,5 +299,5 @@ def test_errors_are_s3_xml(s3_server: StrataServer, s3: Any, bucket: str) -> Non
     _fails("NoSuchBucket", s3.get_object, Bucket="no-such-bucket-zz", Key="k")
     _fails("NoSuchBucket", s3.put_object, Bucket="no-such-bucket-zz", Key="k", Body=b"")
     _fails("NotImplemented", s3.get_object_tagging, Bucket=bucket, Key="k")
-    status, headers, body = raw_exact(s3_server.endpoint, "GET", f"/s3/{bucket}/a/../b")
+    status, _headers, body = raw_exact(s3_server.endpoint, "GET", f"/s3/{bucket}/a/../b")
     assert status == 400 and body.startswith(b"<?xml") and b"<Code>InvalidArgument</Code>" in body
