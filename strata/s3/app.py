@@ -21,7 +21,8 @@ from collections.abc import Callable
 from strata.api.node import Node
 from strata.config._cluster_sections import S3Conf
 from strata.s3 import buckets, listing, multipart, objects
-from strata.s3.auth import authenticate
+from strata.s3.auth import Signature, authenticate
+from strata.s3.auth_v2 import authenticate_v2
 from strata.s3.body import SmallBodyExchange
 from strata.s3.context import S3Context, decode_component, parse_query
 from strata.s3.errors import S3Error, not_implemented, to_s3_error
@@ -104,7 +105,11 @@ class S3Application:
         pairs, query = parse_query(request.query)
         # 2. authenticate
         users = self.users.load(conf)
-        signature = authenticate(request, pairs, users)
+        if users and (request.headers.get("authorization", "").startswith("AWS ") or _v2_query(pairs)):
+            signed_paths = [request.path, f"/{raw_bucket}/{raw_key}" if raw_key else f"/{raw_bucket}"]
+            signature: Signature | None = authenticate_v2(request, pairs, users, signed_paths)
+        else:
+            signature = authenticate(request, pairs, users)
         ctx = S3Context(
             self.node,
             request,
@@ -216,6 +221,10 @@ class S3Application:
 
 
 _DEFAULT_CONF = S3Conf()
+
+
+def _v2_query(pairs: list[tuple[str, str]]) -> bool:
+    return any(key == "AWSAccessKeyId" for key, _ in pairs)
 
 
 def _best_effort_decode(raw: str) -> str:

@@ -182,8 +182,6 @@ def authenticate(
             )
         if not payload:
             raise S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
-    elif authorization.startswith("AWS "):
-        raise S3Error("InvalidRequest", "Signature Version 2 is not supported; use AWS4-HMAC-SHA256.")
     else:
         raise S3Error("AuthorizationHeaderMalformed", "Unsupported Authorization header.")
     # 2. the credential scope names a known access key
