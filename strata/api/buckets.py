@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
-from strata.api import bucket_jobs
-from strata.api.node import Node
+from strata.api import bucket_jobs, proxy
+from strata.api.node import EMBEDDED, Node
 from strata.api.responses import MSGPACK, Query, empty_response, json_response
 from strata.api.wire import (
     ActionMsg,
@@ -105,14 +106,17 @@ def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
         )
         return bmd.with_bucket(bck, props)
 
-    node.mountpaths.create_bucket(bck)
+    if node.has_storage:
+        node.mountpaths.create_bucket(bck)
     node.meta.update_bmd(change)
     return empty_response()
 
 
 def destroy_bucket(node: Node, bck: BucketRef) -> Response:
+    """Out of the BMD first; embedded removes the data now, targets when they see the new BMD."""
     node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
-    node.mountpaths.destroy_bucket(bck)
+    if node.role == EMBEDDED:
+        node.mountpaths.destroy_bucket(bck)
     return empty_response()
 
 
@@ -176,9 +180,23 @@ def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) ->
     raise InvalidRequest(f'invalid action "{action}" for {request.method} on a bucket')
 
 
-def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+def cluster_bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+    """On a proxy, bucket actions that only change metadata; jobs are not run across targets yet."""
+    msg = decode_action(request.body, required=request.method != "DELETE")
+    action = msg.action or ("destroy-bck" if request.method == "DELETE" else "")
+    if request.method == "POST" and action == "create-bck":
+        return create_bucket(node, bck, msg)
+    if request.method == "DELETE" and action == "destroy-bck":
+        return destroy_bucket(node, bck)
+    node.bucket_props(bck)
+    raise NotImplementedYet(f'bucket action "{action}" is not implemented in cluster mode yet')
+
+
+def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Response | Awaitable[Response]:
     msg = decode_action(request.body)
     if msg.action == "list":
+        if node.is_proxy:
+            return proxy.list_objects(node, request, bck, msg)
         return list_objects(node, request, bck, msg)
     if msg.action in ("summary-bck", "summary"):
         return bucket_jobs.summary(node, bck, msg)

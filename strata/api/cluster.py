@@ -45,17 +45,22 @@ def snode(node: Node, request: Request, daemon_type: str) -> Snode:
 
 
 def smap(node: Node, request: Request) -> Smap:
+    if node.cluster is not None:
+        return node.cluster_map().to_smap(_started(node))
     target = snode(node, request, "target")
     proxy = snode(node, request, "proxy")
-    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(node.started_ns / 1e9))
     return Smap(
         tmap={node.node_id: target},
         pmap={node.node_id: proxy},
         proxy_si=proxy,
         version=1,
         uuid=node.meta.bmd().uuid,
-        creation_time=created,
+        creation_time=_started(node),
     )
+
+
+def _started(node: Node) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(node.started_ns / 1e9))
 
 
 def health(node: Node, request: Request, query: Query) -> Response:

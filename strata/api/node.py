@@ -6,8 +6,10 @@ import os
 import secrets
 import time
 
+from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.hrw import digest
 from strata.cluster.metastore import MetaStore
+from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.config.bucket_props import BucketProps
 from strata.errors import Forbidden
 from strata.jobs.load import LoadMonitor
@@ -51,8 +53,17 @@ def load_node_id(meta_dir: str) -> str:
         return f.read().strip()
 
 
+EMBEDDED, PROXY, TARGET = "embedded", "proxy", "target"
+
+
 class Node:
-    """One embedded node: proxy and target in one process (one per worker, sharing the data dir)."""
+    """One node as a worker process sees it.
+
+    ``role`` is ``embedded`` (proxy and target in one server: the default ``strata serve``),
+    ``proxy`` (a gateway: metadata and redirects, never object bytes) or ``target`` (storage).
+    ``cluster`` is the etcd-backed store in cluster mode (the cluster map lives there); None when
+    embedded, where the node is the whole cluster.
+    """
 
     def __init__(
         self,
@@ -64,7 +75,11 @@ class Node:
         mountpaths: Mountpaths,
         data_dir: str,
         jobs: JobStore | None = None,
+        role: str = EMBEDDED,
+        cluster: EtcdMetaStore | None = None,
     ) -> None:
+        self.role = role
+        self.cluster = cluster
         self.node_id = node_id
         self.id_digest = digest(node_id)
         self.host = host
@@ -85,10 +100,36 @@ class Node:
         self.runner = JobRunner(self.jobs, self.load)
         self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT)
         self.shards = ShardIndexes()
+        me = [NodeInfo(node_id, PROXY, host, port, self.started_ns), NodeInfo(node_id, TARGET, host, port)]
+        self._embedded_map = ClusterMap(1, "", me, {})
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.role == PROXY
+
+    @property
+    def has_storage(self) -> bool:
+        return self.role != PROXY
+
+    def cluster_map(self) -> ClusterMap:
+        """The cluster map; in embedded mode, this node as the one proxy and the one target."""
+        if self.cluster is not None:
+            return self.cluster.cluster_map()
+        return self._embedded_map
+
+    def sync_metadata(self) -> None:
+        """Before answering a metadata read, catch up with etcd (one small read): a bucket created or
+        changed through another node moments ago is then seen here too. Embedded mode is always current."""
+        if self.cluster is not None:
+            self.cluster.refresh()
 
     def bucket_props(self, bck: BucketRef, access: int = 0) -> BucketProps:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""
-        props = self.meta.bmd().require(bck)
+        bmd = self.meta.bmd()
+        if bmd.get(bck) is None and self.cluster is not None:
+            self.cluster.refresh()  # another worker (or node) may have just created it
+            bmd = self.meta.bmd()
+        props = bmd.require(bck)
         if access and not (props.access & access):
             raise Forbidden(f"{bck.uri}: access denied (bucket access bits do not allow the operation)")
         return props

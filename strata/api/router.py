@@ -6,11 +6,11 @@ bodies are streamed to disk (``objects.begin_put``); everything else gets a boun
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
-from strata.api import buckets, cluster, objects
+from strata.api import buckets, cluster, objects, proxy
 from strata.api.node import Node
 from strata.api.responses import Query, error_response
 from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
@@ -69,6 +69,8 @@ class AisApp:
         object_name = validate_object_name(_decode_segment(name_raw, "object name"))
         node = self.node
         method = request.method
+        if node.is_proxy:  # a gateway never touches object bytes
+            return _Answer(proxy.redirect(node, request, bck, object_name))
         if method == "GET":
             return _ObjectRead(node, request, bck, object_name, query)
         if method == "HEAD":
@@ -84,6 +86,24 @@ class AisApp:
         if handler is None:
             raise MethodNotAllowed(f"{method} is not allowed on objects")
         return BufferedExchange(request, lambda req: handler(node, req, bck, object_name, query))
+
+
+class _Answer:
+    """An answer decided at the headers (a redirect): any body is drained and dropped."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+    def feed(self, data: bytes) -> None:
+        pass
+
+    def finish(self) -> Response:
+        return self.response
+
+    def abort(self) -> None:
+        pass
 
 
 class _ObjectRead:
@@ -110,12 +130,13 @@ class _ObjectRead:
         pass
 
 
-def _route_buckets(node: Node, request: Request, rest: str) -> Response:
+def _route_buckets(node: Node, request: Request, rest: str) -> Response | Awaitable[Response]:
     query = Query(request.query)
     name_raw, _, prefix_raw = rest.partition("/")
     name = _decode_segment(name_raw, "bucket name")
     if not name:
         if request.method == "GET":
+            node.sync_metadata()
             return buckets.list_buckets(node, request, query)
         raise MethodNotAllowed(f"{request.method} /v1/buckets requires a bucket name")
     bck = BucketRef.parse(name, query.get("provider"), query.get("namespace"))
@@ -123,10 +144,13 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response:
     if method == "GET":
         return buckets.get_bucket(node, request, bck, query)
     if method == "HEAD":  # bucket info may name a prefix after the bucket
+        node.sync_metadata()
         return buckets.head_bucket(node, bck, query, _decode_segment(prefix_raw, "prefix"))
     if method == "PATCH":
         return buckets.patch_bucket(node, request, bck)
     if method in ("POST", "PUT", "DELETE"):
+        if node.is_proxy:
+            return buckets.cluster_bucket_action(node, request, bck, query)
         return buckets.bucket_action(node, request, bck, query)
     raise MethodNotAllowed(f"{method} is not allowed on buckets")
 
@@ -164,7 +188,7 @@ def _route_reverse(node: Node, request: Request, rest: str) -> Response:
     raise NotFound(f'invalid path "/v1/reverse/{rest}"')
 
 
-_ROUTES: dict[str, Callable[[Node, Request, str], Response]] = {
+_ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]]] = {
     "buckets": _route_buckets,
     "daemon": _route_daemon,
     "cluster": _route_cluster,

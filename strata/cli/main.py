@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from strata.cli.defaults import ALL_LIST_PROPS, DEFAULT_LIST_PROPS, DEFAULT_UPLOAD_CONCURRENCY
+from strata.cli.nodes import add_cluster_commands, add_node_commands, run_cluster_command, run_node_command
 from strata.cli.uri import BucketURI, UsageError, parse_uri
 
 if TYPE_CHECKING:
@@ -190,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
+    add_node_commands(sub)
+    add_cluster_commands(sub)
     _add_ls(sub)
     _add_create(sub)
     _add_put(sub)
@@ -345,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
             config_path=args.config,
             workers=args.workers,
         )
+    if args.command in ("proxy", "target"):
+        return run_node_command(args)
+    if args.command == "cluster":
+        return run_cluster_command(args)
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from strata.api.node import Node, jobs_dir, load_node_id
@@ -32,11 +33,19 @@ DRAIN_SECONDS = 10.0
 SENDFILE_THREADS = 32
 
 
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s",
+    )
+
+
 def default_data_dir() -> str:
     return os.environ.get("STRATA_DATA") or os.path.join(os.path.expanduser("~"), ".strata")
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -56,11 +65,7 @@ def serve(
     config_path: str | None,
     workers: int,
 ) -> int:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s",
-    )
+    setup_logging()
     # 1. directories, config and metadata (fails fast with a clear message)
     data_dir = os.path.abspath(data_dir or default_data_dir())
     meta_dir = os.path.join(data_dir, "meta")
@@ -85,7 +90,7 @@ def serve(
         log.warning("%d job(s) were running when the node stopped; they are recorded as aborted", interrupted)
     # 2. the socket, shared by all workers
     try:
-        sock = _listen(host, port)
+        sock = listen(host, port)
     except OSError as exc:
         print(f"strata: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -102,10 +107,20 @@ def serve(
         f"; swept {swept} stale work file(s)" if swept else "",
     )
     # 3. workers, supervised until a signal says stop
-    return _supervise(sock, count, lambda: _worker_main(sock, host, port, node_id, meta_dir, roots, data_dir))
+
+    def make_node() -> Node:
+        meta = LocalMetaStore(meta_dir)  # its own mapping of the shared version counters
+        return Node(
+            node_id=node_id, host=host, port=port, meta=meta, mountpaths=Mountpaths(roots), data_dir=data_dir
+        )
+
+    return supervise(sock, count, lambda: worker_main(sock, make_node))
 
 
-def _supervise(sock: socket.socket, count: int, run_worker: object) -> int:
+def supervise(
+    sock: socket.socket, count: int, run_worker: Callable[[], int], on_stop: Callable[[], None] | None = None
+) -> int:
+    """Fork ``count`` workers, restart any that dies, and stop them all on SIGTERM/SIGINT."""
     children: dict[int, int] = {}
     stopping = False
 
@@ -115,7 +130,7 @@ def _supervise(sock: socket.socket, count: int, run_worker: object) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
             code = 1
             try:
-                code = run_worker()  # type: ignore[operator]
+                code = run_worker()
             except BaseException:
                 log.exception("worker failed")
             finally:
@@ -125,6 +140,8 @@ def _supervise(sock: socket.socket, count: int, run_worker: object) -> int:
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
+        if on_stop is not None:
+            on_stop()
         for pid in list(children):
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -158,15 +175,11 @@ def _supervise(sock: socket.socket, count: int, run_worker: object) -> int:
     return 0
 
 
-def _worker_main(
-    sock: socket.socket, host: str, port: int, node_id: str, meta_dir: str, roots: list[str], data_dir: str
-) -> int:
+def worker_main(sock: socket.socket, make_node: Callable[[], Node]) -> int:
+    """One worker process: its own event loop, node view and app, serving the shared socket."""
     import uvloop
 
-    meta = LocalMetaStore(meta_dir)  # its own mapping of the shared version counters
-    node = Node(
-        node_id=node_id, host=host, port=port, meta=meta, mountpaths=Mountpaths(roots), data_dir=data_dir
-    )
+    node = make_node()
     app = AisApp(node)
     executor = ThreadPoolExecutor(SENDFILE_THREADS, thread_name_prefix="sendfile")
 
