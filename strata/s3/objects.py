@@ -185,8 +185,18 @@ def _part_span(ctx: S3Context, md: ObjectMetadata) -> tuple[int, int, int] | Non
     return sum(sizes[: number - 1]), sizes[number - 1], len(sizes)
 
 
+def check_version(ctx: S3Context, md: ObjectMetadata) -> None:
+    """``?versionId=``: only the current version exists ("null", or its number when versioned)."""
+    version = ctx.query.get("versionId")
+    if version is not None and version not in ("null", md.version):
+        raise S3Error(
+            "NoSuchVersion", "The specified version does not exist.", 404, Key=ctx.key, VersionId=version
+        )
+
+
 def read_headers(ctx: S3Context, md: ObjectMetadata) -> tuple[int, list[tuple[str, str]], int, int] | None:
     """Status, headers, offset and length for GET/HEAD; None when the answer is 304 Not Modified."""
+    check_version(ctx, md)
     etag = etag_of(md)
     if check_conditions(ctx.request.headers, etag, md.mtime_ns):
         return None
@@ -274,6 +284,8 @@ def delete_object(ctx: S3Context, body: bytes) -> Response:
     """S3 answers 204 whether or not the key existed."""
     ctx.props(Permission.WRITE)
     try:
+        if "versionId" in ctx.query:
+            check_version(ctx, ctx.node.store.head(ctx.bck, ctx.key))
         ctx.node.store.delete(ctx.bck, ctx.key)
     except ObjectNotFound:
         pass
@@ -287,7 +299,9 @@ def delete_objects(ctx: S3Context, body: bytes) -> Response:
     if root.tag != "Delete":
         raise malformed_xml()
     quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
-    keys = [child_text(item, "Key") for item in root.findall("Object")]
+    items = root.findall("Object")
+    keys = [child_text(item, "Key") for item in items]
+    versions = [child_text(item, "VersionId") for item in items]
     if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k in keys):
         raise malformed_xml()
     want_md5 = content_md5(ctx)
@@ -295,7 +309,7 @@ def delete_objects(ctx: S3Context, body: bytes) -> Response:
         raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
     # 2. delete each key; a missing key counts as deleted, other failures are reported per key
     writer = XmlWriter("DeleteResult")
-    for key in keys:
+    for key, version in zip(keys, versions, strict=True):
         assert key is not None
         try:
             ctx.node.store.delete(ctx.bck, validate_object_name(key))
@@ -307,7 +321,7 @@ def delete_objects(ctx: S3Context, body: bytes) -> Response:
             writer.close("Error")
             continue
         if not quiet:
-            writer.open("Deleted").leaf("Key", key).close("Deleted")
+            writer.open("Deleted").leaf("Key", key).leaf("VersionId", version).close("Deleted")
     return xml_response(writer.document("DeleteResult"))
 
 

@@ -301,3 +301,13 @@ def test_errors_are_s3_xml(s3_server: StrataServer, s3: Any, bucket: str) -> Non
     _fails("NotImplemented", s3.get_object_tagging, Bucket=bucket, Key="k")
     status, _headers, body = raw_exact(s3_server.endpoint, "GET", f"/s3/{bucket}/a/../b")
     assert status == 400 and body.startswith(b"<?xml") and b"<Code>InvalidArgument</Code>" in body
+
+
+def test_version_ids_name_the_current_version(s3: Any, bucket: str) -> None:
+    """Only the latest version is kept: "null" (as ListObjectVersions shows it) names it."""
+    s3.put_object(Bucket=bucket, Key="versioned", Body=b"v")
+    assert s3.get_object(Bucket=bucket, Key="versioned", VersionId="null")["Body"].read() == b"v"
+    _fails("NoSuchVersion", s3.get_object, Bucket=bucket, Key="versioned", VersionId="no-such-version")
+    result = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "versioned", "VersionId": "null"}]})
+    assert result["Deleted"] == [{"Key": "versioned", "VersionId": "null"}]
+    _fails("NoSuchKey", s3.get_object, Bucket=bucket, Key="versioned")
