@@ -175,7 +175,8 @@ def delete_objects(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
     value = _value(msg)
     selection = Selection.from_value(value)
     job = node.runner.create("delete-listrange", bck=bck)
-    coer = _flag(value, "coer")
+    # in a cluster a named object lives on one target: the others skip it rather than fail
+    coer = _flag(value, "coer") or node.cluster is not None
     node.runner.start(
         job, lambda j: bucket_ops.delete_objects(j, node.store, bck, selection, continue_on_error=coer)
     )

@@ -180,7 +180,9 @@ def bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) ->
     raise InvalidRequest(f'invalid action "{action}" for {request.method} on a bucket')
 
 
-def cluster_bucket_action(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+def cluster_bucket_action(
+    node: Node, request: Request, bck: BucketRef, query: Query
+) -> Response | Awaitable[Response]:
     """On a proxy, bucket actions that only change metadata; jobs are not run across targets yet."""
     msg = decode_action(request.body, required=request.method != "DELETE")
     action = msg.action or ("destroy-bck" if request.method == "DELETE" else "")
@@ -189,6 +191,8 @@ def cluster_bucket_action(node: Node, request: Request, bck: BucketRef, query: Q
     if request.method == "DELETE" and action == "destroy-bck":
         return destroy_bucket(node, bck)
     node.bucket_props(bck)
+    if request.method == "DELETE" and action in ("delete-listrange", "delete-objects"):
+        return proxy.forward_job(node, request)  # each target deletes what it holds
     raise NotImplementedYet(f'bucket action "{action}" is not implemented in cluster mode yet')
 
 
@@ -199,6 +203,9 @@ def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Re
             return proxy.list_objects(node, request, bck, msg)
         return list_objects(node, request, bck, msg)
     if msg.action in ("summary-bck", "summary"):
+        if node.is_proxy:
+            node.bucket_props(bck)
+            return proxy.forward_summary(node, request)
         return bucket_jobs.summary(node, bck, msg)
     if msg.action in _JOB_ACTIONS:
         node.bucket_props(bck)
@@ -216,6 +223,7 @@ def _time_string(ns: int) -> str:
 
 def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
     # 1. parse and validate the request
+    node.metrics.add("lst_count")
     node.bucket_props(bck, ACCESS_LIST_OBJECTS)
     lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
     try:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable
 
-from strata.api import jobs
+from strata.api import jobs, proxy
 from strata.api.node import Node
 from strata.api.responses import Query, empty_response, json_response
-from strata.api.wire import NetInfo, Smap, Snode, decode_action
+from strata.api.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
+from strata.cluster.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE
 from strata.config.cluster import cluster_config_to_json, local_config_json, update_cluster_config
-from strata.errors import InvalidRequest, NotImplementedYet
+from strata.errors import InvalidRequest, NotFound, NotImplementedYet
 from strata.server.http import Request, Response
 
 
@@ -127,7 +129,7 @@ def get_daemon(node: Node, request: Request, query: Query) -> Response:
     raise InvalidRequest(f'invalid "what={what}" for GET /v1/daemon')
 
 
-def get_cluster(node: Node, request: Request, query: Query) -> Response:
+def get_cluster(node: Node, request: Request, query: Query) -> Response | Awaitable[Response]:
     what = query.get("what")
     if what == "cluster_config":
         return json_response(cluster_config_to_json(node.meta.config()))
@@ -139,6 +141,8 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response:
         return Response(200, [], _public_host(node, request)[0].encode())
     if what == "remote":
         return json_response({"a": [], "ver": 0})
+    if node.is_proxy and what in ("running_all", "status_all", "status", "qryxstats"):
+        return proxy.job_query(node, request, what)  # jobs run on the targets: ask them all
     if what == "running_all":
         return jobs.running_all_response(node, request)
     if what == "status_all":
@@ -152,7 +156,7 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response:
     raise InvalidRequest(f'invalid "what={what}" for GET /v1/cluster')
 
 
-def put_cluster(node: Node, request: Request, query: Query) -> Response:
+def put_cluster(node: Node, request: Request, query: Query) -> Response | Awaitable[Response]:
     msg = decode_action(request.body)
     if msg.action == "set-config":
         if not isinstance(msg.value, dict):
@@ -160,8 +164,32 @@ def put_cluster(node: Node, request: Request, query: Query) -> Response:
         value = msg.value
         node.meta.update_config(lambda cfg: update_cluster_config(cfg, value))
         return empty_response()
+    if node.is_proxy and msg.action in ("start", "stop", "stop-xaction", "abort"):
+        return proxy.forward_job(node, request)  # jobs run on the targets
     if msg.action == "start":
         return jobs.start_job(node, msg)
     if msg.action in ("stop", "stop-xaction", "abort"):
         return jobs.stop_jobs(node, msg)
+    if msg.action in ("start-maintenance", "stop-maintenance", "decommission-node", "decommission"):
+        return _maintenance(node, msg)
     raise NotImplementedYet(f'cluster action "{msg.action}" is not implemented yet')
+
+
+def _maintenance(node: Node, msg: ActionMsg) -> Response:
+    """Put a node in (or out of) maintenance, or decommission it: it leaves HRW placement, and the
+    rebalance that follows moves its objects to the remaining targets while it keeps serving."""
+    if node.cluster is None:
+        raise InvalidRequest("maintenance applies to cluster nodes; this is an embedded node")
+    value = msg.value if isinstance(msg.value, dict) else {}
+    node_id = str(value.get("sid") or value.get("daemon_id") or "")
+    if not node_id:
+        raise InvalidRequest('maintenance needs the node id: {"sid": "<node id>"}')
+    if node.cluster_map().node(node_id) is None:
+        raise NotFound(f'node "{node_id}" is not in the cluster map')
+    flags = 0
+    if msg.action == "start-maintenance":
+        flags = FLAG_MAINTENANCE
+    elif msg.action.startswith("decommission"):
+        flags = FLAG_DECOMMISSION
+    node.cluster.set_flags(node_id, flags)
+    return empty_response()

@@ -115,6 +115,8 @@ def stop_jobs(node: Node, msg: ActionMsg) -> Response:
     """Abort a job by id, or every running job of a kind (and bucket)."""
     args = decode_job_args(msg.value)
     if args.ID:
+        if node.cluster is not None and node.jobs.load(args.ID) is None:
+            return json_response(None)  # a cluster job may have no part on this target
         node.jobs.request_abort(args.ID)
         return json_response(None)
     if not args.Kind and args.bucket() is None:

@@ -14,6 +14,7 @@ from strata.config.bucket_props import BucketProps
 from strata.errors import Forbidden
 from strata.jobs.load import LoadMonitor
 from strata.jobs.registry import JobRunner, JobStore
+from strata.metrics import Metrics
 from strata.storage.hotcache import HotCache
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.names import BucketRef
@@ -100,6 +101,8 @@ class Node:
         self.runner = JobRunner(self.jobs, self.load)
         self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT)
         self.shards = ShardIndexes()
+        slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
+        self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
         me = [NodeInfo(node_id, PROXY, host, port, self.started_ns), NodeInfo(node_id, TARGET, host, port)]
         self._embedded_map = ClusterMap(1, "", me, {})
 

@@ -7,15 +7,21 @@ straight into the object's work file as they arrive.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import email.utils
 import os
+from collections.abc import Awaitable
 from typing import Any
+
+import msgspec
 
 from strata.api.archives import get_archived
 from strata.api.node import Node
 from strata.api.ranges import parse_range
 from strata.api.responses import Query, empty_response, text_response
 from strata.api.wire import ActionMsg, decode_action
+from strata.cluster.rebalance import find_on_neighbours
 from strata.config.access import (
     ACCESS_APPEND,
     ACCESS_DELETE_OBJECT,
@@ -26,16 +32,13 @@ from strata.config.access import (
     ACCESS_UPDATE_OBJECT,
 )
 from strata.config.bucket_props import BucketProps
-from strata.errors import (
-    InvalidRequest,
-    NotImplementedYet,
-    StrataError,
-)
+from strata.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
+from strata.metrics import Metrics
 from strata.server.http import FileBody, Request, Response, serialize_head
 from strata.storage import append as appends
 from strata.storage import multipart
 from strata.storage.checksum import checksum_file
-from strata.storage.metadata import ObjectMetadata
+from strata.storage.metadata import ObjectMetadata, decode_metadata
 from strata.storage.names import BucketRef, validate_object_name
 from strata.storage.objects import ObjectWriter, OpenObject
 
@@ -79,7 +82,9 @@ def metadata_headers(
 # -- GET / HEAD -----------------------------------------------------------------------------------
 
 
-def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def get_object(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     # 1. the bucket must exist and allow GET
     props = node.bucket_props(bck, ACCESS_GET)
     if query.get("archpath") or query.get("archregx"):
@@ -91,9 +96,16 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
     if cacheable:
         hit = node.hot.get(node.mountpaths.for_object(bck, object_name).object_path(bck, object_name))
         if hit is not None:
+            node.metrics.add("get_count")
+            node.metrics.add("hot_hit_count")
             return Response(raw=hit)
     # 3. open: the fd keeps this version readable even if it is overwritten meanwhile
-    obj = node.store.open(bck, object_name)
+    try:
+        obj = node.store.open(bck, object_name)
+    except ObjectNotFound:
+        if node.cluster is None or query.flag("local"):
+            raise
+        return _from_neighbour(node, request, bck, object_name)  # e.g. not moved here yet by a rebalance
     try:
         md = obj.metadata
         # 4. validate on demand (bucket prop checksum.validate_warm_get)
@@ -106,6 +118,8 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
                 )
         # 5. range, then hand the fd to the server (zero-copy for large bodies)
         span = parse_range(range_header, obj.size)
+        node.metrics.add("get_count")
+        node.metrics.add("get_bytes", obj.size if span is None else span[1])
         headers = [
             ("Ais-Checksum-Type", md.checksum_type),
             ("Ais-Checksum-Value", md.checksum_value),
@@ -124,6 +138,18 @@ def get_object(node: Node, request: Request, bck: BucketRef, object_name: str, q
         raise
 
 
+async def _from_neighbour(node: Node, request: Request, bck: BucketRef, object_name: str) -> Response:
+    """Get-from-neighbour: send the client to the target that still holds the object."""
+    loop = asyncio.get_running_loop()
+    holder = await loop.run_in_executor(
+        None, find_on_neighbours, node.cluster_map(), node.node_id, bck, object_name
+    )
+    if holder is None:
+        raise ObjectNotFound(bck.object_uri(object_name))
+    query = f"{request.query}&local=true" if request.query else "local=true"
+    return Response(307, [("Location", f"{holder.url}{request.path}?{query}")], b"")
+
+
 def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]) -> Response:
     """Read a small object whole, answer it, and keep the serialized response in the hot cache."""
     try:
@@ -140,6 +166,7 @@ def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]
 def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> Response:
     node.bucket_props(bck, ACCESS_HEAD_OBJECT)
     path, md = node.store.find(bck, object_name)
+    node.metrics.add("head_count")
     headers = metadata_headers(node, bck, object_name, md, path)
     return Response(200, headers, content_length=md.size)
 
@@ -150,9 +177,12 @@ def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> R
 class PutExchange:
     """A PUT body streamed into the object's work file; published on the last byte."""
 
-    __slots__ = ("custom", "expected", "props", "writer")
+    __slots__ = ("custom", "expected", "metrics", "props", "writer")
 
-    def __init__(self, writer: ObjectWriter, props: BucketProps, expected: tuple[str, str] | None) -> None:
+    def __init__(
+        self, writer: ObjectWriter, props: BucketProps, expected: tuple[str, str] | None, metrics: Metrics
+    ) -> None:
+        self.metrics = metrics
         self.writer = writer
         self.props = props
         self.expected = expected
@@ -162,6 +192,8 @@ class PutExchange:
 
     def finish(self) -> Response:
         self.writer.commit(versioning=self.props.versioning.enabled, expected_checksum=self.expected)
+        self.metrics.add("put_count")
+        self.metrics.add("put_bytes", self.writer.size)
         return Response(200)
 
     def abort(self) -> None:
@@ -194,6 +226,8 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
         node.bucket_props(bck, ACCESS_PUT)
         part = multipart.parse_part_number(query.get("partNumber"))
         return PartExchange(multipart.PartWriter(node.store, bck, object_name, upload_id, part))
+    if "rebalance" in query:
+        return begin_rebalance_put(node, request, bck, object_name)
     props = node.bucket_props(bck, ACCESS_PUT)
     checksum_type = props.checksum.type
     expected = None
@@ -202,7 +236,53 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
     if client_type and client_value:
         expected = (client_type, client_value)
     writer = node.store.writer(bck, object_name, checksum_type, fsync=fsync_wanted(props))
-    return PutExchange(writer, props, expected)
+    return PutExchange(writer, props, expected, node.metrics)
+
+
+class RebalanceExchange:
+    """An object moved here by a rebalance: bytes plus the metadata they had on the sender.
+
+    A copy already here with the same or a newer write time wins (a client wrote it after the map
+    changed); the sender then just drops its own copy.
+    """
+
+    __slots__ = ("carried", "writer")
+
+    def __init__(self, writer: ObjectWriter | None, carried: ObjectMetadata) -> None:
+        self.writer = writer
+        self.carried = carried
+
+    def feed(self, data: bytes) -> None:
+        if self.writer is not None:
+            self.writer.write(data)
+
+    def finish(self) -> Response:
+        if self.writer is not None:
+            self.writer.commit(versioning=False, carried=self.carried)
+        return Response(200)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
+
+def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_name: str) -> RebalanceExchange:
+    if node.cluster is None:
+        raise InvalidRequest("rebalance transfers exist only in cluster mode")
+    node.bucket_props(bck)
+    try:
+        carried = decode_metadata(
+            base64.b64decode(request.headers.get("ais-rebalance-md", ""), validate=True)
+        )
+    except (ValueError, msgspec.DecodeError):
+        raise InvalidRequest("rebalance transfer without valid object metadata") from None
+    try:
+        current = node.store.head(bck, object_name)
+    except ObjectNotFound:
+        current = None
+    if current is not None and current.mtime_ns >= carried.mtime_ns:
+        return RebalanceExchange(None, carried)
+    return RebalanceExchange(node.store.writer(bck, object_name, carried.checksum_type), carried)
 
 
 def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
@@ -265,6 +345,7 @@ def delete_object(node: Node, request: Request, bck: BucketRef, object_name: str
         return empty_response()
     node.bucket_props(bck, ACCESS_DELETE_OBJECT)
     node.store.delete(bck, object_name)
+    node.metrics.add("delete_count")
     return empty_response()
 
 

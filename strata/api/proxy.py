@@ -31,6 +31,7 @@ from strata.api.wire import (
 )
 from strata.cluster.smap import NodeInfo
 from strata.errors import InvalidRequest, StrataError
+from strata.jobs.registry import new_job_id
 from strata.server.http import Request, Response
 from strata.storage.names import BucketRef
 
@@ -162,3 +163,120 @@ def aggregate_json(answers: dict[str, requests.Response]) -> dict[str, Any]:
         if answer.status_code == 200:
             out[target_id] = answer.json()
     return out
+
+
+async def job_query(node: Node, request: Request, what: str) -> Response:
+    """Job status and stats across targets, in the shapes the SDK reads for a cluster."""
+    answers = await fan_out(
+        node,
+        "GET",
+        request.path,
+        body=request.body,
+        query=request.query,
+        headers={"Content-Type": "application/json"},
+    )
+    known = {tid: a.json() for tid, a in answers.items() if a.status_code == 200}
+    if what == "qryxstats":
+        merged: dict[str, Any] = {}
+        for part in known.values():
+            merged.update(part)
+        if not merged:  # no target knows the job asked for
+            first = next(iter(answers.values()))
+            return Response(first.status_code, [("Content-Type", "application/json")], first.content)
+        return json_response(merged)
+    if what == "running_all":
+        names = sorted({name for part in known.values() for name in part or []})
+        return json_response(names)
+    if what == "status_all":
+        statuses = [status for part in known.values() for status in part or []]
+        return json_response(statuses or None)
+    # status: one job seen by every target that ran it
+    if not known:
+        sample = next(iter(answers.values()), None)
+        if sample is None:
+            raise TargetUnreachable("no target is available")
+        return Response(sample.status_code, [("Content-Type", "application/json")], sample.content)
+    parts = list(known.values())
+    running = any(p["end_time"] == 0 for p in parts)
+    return json_response(
+        {
+            "uuid": parts[0]["uuid"],
+            "err": next((p["err"] for p in parts if p.get("err")), ""),
+            "end_time": 0 if running else max(p["end_time"] for p in parts),
+            "aborted": any(p.get("aborted") for p in parts),
+        }
+    )
+
+
+async def forward_job(node: Node, request: Request) -> Response:
+    """Start a job on every target under one id (each does its local share); answer the id."""
+    job_id = new_job_id()
+    query = f"{request.query}&xid={job_id}" if request.query else f"xid={job_id}"
+    answers = await fan_out(
+        node,
+        request.method,
+        request.path,
+        body=request.body,
+        query=query,
+        headers={"Content-Type": "application/json"},
+    )
+    for answer in answers.values():
+        if answer.status_code >= 300:  # the same validation failed everywhere: pass the first answer on
+            return Response(answer.status_code, [("Content-Type", "application/json")], answer.content)
+    return Response(200, [("Content-Type", "text/plain; charset=utf-8")], job_id.encode())
+
+
+async def forward_summary(node: Node, request: Request) -> Response:
+    """Bucket summary across targets: 202 until every target's part is done, then the sums."""
+    body = msgspec.json.decode(request.body or b"{}")
+    value = body.get("value") or {}
+    job_id = str(value.get("uuid", ""))
+    query = request.query
+    if not job_id:
+        job_id = new_job_id()
+        query = f"{query}&xid={job_id}" if query else f"xid={job_id}"
+    else:
+        body["value"]["uuid"] = job_id
+    answers = await fan_out(
+        node,
+        "GET",
+        request.path,
+        body=msgspec.json.encode(body),
+        query=query,
+        headers={"Content-Type": "application/json"},
+    )
+    if any(a.status_code == 202 for a in answers.values()) or not value.get("uuid"):
+        for answer in answers.values():
+            if answer.status_code >= 300 and answer.status_code != 202:
+                return Response(answer.status_code, [("Content-Type", "application/json")], answer.content)
+        return Response(202, [("Content-Type", "text/plain")], job_id.encode())
+    parts = []
+    for answer in answers.values():
+        if answer.status_code != 200:
+            return Response(answer.status_code, [("Content-Type", "application/json")], answer.content)
+        parts.append(answer.json()[0])
+    return json_response([sum_summaries(parts)])
+
+
+def sum_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add up per-target bucket summaries (counts and sizes are strings, as AIStore writes them)."""
+    total = dict(parts[0])
+    count = sum(int(p["ObjCount"]["obj_count_present"]) for p in parts)
+    present = sum(int(p["TotalSize"]["size_all_present_objs"]) for p in parts)
+    on_disk = sum(int(p["TotalSize"]["size_on_disk"]) for p in parts)
+    disks = sum(int(p["TotalSize"]["total_disks_size"]) for p in parts)
+    sizes = [p["ObjSize"] for p in parts if int(p["ObjCount"]["obj_count_present"])]
+    total["ObjCount"] = {"obj_count_present": str(count), "obj_count_remote": "0"}
+    total["TotalSize"] = {
+        "size_on_disk": str(on_disk),
+        "size_all_present_objs": str(present),
+        "size_all_remote_objs": "0",
+        "total_disks_size": str(disks),
+    }
+    total["ObjSize"] = {
+        "obj_min_size": min((s["obj_min_size"] for s in sizes), default=0),
+        "obj_avg_size": present // count if count else 0,
+        "obj_max_size": max((s["obj_max_size"] for s in sizes), default=0),
+    }
+    total["used_pct"] = round(100 * on_disk / disks) if disks else 0
+    return total

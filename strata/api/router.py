@@ -14,6 +14,7 @@ from strata.api import buckets, cluster, objects, proxy
 from strata.api.node import Node
 from strata.api.responses import Query, error_response
 from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
+from strata.jobs.registry import REQUESTED_JOB_ID
 from strata.s3 import S3Application
 from strata.server.http import BufferedExchange, Exchange, Request, Response
 from strata.storage.names import BucketRef, validate_object_name
@@ -40,10 +41,17 @@ class AisApp:
     def error_response(self, request: Request, exc: BaseException) -> Response:
         if not request.path.startswith("/v1/") and self.s3.handles(request):
             return self.s3.error_response(request, exc)  # S3 clients get S3's XML errors
+        counter = _ERROR_COUNTERS.get(request.method) if request.path.startswith("/v1/objects/") else None
+        if counter is not None:
+            self.node.metrics.add(counter)
         return error_response(request, exc, self.node.node_id)
 
     def begin(self, request: Request) -> Exchange:
         path = request.path
+        if path == "/metrics":
+            node = self.node
+            body = node.metrics.exposition(node.role, node.node_id)
+            return _Answer(Response(200, [("Content-Type", "text/plain; version=0.0.4")], body))
         if not path.startswith("/v1/"):
             if self.s3.handles(request):  # /s3/..., or / when configured, or <bucket>.<domain>
                 return self.s3.begin(request)
@@ -56,7 +64,7 @@ class AisApp:
             if resource in _NOT_YET:
                 raise NotImplementedYet(f"/v1/{resource} is not implemented yet")
             raise NotFound(f'invalid path "{path}": unknown resource "{resource}"')
-        return BufferedExchange(request, lambda req: route(self.node, req, rest))
+        return BufferedExchange(request, lambda req: _with_job_id(route, self.node, req, rest))
 
     # -- objects ---------------------------------------------------------------------------------
 
@@ -70,6 +78,7 @@ class AisApp:
         node = self.node
         method = request.method
         if node.is_proxy:  # a gateway never touches object bytes
+            node.metrics.add("redirect_count")
             return _Answer(proxy.redirect(node, request, bck, object_name))
         if method == "GET":
             return _ObjectRead(node, request, bck, object_name, query)
@@ -86,6 +95,22 @@ class AisApp:
         if handler is None:
             raise MethodNotAllowed(f"{method} is not allowed on objects")
         return BufferedExchange(request, lambda req: handler(node, req, bck, object_name, query))
+
+
+def _with_job_id(
+    route: Callable[[Node, Request, str], Response | Awaitable[Response]],
+    node: Node,
+    request: Request,
+    rest: str,
+) -> Response | Awaitable[Response]:
+    """Run a handler; a target told by its proxy which id a job has (``?xid=``) uses that id."""
+    if "xid=" not in request.query:
+        return route(node, request, rest)
+    token = REQUESTED_JOB_ID.set(Query(request.query).get("xid"))
+    try:
+        return route(node, request, rest)
+    finally:
+        REQUESTED_JOB_ID.reset(token)
 
 
 class _Answer:
@@ -121,7 +146,7 @@ class _ObjectRead:
     def feed(self, data: bytes) -> None:
         pass  # a GET body on an object request carries nothing we use
 
-    def finish(self) -> Response:
+    def finish(self) -> Response | Awaitable[Response]:
         if self.request.method == "GET":
             return objects.get_object(self.node, self.request, self.bck, self.object_name, self.query)
         return objects.head_object(self.node, self.bck, self.object_name, self.query)
@@ -161,7 +186,7 @@ def _route_daemon(node: Node, request: Request, rest: str) -> Response:
     return cluster.get_daemon(node, request, Query(request.query))
 
 
-def _route_cluster(node: Node, request: Request, rest: str) -> Response:
+def _route_cluster(node: Node, request: Request, rest: str) -> Response | Awaitable[Response]:
     query = Query(request.query)
     if request.method == "GET":
         return cluster.get_cluster(node, request, query)
@@ -194,6 +219,12 @@ _ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]
     "cluster": _route_cluster,
     "health": _route_health,
     "reverse": _route_reverse,
+}
+_ERROR_COUNTERS = {
+    "GET": "err_get_count",
+    "PUT": "err_put_count",
+    "HEAD": "err_head_count",
+    "DELETE": "err_delete_count",
 }
 _NOT_YET = {
     "ml",

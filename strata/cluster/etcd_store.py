@@ -134,6 +134,8 @@ class EtcdMetaStore:
             if name.startswith("flags/"):
                 self._flags[name[len("flags/") :]] = int(value or b"0")
                 return {"map"}
+            if name == "rebalance":
+                return {"rebalance"}
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError, StrataError) as exc:
             log.error("refusing malformed %s in etcd: %s", name, exc)
         return set()

@@ -14,7 +14,9 @@ aborted ("the process running it exited"), so a crash never leaves a job running
 
 from __future__ import annotations
 
+import contextvars
 import os
+import re
 import secrets
 import threading
 import time
@@ -23,10 +25,11 @@ from typing import Any
 
 import msgspec
 
-from strata.errors import Conflict, NotFound
+from strata.errors import Conflict, InvalidRequest, NotFound
 from strata.jobs.load import LoadMonitor
 from strata.storage.names import BucketRef
 
+REQUESTED_JOB_ID: contextvars.ContextVar[str] = contextvars.ContextVar("requested_job_id", default="")
 FLUSH_EVERY = 0.25
 KEEP_FINISHED_S = 3600.0
 KEEP_FINISHED_MAX = 500
@@ -67,6 +70,16 @@ class JobRecord(msgspec.Struct, omit_defaults=True):
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(JobRecord).decode
+
+
+_JOB_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def _checked_id(job_id: str) -> str:
+    """Job ids name files: only letters, digits, ``-`` and ``_`` (ids come from clients too)."""
+    if not _JOB_ID_RE.fullmatch(job_id):
+        raise InvalidRequest(f'invalid job id "{job_id[:80]}"')
+    return job_id
 
 
 def new_job_id() -> str:
@@ -154,10 +167,10 @@ class JobStore:
         os.makedirs(jobs_dir, exist_ok=True)
 
     def record_path(self, job_id: str) -> str:
-        return os.path.join(self.dir, f"{job_id}.json")
+        return os.path.join(self.dir, f"{_checked_id(job_id)}.json")
 
     def abort_path(self, job_id: str) -> str:
-        return os.path.join(self.dir, f"{job_id}.abort")
+        return os.path.join(self.dir, f"{_checked_id(job_id)}.abort")
 
     def write(self, job_id: str, data: bytes) -> None:
         tmp = os.path.join(self.dir, f".{job_id}.{os.getpid()}.{threading.get_ident()}")
@@ -195,6 +208,8 @@ class JobStore:
     # -- reading ---------------------------------------------------------------------------------
 
     def load(self, job_id: str) -> JobRecord | None:
+        if not _JOB_ID_RE.fullmatch(job_id):
+            return None
         try:
             with open(self.record_path(job_id), "rb") as f:
                 record = _decode(f.read())
@@ -305,10 +320,14 @@ class JobRunner:
         src: BucketRef | None = None,
         dst: BucketRef | None = None,
     ) -> Job:
-        """A new job, unless the node is overloaded (429 with Retry-After: the SDK retries)."""
+        """A new job, unless the node is overloaded (429 with Retry-After: the SDK retries).
+
+        In a cluster the proxy names the job (``REQUESTED_JOB_ID``) so that every target's part of
+        it shares one id.
+        """
         if self.load is not None:
             self.load.admit(f'starting a "{kind}" job')
-        job = self.store.create(kind, bck=bck, src=src, dst=dst)
+        job = self.store.create(kind, bck=bck, src=src, dst=dst, job_id=REQUESTED_JOB_ID.get())
         if self.load is not None:
             job.throttle = self.load.throttle
         return job

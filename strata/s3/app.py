@@ -188,10 +188,20 @@ class S3Application:
             raise S3Error(
                 "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
             )
+        if handler in _DATA_HANDLERS:
+            self._need_storage()
         return self._small(ctx, handler)
+
+    def _need_storage(self) -> None:
+        """A cluster proxy holds no objects: S3 data requests are not forwarded to targets yet."""
+        if not self.node.has_storage:
+            raise not_implemented(
+                "S3 object data through a cluster proxy (send S3 data requests to a target)"
+            )
 
     def _object(self, ctx: S3Context) -> Exchange:
         method, query, headers = ctx.request.method, ctx.query, ctx.request.headers
+        self._need_storage()
         if method == "PUT":
             if "acl" in query:
                 raise not_implemented("Object ACLs")
@@ -221,6 +231,12 @@ class S3Application:
 
 
 _DEFAULT_CONF = S3Conf()
+_DATA_HANDLERS: frozenset[SmallHandler] = frozenset(
+    {
+        multipart.list_uploads, listing.list_versions, listing.list_v1, listing.list_v2,
+        buckets.delete_bucket, objects.delete_objects,
+    }
+)  # fmt: skip
 
 
 def _v2_query(pairs: list[tuple[str, str]]) -> bool:

@@ -18,6 +18,7 @@ import time
 from strata.api.node import TARGET, Node, jobs_dir, load_node_id
 from strata.cluster.etcd import Etcd, EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
+from strata.cluster.rebalance import RebalanceCoordinator, TargetRebalancer
 from strata.cluster.smap import NodeInfo
 from strata.config.cluster import ConfigError, load_cluster_config
 from strata.errors import Conflict
@@ -86,9 +87,13 @@ def serve_cluster_node(
         return 2
     membership = _Membership(store, me, lease)
     membership.start()
-    # 4. a target drops the data of destroyed buckets
+    # 4. a target drops the data of destroyed buckets and moves objects in rebalances; the primary
+    #    proxy starts rebalances when the active targets change
     if role == TARGET:
         _watch_destroyed_buckets(store, mounts)
+        TargetRebalancer(store, node_id, mounts, JobStore(jobs_dir(data_dir), node_id)).start()
+    else:
+        RebalanceCoordinator(store, node_id).start()
     count = workers if workers > 0 else (os.cpu_count() or 1)
     log.info(
         "%s %s serving on %s with %d worker(s); etcd %s; cluster %r",

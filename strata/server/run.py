@@ -30,6 +30,7 @@ from strata.storage.mountpaths import Mountpaths
 log = logging.getLogger("strata")
 
 DRAIN_SECONDS = 10.0
+WORKER_SLOT_ENV = "STRATA_WORKER_SLOT"
 SENDFILE_THREADS = 32
 
 
@@ -128,6 +129,7 @@ def supervise(
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
+            os.environ[WORKER_SLOT_ENV] = str(slot)  # the worker's row in shared per-node counters
             code = 1
             try:
                 code = run_worker()

@@ -170,9 +170,26 @@ class ObjectWriter:
         custom: dict[str, str] | None = None,
         expected_checksum: tuple[str, str] | None = None,
         etag: str = "",
+        carried: ObjectMetadata | None = None,
     ) -> ObjectMetadata:
-        """Seal the work file with its metadata and rename it over the object (atomically)."""
+        """Seal the work file with its metadata and rename it over the object (atomically).
+
+        ``carried`` is metadata that travels with the bytes (rebalance moving an object between
+        targets): it is kept as it is -- version, times, custom -- once the bytes hash to it.
+        """
         value = self.hasher.hexdigest()
+        if carried is not None:
+            if carried.size != self.size or (
+                carried.checksum_type == self.checksum_type
+                and carried.checksum_value
+                and carried.checksum_value != value
+            ):
+                self.abort()
+                raise InvalidRequest(
+                    f"{self.bck.object_uri(self.object_name)}: received bytes do not match "
+                    "the metadata they came with"
+                )
+            return self._publish(carried)
         if (
             expected_checksum is not None
             and expected_checksum[0] == self.checksum_type
@@ -183,23 +200,30 @@ class ObjectWriter:
                 f"{self.bck.object_uri(self.object_name)}: checksum mismatch "
                 f"({self.checksum_type} {expected_checksum[1]} expected, {value} computed)"
             )
+
+        def fresh() -> ObjectMetadata:
+            previous = read_metadata(self.final_path) if versioning else None
+            now = time.time_ns()
+            return ObjectMetadata(
+                size=self.size,
+                checksum_type=self.checksum_type,
+                checksum_value=value,
+                version=next_version(previous, versioning),
+                mtime_ns=now,
+                atime_ns=now,
+                custom=custom or {},
+                etag=etag,
+            )
+
+        return self._publish(fresh)
+
+    def _publish(self, metadata: ObjectMetadata | Callable[[], ObjectMetadata]) -> ObjectMetadata:
         try:
             if self.fsync:
                 os.fsync(self.fd)
             # read-the-previous-version and publish are one step for concurrent writers and patches
             with self.locks.hold(self.final_path):
-                previous = read_metadata(self.final_path) if versioning else None
-                now = time.time_ns()
-                md = ObjectMetadata(
-                    size=self.size,
-                    checksum_type=self.checksum_type,
-                    checksum_value=value,
-                    version=next_version(previous, versioning),
-                    mtime_ns=now,
-                    atime_ns=now,
-                    custom=custom or {},
-                    etag=etag,
-                )
+                md = metadata if isinstance(metadata, ObjectMetadata) else metadata()
                 write_metadata(self.fd, md)
                 os.close(self.fd)
                 self.closed = True

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 import xxhash
 from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
@@ -129,3 +130,22 @@ def test_parallel_download(bucket: Bucket) -> None:
     bucket.object("par").get_writer().put_content(data)
     with bucket.object("par").get_reader(num_workers=2, chunk_size=1024 * 1024).read_all() as buf:
         assert buf.tobytes() == data
+
+
+def test_prometheus_metrics_count_across_workers(endpoint: str, bucket: Bucket) -> None:
+    """Every worker counts into shared per-node counters; /metrics shows the node's totals."""
+
+    def counter(text: str, name: str) -> int:
+        line = next(x for x in text.splitlines() if x.startswith(f"ais_target_{name}{{"))
+        return int(line.rsplit(" ", 1)[1])
+
+    before = requests.get(f"{endpoint}/metrics", timeout=10).text
+    assert "# TYPE ais_target_get_count counter" in before and 'node_id="' in before
+    for i in range(10):  # a new connection each time: both workers take part
+        with requests.Session() as s:
+            s.put(f"{endpoint}/v1/objects/{bucket.name}/m{i}?provider=ais", data=b"12345", timeout=10)
+            s.get(f"{endpoint}/v1/objects/{bucket.name}/m{i}?provider=ais", timeout=10)
+    after = requests.get(f"{endpoint}/metrics", timeout=10).text
+    assert counter(after, "put_count") - counter(before, "put_count") == 10
+    assert counter(after, "put_bytes") - counter(before, "put_bytes") == 50
+    assert counter(after, "get_count") - counter(before, "get_count") == 10

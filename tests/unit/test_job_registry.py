@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from strata.errors import Conflict, NotFound
+from strata.errors import Conflict, InvalidRequest, NotFound
 from strata.jobs.kinds import job_kind
 from strata.jobs.registry import Job, JobRunner, JobStore
 from strata.jobs.snapshots import NOT_ENDED, job_snap, job_status
@@ -105,3 +105,12 @@ def test_kinds_table() -> None:
         assert job_kind(idle).idles  # type: ignore[union-attr]
     assert not job_kind("copy-bck").idles  # type: ignore[union-attr]
     assert job_kind("nope") is None
+
+
+def test_job_ids_cannot_name_other_files(tmp_path: object) -> None:
+    store = JobStore(f"{tmp_path}/jobs", "n")
+    for bad in ("../escape", "a/b", ".hidden", "x" * 65):
+        with pytest.raises(InvalidRequest):
+            store.create("rebalance", job_id=bad)
+        assert store.load(bad) is None
+    assert store.create("rebalance", job_id="reb-0a1b2c").id == "reb-0a1b2c"

@@ -1,0 +1,132 @@
+"""Membership changes rebalance the cluster: every object ends on its new HRW owner, none is lost."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+from aistore.sdk import Client
+
+from strata.cluster.devcluster import DevCluster
+from tests.integration.helpers import fast_client
+
+pytestmark = pytest.mark.timeout(240)
+
+N = 120
+
+
+def _fill(client: Client, bucket: str) -> dict[str, bytes]:
+    bck = client.bucket(bucket).create()
+    objects = {f"d{i % 5}/obj-{i:04d}": f"content of {i}".encode() * (1 + i % 9) for i in range(N)}
+    for name, data in objects.items():
+        bck.object(name).get_writer().put_content(data)
+    return objects
+
+
+def _owner_dirs(cluster: DevCluster, client: Client) -> dict[str, str]:
+    """target id -> its data dir, matched through the smap's ports."""
+    smap = client.cluster().get_info()
+    by_port = {p.port: p.data for p in cluster.procs.values() if p.role == "target"}
+    return {
+        t.daemon_id: by_port[int(t.public_net.daemon_port)]
+        for t in smap.tmap.values()
+        if int(t.public_net.daemon_port) in by_port
+    }
+
+
+def _wait_rebalanced(endpoint: str, timeout: float = 90.0) -> None:
+    """Until a rebalance ran and no target is still running one."""
+    deadline = time.monotonic() + timeout
+    seen = False
+    body = {"ID": "", "Kind": "rebalance", "DaemonID": "", "Bck": None, "Buckets": None}
+    while time.monotonic() < deadline:
+        stats = requests.get(f"{endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10).json()
+        snaps = [s for part in stats.values() for s in part or []]
+        if snaps:
+            seen = True
+            if all(s["end-time"] != "0001-01-01T00:00:00Z" for s in snaps):
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"rebalance did not finish (seen={seen})")
+
+
+def _rebalance_ids(endpoint: str) -> set[str]:
+    body = {"ID": "", "Kind": "rebalance", "DaemonID": "", "Bck": None, "Buckets": None}
+    stats = requests.get(f"{endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10).json()
+    return {s["id"] for part in stats.values() for s in part or []}
+
+
+def _check_placement(cluster: DevCluster, client: Client, bucket: str, objects: dict[str, bytes]) -> None:
+    dirs = _owner_dirs(cluster, client)
+    smap = client.cluster().get_info()
+    for name, data in objects.items():
+        owner = smap.get_target_for_object(f"ais/@#/{bucket}/{name}")
+        segments = name.split("/")
+        rel = os.path.join(*(s + "%" for s in segments[:-1]), segments[-1])
+        path = os.path.join(dirs[owner.daemon_id], "mp", "@ais", bucket, "%ob", rel)
+        assert os.path.exists(path), f"{name} is not on its owner {owner.daemon_id}"
+        for other_id, other_dir in dirs.items():
+            if other_id != owner.daemon_id:
+                assert not os.path.exists(os.path.join(other_dir, "mp", "@ais", bucket, "%ob", rel)), (
+                    f"{name} also left on {other_id}"
+                )
+        assert client.bucket(bucket).object(name).get_reader().read_all() == data
+
+
+def test_new_target_rebalances_every_object_onto_its_owner(cluster: DevCluster) -> None:
+    client = fast_client(cluster.endpoint)
+    objects = _fill(client, "rb")
+    before = _rebalance_ids(cluster.endpoint)
+    cluster.add_node("target")
+    cluster.wait_for_map(targets=4)
+    deadline = time.monotonic() + 30
+    while _rebalance_ids(cluster.endpoint) <= before and time.monotonic() < deadline:
+        time.sleep(0.3)
+    _wait_rebalanced(cluster.endpoint)
+    _check_placement(cluster, client, "rb", objects)
+    assert sorted(e.name for e in client.bucket("rb").list_all_objects()) == sorted(objects)
+
+
+def test_reads_during_rebalance_find_objects_not_moved_yet(cluster: DevCluster) -> None:
+    client = fast_client(cluster.endpoint)
+    objects = _fill(client, "gfn")
+    cluster.add_node("target")
+    cluster.wait_for_map(targets=4)
+    for name, data in objects.items():  # straight away: some are still on their old targets
+        assert client.bucket("gfn").object(name).get_reader().read_all() == data
+    _wait_rebalanced(cluster.endpoint)
+
+
+def test_maintenance_moves_objects_off_a_target(cluster: DevCluster) -> None:
+    client = fast_client(cluster.endpoint)
+    objects = _fill(client, "mt")
+    smap = client.cluster().get_info()
+    leaving = sorted(smap.tmap)[0]
+    resp = requests.put(
+        f"{cluster.endpoint}/v1/cluster",
+        json={"action": "start-maintenance", "name": "", "value": {"sid": leaving}},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    time.sleep(1.5)
+    _wait_rebalanced(cluster.endpoint)
+    dirs = _owner_dirs(cluster, client)
+    left = [
+        n
+        for n in objects
+        if os.path.exists(os.path.join(dirs[leaving], "mp", "@ais", "mt", "%ob"))
+        and n in {e for e in os.listdir(os.path.join(dirs[leaving], "mp", "@ais", "mt", "%ob"))}
+    ]
+    assert not left
+    for name, data in objects.items():
+        owner = client.cluster().get_info().get_target_for_object(f"ais/@#/mt/{name}")
+        assert owner.daemon_id != leaving
+        assert client.bucket("mt").object(name).get_reader().read_all() == data
+    bad = requests.put(
+        f"{cluster.endpoint}/v1/cluster",
+        json={"action": "start-maintenance", "name": "", "value": {"sid": "nope"}},
+        timeout=10,
+    )
+    assert bad.status_code == 404
