@@ -33,7 +33,7 @@ from strata.errors import InvalidRequest, NotImplementedYet, StrataError
 from strata.server.http import Request, Response
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata
-from strata.storage.names import BucketRef
+from strata.storage.names import BucketRef, validate_object_name
 
 MAX_PAGE_SIZE = 10000
 
@@ -209,6 +209,16 @@ def cluster_bucket_action(
         if not _flag_true(value.get("dry_run")):
             bucket_jobs.ensure_destination(node, dst, node.bucket_props(bck))
         return proxy.forward_job(node, request)
+    if request.method == "PUT" and action in ("archive", "arch-multiobj"):
+        # the shard is written by the target that owns its name; it gathers the members
+        value = msg.value if isinstance(msg.value, dict) else {}
+        dst = bucket_jobs.bucket_from_model(value["tobck"], "tobck") if value.get("tobck") else bck
+        archname = validate_object_name(str(value.get("archname", "")))
+        bucket_jobs.ensure_destination(node, dst, node.bucket_props(bck))
+        owner = node.cluster_map().target_for(dst, archname)
+        if owner is None:
+            raise proxy.TargetUnreachable("no target is available to write the archive")
+        return proxy.forward_job(node, request, only=owner)
     raise NotImplementedYet(f'bucket action "{action}" is not implemented in cluster mode yet')
 
 
