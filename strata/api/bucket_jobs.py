@@ -22,6 +22,7 @@ from strata.jobs import archive_job, bucket_ops, maintenance
 from strata.jobs.archive_job import ArchiveRequest
 from strata.jobs.bucket_ops import CopyTarget, Selection
 from strata.jobs.registry import Job, JobRecord
+from strata.jobs.sources import ClusterObjects
 from strata.server.http import Response
 from strata.storage.names import BucketRef, validate_object_name
 
@@ -215,7 +216,9 @@ def archive(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     node.bucket_props(dst, ACCESS_PUT)
     # 2. the job
     job = node.runner.create("archive", bck=src, src=src, dst=dst)
-    node.runner.start(job, lambda j: archive_job.archive_objects(j, node.store, request))
+    # in a cluster the proxy sent this to the shard's owner, which pulls members from their owners
+    source = ClusterObjects(node.store, node.cluster_map, node.node_id) if node.cluster is not None else None
+    node.runner.start(job, lambda j: archive_job.archive_objects(j, node.store, request, source))
     return text_response(job.id)
 
 

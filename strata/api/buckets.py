@@ -33,7 +33,7 @@ from strata.errors import InvalidRequest, NotImplementedYet, StrataError
 from strata.server.http import Request, Response
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata
-from strata.storage.names import BucketRef
+from strata.storage.names import BucketRef, validate_object_name
 
 MAX_PAGE_SIZE = 10000
 
@@ -48,6 +48,8 @@ FLAG_BCK_PRESENT = 64
 FLAG_NOT_CACHED = 512
 FLAG_NO_RECURSION = 2048
 FLAG_NO_DIRS = 8192
+# page flags: a rebalance is moving objects, so the listing may be unstable (AIStore warns likewise)
+LIST_REBALANCING = 1
 # entry flags (cmn/objlist.go)
 ENTRY_IS_CACHED = 64
 ENTRY_IN_ARCH = 128
@@ -213,6 +215,16 @@ def cluster_bucket_action(
         if not _flag_true(value.get("dry_run")):
             bucket_jobs.ensure_destination(node, dst, node.bucket_props(bck))
         return proxy.forward_job(node, request)
+    if request.method == "PUT" and action in ("archive", "arch-multiobj"):
+        # the shard is written by the target that owns its name; it gathers the members
+        value = msg.value if isinstance(msg.value, dict) else {}
+        dst = bucket_jobs.bucket_from_model(value["tobck"], "tobck") if value.get("tobck") else bck
+        archname = validate_object_name(str(value.get("archname", "")))
+        bucket_jobs.ensure_destination(node, dst, node.bucket_props(bck))
+        owner = node.cluster_map().target_for(dst, archname)
+        if owner is None:
+            raise proxy.TargetUnreachable("no target is available to write the archive")
+        return proxy.forward_job(node, request, only=owner)
     raise NotImplementedYet(f'bucket action "{action}" is not implemented in cluster mode yet')
 
 
@@ -282,7 +294,9 @@ def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -
             entries.append(entry)
             if flags & FLAG_ARCH_DIR:  # a shard's members follow it (all in this page, see below)
                 entries.extend(_archive_entries(node, bck, entry))
-    return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries)
+    rebalancing = node.cluster is not None and node.jobs.find(kind="rebalance", running_only=True)
+    page_flags = LIST_REBALANCING if rebalancing else 0
+    return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries, page_flags)
 
 
 def _archive_entries(node: Node, bck: BucketRef, shard: ListEntry) -> list[ListEntry]:
@@ -340,8 +354,10 @@ def _entry(node: Node, bck: BucketRef, name: str, props: set[str]) -> ListEntry 
     return entry
 
 
-def _list_page(request: Request, list_uuid: str, token: str, entries: list[ListEntry]) -> Response:
-    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=0, Entries=entries or None)
+def _list_page(
+    request: Request, list_uuid: str, token: str, entries: list[ListEntry], flags: int = 0
+) -> Response:
+    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=flags, Entries=entries or None)
     if "msgpack" in request.headers.get("accept", ""):
         return Response(200, [MSGPACK], msgpack_encode(page))
     return json_response(json_encode(page))

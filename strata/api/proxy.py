@@ -84,9 +84,10 @@ async def fan_out(
     body: bytes = b"",
     query: str = "",
     headers: dict[str, str] | None = None,
+    only: NodeInfo | None = None,
 ) -> dict[str, requests.Response]:
-    """The same request to every target, concurrently; answers keyed by target id."""
-    targets = list(node.cluster_map().targets.values())
+    """The same request to every target (or ``only`` one), concurrently; answers keyed by target id."""
+    targets = [only] if only is not None else list(node.cluster_map().targets.values())
     loop = asyncio.get_running_loop()
     calls = [
         loop.run_in_executor(
@@ -139,7 +140,10 @@ async def list_objects(node: Node, request: Request, bck: BucketRef, msg: Action
             break
         entries.append(entry)
     token = entries[-1].n if more and entries else ""
-    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=0, Entries=entries or None)
+    flags = 0
+    for part in pages:
+        flags |= part.Flags  # any target still rebalancing makes the whole listing unstable
+    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=flags, Entries=entries or None)
     if "msgpack" in request.headers.get("accept", ""):
         return Response(200, [MSGPACK], msgpack_encode(page))
     return json_response(page)
@@ -208,8 +212,8 @@ async def job_query(node: Node, request: Request, what: str) -> Response:
     )
 
 
-async def forward_job(node: Node, request: Request) -> Response:
-    """Start a job on every target under one id (each does its local share); answer the id."""
+async def forward_job(node: Node, request: Request, only: NodeInfo | None = None) -> Response:
+    """Start a job on every target (or ``only`` one) under one id; answer the id."""
     job_id = new_job_id()
     query = f"{request.query}&xid={job_id}" if request.query else f"xid={job_id}"
     answers = await fan_out(
@@ -219,6 +223,7 @@ async def forward_job(node: Node, request: Request) -> Response:
         body=request.body,
         query=query,
         headers={"Content-Type": "application/json"},
+        only=only,
     )
     for answer in answers.values():
         if answer.status_code >= 300:  # the same validation failed everywhere: pass the first answer on

@@ -15,6 +15,7 @@ from strata.api.node import Node
 from strata.api.responses import Query, error_response
 from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from strata.jobs.registry import REQUESTED_JOB_ID
+from strata.s3 import S3Application
 from strata.server.http import BufferedExchange, Exchange, Request, Response
 from strata.storage.names import BucketRef, validate_object_name
 
@@ -35,8 +36,11 @@ class AisApp:
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.s3 = S3Application(node)
 
     def error_response(self, request: Request, exc: BaseException) -> Response:
+        if not request.path.startswith("/v1/") and self.s3.handles(request):
+            return self.s3.error_response(request, exc)  # S3 clients get S3's XML errors
         counter = _ERROR_COUNTERS.get(request.method) if request.path.startswith("/v1/objects/") else None
         if counter is not None:
             self.node.metrics.add(counter)
@@ -49,8 +53,8 @@ class AisApp:
             body = node.metrics.exposition(node.role, node.node_id)
             return _Answer(Response(200, [("Content-Type", "text/plain; version=0.0.4")], body))
         if not path.startswith("/v1/"):
-            if path.startswith("/s3"):
-                raise NotImplementedYet("the S3 API is not implemented yet")
+            if self.s3.handles(request):  # /s3/..., or / when configured, or <bucket>.<domain>
+                return self.s3.begin(request)
             raise NotFound(f'invalid path "{path}": the API lives under /v1/')
         resource, _, rest = path[4:].partition("/")
         if resource == "objects":

@@ -232,3 +232,17 @@ class FSHCConf(msgspec.Struct, frozen=True, kw_only=True):
     io_err_limit: int = 10
     io_err_time: Duration = 10.0
     enabled: bool = True
+
+
+class S3Conf(msgspec.Struct, frozen=True, kw_only=True):
+    """Strata's S3 front (not an AIStore section: left out of the wire until set).
+
+    ``users`` maps a user name to ``{"access_key": ..., "secret_key": ..., "admin": false}``; with no
+    users, S3 requests are not authenticated (AIStore's behaviour). ``root_access`` also serves S3 at
+    ``/`` (every path outside ``/v1``); ``virtual_host_domain`` enables ``<bucket>.<domain>`` requests.
+    """
+
+    root_access: bool = False
+    virtual_host_domain: str = ""
+    region: str = "us-east-1"
+    users: dict[str, Any] = msgspec.field(default_factory=dict)

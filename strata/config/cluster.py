@@ -86,6 +86,7 @@ class ClusterConfig(msgspec.Struct, frozen=True, kw_only=True):
     get_batch: cs.GetBatchConf = _field(cs.GetBatchConf)
     write_policy: shared.WritePolicyConf = _field(shared.WritePolicyConf)
     tracing: dict[str, Any] | None = None
+    s3: cs.S3Conf | None = None  # Strata's own: the S3 front's users and addressing
     features: QuotedInt = 0
     lastupdate_time: str = ""
     uuid: str = ""
@@ -182,6 +183,9 @@ def _wire(cfg: ClusterConfig, *, mask_secrets: bool) -> dict[str, Any]:
     is_public_key = str((signature or {}).get("method", "")).startswith("RS")
     if mask_secrets and signature and signature.get("key") and not is_public_key:
         signature["key"] = _MASK  # AIStore shows a public RSA key, never an HMAC secret
+    for user in (wire.get("s3") or {}).get("users", {}).values():
+        if mask_secrets and isinstance(user, dict) and user.get("secret_key"):
+            user["secret_key"] = _MASK
     return wire
 
 

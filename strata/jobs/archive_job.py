@@ -16,6 +16,7 @@ from strata.archive import TAR, ArchiveReader, ArchiveWriter, FileRegion, Output
 from strata.errors import ObjectNotFound
 from strata.jobs.bucket_ops import CopyTarget, Missing, Selection
 from strata.jobs.registry import Job
+from strata.jobs.sources import LocalObjects, ObjectSource
 from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore, ObjectWriter
 
@@ -79,7 +80,11 @@ def _copy_existing(
         shard.close()
 
 
-def archive_objects(job: Job, store: ObjectStore, req: ArchiveRequest) -> None:
+def archive_objects(
+    job: Job, store: ObjectStore, req: ArchiveRequest, source: ObjectSource | None = None
+) -> None:
+    """Write the shard on this node; members come from ``source`` (this node's disks by default)."""
+    objects = source if source is not None else LocalObjects(store)
     fmt = req.format
     writer = new_writer(fmt)
     out = store.writer(req.dst.bck, req.archname, req.dst.checksum_type)
@@ -87,22 +92,21 @@ def archive_objects(job: Job, store: ObjectStore, req: ArchiveRequest) -> None:
     try:
         if req.append:
             _copy_existing(store, req, out, fmt, writer)
-        for name, explicit in req.selection.iter(store.mountpaths, req.src):
+        for name, explicit in objects.names(req.src, req.selection):
             job.check()
             try:
-                obj = store.open(req.src, name)
+                opened = objects.open(req.src, name)
             except ObjectNotFound:
                 if explicit:
                     missing.add(name)
                 continue
             try:
                 member = f"{req.src.name}/{name}" if req.include_bucket_name else name
-                mtime = obj.metadata.mtime_ns // 1_000_000_000
-                for item in writer.add(member, obj.size, FileRegion(obj.fd, 0, obj.size), mtime=mtime):
+                for item in writer.add(member, opened.size, opened.source, mtime=opened.mtime):
                     _write_output(out, item)
             finally:
-                obj.close()
-            job.add(1, obj.size)
+                opened.close()
+            job.add(1, opened.size)
         if missing.count and not req.continue_on_error:
             raise RuntimeError(missing.error(req.src))
         for item in writer.finish():

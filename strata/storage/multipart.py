@@ -65,7 +65,7 @@ class PartWriter:
         self.what = bck.object_uri(object_name)
         self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         try:
             view = memoryview(data)
             while view:
@@ -101,8 +101,14 @@ def complete(
     *,
     checksum_type: str,
     versioning: bool,
+    custom: dict[str, str] | None = None,
+    etag: str = "",
 ) -> ObjectMetadata:
-    """Assemble the listed parts (all must exist, numbers unique) in ascending order and publish."""
+    """Assemble the listed parts (all must exist, numbers unique) in ascending order and publish.
+
+    ``custom`` and ``etag`` are stored with the object (the S3 front passes its metadata and the
+    ``md5-of-md5s-N`` ETag).
+    """
     directory = _existing_upload_dir(store, bck, object_name, upload_id)
     if not parts:
         raise InvalidRequest("multipart complete: no parts listed")
@@ -134,7 +140,7 @@ def complete(
         raise os_error(exc, bck.object_uri(object_name)) from exc
     os.close(out)
     writer = store.adopt(bck, object_name, assembled, checksum_type)
-    md = writer.commit(versioning=versioning)
+    md = writer.commit(versioning=versioning, custom=custom, etag=etag)
     shutil.rmtree(directory, ignore_errors=True)
     return md
 

@@ -60,3 +60,21 @@ def test_copies_land_on_their_destination_owners(cluster: DevCluster) -> None:
     assert all(client.job(job_id=j).wait(timeout=60).success for j in ids)
     assert [e.name for e in client.bucket("cdst2").list_all_objects()] == ["o01", "o02", "o03"]
     assert client.bucket("cdst2").object("o02").get_reader(direct=True).read_all() == b"v2"
+
+
+def test_archive_gathers_members_from_every_target(cluster: DevCluster) -> None:
+    import io
+    import tarfile
+
+    client = fast_client(cluster.endpoint)
+    bucket = client.bucket("arch").create()
+    files = {f"s/{i:03d}.bin": f"member {i}".encode() * (i + 1) for i in range(40)}
+    for name, data in files.items():
+        bucket.object(name).get_writer().put_content(data)
+    for selection in ({"obj_template": "s/"}, {"obj_names": sorted(files)}):
+        ids = bucket.objects(**selection).archive(archive_name="out/all.tar")  # type: ignore[arg-type]
+        assert all(client.job(job_id=j).wait(timeout=60).success for j in ids)
+        data = bucket.object("out/all.tar").get_reader().read_all()
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            got = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}  # type: ignore[union-attr]
+        assert got == files

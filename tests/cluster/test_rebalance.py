@@ -37,19 +37,31 @@ def _owner_dirs(cluster: DevCluster, client: Client) -> dict[str, str]:
 
 
 def _wait_rebalanced(endpoint: str, timeout: float = 90.0) -> None:
-    """Until a rebalance ran and no target is still running one."""
+    """Until every target has finished its part of the newest rebalance."""
     deadline = time.monotonic() + timeout
-    seen = False
     body = {"ID": "", "Kind": "rebalance", "DaemonID": "", "Bck": None, "Buckets": None}
+    last: object = None
     while time.monotonic() < deadline:
+        targets = len(requests.get(f"{endpoint}/v1/daemon?what=smap", timeout=10).json()["tmap"])
         stats = requests.get(f"{endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10).json()
         snaps = [s for part in stats.values() for s in part or []]
         if snaps:
-            seen = True
-            if all(s["end-time"] != "0001-01-01T00:00:00Z" for s in snaps):
-                return
+            newest = max(snaps, key=lambda s: s["start-time"])["id"]
+            parts = [s for s in snaps if s["id"] == newest]
+            last = parts
+            if len(parts) >= targets and all(s["end-time"] != "0001-01-01T00:00:00Z" for s in parts):
+                time.sleep(0.3)  # no newer rebalance started meanwhile?
+                again = requests.get(f"{endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10).json()
+                newer = [
+                    s
+                    for part in again.values()
+                    for s in part or []
+                    if s["id"] != newest and s["start-time"] > max(p["start-time"] for p in parts)
+                ]
+                if not newer:
+                    return
         time.sleep(0.5)
-    raise AssertionError(f"rebalance did not finish (seen={seen})")
+    raise AssertionError(f"rebalance did not finish: {last}")
 
 
 def _rebalance_ids(endpoint: str) -> set[str]:
@@ -130,3 +142,20 @@ def test_maintenance_moves_objects_off_a_target(cluster: DevCluster) -> None:
         timeout=10,
     )
     assert bad.status_code == 404
+
+
+def test_rebalance_interrupted_by_another_change_loses_and_duplicates_nothing(cluster: DevCluster) -> None:
+    client = fast_client(cluster.endpoint)
+    bck = client.bucket("intr").create()
+    objects = {f"x/{i:05d}": f"payload {i}".encode() * 50 for i in range(600)}
+    for name, data in objects.items():
+        bck.object(name).get_writer().put_content(data)
+    cluster.add_node("target")  # starts a rebalance...
+    time.sleep(1.2)
+    cluster.add_node("target")  # ...that the next membership change interrupts
+    cluster.wait_for_map(targets=5)
+    time.sleep(1.5)
+    _wait_rebalanced(cluster.endpoint, timeout=120)
+    _check_placement(cluster, client, "intr", objects)
+    listed = [e.name for e in bck.list_all_objects()]
+    assert listed == sorted(objects) and len(set(listed)) == len(listed)

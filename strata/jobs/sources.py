@@ -1,0 +1,126 @@
+"""Where a job reads objects from: this node's disks, or -- in a cluster -- any target.
+
+Jobs that gather objects into one place (the archive job; GetBatch later) ask a source for the
+names a selection covers and for each object's bytes. ``LocalObjects`` reads this node's files
+(zero-copy regions); ``ClusterObjects`` reads local objects the same way and streams the others from
+their HRW owners, and lists prefixes across every target.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import msgspec
+import requests
+
+from strata.api.wire import ListObjectsPage
+from strata.archive import FileRegion, Source
+from strata.cluster.smap import ClusterMap
+from strata.cluster.transfer import TIMEOUT, TransferFailed, get_object
+from strata.errors import ObjectNotFound
+from strata.jobs.bucket_ops import Selection
+from strata.jobs.templates import expand_template, is_prefix
+from strata.storage.names import BucketRef
+from strata.storage.objects import ObjectStore
+
+_page_decoder = msgspec.msgpack.Decoder(ListObjectsPage)
+LIST_PAGE = 10000
+
+
+@dataclass
+class Opened:
+    """One object ready to be read: its size, write time (seconds) and bytes."""
+
+    size: int
+    mtime: int
+    source: Source
+    close: Callable[[], None]
+
+
+class ObjectSource(Protocol):
+    def names(self, bck: BucketRef, selection: Selection) -> Iterator[tuple[str, bool]]: ...
+    def open(self, bck: BucketRef, name: str) -> Opened: ...
+
+
+class LocalObjects:
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def names(self, bck: BucketRef, selection: Selection) -> Iterator[tuple[str, bool]]:
+        return selection.iter(self.store.mountpaths, bck)
+
+    def open(self, bck: BucketRef, name: str) -> Opened:
+        obj = self.store.open(bck, name)
+        return Opened(
+            obj.size, obj.metadata.mtime_ns // 1_000_000_000, FileRegion(obj.fd, 0, obj.size), obj.close
+        )
+
+
+class ClusterObjects:
+    """Any object of the cluster, from this target's point of view."""
+
+    def __init__(self, store: ObjectStore, cluster_map: Callable[[], ClusterMap], me: str) -> None:
+        self.local = LocalObjects(store)
+        self.cluster_map = cluster_map
+        self.me = me
+        self.session = requests.Session()
+
+    def names(self, bck: BucketRef, selection: Selection) -> Iterator[tuple[str, bool]]:
+        if selection.names is not None:
+            return ((name, True) for name in selection.names)
+        template = selection.template or ""
+        if not is_prefix(template):
+            return ((name, False) for name in expand_template(template))
+        streams = [self._target_names(url, bck, template) for url in self._target_urls()]
+        return ((name, False) for name in _unique(heapq.merge(*streams)))
+
+    def open(self, bck: BucketRef, name: str) -> Opened:
+        owner = self.cluster_map().target_for(bck, name)
+        if owner is None or owner.id == self.me:
+            return self.local.open(bck, name)
+        try:
+            size, chunks = get_object(self.session, owner, bck, name)
+        except TransferFailed:
+            raise ObjectNotFound(bck.object_uri(name)) from None
+        return Opened(size, 0, chunks, lambda: None)
+
+    def _target_urls(self) -> list[str]:
+        return [t.url for t in self.cluster_map().targets.values()]
+
+    def _target_names(self, url: str, bck: BucketRef, prefix: str) -> Iterator[str]:
+        """One target's local names under ``prefix``, page by page."""
+        token = ""
+        while True:
+            value = {
+                "prefix": prefix,
+                "pagesize": LIST_PAGE,
+                "continuation_token": token,
+                "flags": "16",
+                "props": "name",
+            }
+            resp = self.session.get(
+                f"{url}/v1/buckets/{bck.name}",
+                params={"provider": bck.provider},
+                json={"action": "list", "name": "", "value": value},
+                headers={"Accept": "application/msgpack"},
+                timeout=TIMEOUT,
+            )
+            if resp.status_code != 200:
+                raise TransferFailed(f"listing {bck.uri} on {url}: {resp.status_code} {resp.text[:200]}")
+            page = _page_decoder.decode(resp.content)
+            for entry in page.Entries or []:
+                yield entry.n
+            if not page.ContinuationToken:
+                return
+            token = page.ContinuationToken
+
+
+def _unique(names: Iterator[str]) -> Iterator[str]:
+    last = None
+    for name in names:
+        if name != last:
+            yield name
+            last = name

@@ -1,0 +1,250 @@
+"""The S3 front: addressing (path-style under ``/s3`` or ``/``, virtual-host style), auth, dispatch.
+
+``AisApp`` hands every request it recognises as S3 to ``S3Application.begin`` and asks it for the
+error reply when that request fails (``error_response``), so S3 clients only ever see S3's XML.
+
+A request goes through four steps in ``begin``:
+1. locate: bucket and key from the Host header and the path;
+2. authenticate: SigV4 header or presigned query (before the body: a bad signature is refused
+   before ``100 Continue``);
+3. dispatch on method + sub-resource (``?uploads``, ``?versioning``...) to a handler module;
+4. the handler's exchange streams or buffers the body and produces the reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections.abc import Callable
+
+from strata.api.node import Node
+from strata.config._cluster_sections import S3Conf
+from strata.s3 import buckets, listing, multipart, objects
+from strata.s3.auth import Signature, authenticate
+from strata.s3.auth_v2 import authenticate_v2
+from strata.s3.body import SmallBodyExchange
+from strata.s3.context import S3Context, decode_component, parse_query
+from strata.s3.errors import S3Error, not_implemented, to_s3_error
+from strata.s3.users import Owners, Users
+from strata.s3.xml import error_response
+from strata.server.http import Exchange, Request, Response
+from strata.storage.names import validate_object_name
+
+log = logging.getLogger("strata.s3")
+PREFIX = "/s3"
+
+# sub-resources S3 has and Strata does not: answered 501 NotImplemented rather than misread as a listing
+_UNSUPPORTED = frozenset(
+    {
+        "accelerate", "analytics", "attributes", "cors", "encryption", "intelligent-tiering", "inventory",
+        "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
+        "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore",
+        "retention", "select", "tagging", "torrent", "website",
+    }
+)  # fmt: skip
+SmallHandler = Callable[[S3Context, bytes], Response]
+
+
+class S3Application:
+    """One per worker process, beside the ``/v1`` front; shares its ``Node`` (one store, two fronts)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.users = Users()
+        self.owners = Owners(os.path.join(node.data_dir, "meta"))
+
+    def conf(self) -> S3Conf:
+        return self.node.meta.config().s3 or _DEFAULT_CONF
+
+    # -- addressing ----------------------------------------------------------------------------------
+
+    def virtual_host_bucket(self, request: Request, conf: S3Conf) -> str:
+        """The bucket named by ``Host: <bucket>.<domain>``, or "" for path-style requests."""
+        domain = conf.virtual_host_domain
+        if not domain:
+            return ""
+        host = request.headers.get("host", "").rpartition(":")[0] or request.headers.get("host", "")
+        host = host.lower()
+        if host.endswith("." + domain.lower()):
+            return host[: -len(domain) - 1]
+        return ""
+
+    def handles(self, request: Request) -> bool:
+        """Does this non-``/v1`` request belong to the S3 front?"""
+        path = request.path
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            return True
+        conf = self.node.meta.config().s3
+        return conf is not None and (conf.root_access or bool(self.virtual_host_bucket(request, conf)))
+
+    def locate(self, request: Request, conf: S3Conf) -> tuple[str, str]:
+        """Raw (still percent-encoded) bucket and key of the request."""
+        path = request.path
+        under_prefix = path == PREFIX or path.startswith(PREFIX + "/")
+        bucket = self.virtual_host_bucket(request, conf)
+        if bucket:
+            if under_prefix and not conf.root_access:
+                path = path[len(PREFIX) :]
+            return bucket, path[1:]
+        if under_prefix:
+            path = path[len(PREFIX) :]
+        bucket, _, key = path[1:].partition("/")
+        return bucket, key
+
+    # -- the Application protocol ----------------------------------------------------------------
+
+    def begin(self, request: Request) -> Exchange:
+        conf = self.conf()
+        # 1. locate
+        raw_bucket, raw_key = self.locate(request, conf)
+        bucket = decode_component(raw_bucket, "bucket name")
+        key = decode_component(raw_key, "key") if raw_key else ""
+        if key:
+            validate_object_name(key)
+        pairs, query = parse_query(request.query)
+        # 2. authenticate
+        users = self.users.load(conf)
+        if users and (request.headers.get("authorization", "").startswith("AWS ") or _v2_query(pairs)):
+            signed_paths = [request.path, f"/{raw_bucket}/{raw_key}" if raw_key else f"/{raw_bucket}"]
+            signature: Signature | None = authenticate_v2(request, pairs, users, signed_paths)
+        else:
+            signature = authenticate(request, pairs, users)
+        ctx = S3Context(
+            self.node,
+            request,
+            bucket,
+            key,
+            query,
+            signature,
+            auth_enabled=bool(users),
+            owners=self.owners,
+            region=conf.region,
+        )
+        # 3. dispatch
+        unsupported = _UNSUPPORTED.intersection(query)
+        if unsupported:
+            raise not_implemented(f"The ?{sorted(unsupported)[0]} sub-resource")
+        if not bucket:
+            return self._service(ctx)
+        if not key:
+            return self._bucket(ctx)
+        return self._object(ctx)
+
+    def error_response(self, request: Request, exc: BaseException) -> Response:
+        try:
+            raw_bucket, raw_key = self.locate(request, self.conf())
+        except Exception:
+            raw_bucket, raw_key = "", ""
+        bucket, key = _best_effort_decode(raw_bucket), _best_effort_decode(raw_key)
+        error = to_s3_error(exc, bucket, key)
+        if error.status >= 500 and not isinstance(exc, S3Error):
+            log.error("S3 %s %s failed\n%s", request.method, request.path, traceback.format_exc())
+        resource = "/" + bucket + ("/" + key if key else "")
+        return error_response(request, error, resource)
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def _small(self, ctx: S3Context, handler: SmallHandler) -> Exchange:
+        return SmallBodyExchange(ctx.request, ctx.signature, lambda body: handler(ctx, body))
+
+    def _service(self, ctx: S3Context) -> Exchange:
+        if ctx.request.method in ("GET", "HEAD"):
+            return self._small(ctx, buckets.list_buckets)
+        raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+
+    def _bucket(self, ctx: S3Context) -> Exchange:
+        method, query = ctx.request.method, ctx.query
+        handler: SmallHandler | None = None
+        if method == "GET":
+            if "location" in query:
+                handler = buckets.get_location
+            elif "versioning" in query:
+                handler = buckets.get_versioning
+            elif "acl" in query:
+                handler = buckets.get_acl
+            elif "uploads" in query:
+                handler = multipart.list_uploads
+            elif "versions" in query:
+                handler = listing.list_versions
+            elif query.get("list-type") == "2":
+                handler = listing.list_v2
+            else:
+                handler = listing.list_v1
+        elif method == "PUT":
+            if "versioning" in query:
+                handler = buckets.put_versioning
+            elif "acl" in query:
+                handler = buckets.put_acl
+            else:
+                handler = buckets.create_bucket
+        elif method == "HEAD":
+            handler = buckets.head_bucket
+        elif method == "DELETE":
+            handler = buckets.delete_bucket
+        elif method == "POST" and "delete" in query:
+            handler = objects.delete_objects
+        if handler is None:
+            raise S3Error(
+                "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
+            )
+        if handler in _DATA_HANDLERS:
+            self._need_storage()
+        return self._small(ctx, handler)
+
+    def _need_storage(self) -> None:
+        """A cluster proxy holds no objects: S3 data requests are not forwarded to targets yet."""
+        if not self.node.has_storage:
+            raise not_implemented(
+                "S3 object data through a cluster proxy (send S3 data requests to a target)"
+            )
+
+    def _object(self, ctx: S3Context) -> Exchange:
+        method, query, headers = ctx.request.method, ctx.query, ctx.request.headers
+        self._need_storage()
+        if method == "PUT":
+            if "acl" in query:
+                raise not_implemented("Object ACLs")
+            if "uploadId" in query or "partNumber" in query:
+                if "x-amz-copy-source" in headers:
+                    return self._small(ctx, multipart.upload_part_copy)
+                return multipart.begin_upload_part(ctx)
+            if "x-amz-copy-source" in headers:
+                return self._small(ctx, objects.copy_object)
+            return objects.begin_put(ctx)
+        if method in ("GET", "HEAD"):
+            if "acl" in query:
+                raise not_implemented("Object ACLs")
+            if method == "GET" and "uploadId" in query:
+                return self._small(ctx, multipart.list_parts)
+            return objects.ObjectRead(ctx)
+        if method == "DELETE":
+            if "uploadId" in query:
+                return self._small(ctx, multipart.abort)
+            return self._small(ctx, objects.delete_object)
+        if method == "POST":
+            if "uploads" in query:
+                return self._small(ctx, multipart.create)
+            if "uploadId" in query:
+                return self._small(ctx, multipart.complete)
+        raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
+
+
+_DEFAULT_CONF = S3Conf()
+_DATA_HANDLERS: frozenset[SmallHandler] = frozenset(
+    {
+        multipart.list_uploads, listing.list_versions, listing.list_v1, listing.list_v2,
+        buckets.delete_bucket, objects.delete_objects,
+    }
+)  # fmt: skip
+
+
+def _v2_query(pairs: list[tuple[str, str]]) -> bool:
+    return any(key == "AWSAccessKeyId" for key, _ in pairs)
+
+
+def _best_effort_decode(raw: str) -> str:
+    try:
+        return decode_component(raw, "path")
+    except S3Error:
+        return raw

@@ -1,0 +1,86 @@
+"""One S3 request as the handlers see it: where it points, who sent it, and the access check."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from strata.api.node import Node
+from strata.config.bucket_props import BucketProps
+from strata.errors import BucketNotFound
+from strata.s3.auth import Signature
+from strata.s3.errors import S3Error, no_such_bucket
+from strata.s3.users import Owners, Permission, User, authorize
+from strata.server.http import Request
+from strata.storage.names import BucketRef
+
+
+def decode_component(raw: str, what: str) -> str:
+    if "%" not in raw:
+        return raw
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidURI", f"Couldn't parse the specified URI: the {what} is not UTF-8.") from None
+
+
+def parse_query(raw: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The raw ``(key, value)`` pairs (signatures need them as sent) and a decoded dict."""
+    if not raw:
+        return [], {}
+    pairs: list[tuple[str, str]] = []
+    decoded: dict[str, str] = {}
+    for item in raw.split("&"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        pairs.append((key, value))
+        name = decode_component(key.replace("+", "%20"), "query")
+        decoded.setdefault(name, decode_component(value.replace("+", "%20"), "query"))
+    return pairs, decoded
+
+
+class S3Context:
+    """Request, target (bucket and key, decoded), query, signature; ``bck``/``props`` on demand."""
+
+    __slots__ = ("auth_enabled", "bucket", "key", "node", "owners", "query", "region", "request", "signature")
+
+    def __init__(
+        self,
+        node: Node,
+        request: Request,
+        bucket: str,
+        key: str,
+        query: dict[str, str],
+        signature: Signature | None,
+        *,
+        auth_enabled: bool,
+        owners: Owners,
+        region: str,
+    ) -> None:
+        self.node = node
+        self.request = request
+        self.bucket = bucket
+        self.key = key
+        self.query = query
+        self.signature = signature
+        self.auth_enabled = auth_enabled
+        self.owners = owners
+        self.region = region
+
+    @property
+    def user(self) -> User | None:
+        return self.signature.user if self.signature is not None else None
+
+    @property
+    def bck(self) -> BucketRef:
+        return BucketRef.parse(self.bucket, "ais")
+
+    def props(self, permission: Permission, bucket: str | None = None) -> BucketProps:
+        """The bucket's props after checking it exists and that this caller may do ``permission``."""
+        name = self.bucket if bucket is None else bucket
+        try:
+            props = self.node.bucket_props(BucketRef.parse(name, "ais"))
+        except BucketNotFound:
+            raise no_such_bucket(name) from None
+        authorize(self.auth_enabled, self.user, self.owners.get(name), permission)
+        return props
