@@ -15,6 +15,7 @@ Answers (see ``shared/spec/ais-wire-contract.md``):
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Awaitable, Iterator
 from typing import Any
@@ -35,7 +36,7 @@ from strata.getbatch.model import (
 )
 from strata.getbatch.sources import LocalSource
 from strata.getbatch.spool import Spool
-from strata.getbatch.work import WorkItem, service_for
+from strata.getbatch.work import BatchStream, WorkItem, service_for
 from strata.server.http import Request, Response
 from strata.storage.names import BucketRef
 
@@ -106,7 +107,7 @@ async def _streamed(plan: BatchPlan, assembler: Assembler, work: WorkItem) -> Re
         work.finish(exc)
         raise
     headers = [("Content-Type", content_type(plan.fmt)), ("Ais-Xaction-Id", work.job_id)]
-    return Response(200, headers, stream=work.stream(head, items if more else None))
+    return Response(200, headers, stream=BatchStream(work, head, items if more else None))
 
 
 async def _multipart(node: Node, plan: BatchPlan, assembler: Assembler, work: WorkItem) -> Response:
@@ -136,13 +137,28 @@ async def _multipart(node: Node, plan: BatchPlan, assembler: Assembler, work: Wo
     tail = f"\r\n--{boundary}--\r\n".encode()
     headers = [("Content-Type", f"multipart/mixed; boundary={boundary}"), ("Ais-Xaction-Id", work.job_id)]
     length = len(head) + spool.size + len(tail)
-    return Response(200, headers, stream=_spooled(head, spool, tail), content_length=length)
+    return Response(200, headers, stream=_SpooledBody(head, spool, tail), content_length=length)
 
 
-def _spooled(head: bytes, spool: Spool, tail: bytes) -> Iterator[bytes | FileRegion]:
-    try:
-        yield head
-        yield from spool.items()
-        yield tail
-    finally:
-        spool.close()
+class _SpooledBody:
+    """The multipart body; ``close()`` (the server's, or garbage collection's) releases the spool."""
+
+    def __init__(self, head: bytes, spool: Spool, tail: bytes) -> None:
+        self.spool = spool
+        self.items = itertools.chain((head,), spool.items(), (tail,))
+
+    def __iter__(self) -> Iterator[bytes | FileRegion]:
+        return self
+
+    def __next__(self) -> bytes | FileRegion:
+        try:
+            return next(self.items)
+        except StopIteration:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.spool.close()
+
+    def __del__(self) -> None:
+        self.spool.close()

@@ -19,9 +19,10 @@ is busy with the current block; at most one block per request is in flight, so i
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from strata.api.node import Node
@@ -37,6 +38,7 @@ MAX_PENDING = 32  # work items in flight per worker process before new ones get 
 YIELD_EVERY = 32  # output items between turns given to other connections
 ABORT_CHECK_EVERY = 256  # output items between checks of the job's abort marker
 _PAUSE_S = {HIGH: 0.002, CRITICAL: 0.02}
+_CLIENT_GONE = ConnectionResetError("the response was not sent to the end (the client went away)")
 
 
 class GetBatchService:
@@ -150,30 +152,6 @@ class WorkItem:
         await asyncio.sleep(pause)
         self.metrics.add("getbatch_throttle_ns", time.monotonic_ns() - started)
 
-    async def stream(self, head: list[Output], rest: Iterator[Output] | None) -> AsyncIterator[Output]:
-        """The response body of a streamed batch: the items already produced, then the rest, paced."""
-        error: BaseException | None = None
-        try:
-            for item in head:
-                yield item
-            if rest is not None:
-                for count, item in enumerate(rest, 1):
-                    yield item
-                    if count % YIELD_EVERY == 0:
-                        await self.pace(count)
-        except GeneratorExit:
-            error = ConnectionResetError("the client stopped reading")
-            raise
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if rest is not None:
-                close = getattr(rest, "close", None)
-                if close is not None:
-                    close()
-            self.finish(error)
-
     def finish(self, error: BaseException | None) -> None:
         if self.finished:
             return
@@ -181,6 +159,58 @@ class WorkItem:
         if error is not None:
             self.metrics.add("err_getbatch_count")
         self.service.end(self.job)
+
+
+class BatchStream:
+    """The body of a streamed batch: the items produced before the status line, then the rest, paced.
+
+    A class rather than an async generator so that ``close()`` always ends the work item -- also when
+    the server drops the response without ever iterating it (the client went away first), which would
+    never run an unstarted generator's ``finally``.
+    """
+
+    def __init__(
+        self, work: WorkItem, head: list[Output], rest: Generator[Output, None, None] | None
+    ) -> None:
+        self.work = work
+        self.head = collections.deque(head)
+        self.rest = rest
+        self.count = 0
+        self.closed = False
+
+    def __aiter__(self) -> BatchStream:
+        return self
+
+    async def __anext__(self) -> Output:
+        if self.head:
+            return self.head.popleft()
+        if self.rest is None or self.closed:
+            self.close(None)
+            raise StopAsyncIteration
+        self.count += 1
+        try:
+            if self.count % YIELD_EVERY == 0:
+                await self.work.pace(self.count)
+            return next(self.rest)
+        except StopIteration:
+            self.close(None)
+            raise StopAsyncIteration from None
+        except BaseException as exc:
+            self.close(exc)
+            raise
+
+    def close(self, error: BaseException | None = _CLIENT_GONE) -> None:
+        """End the work item (the server calls this with no argument when it stops sending)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.head.clear()
+        if self.rest is not None:
+            self.rest.close()
+        self.work.finish(error)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _warm_block(source: EntrySource, block: list[Entry]) -> None:

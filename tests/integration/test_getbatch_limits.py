@@ -141,3 +141,36 @@ def test_pytorch_batch_dataset(endpoint: str) -> None:
         bucket.object(name).get_writer().put_content(name.encode())
     dataset = AISBatchIterDataset(bucket, batch_size=8)
     assert sorted(data for _, data in dataset) == sorted(n.encode() for n in names)
+
+
+def test_clients_that_go_away_release_their_work_items(
+    server_factory: Callable[..., StrataServer],
+) -> None:
+    """More abandoned streams than a worker admits at once (32): none of them stays in flight."""
+    srv = server_factory(workers=1)
+    bucket = _make_bucket(srv.endpoint)
+    client = fast_client(srv.endpoint)
+    client.bucket(bucket).object("big").get_writer().put_content(pattern("big", 1 << 20))
+    body = {"in": [{"objname": "big"}] * 2000, "strm": True}
+    for _ in range(40):
+        with requests.get(f"{srv.endpoint}/v1/ml/moss/{bucket}", json=body, stream=True, timeout=30) as resp:
+            assert resp.status_code == 200
+            assert resp.raw.read(1 << 20)
+    deadline = time.monotonic() + 10
+    while True:
+        resp = raw(
+            "GET", f"{srv.endpoint}/v1/ml/moss/{bucket}", json={"in": [{"objname": "big"}], "strm": True}
+        )
+        if resp.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert resp.status_code == 200, resp.text
+    body_status = {"ID": "", "Kind": "get-batch", "DaemonID": "", "Bck": None, "Buckets": None}
+    while time.monotonic() < deadline:  # the job goes back to idle once every work item has ended
+        snaps = next(
+            iter(raw("GET", f"{srv.endpoint}/v1/cluster?what=qryxstats", json=body_status).json().values())
+        )
+        if all(s["is_idle"] for s in snaps):
+            break
+        time.sleep(0.2)
+    assert all(s["is_idle"] for s in snaps), snaps
