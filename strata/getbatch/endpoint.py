@@ -59,16 +59,19 @@ def get_batch(
     # 3. admission: a work item of the node's get-batch job (429 + Retry-After under load)
     work = service_for(node).begin()
     # 4. assemble, streamed or as a multipart answer
-    config = node.meta.config().get_batch
-    source = LocalSource(node.store, node.shards, missing_buckets=missing)
-    assembler = Assembler(
-        plan,
-        source,
-        max_soft_errs=config.max_soft_errs,
-        keep_metadata=not plan.strm,
-        tally=work.tally,
-        warm=work.warmer(source),
-    )
+    try:
+        source = LocalSource(node.store, node.shards, missing_buckets=missing)
+        assembler = Assembler(
+            plan,
+            source,
+            max_soft_errs=node.meta.config().get_batch.max_soft_errs,
+            keep_metadata=not plan.strm,
+            tally=work.tally,
+            warm=work.warmer(source),
+        )
+    except BaseException as exc:
+        work.finish(exc)
+        raise
     if plan.strm:
         return _streamed(plan, assembler, work)
     return _multipart(node, plan, assembler, work)

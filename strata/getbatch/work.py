@@ -33,6 +33,7 @@ from strata.getbatch.model import Entry
 from strata.getbatch.sources import EntrySource
 from strata.jobs.load import CRITICAL, HIGH
 from strata.jobs.registry import Job, JobAborted
+from strata.metrics import Metrics
 
 MAX_PENDING = 32  # work items in flight per worker process before new ones get 429
 YIELD_EVERY = 32  # output items between turns given to other connections
@@ -107,26 +108,14 @@ class WorkItem:
         self.job = job
         self.metrics = service.node.metrics
         self.load = service.node.load
-        self.tally = Tally(self._count)
+        metrics = self.metrics
+        self.tally = Tally(lambda tally: _count(metrics, job, tally))  # no cycle back to self: see __del__
         self.finished = False
         self._warming: Future[None] | None = None
 
     @property
     def job_id(self) -> str:
         return self.job.id
-
-    def _count(self, tally: Tally) -> None:
-        add = self.metrics.add
-        if tally.objects:
-            add("getbatch_obj_count", tally.objects)
-            add("getbatch_obj_bytes", tally.obj_bytes)
-        if tally.files:
-            add("getbatch_file_count", tally.files)
-            add("getbatch_file_bytes", tally.file_bytes)
-        if tally.soft_errors:
-            add("err_soft_getbatch_count", tally.soft_errors)
-        if tally.objects or tally.files:
-            self.job.add(tally.objects + tally.files, tally.obj_bytes + tally.file_bytes)
 
     def warmer(self, source: EntrySource) -> Callable[[list[Entry]], None] | None:
         """A callback the assembler calls with the next block of entries, or None when warm-up is off."""
@@ -159,6 +148,12 @@ class WorkItem:
         if error is not None:
             self.metrics.add("err_getbatch_count")
         self.service.end(self.job)
+
+    def __del__(self) -> None:
+        # A request cancelled before its handler ran (the client left at once) never reaches a
+        # ``finally``; it must still leave the in-flight count.
+        if not self.finished:
+            self.finish(_CLIENT_GONE)
 
 
 class BatchStream:
@@ -211,6 +206,20 @@ class BatchStream:
 
     def __del__(self) -> None:
         self.close()
+
+
+def _count(metrics: Metrics, job: Job, tally: Tally) -> None:
+    add = metrics.add
+    if tally.objects:
+        add("getbatch_obj_count", tally.objects)
+        add("getbatch_obj_bytes", tally.obj_bytes)
+    if tally.files:
+        add("getbatch_file_count", tally.files)
+        add("getbatch_file_bytes", tally.file_bytes)
+    if tally.soft_errors:
+        add("err_soft_getbatch_count", tally.soft_errors)
+    if tally.objects or tally.files:
+        job.add(tally.objects + tally.files, tally.obj_bytes + tally.file_bytes)
 
 
 def _warm_block(source: EntrySource, block: list[Entry]) -> None:
