@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.foundation import Bodies, Metric, Report, fmt, git_line, machine_line, say
-from bench.harness import StrataServer, memory_of_tree
+from bench.harness import StrataServer, machine_busy, memory_of_tree
 from bench.loader import create_bucket, put_objects
 from strata.archive.tar_headers import END_OF_ARCHIVE, file_header, padding
 
@@ -286,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         with StrataServer(workdir / "data", 2, log_dir=workdir).start() as strata:
             assert isinstance(strata, StrataServer)
             say(f"strata up on {strata.base}")
+            busy = machine_busy()
+            report.notes.append(f"machine busy before measuring (others' load): {busy:.0%}")
             bench_small(strata, report, args.count)
             bench_large(strata, report, args.large)
             bench_shards(strata, report, args.shards, args.per_shard)
