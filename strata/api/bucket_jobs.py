@@ -14,6 +14,7 @@ import msgspec
 from strata.api.node import Node
 from strata.api.responses import Query, json_response, text_response
 from strata.api.wire import ActionMsg, json_encode
+from strata.cluster.rebalance import move_misplaced
 from strata.cluster.smap import NodeInfo
 from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps, new_bucket_props
@@ -138,7 +139,7 @@ def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:
     dst = parse_bucket_uname(query.get("bck_to"), "destination bucket (bck_to)")
     if dst.provider != "ais" or src.provider != "ais":
         raise InvalidRequest("only ais buckets can be renamed")
-    if node.meta.bmd().get(dst) is not None:
+    if node.meta.bmd().get(dst) is not None and node.cluster is None:
         raise BucketAlreadyExists(dst.uri)
     node.runner.ensure_no_conflict("move-bck", src)
     job = node.runner.create("move-bck", bck=src, src=src, dst=dst)
@@ -151,11 +152,40 @@ def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:
         if len(node.mountpaths.all) > 1:
             maintenance.resilver(j, node.mountpaths, [dst])
 
+    def cluster_work(j: Job) -> None:
+        # 2. (the proxy updated the BMD) rename here, then send objects HRW places elsewhere to their owners
+        bucket_ops.move_bucket_dirs(node.mountpaths, src, dst)
+        if len(node.mountpaths.all) > 1:
+            maintenance.resilver(j, node.mountpaths, [dst])
+        move_misplaced(j, node.store, node.cluster_map(), node.node_id, [dst], j.id)
+
+    if node.cluster is not None:
+        node.runner.start(job, cluster_work)
+        return text_response(job.id)
+
     node.runner.start(job, work)
     return text_response(job.id)
 
 
 # -- list/range operations ----------------------------------------------------------------------------
+
+
+def start_cluster_move(node: Node, src: BucketRef, query: Query) -> BucketRef:
+    """On a proxy: the destination joins the BMD with the source's props, the source is marked
+    ``Renamed`` (so targets do not delete its data when it leaves the BMD), then targets move the data."""
+    src_props = node.bucket_props(src, ACCESS_MOVE_BUCKET)
+    dst = parse_bucket_uname(query.get("bck_to"), "destination bucket (bck_to)")
+    if dst.provider != "ais" or src.provider != "ais":
+        raise InvalidRequest("only ais buckets can be renamed")
+
+    def change(bmd: Any) -> Any:
+        if bmd.get(dst) is not None:
+            raise BucketAlreadyExists(dst.uri)
+        marked = msgspec.structs.replace(bmd.require(src), renamed=dst.key)
+        return bmd.with_bucket(dst, src_props).with_bucket(src, marked, replace=True)
+
+    node.meta.update_bmd(change)
+    return dst
 
 
 def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:

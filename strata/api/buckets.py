@@ -188,6 +188,15 @@ def bucket_action(
     raise InvalidRequest(f'invalid action "{action}" for {request.method} on a bucket')
 
 
+async def _cluster_move(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
+    """Rename a bucket across the cluster: BMD first, then every target moves its data."""
+    bucket_jobs.start_cluster_move(node, bck, query)
+    answer = await proxy.forward_job(node, request)
+    if answer.status == 200:
+        node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
+    return answer
+
+
 def _flag_true(raw: object) -> bool:
     return raw is True or (isinstance(raw, str) and raw.lower() == "true")
 
@@ -215,6 +224,8 @@ def cluster_bucket_action(
         if not _flag_true(value.get("dry_run")):
             bucket_jobs.ensure_destination(node, dst, node.bucket_props(bck))
         return proxy.forward_job(node, request)
+    if request.method == "POST" and action in ("move-bck", "rename-bucket"):
+        return _cluster_move(node, request, bck, query)
     if request.method == "PUT" and action in ("archive", "arch-multiobj"):
         # the shard is written by the target that owns its name; it gathers the members
         value = msg.value if isinstance(msg.value, dict) else {}

@@ -16,7 +16,7 @@ from strata.api.responses import Query, error_response
 from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from strata.jobs.registry import REQUESTED_JOB_ID
 from strata.s3 import S3Application
-from strata.server.http import BufferedExchange, Exchange, Request, Response
+from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response
 from strata.storage.names import BucketRef, validate_object_name
 
 Handler = Callable[[Request], Response]
@@ -51,7 +51,7 @@ class AisApp:
         if path == "/metrics":
             node = self.node
             body = node.metrics.exposition(node.role, node.node_id)
-            return _Answer(Response(200, [("Content-Type", "text/plain; version=0.0.4")], body))
+            return FixedExchange(Response(200, [("Content-Type", "text/plain; version=0.0.4")], body))
         if not path.startswith("/v1/"):
             if self.s3.handles(request):  # /s3/..., or / when configured, or <bucket>.<domain>
                 return self.s3.begin(request)
@@ -79,7 +79,7 @@ class AisApp:
         method = request.method
         if node.is_proxy:  # a gateway never touches object bytes
             node.metrics.add("redirect_count")
-            return _Answer(proxy.redirect(node, request, bck, object_name))
+            return FixedExchange(proxy.redirect(node, request, bck, object_name))
         if method == "GET":
             return _ObjectRead(node, request, bck, object_name, query)
         if method == "HEAD":
@@ -111,24 +111,6 @@ def _with_job_id(
         return route(node, request, rest)
     finally:
         REQUESTED_JOB_ID.reset(token)
-
-
-class _Answer:
-    """An answer decided at the headers (a redirect): any body is drained and dropped."""
-
-    __slots__ = ("response",)
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-    def feed(self, data: bytes) -> None:
-        pass
-
-    def finish(self) -> Response:
-        return self.response
-
-    def abort(self) -> None:
-        pass
 
 
 class _ObjectRead:

@@ -153,25 +153,33 @@ class TargetRebalancer:
             self.runner.start(self.job, lambda job: self.run(job, record))
 
     def run(self, job: Job, record: RebalanceRecord) -> None:
-        cmap = self.store.cluster_map()
-        session = requests.Session()
-        for bck in self.store.bmd().refs():
-            for mp in self.mountpaths.all:
-                for name, _is_dir in iter_names(self.mountpaths, bck, only=mp):
-                    job.check()
-                    owner = cmap.target_for(bck, name)
-                    if owner is None or owner.id == self.me:
-                        continue
-                    path = mp.object_path(bck, name)
-                    moved = send_object(session, owner, bck, name, path, record.id)
-                    if moved:
-                        try:
-                            size = os.stat(path).st_size
-                            self.objects.delete(bck, name)
-                        except (OSError, ObjectNotFound):  # deleted meanwhile: nothing left to do
-                            continue
-                        job.add(1, size, direction="out")
+        move_misplaced(
+            job, self.objects, self.store.cluster_map(), self.me, self.store.bmd().refs(), record.id
+        )
         log.info("rebalance %s: this target is done", record.id)
+
+
+def move_misplaced(
+    job: Job, objects: ObjectStore, cmap: ClusterMap, me: str, buckets: list[BucketRef], transfer_id: str
+) -> None:
+    """Send every local object whose HRW owner is another target there, then drop the local copy."""
+    session = requests.Session()
+    for bck in buckets:
+        for mp in objects.mountpaths.all:
+            for name, _is_dir in iter_names(objects.mountpaths, bck, only=mp):
+                job.check()
+                owner = cmap.target_for(bck, name)
+                if owner is None or owner.id == me:
+                    continue
+                path = mp.object_path(bck, name)
+                if not send_object(session, owner, bck, name, path, transfer_id):
+                    continue
+                try:
+                    size = os.stat(path).st_size
+                    objects.delete(bck, name)
+                except (OSError, ObjectNotFound):  # deleted meanwhile: nothing left to do
+                    continue
+                job.add(1, size, direction="out")
 
 
 def send_object(

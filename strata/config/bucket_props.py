@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from ..errors import InvalidRequest
+from ..storage.names import PROVIDERS
 from . import _codec, _rules
 from . import _sections as shared
 from ._codec import QuotedInt
@@ -99,20 +100,8 @@ __all__ = [
     "update_bucket_props",
 ]
 
-# Provider spellings clients use -> the stored/wire form (api/apc/provider.go).
-_PROVIDERS = {
-    "": "ais",
-    "ais": "ais",
-    "aws": "aws",
-    "s3": "aws",
-    "gcp": "gcp",
-    "gs": "gcp",
-    "azure": "azure",
-    "az": "azure",
-    "oci": "oci",
-    "oc": "oci",
-    "ht": "ht",
-}
+# Provider spellings clients use -> the stored/wire form (api/apc/provider.go): one table, in names.
+_PROVIDERS = PROVIDERS
 _CLOUD_PROVIDERS = ("aws", "gcp", "azure", "oci")
 AIS_BUCKET_ID_BIT = 1 << 63
 # Set by the system, never by create-bck or set-bprops (absent from AIStore's BpropsToSet).

@@ -156,14 +156,16 @@ class _Membership:
 
 
 def _watch_destroyed_buckets(store: EtcdMetaStore, mounts: Mountpaths) -> None:
-    known = {b.key for b in store.bmd().refs()}
+    known = dict(store.bmd().buckets)
 
     def on_change(what: str) -> None:
         nonlocal known
         if what != "bmd":
             return
-        current = {b.key for b in store.bmd().refs()}
-        for key in known - current:
+        current = dict(store.bmd().buckets)
+        for key in known.keys() - current.keys():
+            if known[key].renamed:  # renamed, not destroyed: the move job keeps its data
+                continue
             log.info("bucket %s was destroyed: removing its data", key)
             try:
                 mounts.destroy_bucket(BucketRef.from_key(key))

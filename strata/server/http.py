@@ -177,8 +177,8 @@ class HandlerFn(Protocol):
     def __call__(self, request: Request, /) -> Response | Awaitable[Response]: ...
 
 
-class _FailedExchange:
-    """Swallows the body of a request that already failed at its headers, then answers the error."""
+class FixedExchange:
+    """An answer decided at the headers (an error, a redirect): any body is drained and dropped."""
 
     __slots__ = ("response",)
 
@@ -336,12 +336,12 @@ class HttpProtocol(asyncio.Protocol):
                 # the client waits for our go-ahead: answer now, never invite the body, close after
                 request.keep_alive = False
                 self._request = None
-                self._exchange = _FailedExchange(response)
+                self._exchange = FixedExchange(response)
                 self.outbox.append((request, response))
                 self._pump()
                 return
             # otherwise drain the body (clients like requests send it all before reading), then answer
-            self._exchange = _FailedExchange(response)
+            self._exchange = FixedExchange(response)
             return
         if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -355,7 +355,7 @@ class HttpProtocol(asyncio.Protocol):
         except Exception as exc:
             assert self._request is not None
             exchange.abort()
-            self._exchange = _FailedExchange(self.app.error_response(self._request, exc))
+            self._exchange = FixedExchange(self.app.error_response(self._request, exc))
 
     def on_message_complete(self) -> None:
         request, exchange = self._request, self._exchange

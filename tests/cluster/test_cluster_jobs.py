@@ -78,3 +78,22 @@ def test_archive_gathers_members_from_every_target(cluster: DevCluster) -> None:
         with tarfile.open(fileobj=io.BytesIO(data)) as tf:
             got = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}  # type: ignore[union-attr]
         assert got == files
+
+
+def test_rename_bucket_across_the_cluster(cluster: DevCluster) -> None:
+    client = fast_client(cluster.endpoint)
+    src = client.bucket("before").create()
+    files = {f"k/{i:03d}": f"value {i}".encode() for i in range(40)}
+    for name, data in files.items():
+        src.object(name).get_writer().put_content(data)
+    job_id = src.rename("after")
+    assert client.job(job_id=job_id).wait(timeout=60).success
+    names = [b.name for b in client.cluster().list_buckets()]
+    assert "after" in names and "before" not in names
+    after = client.bucket("after")
+    assert [e.name for e in after.list_all_objects()] == sorted(files)
+    smap = client.cluster().get_info()
+    for name, data in files.items():  # on the owner HRW names for the new bucket name
+        owner = smap.get_target_for_object(f"ais/@#/after/{name}")
+        url = f"{owner.public_net.direct_url}/v1/objects/after/{name}?provider=ais&local=true"
+        assert requests.get(url, timeout=10).content == data

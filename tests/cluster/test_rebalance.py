@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -10,6 +11,7 @@ import requests
 from aistore.sdk import Client
 
 from strata.cluster.devcluster import DevCluster
+from strata.cluster.etcd import Etcd
 from tests.integration.helpers import fast_client
 
 pytestmark = pytest.mark.timeout(240)
@@ -36,38 +38,31 @@ def _owner_dirs(cluster: DevCluster, client: Client) -> dict[str, str]:
     }
 
 
-def _wait_rebalanced(endpoint: str, timeout: float = 90.0) -> None:
-    """Until every target has finished its part of the newest rebalance."""
+def _wait_rebalanced(cluster: DevCluster, active: int, timeout: float = 90.0) -> None:
+    """Until the rebalance onto ``active`` targets is recorded in etcd and every target finished it."""
     deadline = time.monotonic() + timeout
-    body = {"ID": "", "Kind": "rebalance", "DaemonID": "", "Bck": None, "Buckets": None}
-    last: object = None
+    etcd = Etcd([cluster.etcd_url])
+    record = None
     while time.monotonic() < deadline:
-        targets = len(requests.get(f"{endpoint}/v1/daemon?what=smap", timeout=10).json()["tmap"])
-        stats = requests.get(f"{endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10).json()
-        snaps = [s for part in stats.values() for s in part or []]
-        if snaps:
-            newest = max(snaps, key=lambda s: s["start-time"])["id"]
-            parts = [s for s in snaps if s["id"] == newest]
-            last = parts
+        kv = etcd.get("/strata/strata/rebalance")
+        record = json.loads(kv.value) if kv is not None else None
+        if record and record["id"] and len(record["targets"]) == active:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no rebalance onto {active} targets was recorded: {record}")
+    assert record is not None
+    body = {"ID": record["id"], "Kind": "", "DaemonID": "", "Bck": None, "Buckets": None}
+    parts: list[dict[str, str]] = []
+    while time.monotonic() < deadline:
+        stats = requests.get(f"{cluster.endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10)
+        if stats.status_code == 200:
+            parts = [s for part in stats.json().values() for s in part or []]
+            targets = len(requests.get(f"{cluster.endpoint}/v1/daemon?what=smap", timeout=10).json()["tmap"])
             if len(parts) >= targets and all(s["end-time"] != "0001-01-01T00:00:00Z" for s in parts):
-                time.sleep(0.3)  # no newer rebalance started meanwhile?
-                again = requests.get(f"{endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10).json()
-                newer = [
-                    s
-                    for part in again.values()
-                    for s in part or []
-                    if s["id"] != newest and s["start-time"] > max(p["start-time"] for p in parts)
-                ]
-                if not newer:
-                    return
-        time.sleep(0.5)
-    raise AssertionError(f"rebalance did not finish: {last}")
-
-
-def _rebalance_ids(endpoint: str) -> set[str]:
-    body = {"ID": "", "Kind": "rebalance", "DaemonID": "", "Bck": None, "Buckets": None}
-    stats = requests.get(f"{endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10).json()
-    return {s["id"] for part in stats.values() for s in part or []}
+                return
+        time.sleep(0.3)
+    raise AssertionError(f"rebalance {record['id']} did not finish: {parts}")
 
 
 def _check_placement(cluster: DevCluster, client: Client, bucket: str, objects: dict[str, bytes]) -> None:
@@ -90,13 +85,9 @@ def _check_placement(cluster: DevCluster, client: Client, bucket: str, objects: 
 def test_new_target_rebalances_every_object_onto_its_owner(cluster: DevCluster) -> None:
     client = fast_client(cluster.endpoint)
     objects = _fill(client, "rb")
-    before = _rebalance_ids(cluster.endpoint)
     cluster.add_node("target")
     cluster.wait_for_map(targets=4)
-    deadline = time.monotonic() + 30
-    while _rebalance_ids(cluster.endpoint) <= before and time.monotonic() < deadline:
-        time.sleep(0.3)
-    _wait_rebalanced(cluster.endpoint)
+    _wait_rebalanced(cluster, active=4)
     _check_placement(cluster, client, "rb", objects)
     assert sorted(e.name for e in client.bucket("rb").list_all_objects()) == sorted(objects)
 
@@ -108,7 +99,7 @@ def test_reads_during_rebalance_find_objects_not_moved_yet(cluster: DevCluster) 
     cluster.wait_for_map(targets=4)
     for name, data in objects.items():  # straight away: some are still on their old targets
         assert client.bucket("gfn").object(name).get_reader().read_all() == data
-    _wait_rebalanced(cluster.endpoint)
+    _wait_rebalanced(cluster, active=4)
 
 
 def test_maintenance_moves_objects_off_a_target(cluster: DevCluster) -> None:
@@ -122,8 +113,7 @@ def test_maintenance_moves_objects_off_a_target(cluster: DevCluster) -> None:
         timeout=10,
     )
     assert resp.status_code == 200, resp.text
-    time.sleep(1.5)
-    _wait_rebalanced(cluster.endpoint)
+    _wait_rebalanced(cluster, active=2)
     dirs = _owner_dirs(cluster, client)
     left = [
         n
@@ -154,8 +144,7 @@ def test_rebalance_interrupted_by_another_change_loses_and_duplicates_nothing(cl
     time.sleep(1.2)
     cluster.add_node("target")  # ...that the next membership change interrupts
     cluster.wait_for_map(targets=5)
-    time.sleep(1.5)
-    _wait_rebalanced(cluster.endpoint, timeout=120)
+    _wait_rebalanced(cluster, active=5, timeout=120)
     _check_placement(cluster, client, "intr", objects)
     listed = [e.name for e in bck.list_all_objects()]
     assert listed == sorted(objects) and len(set(listed)) == len(listed)
