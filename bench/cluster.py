@@ -320,10 +320,17 @@ def redirect_location(proxy_url: str, path: str) -> str:
 
 def log_problems(log_dir: Path, max_lines: int = 6) -> list[str]:
     """Lines in node logs that look like trouble (tracebacks, errors, warnings), per log file."""
-    pattern = re.compile(r"Traceback|ERROR|CRITICAL|WARNING|Exception|refus", re.IGNORECASE)
+    pattern = re.compile(
+        r'Traceback|ERROR|CRITICAL|WARNING|Exception|refus|"level":"(warn|error|fatal)"', re.I
+    )
+    benign = ("simple token is not cryptographically signed",)  # etcd's default auth token, at start
     notes = []
     for log in sorted(log_dir.glob("*.log")):
-        hits = [ln.rstrip() for ln in log.read_text(errors="replace").splitlines() if pattern.search(ln)]
+        hits = [
+            ln.rstrip()
+            for ln in log.read_text(errors="replace").splitlines()
+            if pattern.search(ln) and not any(b in ln for b in benign)
+        ]
         if hits:
             shown = " | ".join(h[:220] for h in hits[:max_lines])
             notes.append(f"{log.name}: {len(hits)} suspicious lines, first: {shown}")
@@ -372,6 +379,7 @@ def bench_get(
         say(f"cluster up: etcd, 1 proxy, 3 targets ({workers} worker(s) each); proxy {proxy.url}")
 
         # 1. the same objects in the cluster (PUT through the proxy) and in an embedded server
+        wait_settled(proxy.url)
         create_bucket(proxy.url, bucket)
         say(f"GET {label}: populating {count:,} objects through the proxy")
         loaded = put_following(proxy.url, bucket, names, bodies.for_name, threads=8)
@@ -633,13 +641,16 @@ def rebalance_parts(proxy_url: str) -> list[RebalancePart]:
     return [RebalancePart.of(tid, s) for tid, part in stats.items() for s in part or []]
 
 
-def wait_rebalanced(proxy_url: str, known: set[str], timeout: float) -> tuple[list[RebalancePart], float]:
-    """Until every target finished its part of a rebalance not in `known`; (its parts, when seen done)."""
+def wait_rebalanced(proxy_url: str, since: float, timeout: float) -> tuple[list[RebalancePart], float]:
+    """Until every target finished its part of the newest rebalance started after `since` (Unix time).
+
+    Returns its parts and when that was seen.
+    """
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
         targets = len(requests.get(f"{proxy_url}/v1/daemon?what=smap", timeout=10).json()["tmap"])
-        snaps = [s for s in rebalance_parts(proxy_url) if s.id not in known]
+        snaps = [s for s in rebalance_parts(proxy_url) if parse_time(s.start) >= since]
         if snaps:
             newest = max(snaps, key=lambda s: s.start).id
             parts = [s for s in snaps if s.id == newest]
@@ -648,6 +659,21 @@ def wait_rebalanced(proxy_url: str, known: set[str], timeout: float) -> tuple[li
                 return parts, time.time()
         time.sleep(0.1)
     raise TimeoutError(f"rebalance did not finish in {timeout}s: {last}")
+
+
+def wait_settled(proxy_url: str, quiet: float = 3.0, timeout: float = 60.0) -> None:
+    """Until no rebalance has run or started for `quiet` seconds (a new cluster rebalances once as its
+    targets join; that one must not be mistaken for the one measured)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        parts = rebalance_parts(proxy_url)
+        running = [s for s in parts if not s.ended]
+        latest = max((parse_time(s.end) for s in parts if s.ended), default=0.0)
+        latest = max([latest, *(parse_time(s.start) for s in parts)])
+        if not running and time.time() - latest >= quiet:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the cluster kept rebalancing for {timeout}s")
 
 
 def placement_check(
@@ -692,6 +718,7 @@ def bench_rebalance(workdir: Path, size: int, count: int, workers: int, cp_round
     cluster = start_cluster(workdir / "cluster-reb", workers, targets=3)
     try:
         proxy = node(cluster, "proxy")[0]
+        wait_settled(proxy.url)
         create_bucket(proxy.url, bucket)
         say(f"rebalance: populating {label} through the proxy")
         loaded = put_following(proxy.url, bucket, names, bodies.for_name, threads=8)
@@ -699,7 +726,7 @@ def bench_rebalance(workdir: Path, size: int, count: int, workers: int, cp_round
             f"rebalance: populated {label} ({loaded.bytes / 1e6:,.0f} MB) through the proxy in "
             f"{loaded.seconds:.1f}s ({loaded.bytes / loaded.seconds / 1e6:,.0f} MB/s, 8 threads)"
         )
-        known = {s.id for s in rebalance_parts(proxy.url)}
+        wait_settled(proxy.url)
         os.sync()  # no dirty pages from the population left to slow the rebalance down
         busy = machine_busy()
         report.notes.append(f"rebalance: machine busy before the join (others' load): {busy:.0%}")
@@ -710,7 +737,7 @@ def bench_rebalance(workdir: Path, size: int, count: int, workers: int, cp_round
             t_healthy = time.time()
             cluster.wait_for_map(targets=4)
             t_map = time.time()
-            parts, t_seen = wait_rebalanced(proxy.url, known, timeout=600)
+            parts, t_seen = wait_rebalanced(proxy.url, t_spawn, timeout=600)
         pids.append(newcomer.pid)
         split = meter.split
         assert split is not None
