@@ -17,6 +17,8 @@ during a rebalance find objects that have not moved yet through get-from-neighbo
 from __future__ import annotations
 
 import base64
+import collections
+import concurrent.futures
 import logging
 import os
 import secrets
@@ -41,6 +43,7 @@ from strata.storage.objects import ObjectStore
 log = logging.getLogger("strata.rebalance")
 
 DEBOUNCE_S = 1.0
+SENDERS = 4
 SEND_TIMEOUT = (3.0, 120.0)
 METADATA_HEADER = "Ais-Rebalance-Md"
 
@@ -162,24 +165,40 @@ class TargetRebalancer:
 def move_misplaced(
     job: Job, objects: ObjectStore, cmap: ClusterMap, me: str, buckets: list[BucketRef], transfer_id: str
 ) -> None:
-    """Send every local object whose HRW owner is another target there, then drop the local copy."""
-    session = requests.Session()
-    for bck in buckets:
-        for mp in objects.mountpaths.all:
-            for name, _is_dir in iter_names(objects.mountpaths, bck, only=mp):
-                job.check()
-                owner = cmap.target_for(bck, name)
-                if owner is None or owner.id == me:
-                    continue
-                path = mp.object_path(bck, name)
-                if not send_object(session, owner, bck, name, path, transfer_id):
-                    continue
-                try:
-                    size = os.stat(path).st_size
-                    objects.delete(bck, name)
-                except (OSError, ObjectNotFound):  # deleted meanwhile: nothing left to do
-                    continue
-                job.add(1, size, direction="out")
+    """Send every local object whose HRW owner is another target there, then drop the local copy.
+
+    ``SENDERS`` transfers run at once (each waits on the network and the receiver), with at most
+    twice as many queued, so memory stays bounded whatever the number of objects.
+    """
+    sessions = threading.local()
+
+    def move(bck: BucketRef, name: str, path: str, owner: NodeInfo) -> None:
+        session = getattr(sessions, "session", None)
+        if session is None:
+            session = sessions.session = requests.Session()
+        if not send_object(session, owner, bck, name, path, transfer_id):
+            return
+        try:
+            size = os.stat(path).st_size
+            objects.delete(bck, name)
+        except (OSError, ObjectNotFound):  # deleted meanwhile: nothing left to do
+            return
+        job.add(1, size, direction="out")
+
+    pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+    with concurrent.futures.ThreadPoolExecutor(SENDERS, thread_name_prefix="rebalance-send") as pool:
+        for bck in buckets:
+            for mp in objects.mountpaths.all:
+                for name, _is_dir in iter_names(objects.mountpaths, bck, only=mp):
+                    job.check()
+                    owner = cmap.target_for(bck, name)
+                    if owner is None or owner.id == me:
+                        continue
+                    pending.append(pool.submit(move, bck, name, mp.object_path(bck, name), owner))
+                    while len(pending) > 2 * SENDERS:
+                        pending.popleft().result()
+        while pending:
+            pending.popleft().result()
 
 
 def send_object(
