@@ -31,7 +31,7 @@ import requests
 from strata.cluster.etcd import EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.smap import ClusterMap, NodeInfo
-from strata.cluster.transfer import TransferFailed, bucket_params, object_url, put_object
+from strata.cluster.transfer import TransferFailed, bucket_params, intra_session, object_url, put_object
 from strata.errors import ObjectNotFound
 from strata.jobs.registry import Job, JobRunner, JobStore
 from strata.storage.listing import iter_names
@@ -175,7 +175,7 @@ def move_misplaced(
     def move(bck: BucketRef, name: str, path: str, owner: NodeInfo) -> None:
         session = getattr(sessions, "session", None)
         if session is None:
-            session = sessions.session = requests.Session()
+            session = sessions.session = intra_session()
         if not send_object(session, owner, bck, name, path, transfer_id):
             return
         try:
@@ -243,11 +243,12 @@ def send_object(
 
 def find_on_neighbours(cmap: ClusterMap, me: str, bck: BucketRef, name: str) -> NodeInfo | None:
     """Get-from-neighbour: which other target holds the object (asked with a local-only HEAD)."""
+    session = intra_session()
     for target in cmap.targets.values():
         if target.id == me:
             continue
         try:
-            resp = requests.head(
+            resp = session.head(
                 object_url(target, bck, name), params=bucket_params(bck, local="true"), timeout=(1.0, 3.0)
             )
         except requests.RequestException:
