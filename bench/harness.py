@@ -18,6 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,6 +293,7 @@ class WrkResult:
     foreign_cores: float = 0.0  # CPU everything else on the machine used (noise)
     server_user_s: float = 0.0  # server CPU seconds in user space during the run
     server_system_s: float = 0.0  # ... and in the kernel
+    output: str = ""  # wrk's stdout (scripts may print more machine-readable lines)
 
     def cpu_per_request_us(self) -> tuple[float, float]:
         """Server CPU per request, (user, system) in microseconds: robust against other load."""
@@ -321,8 +323,9 @@ def run_wrk(
     connections: int,
     duration: float,
     timeout_s: int = 10,
-    server_pid: int | None = None,
+    server_pid: int | Sequence[int] | None = None,
 ) -> WrkResult:
+    """One wrk run; `server_pid` is the server's process (or several: their trees are summed)."""
     cmd = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout_s}s",
         "-s", str(LUA_DIR / script), base_url, "--", *args,
@@ -351,6 +354,7 @@ def run_wrk(
         foreign_cores=cpu[2],
         server_user_s=cpu[3],
         server_system_s=cpu[4],
+        output=out.stdout,
     )
 
 
@@ -378,12 +382,16 @@ class _CpuSnapshot:
     me: float
 
     @staticmethod
-    def take(server_pid: int | None) -> _CpuSnapshot:
+    def take(server_pid: int | Sequence[int] | None) -> _CpuSnapshot:
         total, idle = _cpu_times()
         tck = os.sysconf("SC_CLK_TCK")
         ch = resource.getrusage(resource.RUSAGE_CHILDREN)
         me = resource.getrusage(resource.RUSAGE_SELF)
-        user, system = tree_cpu_seconds(server_pid) if server_pid else (0.0, 0.0)
+        pids = [server_pid] if isinstance(server_pid, int) else list(server_pid or ())
+        user = system = 0.0
+        for pid in pids:
+            u, s = tree_cpu_seconds(pid)
+            user, system = user + u, system + s
         return _CpuSnapshot(
             wall=time.monotonic(),
             machine_busy=(total - idle) / tck,
@@ -403,6 +411,54 @@ class _CpuSnapshot:
         me = self.me - before.me
         foreign = (self.machine_busy - before.machine_busy) - server - client - me
         return server / wall, client / wall, max(foreign, 0.0) / wall, user, system
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """Cores used over an interval by the servers, the client, and everything else (noise)."""
+
+    seconds: float
+    server_cores: float
+    client_cores: float  # this process (an in-process client) and its reaped children
+    foreign_cores: float
+    server_user_s: float
+    server_system_s: float
+
+    def text(self) -> str:
+        return (
+            f"cores used: server {self.server_cores:.2f}, client {self.client_cores:.2f}, "
+            f"others {self.foreign_cores:.2f}"
+        )
+
+
+class CpuMeter:
+    """The CPU split of a load that is not wrk: an in-process client (Python threads) against servers.
+
+    ``with CpuMeter(pids) as m: ...`` then ``m.split``; the server side is the sum of the process
+    trees of ``pids``.
+    """
+
+    def __init__(self, server_pids: Sequence[int]):
+        self.server_pids = list(server_pids)
+        self._before: _CpuSnapshot | None = None
+        self.split: CpuSplit | None = None
+
+    def __enter__(self) -> CpuMeter:
+        self._before = _CpuSnapshot.take(self.server_pids)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._before is not None
+        after = _CpuSnapshot.take(self.server_pids)
+        b = self._before
+        wall = after.wall - b.wall or 1.0
+        user = after.server_user - b.server_user
+        system = after.server_system - b.server_system
+        client = (after.me - b.me) + (after.children - b.children)
+        foreign = (after.machine_busy - b.machine_busy) - user - system - client
+        self.split = CpuSplit(
+            wall, (user + system) / wall, client / wall, max(foreign, 0.0) / wall, user, system
+        )
 
 
 def warm_page_cache(paths: list[Path]) -> int:

@@ -34,7 +34,7 @@ def _public_host(node: Node, request: Request) -> tuple[str, int]:
 
 def snode(node: Node, request: Request, daemon_type: str) -> Snode:
     host, port = _public_host(node, request)
-    net = NetInfo(node_hostname=host, daemon_port=str(port), direct_url=f"http://{host}:{port}")
+    net = NetInfo(node_hostname=host, daemon_port=str(port), direct_url=f"{node.scheme}://{host}:{port}")
     return Snode(
         daemon_id=node.node_id,
         daemon_type=daemon_type,

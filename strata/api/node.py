@@ -101,6 +101,7 @@ class Node:
         self.runner = JobRunner(self.jobs, self.load)
         self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT)
         self.shards = ShardIndexes()
+        self.scheme = "https" if config.net.http.use_https else "http"
         slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
         me = [NodeInfo(node_id, PROXY, host, port, self.started_ns), NodeInfo(node_id, TARGET, host, port)]

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import heapq
 import secrets
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,6 +31,7 @@ from strata.api.wire import (
     msgpack_encode,
 )
 from strata.cluster.smap import NodeInfo
+from strata.cluster.transfer import intra_session
 from strata.errors import InvalidRequest, StrataError
 from strata.jobs.registry import new_job_id
 from strata.server.http import Request, Response
@@ -56,8 +58,15 @@ def redirect(node: Node, request: Request, bck: BucketRef, object_name: str) -> 
     return Response(307, [("Location", location), ("Content-Type", "text/plain")], b"")
 
 
+_sessions = threading.local()
+
+
 def _session() -> requests.Session:
-    return requests.Session()
+    """One intra-cluster session per fan-out thread (keep-alive connections to the targets)."""
+    session: requests.Session | None = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = intra_session()
+    return session
 
 
 def _call(
@@ -71,7 +80,7 @@ def _call(
 ) -> requests.Response:
     url = target.url + path + (f"?{query}" if query else "")
     try:
-        return requests.request(method, url, data=body, headers=headers, timeout=FANOUT_TIMEOUT)
+        return _session().request(method, url, data=body, headers=headers, timeout=FANOUT_TIMEOUT)
     except requests.RequestException as exc:
         raise TargetUnreachable(f"target {target.id} ({target.url}) did not answer: {exc}") from None
 

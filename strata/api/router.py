@@ -16,7 +16,7 @@ from strata.api.responses import Query, error_response
 from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from strata.jobs.registry import REQUESTED_JOB_ID
 from strata.s3 import S3Application
-from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response
+from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response, waits_for_answer
 from strata.storage.names import BucketRef, validate_object_name
 
 Handler = Callable[[Request], Response]
@@ -80,6 +80,11 @@ class AisApp:
         if node.is_proxy:  # a gateway never touches object bytes
             node.metrics.add("redirect_count")
             return FixedExchange(proxy.redirect(node, request, bck, object_name))
+        if node.scheme == "https" and waits_for_answer(request):
+            # over HTTPS the SDK first asks a "proxy" where to send a body: embedded, that is here
+            host = request.headers.get("host", f"{node.host}:{node.port}")
+            location = f"https://{host}{request.path}" + (f"?{request.query}" if request.query else "")
+            return FixedExchange(Response(307, [("Location", location)], b""))
         if method == "GET":
             return _ObjectRead(node, request, bck, object_name, query)
         if method == "HEAD":

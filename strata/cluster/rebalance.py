@@ -17,6 +17,8 @@ during a rebalance find objects that have not moved yet through get-from-neighbo
 from __future__ import annotations
 
 import base64
+import collections
+import concurrent.futures
 import logging
 import os
 import secrets
@@ -29,7 +31,7 @@ import requests
 from strata.cluster.etcd import EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.smap import ClusterMap, NodeInfo
-from strata.cluster.transfer import TransferFailed, bucket_params, object_url, put_object
+from strata.cluster.transfer import TransferFailed, bucket_params, intra_session, object_url, put_object
 from strata.errors import ObjectNotFound
 from strata.jobs.registry import Job, JobRunner, JobStore
 from strata.storage.listing import iter_names
@@ -41,6 +43,7 @@ from strata.storage.objects import ObjectStore
 log = logging.getLogger("strata.rebalance")
 
 DEBOUNCE_S = 1.0
+SENDERS = 4
 SEND_TIMEOUT = (3.0, 120.0)
 METADATA_HEADER = "Ais-Rebalance-Md"
 
@@ -162,24 +165,40 @@ class TargetRebalancer:
 def move_misplaced(
     job: Job, objects: ObjectStore, cmap: ClusterMap, me: str, buckets: list[BucketRef], transfer_id: str
 ) -> None:
-    """Send every local object whose HRW owner is another target there, then drop the local copy."""
-    session = requests.Session()
-    for bck in buckets:
-        for mp in objects.mountpaths.all:
-            for name, _is_dir in iter_names(objects.mountpaths, bck, only=mp):
-                job.check()
-                owner = cmap.target_for(bck, name)
-                if owner is None or owner.id == me:
-                    continue
-                path = mp.object_path(bck, name)
-                if not send_object(session, owner, bck, name, path, transfer_id):
-                    continue
-                try:
-                    size = os.stat(path).st_size
-                    objects.delete(bck, name)
-                except (OSError, ObjectNotFound):  # deleted meanwhile: nothing left to do
-                    continue
-                job.add(1, size, direction="out")
+    """Send every local object whose HRW owner is another target there, then drop the local copy.
+
+    ``SENDERS`` transfers run at once (each waits on the network and the receiver), with at most
+    twice as many queued, so memory stays bounded whatever the number of objects.
+    """
+    sessions = threading.local()
+
+    def move(bck: BucketRef, name: str, path: str, owner: NodeInfo) -> None:
+        session = getattr(sessions, "session", None)
+        if session is None:
+            session = sessions.session = intra_session()
+        if not send_object(session, owner, bck, name, path, transfer_id):
+            return
+        try:
+            size = os.stat(path).st_size
+            objects.delete(bck, name)
+        except (OSError, ObjectNotFound):  # deleted meanwhile: nothing left to do
+            return
+        job.add(1, size, direction="out")
+
+    pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
+    with concurrent.futures.ThreadPoolExecutor(SENDERS, thread_name_prefix="rebalance-send") as pool:
+        for bck in buckets:
+            for mp in objects.mountpaths.all:
+                for name, _is_dir in iter_names(objects.mountpaths, bck, only=mp):
+                    job.check()
+                    owner = cmap.target_for(bck, name)
+                    if owner is None or owner.id == me:
+                        continue
+                    pending.append(pool.submit(move, bck, name, mp.object_path(bck, name), owner))
+                    while len(pending) > 2 * SENDERS:
+                        pending.popleft().result()
+        while pending:
+            pending.popleft().result()
 
 
 def send_object(
@@ -224,11 +243,12 @@ def send_object(
 
 def find_on_neighbours(cmap: ClusterMap, me: str, bck: BucketRef, name: str) -> NodeInfo | None:
     """Get-from-neighbour: which other target holds the object (asked with a local-only HEAD)."""
+    session = intra_session()
     for target in cmap.targets.values():
         if target.id == me:
             continue
         try:
-            resp = requests.head(
+            resp = session.head(
                 object_url(target, bck, name), params=bucket_params(bck, local="true"), timeout=(1.0, 3.0)
             )
         except requests.RequestException:

@@ -28,10 +28,11 @@ class NodeInfo(msgspec.Struct, frozen=True):
     port: int
     started_ns: int = 0
     create_revision: int = 0  # filled in from etcd: the registration's age
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def snode(self, flags: int = 0) -> Snode:
         net = NetInfo(node_hostname=self.host, daemon_port=str(self.port), direct_url=self.url)

@@ -18,6 +18,21 @@ from strata.storage.names import BucketRef
 
 TIMEOUT = (3.0, 120.0)
 _CHUNK = 1 << 20
+_verify: bool | str = True
+
+
+def configure_tls(*, skip_verify: bool, ca_bundle: str = "") -> None:
+    """How this process checks other nodes' certificates (``net.http.skip_verify``, ``client_ca_tls``)."""
+    global _verify
+    _verify = False if skip_verify else (ca_bundle or True)
+
+
+def intra_session() -> requests.Session:
+    """A session for node-to-node requests: every one of them goes through here."""
+    session = requests.Session()
+    session.verify = _verify
+    session.trust_env = False  # REQUESTS_CA_BUNDLE and proxies from the environment do not apply inside
+    return session
 
 
 class TransferFailed(StrataError):

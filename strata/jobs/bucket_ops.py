@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import TransferFailed, put_object
+from strata.cluster.transfer import TransferFailed, intra_session, put_object
 from strata.errors import InvalidRequest, ObjectNotFound
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
@@ -104,7 +104,7 @@ def copy_objects(
     continue_on_error: bool,
 ) -> None:
     missing = Missing()
-    session = requests.Session()
+    session = intra_session()
     for name, explicit in selection.iter(store.mountpaths, src):
         job.check()
         dst_name = validate_object_name(dst.prepend + name)

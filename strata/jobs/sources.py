@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
-import requests
 
 from strata.api.wire import ListObjectsPage
 from strata.archive import FileRegion, Source
 from strata.cluster.smap import ClusterMap
-from strata.cluster.transfer import TIMEOUT, TransferFailed, get_object
+from strata.cluster.transfer import TIMEOUT, TransferFailed, get_object, intra_session
 from strata.errors import ObjectNotFound
 from strata.jobs.bucket_ops import Selection
 from strata.jobs.templates import expand_template, is_prefix
@@ -66,7 +65,7 @@ class ClusterObjects:
         self.local = LocalObjects(store)
         self.cluster_map = cluster_map
         self.me = me
-        self.session = requests.Session()
+        self.session = intra_session()
 
     def names(self, bck: BucketRef, selection: Selection) -> Iterator[tuple[str, bool]]:
         if selection.names is not None:

@@ -20,6 +20,7 @@ from strata.cluster.etcd import Etcd, EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.rebalance import RebalanceCoordinator, TargetRebalancer
 from strata.cluster.smap import NodeInfo
+from strata.cluster.transfer import configure_tls
 from strata.config.cluster import ConfigError, load_cluster_config
 from strata.errors import Conflict
 from strata.jobs.registry import JobStore
@@ -78,7 +79,11 @@ def serve_cluster_node(
         return 2
     port = sock.getsockname()[1]
     advertised = public_host or (host if host not in ("0.0.0.0", "::", "") else "127.0.0.1")
-    me = NodeInfo(node_id, role, advertised, port, time.time_ns())
+    http = store.config().net.http
+    me = NodeInfo(
+        node_id, role, advertised, port, time.time_ns(), scheme="https" if http.use_https else "http"
+    )
+    configure_tls(skip_verify=http.skip_verify, ca_bundle=http.client_ca_tls)
     # 3. membership: register under a lease, keep it alive
     try:
         lease = store.register(me, LEASE_TTL)
@@ -107,6 +112,7 @@ def serve_cluster_node(
 
     # 5. workers, each with its own watched view of etcd
     def make_node() -> Node:
+        configure_tls(skip_verify=http.skip_verify, ca_bundle=http.client_ca_tls)
         view = EtcdMetaStore(Etcd(etcd_urls), cluster).start()
         return Node(
             node_id=node_id,

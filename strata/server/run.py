@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from strata.api.node import Node, jobs_dir, load_node_id
 from strata.api.router import AisApp
 from strata.cluster.metastore import LocalMetaStore
-from strata.config.cluster import ConfigError, load_cluster_config
+from strata.config.cluster import ClusterConfig, ConfigError, load_cluster_config
 from strata.jobs.registry import JobStore
 from strata.server.http import HttpProtocol, close_idle_connections
 from strata.storage.mountpaths import Mountpaths
@@ -75,6 +76,7 @@ def serve(
         if config_path is not None:
             load_cluster_config(config_path)
         meta = LocalMetaStore(meta_dir, config_path)
+        tls_context(meta.config())  # a TLS misconfiguration stops here, not in every worker
         mounts = Mountpaths(roots)
     except ConfigError as exc:
         print(f"strata: invalid config: {exc.message}", file=sys.stderr)
@@ -177,6 +179,21 @@ def supervise(
     return 0
 
 
+def tls_context(config: ClusterConfig) -> ssl.SSLContext | None:
+    """The server's TLS context when ``net.http.use_https`` is on (AIStore's switch and files)."""
+    http = config.net.http
+    if not http.use_https:
+        return None
+    if not http.server_crt or not http.server_key:
+        raise ConfigError("config: net.http.use_https needs net.http.server_crt and net.http.server_key")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(http.server_crt, http.server_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"config: cannot load net.http.server_crt/server_key: {exc}") from None
+    return context
+
+
 def worker_main(sock: socket.socket, make_node: Callable[[], Node]) -> int:
     """One worker process: its own event loop, node view and app, serving the shared socket."""
     import uvloop
@@ -184,10 +201,13 @@ def worker_main(sock: socket.socket, make_node: Callable[[], Node]) -> int:
     node = make_node()
     app = AisApp(node)
     executor = ThreadPoolExecutor(SENDFILE_THREADS, thread_name_prefix="sendfile")
+    tls = tls_context(node.meta.config())
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: HttpProtocol(app, executor), sock=sock, backlog=2048)
+        server = await loop.create_server(
+            lambda: HttpProtocol(app, executor, tls=tls is not None), sock=sock, backlog=2048, ssl=tls
+        )
         done = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, done.set)
         await done.wait()

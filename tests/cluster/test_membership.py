@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -169,3 +170,17 @@ def test_duplicate_node_id_and_malformed_records_are_refused(cluster: DevCluster
     logs = "".join(Path(p.log).read_text() for p in cluster.procs.values() if p.role == "proxy")
     assert "refusing malformed nodes/bogus" in logs
     assert "refusing BMD version 0" in logs
+
+
+def test_proxy_answers_a_body_announcing_put_before_the_body(cluster: DevCluster) -> None:
+    """The SDK over HTTPS sends a PUT's headers with Connection: close and waits for the redirect."""
+    proxy = next(p for p in cluster.procs.values() if p.role == "proxy")
+    fast_client(proxy.url).bucket("early").create()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as conn:
+        conn.sendall(
+            b"PUT /v1/objects/early/x?provider=ais HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Length: 5\r\nConnection: close\r\n\r\n"
+        )
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 307"), answer[:100]
+    assert b"Location: http://127.0.0.1:" in answer
