@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,12 +39,10 @@ from bench.foundation import (
     Report,
     append_results,
     best,
-    fmt,
-    git_line,
     human_size,
-    machine_line,
     median_cost,
     per_cpu_second,
+    render_section,
     runs_note,
     say,
 )
@@ -811,28 +808,11 @@ def bench_rebalance(workdir: Path, size: int, count: int, workers: int, cp_round
 
 
 def render(report: Report, argv: list[str], workers: int) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        f"## {now} — cluster — {git_line()}",
-        "",
-        f"- command: `{' '.join(argv)}`",
-        f"- machine: {machine_line()}",
-        f"- cluster: etcd + 1 proxy + 3 targets (+1 joining for rebalance), {workers} worker(s) per node; "
-        f"embedded `strata serve --workers {workers}`; every node, wrk and the python client share the cores",
-        "",
-        "| metric | strata | anchor | ratio | target | result |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    for m in report.metrics:
-        anchor = f"{fmt(m.anchor)} ({m.anchor_name})" if m.anchor is not None else "—"
-        ratio = f"{m.ratio:.2f}x" if m.ratio is not None else "—"
-        target = f">= {m.target}x" if m.target is not None else "—"
-        lines.append(f"| {m.name} | {fmt(m.strata)} | {anchor} | {ratio} | {target} | {m.verdict} |")
-    lines += ["", "Notes:"]
-    lines += [f"- {n}" for n in report.notes]
-    lines += ["", "Load commands (wrk Lua scripts are in bench/lua/):"]
-    lines += [f"- `{c}`" for c in report.commands]
-    return "\n".join(lines) + "\n"
+    setup = (
+        f"cluster: etcd + 1 proxy + 3 targets (+1 joining for rebalance), {workers} worker(s) per node; "
+        f"embedded `strata serve --workers {workers}`; every node, wrk and the python client share the cores"
+    )
+    return render_section("cluster", setup, report, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -488,13 +488,21 @@ def fmt(v: float | None) -> str:
 
 
 def render(report: Report, argv: list[str], workers: int) -> str:
+    setup = (
+        f"Strata workers: {workers}; nginx worker_processes: {workers}; client and servers share the cores"
+    )
+    return render_section("", setup, report, argv)
+
+
+def render_section(title: str, setup: str, report: Report, argv: list[str]) -> str:
+    """One dated RESULTS.md section: command, machine, setup, the metric table, notes, load commands."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"## {now} — {git_line()}",
+        f"## {now} — {title + ' — ' if title else ''}{git_line()}",
         "",
         f"- command: `{' '.join(argv)}`",
         f"- machine: {machine_line()}",
-        f"- Strata workers: {workers}; nginx worker_processes: {workers}; client and servers share the cores",
+        f"- {setup}",
         "",
         "| metric | strata | anchor | ratio | target | result |",
         "|---|---:|---:|---:|---:|---|",
