@@ -7,6 +7,7 @@ atomic write path, so an aborted copy never leaves a half-written object behind.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from strata.errors import InvalidRequest, ObjectNotFound
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
 from strata.storage.listing import iter_names
+from strata.storage.metadata import read_metadata
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.names import BucketRef, validate_object_name
 from strata.storage.objects import ObjectStore
@@ -171,13 +173,39 @@ def delete_objects(
 
 
 def move_bucket_dirs(mountpaths: Mountpaths, src: BucketRef, dst: BucketRef) -> None:
-    """Rename the bucket's directory on every mountpath (objects keep their files)."""
+    """Rename the bucket's directory on every mountpath (objects keep their files).
+
+    In a cluster, peers may already be sending objects of the renamed bucket here, so the
+    destination directory can exist: then the source tree is merged into it file by file.
+    """
     for mp in mountpaths.all:
         source = mp.bucket_dir(src)
-        if os.path.isdir(source):
-            target = mp.bucket_dir(dst)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.isdir(source):
+            continue
+        target = mp.bucket_dir(dst)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
             os.rename(source, target)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            _merge_tree(source, target)
+
+
+def _merge_tree(source: str, target: str) -> None:
+    """Move every file of ``source`` into ``target``; where both hold an object, the newer write wins."""
+    for root, _dirs, files in os.walk(source, topdown=False):
+        rel = os.path.relpath(root, source)
+        into = os.path.normpath(os.path.join(target, rel))
+        os.makedirs(into, exist_ok=True)
+        for name in files:
+            here, there = os.path.join(root, name), os.path.join(into, name)
+            mine, theirs = read_metadata(here), read_metadata(there)
+            if theirs is not None and mine is not None and theirs.mtime_ns >= mine.mtime_ns:
+                os.unlink(here)
+            else:
+                os.replace(here, there)
+        os.rmdir(root)
 
 
 def summarize(job: Job, mountpaths: Mountpaths, bck: BucketRef, prefix: str) -> dict[str, Any]:
