@@ -30,6 +30,7 @@ from strata.config.bucket_props import (
     update_bucket_props,
 )
 from strata.errors import InvalidRequest, NotImplementedYet, StrataError
+from strata.getbatch import get_batch
 from strata.server.http import Request, Response
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata
@@ -169,8 +170,6 @@ def bucket_action(
         if action in ("prefetch-listrange", "prefetch-objects"):
             return bucket_jobs.remote_only(node, bck, action)
         if action == "getbatch":
-            from strata.getbatch import get_batch
-
             return get_batch(node, request, bck.name, query, msg.value if msg.value is not None else {})
     elif method == "PUT":
         if action in ("archive", "arch-multiobj"):
@@ -211,6 +210,8 @@ def cluster_bucket_action(
         return create_bucket(node, bck, msg)
     if request.method == "DELETE" and action == "destroy-bck":
         return destroy_bucket(node, bck)
+    if request.method == "POST" and action == "getbatch":  # validated here, assembled by a target
+        return get_batch(node, request, bck.name, query, msg.value if msg.value is not None else {})
     node.bucket_props(bck)
     if request.method == "DELETE" and action in ("delete-listrange", "delete-objects"):
         return proxy.forward_job(node, request)  # each target deletes what it holds

@@ -14,6 +14,7 @@ from strata.api import buckets, cluster, objects, proxy
 from strata.api.node import Node
 from strata.api.responses import Query, error_response
 from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
+from strata.getbatch import get_batch
 from strata.jobs.registry import REQUESTED_JOB_ID
 from strata.s3 import S3Application
 from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response, waits_for_answer
@@ -195,8 +196,6 @@ def _route_ml(node: Node, request: Request, rest: str) -> Response | Awaitable[R
         raise NotImplementedYet(f"/v1/ml/{what} is not implemented yet")
     if request.method not in ("GET", "POST"):
         raise MethodNotAllowed(f"{request.method} is not allowed on /v1/ml/moss")
-    from strata.getbatch import get_batch
-
     return get_batch(node, request, _decode_segment(bucket_raw, "bucket name"), Query(request.query))
 
 

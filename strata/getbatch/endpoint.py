@@ -10,21 +10,26 @@ Answers (see ``shared/spec/ais-wire-contract.md``):
   first (memory, then a temporary file), so every failure is a proper status.
 - 400 for a malformed request, 404 for a bucket that does not exist (before any byte; with coer the
   entries of a missing bucket named in an entry become ``__404__/`` members instead), 429 +
-  ``Retry-After`` under load, 501 on a node that is not embedded (cluster GetBatch is not written yet).
+  ``Retry-After`` under load.
+- In a cluster a proxy validates (400/404 as above) and redirects (307) to a designated target picked at
+  random among the active ones; that target assembles the batch, pulling peers' entries
+  (``remote.RoutingSource``) on a thread so its event loop keeps serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from collections.abc import Awaitable, Iterator
 from typing import Any
 
-from strata.api.node import EMBEDDED, Node
+from strata.api.node import Node
+from strata.api.proxy import TargetUnreachable
 from strata.api.responses import Query
 from strata.archive import FileRegion, Output, content_type
 from strata.config.access import ACCESS_GET
-from strata.errors import BucketNotFound, NotImplementedYet
+from strata.errors import BucketNotFound
 from strata.getbatch.assembler import Assembler
 from strata.getbatch.model import (
     BatchPlan,
@@ -34,7 +39,8 @@ from strata.getbatch.model import (
     encode_response,
     plan_request,
 )
-from strata.getbatch.sources import LocalSource
+from strata.getbatch.remote import RoutingSource
+from strata.getbatch.sources import EntrySource, LocalSource
 from strata.getbatch.spool import Spool
 from strata.getbatch.work import BatchStream, WorkItem, service_for
 from strata.server.http import Request, Response
@@ -48,19 +54,29 @@ def get_batch(
 ) -> Awaitable[Response]:
     """``value`` is the ``getbatch`` action's value; otherwise the request body is the MossReq."""
     # 1. parse and validate the whole request (400 names the entry)
-    if node.role != EMBEDDED:
-        raise NotImplementedYet("get-batch in cluster mode is not implemented yet")
     req = convert_request(value) if value is not None else decode_request(request.body)
     provider = query.get("provider")
     default = BucketRef.parse(bucket_name, provider, query.get("namespace")) if bucket_name else None
     plan = plan_request(req, default, provider)
     # 2. buckets: 404 before any byte (with coer, only for the URL's bucket)
     missing = _missing_buckets(node, plan, default)
+    if node.is_proxy:  # a proxy validates, then picks the designated target that assembles the batch
+        return _to_designated_target(node, request)
     # 3. admission: a work item of the node's get-batch job (429 + Retry-After under load)
     work = service_for(node).begin()
     # 4. assemble, streamed or as a multipart answer
     try:
-        source = LocalSource(node.store, node.shards, missing_buckets=missing)
+        local = LocalSource(node.store, node.shards, missing_buckets=missing)
+        source: EntrySource = local
+        if node.cluster is not None:  # a designated target: entries on peers come over the network
+            source = RoutingSource(
+                local,
+                plan.entries,
+                node.cluster_map,
+                node.node_id,
+                max_wait=node.meta.config().get_batch.max_wait,
+                gfn=lambda: node.metrics.add("getbatch_gfn_count"),
+            )
         assembler = Assembler(
             plan,
             source,
@@ -73,8 +89,18 @@ def get_batch(
         work.finish(exc)
         raise
     if plan.strm:
-        return _streamed(plan, assembler, work)
+        return _streamed(plan, assembler, work, threaded=node.cluster is not None)
     return _multipart(node, plan, assembler, work)
+
+
+async def _to_designated_target(node: Node, request: Request) -> Response:
+    """307 to a target chosen at random among the active ones (spreading the assembly work)."""
+    targets = node.cluster_map().active
+    if not targets:
+        raise TargetUnreachable("no target is available to assemble the batch")
+    chosen = secrets.choice(targets)
+    location = chosen.url + request.path + (f"?{request.query}" if request.query else "")
+    return Response(307, [("Location", location)], b"")
 
 
 def _missing_buckets(node: Node, plan: BatchPlan, default: BucketRef | None) -> frozenset[str]:
@@ -90,36 +116,47 @@ def _missing_buckets(node: Node, plan: BatchPlan, default: BucketRef | None) -> 
     return frozenset(missing)
 
 
-async def _streamed(plan: BatchPlan, assembler: Assembler, work: WorkItem) -> Response:
+async def _streamed(
+    plan: BatchPlan, assembler: Assembler, work: WorkItem, *, threaded: bool = False
+) -> Response:
     items = assembler.items()
-    head: list[Output] = []
-    more = True
     try:
-        produced = 0
-        for item in items:  # produce the start before committing to 200 (see the module docstring)
-            head.append(item)
-            if isinstance(item, FileRegion):
-                break
-            produced += len(item)
-            if produced >= FIRST_BYTES:
-                break
+        if threaded:
+            head, more = await asyncio.get_running_loop().run_in_executor(None, _prime, items)
         else:
-            more = False
+            head, more = _prime(items)
     except BaseException as exc:
         items.close()
         work.finish(exc)
         raise
     headers = [("Content-Type", content_type(plan.fmt)), ("Ais-Xaction-Id", work.job_id)]
-    return Response(200, headers, stream=BatchStream(work, head, items if more else None))
+    return Response(200, headers, stream=BatchStream(work, head, items if more else None, threaded=threaded))
+
+
+def _prime(items: Iterator[Output]) -> tuple[list[Output], bool]:
+    """Produce the start before committing to 200 (see the module docstring); False: nothing more."""
+    head: list[Output] = []
+    produced = 0
+    for item in items:
+        head.append(item)
+        if isinstance(item, FileRegion):
+            return head, True
+        produced += len(item)
+        if produced >= FIRST_BYTES:
+            return head, True
+    return head, False
 
 
 async def _multipart(node: Node, plan: BatchPlan, assembler: Assembler, work: WorkItem) -> Response:
     spool = Spool(node.data_dir)
     try:
-        for count, item in enumerate(assembler.items(), 1):
-            spool.write(item)
-            if count % 32 == 0:
-                await work.pace(count)
+        if node.cluster is not None:  # entries from peers: wait for them on a thread, not the event loop
+            await asyncio.get_running_loop().run_in_executor(None, _spool_all, assembler, spool)
+        else:
+            for count, item in enumerate(assembler.items(), 1):
+                spool.write(item)
+                if count % 32 == 0:
+                    await work.pace(count)
         assert assembler.out is not None
         metadata = encode_response(MossResp(work.job_id, assembler.out))
     except BaseException as exc:
@@ -141,6 +178,11 @@ async def _multipart(node: Node, plan: BatchPlan, assembler: Assembler, work: Wo
     headers = [("Content-Type", f"multipart/mixed; boundary={boundary}"), ("Ais-Xaction-Id", work.job_id)]
     length = len(head) + spool.size + len(tail)
     return Response(200, headers, stream=_SpooledBody(head, spool, tail), content_length=length)
+
+
+def _spool_all(assembler: Assembler, spool: Spool) -> None:
+    for item in assembler.items():
+        spool.write(item)
 
 
 class _SpooledBody:

@@ -156,6 +156,17 @@ class WorkItem:
             self.finish(_CLIENT_GONE)
 
 
+_END = object()
+
+
+def _next_or_end(items: Generator[Output, None, None]) -> object:
+    """``next()`` for a thread: StopIteration cannot cross into a future, so the end is a sentinel."""
+    try:
+        return next(items)
+    except StopIteration:
+        return _END
+
+
 class BatchStream:
     """The body of a streamed batch: the items produced before the status line, then the rest, paced.
 
@@ -165,8 +176,16 @@ class BatchStream:
     """
 
     def __init__(
-        self, work: WorkItem, head: list[Output], rest: Generator[Output, None, None] | None
+        self,
+        work: WorkItem,
+        head: list[Output],
+        rest: Generator[Output, None, None] | None,
+        *,
+        threaded: bool = False,
     ) -> None:
+        # threaded: the producer may wait on peers (a cluster's designated target), so it runs on a
+        # thread and the event loop keeps serving other requests meanwhile
+        self.threaded = threaded
         self.work = work
         self.head = collections.deque(head)
         self.rest = rest
@@ -186,6 +205,11 @@ class BatchStream:
         try:
             if self.count % YIELD_EVERY == 0:
                 await self.work.pace(self.count)
+            if self.threaded:
+                item = await asyncio.get_running_loop().run_in_executor(None, _next_or_end, self.rest)
+                if item is _END:
+                    raise StopIteration
+                return item  # type: ignore[return-value]
             return next(self.rest)
         except StopIteration:
             self.close(None)
