@@ -76,6 +76,7 @@ def get_batch(
                 node.node_id,
                 max_wait=node.meta.config().get_batch.max_wait,
                 gfn=lambda: node.metrics.add("getbatch_gfn_count"),
+                waited=lambda ns: node.metrics.add("getbatch_rxwait_ns", ns),
             )
         assembler = Assembler(
             plan,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 import requests
@@ -67,7 +68,9 @@ class RoutingSource:
         *,
         max_wait: float,
         gfn: Callable[[], None] | None = None,
+        waited: Callable[[int], None] | None = None,
     ) -> None:
+        self.on_wait = waited  # nanoseconds spent waiting for peers (ais_target_getbatch_rxwait_ns)
         self.local = local
         self.entries = entries
         self.cluster_map = cluster_map
@@ -92,11 +95,15 @@ class RoutingSource:
         future = self.pending.pop(index, None)
         if future is None:
             future = self.pool.submit(self._get, owner, entry)
+        started = time.monotonic_ns()
         try:
             fetched = future.result(timeout=self.max_wait)
         except (concurrent.futures.TimeoutError, StrataError) as exc:
             future.cancel()
             return self._from_neighbour(entry, owner, exc)
+        finally:
+            if self.on_wait is not None:
+                self.on_wait(time.monotonic_ns() - started)
         return Payload(fetched.size, fetched.chunks(), bool(entry.archpath), None)
 
     def warm(self, entry: Entry) -> None:
