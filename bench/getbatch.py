@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.foundation import Bodies, Metric, Report, fmt, git_line, machine_line, say
+from bench.foundation import Bodies, Metric, Report, render_section, say
 from bench.harness import StrataServer, machine_busy, memory_of_tree
 from bench.loader import create_bucket, put_objects
 from strata.archive.tar_headers import END_OF_ARCHIVE, file_header, padding
@@ -50,7 +50,7 @@ def stream_batch(
         body.write(json.dumps({"in": entries, "mime": fmt_, "strm": True}).encode())
         body.flush()
         command = [
-            "curl", "-sS", "-X", "GET", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+            "curl", "-sS", "-L", "-X", "GET", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
             "-H", "Content-Type: application/json", "--data-binary", f"@{body.name}",
             f"http://127.0.0.1:{port}/v1/ml/moss/{bucket}?provider=ais",
         ]  # fmt: skip
@@ -246,27 +246,60 @@ def bench_shards(strata: StrataServer, report: Report, shards: int, per_shard: i
     )
 
 
-def render(report: Report, argv: list[str]) -> str:
-    from datetime import UTC, datetime
+def bench_cluster(report: Report, count: int, embedded_rate: float, workdir: Path) -> None:
+    """The same 4 KiB batch through a 3-target cluster's proxy: the designated target (picked at random)
+    holds a third of the entries and pulls the other two thirds from its peers."""
+    from aistore.sdk import Client
 
-    lines = [
-        f"## {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} — GetBatch — {git_line()}",
-        "",
-        f"- command: `{' '.join(argv)}`",
-        f"- machine: {machine_line()}",
-        "- Strata workers: 2 (one GetBatch request is served by one worker); "
-        "client and server share the cores",
-        "",
-        "| metric | strata | anchor | ratio | target | result |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    for m in report.metrics:
-        anchor = f"{fmt(m.anchor)} ({m.anchor_name})" if m.anchor is not None else "—"
-        ratio = f"{m.ratio:.2f}x" if m.ratio is not None else "—"
-        target = f">= {m.target}x" if m.target is not None else "—"
-        lines.append(f"| {m.name} | {fmt(m.strata)} | {anchor} | {ratio} | {target} | {m.verdict} |")
-    lines += ["", "Notes:", *[f"- {n}" for n in report.notes]]
-    return "\n".join(lines) + "\n"
+    from strata.cluster.devcluster import DevCluster
+
+    bucket, size = "gb-cluster", 4096
+    bodies = Bodies(size)
+    names = [f"obj-{i:05d}" for i in range(count)]
+    cluster = DevCluster(str(workdir / "cluster"), workers=2).up(targets=3, proxies=1)
+    try:
+        proxy = cluster.endpoint
+        create_bucket(proxy, bucket)
+        smap = Client(proxy).cluster().get_info()
+        owned: dict[str, list[str]] = {}
+        for name in names:  # PUT straight to each owner (the loader does not follow redirects)
+            owner = smap.get_target_for_object(f"ais/@#/{bucket}/{name}").public_net.direct_url
+            owned.setdefault(owner, []).append(name)
+        for url, part in owned.items():
+            put_objects(url, bucket, part, bodies.for_name, connections=16)
+        port = int(proxy.rsplit(":", 1)[1])
+        entries = [{"objname": n} for n in names]
+        stream_batch(port, bucket, entries)  # warm
+        rates = []
+        for _ in range(ROUNDS):
+            received, seconds = stream_batch(port, bucket, entries)
+            rates.append(count / seconds)
+        assert received >= count * (size + 512)
+    finally:
+        cluster.down()
+    rate = best(rates)
+    say(f"cluster getbatch {[round(r) for r in rates]} files/s (embedded {embedded_rate:,.0f})")
+    report.metrics.append(
+        Metric(
+            f"{count:,} x 4 KiB through a 3-target cluster (2/3 on peers), files/s",
+            "files/s",
+            rate,
+            embedded_rate,
+            "embedded, same batch",
+            None,
+        )
+    )
+    report.notes.append(
+        f"cluster: etcd + 1 proxy + 3 targets (2 workers each) on the same 2 cores; curl -L follows the "
+        f"proxy's 307 to a random designated target; runs {', '.join(f'{r:,.0f}' for r in rates)} files/s"
+    )
+
+
+def render(report: Report, argv: list[str]) -> str:
+    setup = (
+        "Strata workers: 2 (one GetBatch request is served by one worker); client and server share the cores"
+    )
+    return render_section("GetBatch", setup, report, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shards", type=int, default=100, help="TAR shards (100) of --per-shard files")
     p.add_argument("--per-shard", type=int, default=100, help="4 KiB files per shard (100)")
     p.add_argument("--results", default="", help="append a dated section to this markdown file")
+    p.add_argument("--cluster", action="store_true", help="also the same batch through a 3-target cluster")
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="strata-bench-getbatch-"))
@@ -291,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
             bench_small(strata, report, args.count)
             bench_large(strata, report, args.large)
             bench_shards(strata, report, args.shards, args.per_shard)
+        if args.cluster:
+            embedded = next(
+                m.strata for m in report.metrics if m.name.endswith("as one .tar stream, files/s")
+            )
+            bench_cluster(report, args.count, embedded, workdir)
         section = render(report, ["python", "-m", "bench.getbatch", *argv])
         print()
         print(section)
