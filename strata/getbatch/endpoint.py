@@ -68,7 +68,9 @@ def get_batch(
     try:
         local = LocalSource(node.store, node.shards, missing_buckets=missing)
         source: EntrySource = local
-        if node.cluster is not None:  # a designated target: entries on peers come over the network
+        if node.cluster is not None and not query.flag("local"):
+            # a designated target: entries on peers come over the network (a peer's own share of a
+            # batch arrives with local=true and is served from its disks only)
             source = RoutingSource(
                 local,
                 plan.entries,

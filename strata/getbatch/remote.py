@@ -1,20 +1,26 @@
 """GetBatch on a cluster's designated target (DT): entries on peers, pulled ahead of the writer.
 
 ``RoutingSource`` serves each entry from this target's disks when HRW places it here, and from its
-owner otherwise. Remote entries are fetched by a small thread pool ahead of the writer -- up to
-``LOOKAHEAD`` entries, each buffered up to ``PREFETCH_MAX`` bytes (larger ones stream when their
-turn comes) -- so the stream stays in request order while peers work in parallel and memory stays
-bounded. A peer that does not answer within ``get_batch.max_wait``, or breaks the connection, is
-replaced by any neighbour holding the object (get-from-neighbour); if none does, the entry is
-missing: a soft error with ``coer``, a failed request without.
+owner otherwise. Each peer gets its whole share of the batch in one GetBatch request of its own
+(``local=true``: it serves only what it holds), opened at the start so that every peer works in
+parallel; the designated target reads those TAR streams member by member, in the same relative order,
+and interleaves them into the client's order. Memory stays bounded: a member is read only when its
+turn comes (TCP flow control holds the peers back meanwhile). Entries a peer reports missing, or
+that a broken peer stream can no longer give, are fetched one by one (``_get``) or from a neighbour.
+A peer that does not answer within ``get_batch.max_wait``, or breaks the connection, is replaced by
+any neighbour holding the object (get-from-neighbour); if none does, the entry is missing: a soft
+error with ``coer``, a failed request without.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import IO
 
 import requests
 
@@ -22,10 +28,10 @@ from strata.cluster.rebalance import find_on_neighbours
 from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.cluster.transfer import TIMEOUT, bucket_params, intra_session, object_url
 from strata.errors import ObjectNotFound, StrataError
-from strata.getbatch.model import Entry
+from strata.getbatch.model import MISSING_DIR, Entry
 from strata.getbatch.sources import LocalSource, Payload
 
-LOOKAHEAD = 16
+MISSING_PREFIX = MISSING_DIR + "/"
 PREFETCH_MAX = 4 << 20
 _CHUNK = 1 << 20
 
@@ -51,11 +57,87 @@ class _Fetched:
         return _stream(self.response)
 
 
+def _chunks(f: IO[bytes]) -> Iterator[bytes]:
+    while chunk := f.read(_CHUNK):
+        yield chunk
+
+
+def _moss_in(entry: Entry) -> dict[str, object]:
+    """The entry as a MossIn for the peer (its uname carries bucket, provider and namespace)."""
+    item: dict[str, object] = {"uname": entry.bck.object_uname(entry.name), "objname": entry.name}
+    if entry.archpath:
+        item["archpath"] = entry.archpath
+    if not entry.whole:
+        item["start"], item["length"] = entry.start, entry.length
+    return item
+
+
 def _stream(response: requests.Response) -> Iterator[bytes]:
     try:
         yield from response.iter_content(_CHUNK)
     finally:
         response.close()
+
+
+class PeerStream:
+    """One peer's share of the batch: one GetBatch request, read as a TAR stream in order."""
+
+    def __init__(
+        self, session: requests.Session, peer: NodeInfo, entries: list[Entry], max_wait: float
+    ) -> None:
+        self.peer = peer
+        self.broken: StrataError | None = None
+        body = {"in": [_moss_in(e) for e in entries], "mime": ".tar", "coer": True, "strm": True}
+        try:
+            self.response = session.get(
+                f"{peer.url}/v1/ml/moss",
+                params={"local": "true"},
+                data=json.dumps(body),
+                headers={"Content-Type": "application/json"},
+                stream=True,
+                timeout=(TIMEOUT[0], max_wait),
+            )
+            if self.response.status_code != 200:
+                raise PeerFailed(f"target {peer.id}: {self.response.status_code} {self.response.text[:200]}")
+            self.tar = tarfile.open(fileobj=self.response.raw, mode="r|")  # noqa: SIM115 (closed with the response)
+            self.members = iter(self.tar)
+        except (requests.RequestException, tarfile.TarError, OSError) as exc:
+            self.broken = PeerFailed(f"target {peer.id} did not stream its entries: {exc}")
+        except PeerFailed as exc:
+            self.broken = exc
+
+    def next(self, entry: Entry) -> Payload | None:
+        """The entry's bytes (read from the stream as the writer consumes them); None if the peer
+        reported it missing. Raises ``PeerFailed`` once the stream broke."""
+        if self.broken is not None:
+            raise self.broken
+        try:
+            member = next(self.members)
+            expected = f"{entry.bck.name}/{entry.name}" + (
+                f"/{entry.archpath.lstrip('/')}" if entry.archpath else ""
+            )
+            if member.name.startswith(MISSING_PREFIX):
+                return None
+            if member.name.rstrip("/") != expected.rstrip("/"):
+                raise PeerFailed(f"target {self.peer.id} sent {member.name!r} where {expected!r} was due")
+            extracted = self.tar.extractfile(member)
+            if extracted is None:
+                raise PeerFailed(f"target {self.peer.id} sent {member.name!r} that is not a file")
+            if member.size <= PREFETCH_MAX:  # small: read now, so a broken stream is still recoverable
+                data: bytes | Iterable[bytes] = extracted.read()
+                if len(data) != member.size:  # type: ignore[arg-type]
+                    raise OSError(f"{len(data)} of {member.size} bytes")  # type: ignore[arg-type]
+            else:  # large: stream it as the writer goes (consumed before the next member is read)
+                data = _chunks(extracted)
+        except (StopIteration, requests.RequestException, tarfile.TarError, OSError) as exc:
+            self.broken = PeerFailed(f"target {self.peer.id} broke off its stream: {exc!r}")
+            raise self.broken from None
+        return Payload(member.size, data, bool(entry.archpath), None)
+
+    def close(self) -> None:
+        response = getattr(self, "response", None)
+        if response is not None:
+            response.close()
 
 
 class RoutingSource:
@@ -72,47 +154,55 @@ class RoutingSource:
     ) -> None:
         self.on_wait = waited  # nanoseconds spent waiting for peers (ais_target_getbatch_rxwait_ns)
         self.local = local
-        self.entries = entries
         self.cluster_map = cluster_map
         self.me = me
         self.max_wait = max_wait
         self.on_gfn = gfn
-        self.cursor = 0
-        self.pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="getbatch-peer")
-        self.pending: dict[int, concurrent.futures.Future[_Fetched]] = {}
-        self.submitted = 0
         self._sessions = threading.local()
+        # 1. whose is each entry; 2. every peer's share requested at once, in parallel
+        self.owners = [self._owner(e) for e in entries]
+        shares: dict[str, tuple[NodeInfo, list[Entry]]] = {}
+        for entry, owner in zip(entries, self.owners, strict=True):
+            if owner is not None:
+                shares.setdefault(owner.id, (owner, []))[1].append(entry)
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max(1, len(shares)), thread_name_prefix="getbatch-peer"
+        )
+        self.streams = {
+            peer_id: self.pool.submit(PeerStream, intra_session(), peer, share, max_wait)
+            for peer_id, (peer, share) in shares.items()
+        }
+        self.cursor = 0
 
     # -- EntrySource -------------------------------------------------------------------------------
 
     def fetch(self, entry: Entry) -> Payload:
-        index = self.cursor
+        owner = self.owners[self.cursor]
         self.cursor += 1
-        self._look_ahead(index)
-        owner = self._owner(entry)
         if owner is None:
             return self.local.fetch(entry)
-        future = self.pending.pop(index, None)
-        if future is None:
-            future = self.pool.submit(self._get, owner, entry)
         started = time.monotonic_ns()
         try:
-            fetched = future.result(timeout=self.max_wait)
+            stream = self.streams[owner.id].result(timeout=self.max_wait)
+            payload = stream.next(entry)
         except (concurrent.futures.TimeoutError, StrataError) as exc:
-            future.cancel()
-            return self._from_neighbour(entry, owner, exc)
+            return self._one_by_one(entry, owner, exc)
         finally:
             if self.on_wait is not None:
                 self.on_wait(time.monotonic_ns() - started)
-        return Payload(fetched.size, fetched.chunks(), bool(entry.archpath), None)
+        if payload is None:  # the owner does not have it (e.g. a rebalance has not brought it yet)
+            return self._from_neighbour(entry, owner, ObjectNotFound(entry.bck.object_uri(entry.name)))
+        return payload
 
     def warm(self, entry: Entry) -> None:
-        if self._owner(entry) is None:
+        if self.cursor < len(self.owners) and self._owner(entry) is None:
             self.local.warm(entry)
 
     def close(self) -> None:
-        for future in self.pending.values():
+        for future in self.streams.values():
             future.cancel()
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result().close()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.local.close()
 
@@ -123,16 +213,13 @@ class RoutingSource:
         owner = self.cluster_map().target_for(entry.bck, entry.name)
         return None if owner is None or owner.id == self.me else owner
 
-    def _look_ahead(self, index: int) -> None:
-        """Start fetching the next remote entries (bounded window)."""
-        start = max(self.submitted, index + 1)
-        end = min(len(self.entries), index + 1 + LOOKAHEAD)
-        for ahead in range(start, end):
-            entry = self.entries[ahead]
-            owner = self._owner(entry)
-            if owner is not None:
-                self.pending[ahead] = self.pool.submit(self._get, owner, entry)
-        self.submitted = max(self.submitted, end)
+    def _one_by_one(self, entry: Entry, owner: NodeInfo, cause: BaseException) -> Payload:
+        """The owner's stream failed: ask for this entry alone, then any neighbour."""
+        try:
+            fetched = self._get(owner, entry)
+        except StrataError as exc:
+            return self._from_neighbour(entry, owner, exc)
+        return Payload(fetched.size, fetched.chunks(), bool(entry.archpath), None)
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._sessions, "session", None)
