@@ -61,7 +61,10 @@ HIGH_WATER = 8 << 20  # bytes waiting for the target before the client connectio
 LOW_WATER = 2 << 20
 SMALL_REPLY = 64 << 10  # replies up to this size are read whole, larger ones streamed
 _CHUNK = 1 << 20
-_pool = ThreadPoolExecutor(64, thread_name_prefix="s3-forward")
+# a forwarded request holds a thread while its body arrives: its own pool, so slow uploaders never
+# starve the relays of replies and the fan-outs
+_senders = ThreadPoolExecutor(256, thread_name_prefix="s3-forward")
+_pool = ThreadPoolExecutor(64, thread_name_prefix="s3-relay")
 _sessions = threading.local()
 # hop-by-hop headers (and those the proxy's own server or client set) are not passed on
 _REQUEST_DROP = frozenset(
@@ -114,6 +117,7 @@ class _Pipe:
         self.len = length  # requests sends Content-Length when it knows the size (``len``)
         self.pending = 0
         self.paused = False
+        self.dead = False  # the sending side is done: nobody reads any more
         self.lock = threading.Lock()
         self.pause, self.resume = pause, resume
 
@@ -162,9 +166,16 @@ class ForwardExchange:
         if chunked or (length.isdigit() and int(length) > 0):
             self.pipe = _Pipe(None if chunked else int(length), self._pause_reading, self._resume_reading)
             body = iter(self.pipe) if chunked else self.pipe
-        self.future: Future[requests.Response] = _pool.submit(
+        self.future: Future[requests.Response] = _senders.submit(
             self._send, target_url(target, request), forward_headers(node, request), body
         )
+        self.future.add_done_callback(self._sent)
+
+    def _sent(self, _future: Future[requests.Response]) -> None:
+        """The target answered (or failed) before the body was all in: drop the rest, keep reading."""
+        if self.pipe is not None:
+            self.pipe.dead = True
+            self._resume_reading()
 
     # flow control: the server hands us its transport's pause/resume (``set_flow_control``)
     def set_flow_control(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
@@ -193,7 +204,7 @@ class ForwardExchange:
             raise unavailable(self.target, exc) from None
 
     def feed(self, data: bytes) -> None:
-        if self.pipe is not None:
+        if self.pipe is not None and not self.pipe.dead:
             self.pipe.put(data)
 
     def finish(self) -> Awaitable[Response]:
