@@ -9,6 +9,9 @@ A request goes through four steps in ``begin``:
    before ``100 Continue``);
 3. dispatch on method + sub-resource (``?uploads``, ``?versioning``...) to a handler module;
 4. the handler's exchange streams or buffers the body and produces the reply.
+
+On a cluster proxy (no storage) step 3 differs: object requests are forwarded as they are to the key's
+owner target, listings and DeleteBucket/DeleteObjects ask every target (``strata.s3.cluster``).
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from strata.api.node import Node
 from strata.config._cluster_sections import S3Conf
-from strata.s3 import buckets, listing, multipart, objects
+from strata.s3 import buckets, cluster, listing, multipart, objects
 from strata.s3.auth import Signature, authenticate
 from strata.s3.auth_v2 import authenticate_v2
 from strata.s3.body import SmallBodyExchange
@@ -52,7 +55,12 @@ class S3Application:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.users = Users()
-        self.owners = Owners(os.path.join(node.data_dir, "meta"))
+        # in a cluster the records are shared through etcd: every node decides access the same way
+        self.owners: Owners = (
+            cluster.EtcdOwners(node.cluster)
+            if node.cluster is not None
+            else Owners(os.path.join(node.data_dir, "meta"))
+        )
 
     def conf(self) -> S3Conf:
         return self.node.meta.config().s3 or _DEFAULT_CONF
@@ -188,20 +196,16 @@ class S3Application:
             raise S3Error(
                 "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
             )
-        if handler in _DATA_HANDLERS:
-            self._need_storage()
+        if not self.node.has_storage and handler in _DATA_HANDLERS:
+            # a cluster proxy holds no objects: what needs them asks every target
+            return cluster.AsyncSmallBodyExchange(ctx, _DATA_HANDLERS[handler])
         return self._small(ctx, handler)
-
-    def _need_storage(self) -> None:
-        """A cluster proxy holds no objects: S3 data requests are not forwarded to targets yet."""
-        if not self.node.has_storage:
-            raise not_implemented(
-                "S3 object data through a cluster proxy (send S3 data requests to a target)"
-            )
 
     def _object(self, ctx: S3Context) -> Exchange:
         method, query, headers = ctx.request.method, ctx.query, ctx.request.headers
-        self._need_storage()
+        if not self.node.has_storage:
+            # a cluster proxy: the key's owner answers (boto3 does not follow redirects)
+            return cluster.ForwardExchange(self.node, ctx.request, cluster.owner_of(self.node, ctx))
         if method == "PUT":
             if "acl" in query:
                 raise not_implemented("Object ACLs")
@@ -231,12 +235,15 @@ class S3Application:
 
 
 _DEFAULT_CONF = S3Conf()
-_DATA_HANDLERS: frozenset[SmallHandler] = frozenset(
-    {
-        multipart.list_uploads, listing.list_versions, listing.list_v1, listing.list_v2,
-        buckets.delete_bucket, objects.delete_objects,
-    }
-)  # fmt: skip
+# what a single node does over its own disks -> what a cluster proxy does over every target
+_DATA_HANDLERS: dict[SmallHandler, Callable[[S3Context, bytes], Awaitable[Response]]] = {
+    multipart.list_uploads: cluster.list_merged,
+    listing.list_versions: cluster.list_merged,
+    listing.list_v1: cluster.list_merged,
+    listing.list_v2: cluster.list_merged,
+    buckets.delete_bucket: cluster.delete_bucket,
+    objects.delete_objects: cluster.delete_objects,
+}
 
 
 def _v2_query(pairs: list[tuple[str, str]]) -> bool:

@@ -14,12 +14,23 @@ import hashlib
 from collections.abc import Callable
 from urllib.parse import unquote
 
+import requests
+
 from strata.api.ranges import parse_range
+from strata.cluster.smap import NodeInfo
+from strata.cluster.transfer import bucket_params, intra_session, object_url
 from strata.errors import InvalidRequest, ObjectNotFound
 from strata.s3.body import BodyReader
 from strata.s3.checksums import FlexibleChecksum, expected_checksum
 from strata.s3.context import S3Context
-from strata.s3.errors import S3Error, invalid_argument, malformed_xml, no_such_key, to_s3_error
+from strata.s3.errors import (
+    S3Error,
+    invalid_argument,
+    malformed_xml,
+    no_such_key,
+    not_implemented,
+    to_s3_error,
+)
 from strata.s3.metadata import (
     CHECKSUM_PREFIX,
     PARTS_KEY,
@@ -349,9 +360,14 @@ def parse_copy_source(ctx: S3Context) -> tuple[str, str, str]:
 def source_metadata(ctx: S3Context, bucket: str, key: str, version: str) -> ObjectMetadata:
     """The copy source, after the read check, the version check and ``x-amz-copy-source-if-*``."""
     ctx.props(Permission.READ, bucket)
+    src = BucketRef.parse(bucket, "ais")
     try:
-        md = ctx.node.store.head(BucketRef.parse(bucket, "ais"), key)
+        md = ctx.node.store.head(src, key)
     except ObjectNotFound:
+        owner = ctx.node.cluster_map().target_for(src, key) if ctx.node.cluster is not None else None
+        if owner is not None and owner.id != ctx.node.node_id and _held_by(owner, src, key):
+            # a forwarded copy lands on the destination's owner; the source lives on another target
+            raise not_implemented("Copying from an object stored on another target") from None
         raise no_such_key(key) from None
     if version and version not in ("null", md.version):
         raise S3Error(
@@ -359,6 +375,17 @@ def source_metadata(ctx: S3Context, bucket: str, key: str, version: str) -> Obje
         )
     check_conditions(ctx.request.headers, etag_of(md), md.mtime_ns, prefix="x-amz-copy-source-")
     return md
+
+
+def _held_by(owner: NodeInfo, bck: BucketRef, key: str) -> bool:
+    """Does that target hold the object? (a local-only HEAD; rare: cross-target copies only)"""
+    try:
+        answer = intra_session().head(
+            object_url(owner, bck, key), params=bucket_params(bck, local="true"), timeout=(1.0, 3.0)
+        )
+    except requests.RequestException:
+        return True  # unknown: do not claim it is missing
+    return answer.status_code == 200
 
 
 def copy_object(ctx: S3Context, body: bytes) -> Response:

@@ -10,6 +10,8 @@ Contract with the application (``Application``):
   the body (``feed``) and produces the response (``finish``). Streaming PUTs write each chunk to
   disk as it arrives; everything else buffers a bounded JSON body.
 - ``finish()`` returns a ``Response``, or an awaitable of one for handlers that must wait.
+- An exchange with ``set_flow_control(pause, resume)`` gets two callables (event loop only) that stop
+  and restart reading the client's body, for exchanges that pass it on slower than it arrives.
 - Responses go out strictly in request order, even when the client pipelines.
 """
 
@@ -361,6 +363,9 @@ class HttpProtocol(asyncio.Protocol):
             self._request = self._exchange = None
             self._pump()
             return
+        flow = getattr(self._exchange, "set_flow_control", None)
+        if flow is not None:  # an exchange that relays the body elsewhere may hold back the client
+            flow(self._pause_body, self._resume_body)
         if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -411,6 +416,14 @@ class HttpProtocol(asyncio.Protocol):
             raise
         except Exception as exc:
             return self.app.error_response(request, exc)
+
+    def _pause_body(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def _resume_body(self) -> None:
+        if self.transport is not None and not self.closed and not self.reading_paused:
+            self.transport.resume_reading()
 
     # -- writing -------------------------------------------------------------------------------
 

@@ -1,0 +1,580 @@
+"""The S3 front on a cluster proxy: forward object requests to their owner, fan listings out.
+
+boto3 does not follow 307, so a proxy cannot redirect S3 clients the way it redirects ``/v1`` ones; it
+serves them itself, without ever holding an object:
+
+- Object requests (PUT/GET/HEAD/DELETE, multipart parts and completes, copies) are forwarded to the
+  HRW owner of (bucket, key) *verbatim*: same method, path, query and headers (``Host`` included),
+  and the body as it arrives, ``aws-chunked`` framing and all (``ForwardExchange``). The reply streams
+  back the same way. Flow control: the client connection stops being read while more than
+  ``HIGH_WATER`` bytes wait for the target.
+- Listings (v1, v2, versions, multipart uploads) send the same verbatim request to every target, each
+  answers from its local objects, and the proxy merges the documents in key order
+  (``merge_listing``): the first N entries of the union are within the first N of every target.
+- DeleteBucket and DeleteObjects are answered by the proxy over the targets' ``/v1`` API (the same
+  intra-cluster API ``/v1`` listing on a proxy already uses).
+
+Trust: nothing new. A forwarded request carries the client's own signature, so the target
+authenticates it exactly as if the client had sent it directly (SigV4 signs host, path, query and the
+signed headers, all unchanged; presigned expiry and chunk signatures are checked there too). The
+``X-Strata-Forwarded: <proxy id>`` header the proxy adds is informational (logs, tracing) and grants
+nothing, so no secret has to be shared. The proxy authenticates first anyway, so a bad signature is
+refused before any target is contacted.
+
+Bucket owners, ACLs and versioning status live in etcd in cluster mode (``EtcdOwners``), so every
+proxy and target makes the same access decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import queue
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from urllib.parse import quote, unquote
+
+import msgspec
+import requests
+
+from strata.api.node import Node
+from strata.cluster.etcd_store import EtcdMetaStore
+from strata.cluster.smap import NodeInfo
+from strata.cluster.transfer import bucket_params, intra_session, object_url
+from strata.errors import Conflict
+from strata.s3.body import BodyReader
+from strata.s3.context import S3Context
+from strata.s3.errors import S3Error, malformed_xml, to_s3_error
+from strata.s3.objects import MAX_DELETE_KEYS, content_md5
+from strata.s3.users import BucketRecord, Owners, Permission
+from strata.s3.xml import XmlWriter, child_text, escape, parse, xml_response
+from strata.server.http import Request, Response
+from strata.storage.names import validate_object_name
+
+FORWARDED = "X-Strata-Forwarded"
+TIMEOUT = (3.0, 300.0)
+HIGH_WATER = 8 << 20  # bytes waiting for the target before the client connection is paused
+LOW_WATER = 2 << 20
+SMALL_REPLY = 64 << 10  # replies up to this size are read whole, larger ones streamed
+_CHUNK = 1 << 20
+# a forwarded request holds a thread while its body arrives: its own pool, so slow uploaders never
+# starve the relays of replies and the fan-outs
+_senders = ThreadPoolExecutor(256, thread_name_prefix="s3-forward")
+_pool = ThreadPoolExecutor(64, thread_name_prefix="s3-relay")
+_sessions = threading.local()
+# hop-by-hop headers (and those the proxy's own server or client set) are not passed on
+_REQUEST_DROP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "expect", "te", "trailer", "upgrade", "content-length"}
+)
+_REPLY_DROP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
+
+
+def _session() -> requests.Session:
+    session: requests.Session | None = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = intra_session()
+        session.headers.clear()  # forward the client's headers, not requests' defaults
+    return session
+
+
+def unavailable(target: NodeInfo, exc: BaseException) -> S3Error:
+    return S3Error("ServiceUnavailable", f"target {target.id} did not answer: {type(exc).__name__}", 503)
+
+
+def owner_of(node: Node, ctx: S3Context) -> NodeInfo:
+    owner = node.cluster_map().target_for(ctx.bck, ctx.key)
+    if owner is None:
+        raise S3Error("ServiceUnavailable", "No storage target is available", 503)
+    return owner
+
+
+def forward_headers(node: Node, request: Request) -> dict[str, str]:
+    headers = {k: v for k, v in request.headers.items() if k not in _REQUEST_DROP}
+    headers[FORWARDED] = node.node_id
+    return headers
+
+
+def target_url(target: NodeInfo, request: Request) -> str:
+    return target.url + request.path + (f"?{request.query}" if request.query else "")
+
+
+# -- forwarding one request ---------------------------------------------------------------------
+
+
+_END = object()
+_ABORT = object()
+
+
+class _Pipe:
+    """Body chunks from the event loop (``put``) to the sending thread (``read``), bounded by pausing."""
+
+    def __init__(self, length: int | None, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.len = length  # requests sends Content-Length when it knows the size (``len``)
+        self.pending = 0
+        self.paused = False
+        self.dead = False  # the sending side is done: nobody reads any more
+        self.lock = threading.Lock()
+        self.pause, self.resume = pause, resume
+
+    def put(self, data: bytes) -> None:
+        with self.lock:
+            self.pending += len(data)
+            if self.pending > HIGH_WATER and not self.paused:
+                self.paused = True
+                self.pause()
+        self.queue.put(data)
+
+    def read(self, n: int = -1) -> bytes:
+        item = self.queue.get()
+        if item is _END:
+            self.queue.put(_END)  # later reads see the end too
+            return b""
+        if item is _ABORT:
+            raise OSError("the client went away")
+        assert isinstance(item, bytes)
+        with self.lock:
+            self.pending -= len(item)
+            if self.paused and self.pending < LOW_WATER:
+                self.paused = False
+                self.resume()
+        return item
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read():
+            yield chunk
+
+
+class ForwardExchange:
+    """Send one S3 request on to a target as it arrives; its reply becomes ours."""
+
+    def __init__(self, node: Node, request: Request, target: NodeInfo) -> None:
+        self.request = request
+        self.target = target
+        self.loop = asyncio.get_running_loop()
+        self._pause: Callable[[], None] = _noop
+        self._resume: Callable[[], None] = _noop
+        headers = request.headers
+        length = headers.get("content-length", "")
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self.pipe: _Pipe | None = None
+        body: _Pipe | Iterator[bytes] | None = None
+        if chunked or (length.isdigit() and int(length) > 0):
+            self.pipe = _Pipe(None if chunked else int(length), self._pause_reading, self._resume_reading)
+            body = iter(self.pipe) if chunked else self.pipe
+        self.future: Future[requests.Response] = _senders.submit(
+            self._send, target_url(target, request), forward_headers(node, request), body
+        )
+        self.future.add_done_callback(self._sent)
+
+    def _sent(self, _future: Future[requests.Response]) -> None:
+        """The target answered (or failed) before the body was all in: drop the rest, keep reading."""
+        if self.pipe is not None:
+            self.pipe.dead = True
+            self._resume_reading()
+
+    # flow control: the server hands us its transport's pause/resume (``set_flow_control``)
+    def set_flow_control(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        self._pause, self._resume = pause, resume
+
+    def _pause_reading(self) -> None:
+        self.loop.call_soon_threadsafe(self._pause)
+
+    def _resume_reading(self) -> None:
+        self.loop.call_soon_threadsafe(self._resume)
+
+    def _send(
+        self, url: str, headers: dict[str, str], body: _Pipe | Iterator[bytes] | None
+    ) -> requests.Response:
+        try:
+            return _session().request(
+                self.request.method,
+                url,
+                headers=headers,
+                data=body,
+                stream=True,
+                allow_redirects=False,
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise unavailable(self.target, exc) from None
+
+    def feed(self, data: bytes) -> None:
+        if self.pipe is not None and not self.pipe.dead:
+            self.pipe.put(data)
+
+    def finish(self) -> Awaitable[Response]:
+        if self.pipe is not None:
+            self.pipe.queue.put(_END)
+        return self._reply()
+
+    def abort(self) -> None:
+        if self.pipe is not None:
+            self.pipe.queue.put(_ABORT)
+        self.future.add_done_callback(_close_quietly)
+
+    async def _reply(self) -> Response:
+        resp = await asyncio.wrap_future(self.future)
+        return await relay(resp, self.request.method == "HEAD")
+
+
+def _noop() -> None:
+    pass
+
+
+def _close_quietly(future: Future[requests.Response]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
+async def relay(resp: requests.Response, head: bool) -> Response:
+    """A target's reply as ours: status and headers as they are, the body streamed when large."""
+    headers = [(k, v) for k, v in resp.raw.headers.items() if k.lower() not in _REPLY_DROP]
+    length_text = resp.headers.get("content-length", "")
+    length = int(length_text) if length_text.isdigit() else None
+    if head or resp.status_code in (204, 304):
+        resp.close()
+        return Response(resp.status_code, headers, content_length=length if head else None)
+    if length is not None and length <= SMALL_REPLY:
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(_pool, _read_all, resp)
+        return Response(resp.status_code, headers, body)
+    return Response(resp.status_code, headers, stream=_stream(resp), content_length=length)
+
+
+def _whole(resp: requests.Response) -> Response:
+    """A reply already read (not streamed) as ours."""
+    headers = [(k, v) for k, v in resp.raw.headers.items() if k.lower() not in _REPLY_DROP]
+    return Response(resp.status_code, headers, resp.content)
+
+
+def _read_all(resp: requests.Response) -> bytes:
+    try:
+        return resp.raw.read(decode_content=False)
+    finally:
+        resp.close()
+
+
+async def _stream(resp: requests.Response) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    chunks = resp.raw.stream(_CHUNK, decode_content=False)
+    try:
+        while True:
+            chunk = await loop.run_in_executor(_pool, next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        resp.close()
+
+
+# -- fan-out ------------------------------------------------------------------------------------
+
+
+def _call(target: NodeInfo, method: str, url: str, headers: dict[str, str] | None) -> requests.Response:
+    try:
+        return _session().request(method, url, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    except requests.RequestException as exc:
+        raise unavailable(target, exc) from None
+
+
+async def fan_out(
+    node: Node, calls: list[tuple[NodeInfo, str, str, dict[str, str] | None]]
+) -> list[requests.Response]:
+    loop = asyncio.get_running_loop()
+    return list(await asyncio.gather(*(loop.run_in_executor(_pool, _call, *c) for c in calls)))
+
+
+def _targets(node: Node) -> list[NodeInfo]:
+    targets = list(node.cluster_map().targets.values())
+    if not targets:
+        raise S3Error("ServiceUnavailable", "No storage target is available", 503)
+    return targets
+
+
+class AsyncSmallBodyExchange:
+    """A bounded, decoded and verified body, then an async handler (it talks to targets)."""
+
+    def __init__(self, ctx: S3Context, handler: Callable[[S3Context, bytes], Awaitable[Response]]) -> None:
+        self.ctx = ctx
+        self.handler = handler
+        self.chunks: list[bytes] = []
+        self.total = 0
+        self.reader = BodyReader(ctx.request, ctx.signature, self._collect)
+
+    def _collect(self, data: bytes | memoryview) -> None:
+        self.total += len(data)
+        if self.total > MAX_XML:
+            raise S3Error("MaxMessageLengthExceeded", "Your request was too big.")
+        self.chunks.append(bytes(data))
+
+    def feed(self, data: bytes) -> None:
+        self.reader.feed(data)
+
+    def finish(self) -> Awaitable[Response]:
+        self.reader.finish()
+        return self.handler(self.ctx, b"".join(self.chunks))
+
+    def abort(self) -> None:
+        self.chunks = []
+
+
+MAX_XML = 2 << 20
+
+
+# -- listings -----------------------------------------------------------------------------------
+
+
+class _Kind(msgspec.Struct, frozen=True):
+    root: str
+    entries: tuple[str, ...]
+    limit: str
+
+
+_V1 = _Kind("ListBucketResult", ("Contents", "CommonPrefixes"), "MaxKeys")
+_VERSIONS = _Kind("ListVersionsResult", ("Version", "DeleteMarker", "CommonPrefixes"), "MaxKeys")
+_UPLOADS = _Kind("ListMultipartUploadsResult", ("Upload", "CommonPrefixes"), "MaxUploads")
+
+
+async def list_merged(ctx: S3Context, body: bytes) -> Response:
+    """Every target lists its own objects for the client's (signed) request; we merge the pages."""
+    request = ctx.request
+    headers = forward_headers(ctx.node, request)
+    answers = await fan_out(
+        ctx.node, [(t, "GET", target_url(t, request), headers) for t in _targets(ctx.node)]
+    )
+    for answer in answers:
+        if answer.status_code != 200:  # the same validation ran everywhere: pass the first failure on
+            return _whole(answer)
+    docs = [_parse_reply(answer.content) for answer in answers]
+    query = ctx.query
+    if "uploads" in query:
+        return xml_response(_merge(docs, _UPLOADS, v2=False))
+    if "versions" in query:
+        return xml_response(_merge(docs, _VERSIONS, v2=False))
+    return xml_response(_merge(docs, _V1, v2=query.get("list-type") == "2"))
+
+
+def _parse_reply(body: bytes) -> ET.Element:
+    root = ET.fromstring(body)  # a peer's reply: trusted, and larger than client documents may be
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.startswith("{"):
+            element.tag = element.tag.split("}", 1)[1]
+    return root
+
+
+def _merge(docs: list[ET.Element], kind: _Kind, *, v2: bool) -> bytes:
+    first = docs[0]
+    encoded = first.findtext("EncodingType") == "url"
+    limit = int(first.findtext(kind.limit) or "1000")
+
+    def name_of(element: ET.Element) -> str:
+        text = element.findtext("Prefix" if element.tag == "CommonPrefixes" else "Key") or ""
+        return unquote(text) if encoded else text
+
+    def sort_key(element: ET.Element) -> tuple[str, str, str]:
+        if element.tag == "Upload":
+            return name_of(element), element.findtext("Initiated") or "", element.findtext("UploadId") or ""
+        return name_of(element), "", ""
+
+    # 1. all entries of all pages, in order, without duplicates (a rebalance may show an object twice)
+    entries: list[tuple[tuple[str, str, str], ET.Element]] = []
+    for doc in docs:
+        entries.extend((sort_key(e), e) for e in doc if e.tag in kind.entries)
+    entries.sort(key=lambda pair: pair[0])
+    merged: list[tuple[tuple[str, str, str], ET.Element]] = []
+    seen: set[tuple[str, str]] = set()
+    for key, element in entries:
+        ident = (key[0], key[2])
+        if ident in seen:
+            continue
+        seen.add(ident)
+        merged.append((key, element))
+    # 2. cut one page
+    truncated = len(merged) > limit or any(d.findtext("IsTruncated") == "true" for d in docs)
+    merged = merged[:limit]
+    last_key, last = merged[-1] if merged else (("", "", ""), None)
+    enc: Callable[[str], str] = (lambda t: quote(t, safe="/")) if encoded else (lambda t: t)
+    more = truncated and last is not None
+    # 3. the document, header fields in S3's order
+    overrides: dict[str, str | None] = {"IsTruncated": "true" if truncated else "false"}
+    order: tuple[str, ...]
+    if kind is _V1 and v2:
+        token = base64.urlsafe_b64encode(last_key[0].encode()).decode() if more else None
+        overrides |= {"NextContinuationToken": token, "KeyCount": str(len(merged))}
+        order = (
+            "Name", "Prefix", "ContinuationToken", "NextContinuationToken", "KeyCount", "MaxKeys",
+            "Delimiter", "StartAfter", "IsTruncated", "EncodingType",
+        )  # fmt: skip
+    elif kind is _V1:
+        delimiter = first.findtext("Delimiter")
+        overrides["NextMarker"] = enc(last_key[0]) if more and delimiter else None
+        order = (
+            "Name", "Prefix", "Marker", "NextMarker", "MaxKeys", "Delimiter", "IsTruncated", "EncodingType",
+        )  # fmt: skip
+    elif kind is _VERSIONS:
+        overrides["NextKeyMarker"] = enc(last_key[0]) if more else None
+        is_version = last is not None and last.tag == "Version"
+        overrides["NextVersionIdMarker"] = "null" if more and is_version else None
+        order = (
+            "Name", "Prefix", "KeyMarker", "VersionIdMarker", "NextKeyMarker", "NextVersionIdMarker",
+            "MaxKeys", "Delimiter", "IsTruncated", "EncodingType",
+        )  # fmt: skip
+    else:
+        overrides["NextKeyMarker"] = last_key[0] if more else None
+        overrides["NextUploadIdMarker"] = last_key[2] if more else None
+        order = (
+            "Bucket", "KeyMarker", "UploadIdMarker", "NextKeyMarker", "NextUploadIdMarker", "Prefix",
+            "Delimiter", "MaxUploads", "IsTruncated",
+        )  # fmt: skip
+    writer = XmlWriter(kind.root)
+    for tag in order:
+        if tag in overrides:
+            writer.leaf(tag, overrides[tag])
+        else:
+            child = first.find(tag)
+            if child is not None:
+                writer.parts.append(f"<{tag}>{escape(child.text or '')}</{tag}>")
+    for tag in kind.entries:  # entries before common prefixes, as a single node writes them
+        for _key, element in merged:
+            if element.tag == tag:
+                element.tail = None
+                writer.parts.append(ET.tostring(element, encoding="unicode"))
+    return writer.document(kind.root)
+
+
+# -- bucket operations that need every target ----------------------------------------------------
+
+
+async def bucket_has_objects(node: Node, ctx: S3Context) -> bool:
+    """Does any target hold an object of the bucket? (a /v1 list of one entry from each)"""
+    bck = ctx.bck
+    msg = msgspec.json.encode({"action": "list", "name": "", "value": {"pagesize": 1, "props": "name"}})
+    loop = asyncio.get_running_loop()
+
+    def ask(target: NodeInfo) -> bool:
+        url = f"{target.url}/v1/buckets/{quote(bck.name)}"
+        try:
+            answer = _session().get(
+                url,
+                params=bucket_params(bck),
+                data=msg,
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise unavailable(target, exc) from None
+        if answer.status_code == 404:
+            return False
+        if answer.status_code != 200:
+            raise S3Error(
+                "ServiceUnavailable", f"target {target.id} failed to list: {answer.status_code}", 503
+            )
+        return bool(answer.json().get("Entries"))
+
+    found = await asyncio.gather(*(loop.run_in_executor(_pool, ask, t) for t in _targets(node)))
+    return any(found)
+
+
+async def delete_bucket(ctx: S3Context, body: bytes) -> Response:
+    from strata.api import buckets as ais_buckets
+
+    ctx.props(Permission.OWNER)
+    if await bucket_has_objects(ctx.node, ctx):
+        raise S3Error(
+            "BucketNotEmpty", "The bucket you tried to delete is not empty", 409, BucketName=ctx.bucket
+        )
+    ais_buckets.destroy_bucket(ctx.node, ctx.bck)
+    ctx.owners.forget(ctx.bucket)
+    return Response(204)
+
+
+async def delete_objects(ctx: S3Context, body: bytes) -> Response:
+    """DeleteObjects: each key deleted on its owner (``/v1`` DELETE), concurrently."""
+    # 1. parse and bound the request, as a single node does
+    ctx.props(Permission.WRITE)
+    root = parse(body)
+    if root.tag != "Delete":
+        raise malformed_xml()
+    quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
+    items = root.findall("Object")
+    keys = [child_text(item, "Key") for item in items]
+    versions = [child_text(item, "VersionId") for item in items]
+    if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k in keys):
+        raise malformed_xml()
+    want_md5 = content_md5(ctx)
+    if want_md5 is not None and want_md5 != hashlib.md5(body).hexdigest():
+        raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
+    # 2. delete everywhere at once
+    bck, smap = ctx.bck, ctx.node.cluster_map()
+    loop = asyncio.get_running_loop()
+
+    def delete(key: str) -> S3Error | None:
+        try:
+            validate_object_name(key)
+        except Exception as exc:
+            return to_s3_error(exc, ctx.bucket, key)
+        target = smap.target_for(bck, key)
+        if target is None:
+            return S3Error("ServiceUnavailable", "No storage target is available", 503)
+        try:
+            answer = _session().delete(
+                object_url(target, bck, key), params=bucket_params(bck), timeout=TIMEOUT
+            )
+        except requests.RequestException as exc:
+            return unavailable(target, exc)
+        if answer.status_code < 300 or answer.status_code == 404:
+            return None
+        return S3Error("InternalError", f"target {target.id} answered {answer.status_code}", 500)
+
+    results = await asyncio.gather(*(loop.run_in_executor(_pool, delete, k) for k in keys if k is not None))
+    # 3. the report
+    writer = XmlWriter("DeleteResult")
+    for key, version, error in zip(keys, versions, results, strict=True):
+        if error is not None:
+            writer.open("Error").leaf("Key", key).leaf("Code", error.code).leaf("Message", error.message)
+            writer.close("Error")
+        elif not quiet:
+            writer.open("Deleted").leaf("Key", key).leaf("VersionId", version).close("Deleted")
+    return xml_response(writer.document("DeleteResult"))
+
+
+# -- bucket records in etcd ---------------------------------------------------------------------
+
+_records = msgspec.json.Decoder(dict[str, BucketRecord])
+CAS_ATTEMPTS = 20
+
+
+class EtcdOwners(Owners):
+    """``Owners`` for a cluster: one etcd key (``<prefix>s3/buckets``), read through on every lookup
+    (a changed ACL applies on every node at once), decoded again only when it changed."""
+
+    def __init__(self, store: EtcdMetaStore) -> None:
+        self.store = store
+        self.key = store.prefix + "s3/buckets"
+        self._records: dict[str, BucketRecord] = {}
+        self._revision = -1
+
+    def all(self) -> dict[str, BucketRecord]:
+        kv = self.store.etcd.get(self.key)
+        if kv is None:
+            self._records, self._revision = {}, 0
+        elif kv.mod_revision != self._revision:
+            self._records, self._revision = _records.decode(kv.value), kv.mod_revision
+        return self._records
+
+    def update(self, change: Callable[[dict[str, BucketRecord]], None]) -> None:
+        for _ in range(CAS_ATTEMPTS):
+            kv = self.store.etcd.get(self.key)
+            records = _records.decode(kv.value) if kv is not None else {}
+            change(records)
+            if self.store.etcd.compare_and_swap(
+                self.key, msgspec.json.encode(records), kv.mod_revision if kv is not None else 0
+            ):
+                return
+            time.sleep(0.005)
+        raise Conflict("S3 bucket records changed concurrently; retry")
