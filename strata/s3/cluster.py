@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import queue
 import threading
 import time
@@ -48,10 +47,10 @@ from strata.cluster.transfer import bucket_params, intra_session, object_url
 from strata.errors import Conflict
 from strata.s3.body import BodyReader
 from strata.s3.context import S3Context
-from strata.s3.errors import S3Error, malformed_xml, to_s3_error
-from strata.s3.objects import MAX_DELETE_KEYS, content_md5
+from strata.s3.errors import S3Error, to_s3_error
+from strata.s3.objects import parse_delete_request
 from strata.s3.users import BucketRecord, Owners, Permission
-from strata.s3.xml import XmlWriter, child_text, escape, parse, xml_response
+from strata.s3.xml import XmlWriter, escape, xml_response
 from strata.server.http import Request, Response
 from strata.storage.names import validate_object_name
 
@@ -496,19 +495,7 @@ async def delete_bucket(ctx: S3Context, body: bytes) -> Response:
 async def delete_objects(ctx: S3Context, body: bytes) -> Response:
     """DeleteObjects: each key deleted on its owner (``/v1`` DELETE), concurrently."""
     # 1. parse and bound the request, as a single node does
-    ctx.props(Permission.WRITE)
-    root = parse(body)
-    if root.tag != "Delete":
-        raise malformed_xml()
-    quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
-    items = root.findall("Object")
-    keys = [child_text(item, "Key") for item in items]
-    versions = [child_text(item, "VersionId") for item in items]
-    if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k in keys):
-        raise malformed_xml()
-    want_md5 = content_md5(ctx)
-    if want_md5 is not None and want_md5 != hashlib.md5(body).hexdigest():
-        raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
+    quiet, keys, versions = parse_delete_request(ctx, body)
     # 2. delete everywhere at once
     bck, smap = ctx.bck, ctx.node.cluster_map()
     loop = asyncio.get_running_loop()

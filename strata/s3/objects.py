@@ -303,8 +303,8 @@ def delete_object(ctx: S3Context, body: bytes) -> Response:
     return Response(204)
 
 
-def delete_objects(ctx: S3Context, body: bytes) -> Response:
-    # 1. parse and bound the request
+def parse_delete_request(ctx: S3Context, body: bytes) -> tuple[bool, list[str], list[str | None]]:
+    """DeleteObjects' body, checked and bounded: (quiet, keys, version ids). Used by the cluster proxy too."""
     ctx.props(Permission.WRITE)
     root = parse(body)
     if root.tag != "Delete":
@@ -318,6 +318,12 @@ def delete_objects(ctx: S3Context, body: bytes) -> Response:
     want_md5 = content_md5(ctx)
     if want_md5 is not None and want_md5 != hashlib.md5(body).hexdigest():
         raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
+    return quiet, [k for k in keys if k is not None], versions
+
+
+def delete_objects(ctx: S3Context, body: bytes) -> Response:
+    # 1. parse and bound the request
+    quiet, keys, versions = parse_delete_request(ctx, body)
     # 2. delete each key; a missing key counts as deleted, other failures are reported per key
     writer = XmlWriter("DeleteResult")
     for key, version in zip(keys, versions, strict=True):
