@@ -21,7 +21,7 @@ from strata.api.node import Node
 from strata.api.ranges import parse_range
 from strata.api.responses import Query, empty_response, text_response
 from strata.api.wire import ActionMsg, decode_action
-from strata.cluster.rebalance import find_on_neighbours
+from strata.cluster.rebalance import METADATA_HEADER, find_on_neighbours
 from strata.config.access import (
     ACCESS_APPEND,
     ACCESS_DELETE_OBJECT,
@@ -38,7 +38,7 @@ from strata.server.http import FileBody, Request, Response, serialize_head
 from strata.storage import append as appends
 from strata.storage import multipart
 from strata.storage.checksum import checksum_file
-from strata.storage.metadata import ObjectMetadata, decode_metadata
+from strata.storage.metadata import ObjectMetadata, decode_metadata, read_metadata_raw
 from strata.storage.names import BucketRef, validate_object_name
 from strata.storage.objects import ObjectWriter, OpenObject
 
@@ -92,7 +92,8 @@ def get_object(
     range_header = request.headers.get("range", "")
     validate = props.checksum.validate_warm_get
     # 2. a small object read whole may be in the hot cache (validated against its metadata)
-    cacheable = not range_header and not validate and request.keep_alive
+    with_metadata = "withmd" in query  # a peer copying the object wants its metadata record as well
+    cacheable = not range_header and not validate and request.keep_alive and not with_metadata
     if cacheable:
         hit = node.hot.get(node.mountpaths.for_object(bck, object_name).object_path(bck, object_name))
         if hit is not None:
@@ -126,6 +127,8 @@ def get_object(
             ("Ais-Version", md.version),
             ("Content-Type", "application/octet-stream"),
         ]
+        if with_metadata:
+            headers.append((METADATA_HEADER, base64.b64encode(obj.raw_metadata).decode()))
         if span is None:
             if cacheable and obj.size <= node.hot.max_object:
                 return _cached_response(node, obj, headers)
@@ -168,6 +171,10 @@ def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> R
     path, md = node.store.find(bck, object_name)
     node.metrics.add("head_count")
     headers = metadata_headers(node, bck, object_name, md, path)
+    if "withmd" in query:  # a peer wants the exact metadata record (custom values may hold commas)
+        found = read_metadata_raw(path)
+        if found is not None:
+            headers.append((METADATA_HEADER, base64.b64encode(found[1]).decode()))
     return Response(200, headers, content_length=md.size)
 
 

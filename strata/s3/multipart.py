@@ -20,10 +20,10 @@ from urllib.parse import quote
 
 import msgspec
 
-from strata.errors import NotFound, ObjectNotFound
+from strata.errors import NotFound
 from strata.s3.buckets import owner_xml
 from strata.s3.context import S3Context
-from strata.s3.errors import S3Error, invalid_argument, malformed_xml, no_such_key, no_such_upload
+from strata.s3.errors import S3Error, invalid_argument, malformed_xml, no_such_upload
 from strata.s3.metadata import PARTS_KEY, custom_from_headers
 from strata.s3.objects import StreamedUpload, parse_copy_source, source_metadata
 from strata.s3.users import Permission
@@ -31,7 +31,6 @@ from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import Response
 from strata.storage import multipart as native
 from strata.storage.mountpaths import MULTIPART
-from strata.storage.names import BucketRef
 
 MIN_PART_SIZE = 5 << 20
 MAX_PARTS_LISTED = 1000
@@ -153,35 +152,21 @@ def upload_part_copy(ctx: S3Context, body: bytes) -> Response:
     upload_id = ctx.query.get("uploadId", "")
     _load_upload(ctx, upload_id)
     src_bucket, src_key, version = parse_copy_source(ctx)
-    source_metadata(ctx, src_bucket, src_key, version)
+    source = source_metadata(ctx, src_bucket, src_key, version)  # here, or on another target
+    offset, length = _copy_range(ctx, source.md.size)
+    # 2. copy through MD5 into the part file
+    writer = native.PartWriter(ctx.node.store, ctx.bck, ctx.key, upload_id, number)
+    md5 = hashlib.md5()
     try:
-        source = ctx.node.store.open(BucketRef.parse(src_bucket, "ais"), src_key)
-    except ObjectNotFound:
-        raise no_such_key(src_key) from None
-    try:
-        offset, length = _copy_range(ctx, source.size)
-        # 2. copy through MD5 into the part file
-        writer = native.PartWriter(ctx.node.store, ctx.bck, ctx.key, upload_id, number)
-        md5 = hashlib.md5()
-        try:
-            done = 0
-            while done < length:
-                data = os.pread(source.fd, min(length - done, 1 << 20), offset + done)
-                if not data:
-                    raise S3Error("InternalError", "The source object is shorter than its metadata says", 500)
-                writer.write(data)
-                md5.update(data)
-                done += len(data)
-            now = time.time_ns()
-            os.setxattr(
-                writer.fd, PART_XATTR, msgspec.msgpack.encode(PartRecord(md5.hexdigest(), length, now))
-            )
-        except BaseException:
-            writer.abort()
-            raise
-        writer.commit()
-    finally:
-        source.close()
+        for data in source.read(ctx.node.store, offset, length):
+            writer.write(data)
+            md5.update(data)
+        now = time.time_ns()
+        os.setxattr(writer.fd, PART_XATTR, msgspec.msgpack.encode(PartRecord(md5.hexdigest(), length, now)))
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
     result = XmlWriter("CopyPartResult")
     result.leaf("LastModified", iso_time(now)).leaf("ETag", f'"{md5.hexdigest()}"')
     return xml_response(result.document("CopyPartResult"))

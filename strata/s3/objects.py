@@ -11,14 +11,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 import requests
 
 from strata.api.ranges import parse_range
+from strata.cluster.rebalance import METADATA_HEADER
 from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import bucket_params, intra_session, object_url
+from strata.cluster.transfer import TIMEOUT, bucket_params, intra_session, object_url
 from strata.errors import InvalidRequest, ObjectNotFound
 from strata.s3.body import BodyReader
 from strata.s3.checksums import FlexibleChecksum, expected_checksum
@@ -28,7 +31,6 @@ from strata.s3.errors import (
     invalid_argument,
     malformed_xml,
     no_such_key,
-    not_implemented,
     to_s3_error,
 )
 from strata.s3.metadata import (
@@ -42,9 +44,9 @@ from strata.s3.metadata import (
 from strata.s3.users import Permission
 from strata.s3.xml import XmlWriter, child_text, http_date, iso_time, parse, xml_response
 from strata.server.http import FileBody, Response
-from strata.storage.metadata import ObjectMetadata
+from strata.storage.metadata import ObjectMetadata, decode_metadata
 from strata.storage.names import BucketRef, validate_object_name
-from strata.storage.objects import ObjectWriter
+from strata.storage.objects import ObjectStore, ObjectWriter
 
 MAX_PUT_SIZE = 5 << 30
 MAX_DELETE_KEYS = 1000
@@ -363,41 +365,99 @@ def parse_copy_source(ctx: S3Context) -> tuple[str, str, str]:
     return bucket, validate_object_name(key), version
 
 
-def source_metadata(ctx: S3Context, bucket: str, key: str, version: str) -> ObjectMetadata:
+@dataclass
+class CopySource:
+    """The source of a copy: its metadata, and where its bytes are (this target, or ``owner``)."""
+
+    md: ObjectMetadata
+    bck: BucketRef
+    key: str
+    owner: NodeInfo | None = None  # in a cluster, the target holding it when that is not this one
+
+    def read(self, store: ObjectStore, offset: int, length: int) -> Iterator[bytes]:
+        """``length`` bytes from ``offset``, in chunks (streamed from the owner when remote)."""
+        if self.owner is None:
+            source = store.open(self.bck, self.key)
+            try:
+                done = 0
+                while done < length:
+                    data = os.pread(source.fd, min(length - done, 1 << 20), offset + done)
+                    if not data:
+                        raise S3Error(
+                            "InternalError", "The source object is shorter than its metadata says", 500
+                        )
+                    done += len(data)
+                    yield data
+            finally:
+                source.close()
+            return
+        headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if length else {}
+        try:
+            resp = intra_session().get(
+                object_url(self.owner, self.bck, self.key),
+                headers=headers,
+                stream=True,
+                params=bucket_params(self.bck, local="true"),
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise S3Error("ServiceUnavailable", f"The source's target did not answer: {exc}", 503) from None
+        with resp:
+            if resp.status_code not in (200, 206):
+                raise no_such_key(self.key)
+            received = 0
+            for chunk in resp.iter_content(1 << 20):
+                received += len(chunk)
+                yield chunk
+            if received != length:
+                raise S3Error("InternalError", "The source object arrived short", 500)
+
+
+def source_metadata(ctx: S3Context, bucket: str, key: str, version: str) -> CopySource:
     """The copy source, after the read check, the version check and ``x-amz-copy-source-if-*``."""
     ctx.props(Permission.READ, bucket)
     src = BucketRef.parse(bucket, "ais")
+    owner = None
     try:
         md = ctx.node.store.head(src, key)
     except ObjectNotFound:
+        # a forwarded copy lands on the destination's owner; the source may live on another target
         owner = ctx.node.cluster_map().target_for(src, key) if ctx.node.cluster is not None else None
-        if owner is not None and owner.id != ctx.node.node_id and _held_by(owner, src, key):
-            # a forwarded copy lands on the destination's owner; the source lives on another target
-            raise not_implemented("Copying from an object stored on another target") from None
-        raise no_such_key(key) from None
+        found = (
+            _remote_metadata(owner, src, key) if owner is not None and owner.id != ctx.node.node_id else None
+        )
+        if found is None:
+            raise no_such_key(key) from None
+        md = found
     if version and version not in ("null", md.version):
         raise S3Error(
             "NoSuchVersion", "The specified version does not exist.", 404, Key=key, VersionId=version
         )
     check_conditions(ctx.request.headers, etag_of(md), md.mtime_ns, prefix="x-amz-copy-source-")
-    return md
+    return CopySource(md, src, key, owner if owner is not None and owner.id != ctx.node.node_id else None)
 
 
-def _held_by(owner: NodeInfo, bck: BucketRef, key: str) -> bool:
-    """Does that target hold the object? (a local-only HEAD; rare: cross-target copies only)"""
+def _remote_metadata(owner: NodeInfo, bck: BucketRef, key: str) -> ObjectMetadata | None:
+    """The metadata record of an object on another target (a local-only HEAD), or None."""
     try:
         answer = intra_session().head(
-            object_url(owner, bck, key), params=bucket_params(bck, local="true"), timeout=(1.0, 3.0)
+            object_url(owner, bck, key),
+            params=bucket_params(bck, local="true", withmd="true"),
+            timeout=(1.0, 5.0),
         )
     except requests.RequestException:
-        return True  # unknown: do not claim it is missing
-    return answer.status_code == 200
+        raise S3Error("ServiceUnavailable", "The copy source's target did not answer", 503) from None
+    record = answer.headers.get(METADATA_HEADER, "")
+    if answer.status_code != 200 or not record:
+        return None
+    return decode_metadata(base64.b64decode(record))
 
 
 def copy_object(ctx: S3Context, body: bytes) -> Response:
     # 1. source, destination, directive
     src_bucket, src_key, version = parse_copy_source(ctx)
-    source = source_metadata(ctx, src_bucket, src_key, version)
+    copy_source = source_metadata(ctx, src_bucket, src_key, version)
+    source = copy_source.md
     props = ctx.props(Permission.WRITE)
     directive = ctx.request.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
@@ -412,11 +472,20 @@ def copy_object(ctx: S3Context, body: bytes) -> Response:
         )
     store, dst = ctx.node.store, ctx.bck
     # 2. bytes (kernel-side copy) unless copying onto itself, then the new metadata
-    if not same:
+    if not same and copy_source.owner is None:
         store.copy(
             BucketRef.parse(src_bucket, "ais"), src_key, dst, ctx.key,
             checksum_type=props.checksum.type, versioning=props.versioning.enabled,
         )  # fmt: skip
+    elif not same:  # the source is on another target: stream it here, keeping its metadata
+        out = store.writer(dst, ctx.key, props.checksum.type)
+        try:
+            for chunk in copy_source.read(store, 0, source.size):
+                out.write(chunk)
+        except BaseException:
+            out.abort()
+            raise
+        out.commit(versioning=props.versioning.enabled, custom=dict(source.custom), etag=source.etag)
     md = source
     if directive == "REPLACE":
         replacement = custom_from_headers(ctx.request)
