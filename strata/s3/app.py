@@ -205,7 +205,9 @@ class S3Application:
         method, query, headers = ctx.request.method, ctx.query, ctx.request.headers
         if not self.node.has_storage:
             # a cluster proxy: the key's owner answers (boto3 does not follow redirects)
-            return cluster.ForwardExchange(self.node, ctx.request, cluster.owner_of(self.node, ctx))
+            return cluster.ForwardExchange(
+                self.node, ctx.request, cluster.owner_of(self.node, ctx), bck=ctx.bck, key=ctx.key
+            )
         if method == "PUT":
             if "acl" in query:
                 raise not_implemented("Object ACLs")

@@ -42,6 +42,7 @@ import requests
 
 from strata.api.node import Node
 from strata.cluster.etcd_store import EtcdMetaStore
+from strata.cluster.rebalance import find_on_neighbours
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import bucket_params, intra_session, object_url
 from strata.errors import Conflict
@@ -52,7 +53,7 @@ from strata.s3.objects import parse_delete_request
 from strata.s3.users import BucketRecord, Owners, Permission
 from strata.s3.xml import XmlWriter, escape, xml_response
 from strata.server.http import Request, Response
-from strata.storage.names import validate_object_name
+from strata.storage.names import BucketRef, validate_object_name
 
 FORWARDED = "X-Strata-Forwarded"
 TIMEOUT = (3.0, 300.0)
@@ -151,7 +152,11 @@ class _Pipe:
 class ForwardExchange:
     """Send one S3 request on to a target as it arrives; its reply becomes ours."""
 
-    def __init__(self, node: Node, request: Request, target: NodeInfo) -> None:
+    def __init__(
+        self, node: Node, request: Request, target: NodeInfo, *, bck: BucketRef | None = None, key: str = ""
+    ) -> None:
+        self.node = node
+        self.bck, self.key = bck, key  # for get-from-neighbour on reads
         self.request = request
         self.target = target
         self.loop = asyncio.get_running_loop()
@@ -218,6 +223,21 @@ class ForwardExchange:
 
     async def _reply(self) -> Response:
         resp = await asyncio.wrap_future(self.future)
+        if resp.status_code == 404 and self.request.method in ("GET", "HEAD") and self.bck is not None:
+            # get-from-neighbour: during a rebalance the object may still be on its previous target;
+            # the same signed request goes there (the holder checks the signature as the owner would)
+            holder = await self.loop.run_in_executor(
+                None, find_on_neighbours, self.node.cluster_map(), self.target.id, self.bck, self.key
+            )
+            if holder is not None:
+                resp.close()
+                resp = await self.loop.run_in_executor(
+                    _senders,
+                    self._send,
+                    target_url(holder, self.request),
+                    forward_headers(self.node, self.request),
+                    None,
+                )
         return await relay(resp, self.request.method == "HEAD")
 
 

@@ -319,3 +319,15 @@ def test_target_down_is_503(tmp_path: Path) -> None:
         assert statuses <= {200, 503}
     finally:
         dev.down()
+
+
+def test_reads_during_a_rebalance_find_objects_not_moved_yet(cluster: DevCluster, s3: Any) -> None:
+    """A new target owns keys it has not received yet: the proxy asks the neighbour that holds them."""
+    bucket = new_bucket(s3)
+    for i in range(60):
+        s3.put_object(Bucket=bucket, Key=f"k{i:02d}", Body=f"v{i}".encode())
+    cluster.add_node("target")
+    cluster.wait_for_map(targets=4)
+    for i in range(60):  # straight away, while the rebalance may still be moving them
+        assert s3.get_object(Bucket=bucket, Key=f"k{i:02d}")["Body"].read() == f"v{i}".encode()
+        assert s3.head_object(Bucket=bucket, Key=f"k{i:02d}")["ContentLength"] == len(f"v{i}")
