@@ -33,6 +33,7 @@ from strata.config.access import (
 )
 from strata.config.bucket_props import BucketProps
 from strata.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
+from strata.jobs.registry import JobStore
 from strata.metrics import Metrics
 from strata.server.http import FileBody, Request, Response, serialize_head
 from strata.storage import append as appends
@@ -253,11 +254,19 @@ class RebalanceExchange:
     changed); the sender then just drops its own copy.
     """
 
-    __slots__ = ("carried", "writer")
+    __slots__ = ("carried", "jobs", "transfer_id", "writer")
 
-    def __init__(self, writer: ObjectWriter | None, carried: ObjectMetadata) -> None:
+    def __init__(
+        self,
+        writer: ObjectWriter | None,
+        carried: ObjectMetadata,
+        jobs: JobStore | None = None,
+        transfer_id: str = "",
+    ) -> None:
         self.writer = writer
         self.carried = carried
+        self.jobs = jobs
+        self.transfer_id = transfer_id
 
     def feed(self, data: bytes) -> None:
         if self.writer is not None:
@@ -266,6 +275,8 @@ class RebalanceExchange:
     def finish(self) -> Response:
         if self.writer is not None:
             self.writer.commit(versioning=False, carried=self.carried)
+            if self.jobs is not None and self.transfer_id:  # the receiving side of the job's stats
+                self.jobs.add_received(self.transfer_id, 1, self.carried.size)
         return Response(200)
 
     def abort(self) -> None:
@@ -289,7 +300,10 @@ def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_nam
         current = None
     if current is not None and current.mtime_ns >= carried.mtime_ns:
         return RebalanceExchange(None, carried)
-    return RebalanceExchange(node.store.writer(bck, object_name, carried.checksum_type), carried)
+    transfer = Query(request.query).get("rebalance")
+    node.jobs.received_path(transfer)  # a valid job id, or 400 before any byte is stored
+    writer = node.store.writer(bck, object_name, carried.checksum_type)
+    return RebalanceExchange(writer, carried, node.jobs, transfer)
 
 
 def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:

@@ -15,9 +15,11 @@ aborted ("the process running it exited"), so a crash never leaves a job running
 from __future__ import annotations
 
 import contextvars
+import fcntl
 import os
 import re
 import secrets
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +33,7 @@ from strata.storage.names import BucketRef
 
 REQUESTED_JOB_ID: contextvars.ContextVar[str] = contextvars.ContextVar("requested_job_id", default="")
 FLUSH_EVERY = 0.25
+_RECEIVED = struct.Struct("<QQ")  # objects, bytes
 KEEP_FINISHED_S = 3600.0
 KEEP_FINISHED_MAX = 500
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -215,7 +218,37 @@ class JobStore:
                 record = _decode(f.read())
         except (FileNotFoundError, msgspec.DecodeError):
             return None
+        received = self._received(job_id)
+        if received is not None:
+            record.in_objects += received[0]
+            record.in_bytes += received[1]
         return _settle_orphan(record)
+
+    # -- what other processes received for a job (rebalance: objects sent here by peers) -------------
+
+    def received_path(self, job_id: str) -> str:
+        return os.path.join(self.dir, f"{_checked_id(job_id)}.in")
+
+    def add_received(self, job_id: str, objects: int, nbytes: int) -> None:
+        """Count objects that arrived for a job this node runs elsewhere (any worker may call this)."""
+        fd = os.open(self.received_path(job_id), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            current = _RECEIVED.unpack(os.pread(fd, _RECEIVED.size, 0).ljust(_RECEIVED.size, b"\0"))
+            os.pwrite(fd, _RECEIVED.pack(current[0] + objects, current[1] + nbytes), 0)
+        finally:
+            os.close(fd)
+
+    def _received(self, job_id: str) -> tuple[int, int] | None:
+        try:
+            with open(self.received_path(job_id), "rb") as f:
+                data = f.read(_RECEIVED.size)
+        except FileNotFoundError:
+            return None
+        if len(data) != _RECEIVED.size:
+            return None
+        objects, nbytes = _RECEIVED.unpack(data)
+        return objects, nbytes
 
     def all(self) -> Iterator[JobRecord]:
         try:
@@ -278,7 +311,11 @@ class JobStore:
         finished = sorted((r for r in self.all() if r.finished), key=lambda r: r.end_ns, reverse=True)
         for n, record in enumerate(finished):
             if n >= KEEP_FINISHED_MAX or now - record.end_ns > KEEP_FINISHED_S * 1e9:
-                for path in (self.record_path(record.id), self.abort_path(record.id)):
+                for path in (
+                    self.record_path(record.id),
+                    self.abort_path(record.id),
+                    self.received_path(record.id),
+                ):
                     try:
                         os.unlink(path)
                     except FileNotFoundError:

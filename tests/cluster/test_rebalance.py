@@ -89,6 +89,18 @@ def test_new_target_rebalances_every_object_onto_its_owner(cluster: DevCluster) 
     cluster.wait_for_map(targets=4)
     _wait_rebalanced(cluster, active=4)
     _check_placement(cluster, client, "rb", objects)
+    body = {"ID": "", "Kind": "rebalance", "DaemonID": "", "Bck": None, "Buckets": None}
+    snaps = [
+        s
+        for part in requests.get(f"{cluster.endpoint}/v1/cluster?what=qryxstats", json=body, timeout=10)
+        .json()
+        .values()
+        for s in part or []
+    ]
+    newest = max(snaps, key=lambda s: s["start-time"])["id"]
+    parts = [s for s in snaps if s["id"] == newest]
+    sent = sum(s["stats"]["out-objs"] for s in parts)
+    assert sent > 0 and sum(s["stats"]["in-objs"] for s in parts) == sent  # receivers count what arrived
     assert sorted(e.name for e in client.bucket("rb").list_all_objects()) == sorted(objects)
 
 
