@@ -93,8 +93,7 @@ def get_object(
     range_header = request.headers.get("range", "")
     validate = props.checksum.validate_warm_get
     # 2. a small object read whole may be in the hot cache (validated against its metadata)
-    with_metadata = "withmd" in query  # a peer copying the object wants its metadata record as well
-    cacheable = not range_header and not validate and request.keep_alive and not with_metadata
+    cacheable = not range_header and not validate and request.keep_alive
     if cacheable:
         hit = node.hot.get(node.mountpaths.for_object(bck, object_name).object_path(bck, object_name))
         if hit is not None:
@@ -128,8 +127,6 @@ def get_object(
             ("Ais-Version", md.version),
             ("Content-Type", "application/octet-stream"),
         ]
-        if with_metadata:
-            headers.append((METADATA_HEADER, base64.b64encode(obj.raw_metadata).decode()))
         if span is None:
             if cacheable and obj.size <= node.hot.max_object:
                 return _cached_response(node, obj, headers)

@@ -6,7 +6,6 @@ held whole in memory, and the receiver's normal PUT path (atomic write, checksum
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -105,27 +104,3 @@ def get_object(
         resp.close()
         raise TransferFailed(f"reading {bck.object_uri(name)} from {node.id}: {resp.status_code}")
     return int(resp.headers.get("Content-Length", "0")), resp.iter_content(_CHUNK)
-
-
-def get_with_metadata(
-    session: requests.Session, node: NodeInfo, bck: BucketRef, name: str
-) -> tuple[bytes, requests.Response] | None:
-    """An object on another target with its raw metadata record (for copies that keep metadata):
-    ``(record, streaming response)``, or None when that target does not hold it."""
-    try:
-        resp = session.get(
-            object_url(node, bck, name),
-            params=bucket_params(bck, local="true", withmd="true"),
-            stream=True,
-            timeout=TIMEOUT,
-        )
-    except requests.RequestException as exc:
-        raise TransferFailed(f"reading {bck.object_uri(name)} from {node.id} failed: {exc}") from None
-    if resp.status_code == 404:
-        resp.close()
-        return None
-    record = resp.headers.get("Ais-Rebalance-Md", "")
-    if resp.status_code != 200 or not record:
-        resp.close()
-        raise TransferFailed(f"reading {bck.object_uri(name)} from {node.id}: {resp.status_code}")
-    return base64.b64decode(record), resp
