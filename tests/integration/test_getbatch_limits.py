@@ -131,16 +131,21 @@ def test_100k_entry_batch_streams_with_bounded_server_memory(
 
 
 def test_pytorch_batch_dataset(endpoint: str) -> None:
+    """The SDK's GetBatch-based PyTorch dataset (needs torch and the SDK's pytorch extras)."""
     pytest.importorskip("torch")
-    from aistore.pytorch import AISBatchIterDataset  # type: ignore[attr-defined]
+    pytest.importorskip("alive_progress")
+    from aistore.pytorch.batch_iter_dataset import AISBatchIterDataset
 
     client = fast_client(endpoint)
     bucket = client.bucket(_make_bucket(endpoint))
-    names = [f"s-{i}" for i in range(20)]
+    names = [f"s-{i:02d}" for i in range(20)]
     for name in names:
         bucket.object(name).get_writer().put_content(name.encode())
-    dataset = AISBatchIterDataset(bucket, batch_size=8)
-    assert sorted(data for _, data in dataset) == sorted(n.encode() for n in names)
+    for streaming in (True, False):
+        dataset = AISBatchIterDataset(bucket, client, max_batch_size=8, streaming=streaming)
+        got = list(dataset)
+        assert sorted(data for _, data in got) == sorted(n.encode() for n in names)
+        assert len(got) == len(names)
 
 
 def test_clients_that_go_away_release_their_work_items(
