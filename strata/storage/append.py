@@ -16,7 +16,7 @@ from strata.errors import InvalidRequest, ObjectNotFound
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.mountpaths import APPENDS
 from strata.storage.names import BucketRef
-from strata.storage.objects import ObjectStore, os_error
+from strata.storage.objects import ObjectStore, copy_range, os_error
 
 _HANDLE_RE = re.compile(r"[0-9a-f]{32}")
 
@@ -42,12 +42,7 @@ def append(store: ObjectStore, bck: BucketRef, object_name: str, handle: str, da
                 source = None
             if source is not None:
                 try:
-                    copied = 0
-                    while copied < source.size:
-                        n = os.copy_file_range(source.fd, fd, source.size - copied, copied, copied)
-                        if n == 0:
-                            break
-                        copied += n
+                    copy_range(source.fd, fd, source.size)
                 finally:
                     source.close()
         finally:

@@ -17,7 +17,7 @@ from strata.errors import InvalidRequest, NotFound
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.mountpaths import MULTIPART
 from strata.storage.names import BucketRef
-from strata.storage.objects import ObjectStore, os_error
+from strata.storage.objects import ObjectStore, copy_range, os_error
 
 _UPLOAD_RE = re.compile(r"[0-9a-f]{32}")
 MAX_PART_NUMBER = 10000
@@ -125,14 +125,7 @@ def complete(
         for number in ordered:
             src = os.open(os.path.join(directory, f"{number:05d}"), os.O_RDONLY | os.O_CLOEXEC)
             try:
-                size = os.fstat(src).st_size
-                copied = 0
-                while copied < size:
-                    n = os.copy_file_range(src, out, size - copied, copied, offset + copied)
-                    if n == 0:
-                        break
-                    copied += n
-                offset += copied
+                offset += copy_range(src, out, os.fstat(src).st_size, offset)
             finally:
                 os.close(src)
     except OSError as exc:

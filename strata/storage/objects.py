@@ -41,6 +41,20 @@ def next_version(previous: ObjectMetadata | None, versioning: bool) -> str:
     return str(int(previous.version) + 1)
 
 
+def copy_range(src_fd: int, dst_fd: int, count: int, dst_offset: int = 0) -> int:
+    """Copy ``count`` bytes from the start of ``src_fd`` to ``dst_offset`` kernel-side.
+
+    Returns the bytes copied: fewer than ``count`` when the source ends early.
+    """
+    copied = 0
+    while copied < count:
+        n = os.copy_file_range(src_fd, dst_fd, count - copied, copied, dst_offset + copied)
+        if n == 0:
+            break
+        copied += n
+    return copied
+
+
 def place_file(work_path: str, final_path: str, stop_at: str, *, cross_device_ok: bool = False) -> None:
     """Rename a finished file into place, creating parent directories as needed.
 
@@ -386,13 +400,7 @@ class ObjectStore:
         try:
             writer = self.writer(dst_bck, dst_name, checksum_type, fsync=fsync)
             try:
-                copied = 0
-                while copied < source.size:
-                    n = os.copy_file_range(source.fd, writer.fd, source.size - copied, copied, copied)
-                    if n == 0:
-                        break
-                    copied += n
-                writer.size = copied
+                writer.size = copy_range(source.fd, writer.fd, source.size)
             except OSError as exc:
                 writer.abort()
                 raise os_error(exc, dst_bck.object_uri(dst_name)) from exc
