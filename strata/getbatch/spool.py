@@ -13,9 +13,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 
-from strata.archive import FileRegion, Output
+from strata.archive import FileRegion, Output, SourceSizeMismatch
 from strata.archive.streams import READ_CHUNK
-from strata.errors import StrataError
+from strata.archive.tar_writer import region_chunks
+
+_SOURCE = "get-batch: a spooled source file"
 
 MEMORY_LIMIT = 32 << 20
 
@@ -34,7 +36,7 @@ class Spool:
             if self.fd < 0 and self.size + count > self.memory_limit:
                 self._spill()
             if self.fd < 0:
-                self.parts.extend(_region_chunks(item))
+                self.parts.extend(region_chunks(_SOURCE, item))
             else:
                 _copy_region(item, self.fd, self.size)
             self.size += count
@@ -90,28 +92,18 @@ def _write_all(fd: int, data: bytes, offset: int) -> None:
         offset += written
 
 
-def _region_chunks(region: FileRegion) -> Iterator[bytes]:
-    offset, end = region.offset, region.offset + region.count
-    while offset < end:
-        chunk = os.pread(region.fd, min(READ_CHUNK, end - offset), offset)
-        if not chunk:
-            raise StrataError("get-batch: a source file is shorter than announced")
-        offset += len(chunk)
-        yield chunk
-
-
 def _copy_region(region: FileRegion, fd: int, at: int) -> None:
     offset, remaining = region.offset, region.count
     while remaining > 0:
         try:
             copied = os.copy_file_range(region.fd, fd, remaining, offset, at)
         except OSError:  # a filesystem pair without copy_file_range: copy through memory
-            for chunk in _region_chunks(FileRegion(region.fd, offset, remaining)):
+            for chunk in region_chunks(_SOURCE, FileRegion(region.fd, offset, remaining)):
                 _write_all(fd, chunk, at)
                 at += len(chunk)
             return
         if copied == 0:
-            raise StrataError("get-batch: a source file is shorter than announced")
+            raise SourceSizeMismatch(_SOURCE, region.count, region.count - remaining)
         offset += copied
         at += copied
         remaining -= copied

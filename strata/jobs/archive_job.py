@@ -9,18 +9,16 @@ are re-packed member by member.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from strata.archive import TAR, ArchiveReader, ArchiveWriter, FileRegion, Output, format_of, new_writer
+from strata.archive.tar_writer import region_chunks
 from strata.errors import ObjectNotFound
 from strata.jobs.bucket_ops import CopyTarget, Missing, Selection
 from strata.jobs.registry import Job
 from strata.jobs.sources import LocalObjects, ObjectSource
 from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore, ObjectWriter
-
-_CHUNK = 1 << 20
 
 
 @dataclass
@@ -41,14 +39,8 @@ class ArchiveRequest:
 
 def _write_output(out: ObjectWriter, item: Output) -> None:
     if isinstance(item, FileRegion):
-        offset, remaining = item.offset, item.count
-        while remaining > 0:
-            data = os.pread(item.fd, min(remaining, _CHUNK), offset)
-            if not data:
-                raise OSError("source shorter than its size")
-            out.write(data)
-            offset += len(data)
-            remaining -= len(data)
+        for chunk in region_chunks(out.object_name, item):
+            out.write(chunk)
     else:
         out.write(item)
 
