@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
 import os
 from collections.abc import Awaitable
 from typing import Any
@@ -35,7 +34,7 @@ from strata.config.bucket_props import BucketProps
 from strata.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
 from strata.jobs.registry import JobStore
 from strata.metrics import Metrics
-from strata.server.http import FileBody, Request, Response, serialize_head
+from strata.server.http import FileBody, Request, Response, http_date, serialize_head
 from strata.storage import append as appends
 from strata.storage import multipart
 from strata.storage.checksum import checksum_file
@@ -48,10 +47,6 @@ FEATURE_FSYNC_PUT = 1 << 4
 
 def fsync_wanted(props: BucketProps) -> bool:
     return bool(int(props.features) & FEATURE_FSYNC_PUT)
-
-
-def http_date(ns: int) -> str:
-    return email.utils.formatdate(ns / 1e9, usegmt=True)
 
 
 def custom_header(custom: dict[str, str]) -> str:

@@ -42,8 +42,8 @@ from strata.s3.metadata import (
     non_s3,
 )
 from strata.s3.users import Permission
-from strata.s3.xml import XmlWriter, child_text, http_date, iso_time, parse, xml_response
-from strata.server.http import FileBody, Response
+from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
+from strata.server.http import FileBody, Response, http_date
 from strata.storage.metadata import ObjectMetadata, decode_metadata
 from strata.storage.names import BucketRef, validate_object_name
 from strata.storage.objects import ObjectStore, ObjectWriter

@@ -8,7 +8,6 @@ size check; the S3 namespace is optional on input, as it is for S3.
 
 from __future__ import annotations
 
-import email.utils
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -32,10 +31,6 @@ def iso_time(ns: int) -> str:
     """S3's timestamp in XML bodies: ``2024-05-01T12:00:00.000Z``."""
     seconds, remainder = divmod(ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{remainder // 1_000_000:03d}Z"
-
-
-def http_date(ns: int) -> str:
-    return email.utils.formatdate(ns / 1e9, usegmt=True)
 
 
 class XmlWriter:

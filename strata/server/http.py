@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import email.utils
 import errno
 import logging
 import os
@@ -66,6 +67,11 @@ _REASONS = {
     503: "Service Unavailable",
     507: "Insufficient Storage",
 }
+
+
+def http_date(ns: int) -> str:
+    """An RFC 7231 date (``Last-Modified``) from nanoseconds since the epoch."""
+    return email.utils.formatdate(ns / 1e9, usegmt=True)
 
 
 class Request:
