@@ -170,14 +170,6 @@ def _new_id() -> str:
     return secrets.token_hex(5)
 
 
-def aggregate_json(answers: dict[str, requests.Response]) -> dict[str, Any]:
-    out = {}
-    for target_id, answer in answers.items():
-        if answer.status_code == 200:
-            out[target_id] = answer.json()
-    return out
-
-
 async def job_query(node: Node, request: Request, what: str) -> Response:
     """Job status and stats across targets, in the shapes the SDK reads for a cluster."""
     answers = await fan_out(

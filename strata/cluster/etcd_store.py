@@ -237,9 +237,6 @@ class EtcdMetaStore:
         else:
             self.etcd.delete(key)
 
-    def put_rebalance(self, record: bytes) -> None:
-        self.etcd.put(self.prefix + "rebalance", record)
-
     def get_rebalance(self) -> bytes | None:
         kv = self.etcd.get(self.prefix + "rebalance")
         return kv.value if kv is not None else None

@@ -44,7 +44,6 @@ log = logging.getLogger("strata.rebalance")
 
 DEBOUNCE_S = 1.0
 SENDERS = 4
-SEND_TIMEOUT = (3.0, 120.0)
 METADATA_HEADER = "Ais-Rebalance-Md"
 
 

@@ -71,9 +71,6 @@ class ClusterMap:
     def node(self, node_id: str) -> NodeInfo | None:
         return self.targets.get(node_id) or self.proxies.get(node_id)
 
-    def same_placement(self, other: ClusterMap) -> bool:
-        return {t.id for t in self.active} == {t.id for t in other.active}
-
     def to_smap(self, creation_time: str = "") -> Smap:
         primary = self.primary.snode() if self.primary is not None else _no_proxy()
         return Smap(
