@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import json
+import tarfile
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -111,3 +114,23 @@ def assert_head_404(target: Any) -> None:
     with pytest.raises(AISError) as info:
         target.head()
     assert info.value.status_code == 404, info.value
+
+
+def make_tar(files: dict[str, bytes], mode: str = "w") -> bytes:
+    """A tar archive of ``files`` (name -> bytes) in memory; ``mode`` "w:gz" compresses it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:  # type: ignore[call-overload]
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def make_zip(files: dict[str, bytes]) -> bytes:
+    """A zip archive of ``files`` (name -> bytes) in memory."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()

@@ -13,7 +13,7 @@ from aistore.sdk.archive_config import ArchiveConfig, ArchiveMode
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrObjNotFound
 
-from .helpers import pattern, raw
+from .helpers import make_tar, make_zip, pattern, raw
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -26,30 +26,12 @@ FILES = {
 }
 
 
-def _tar(files: dict[str, bytes], mode: str = "w") -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 SHARDS = {
-    "s.tar": lambda f: _tar(f),
-    "s.tgz": lambda f: _tar(f, "w:gz"),
-    "s.tar.gz": lambda f: _tar(f, "w:gz"),
-    "s.zip": _zip,
-    "s.tar.lz4": lambda f: lz4.frame.compress(_tar(f)),
+    "s.tar": lambda f: make_tar(f),
+    "s.tgz": lambda f: make_tar(f, "w:gz"),
+    "s.tar.gz": lambda f: make_tar(f, "w:gz"),
+    "s.zip": make_zip,
+    "s.tar.lz4": lambda f: lz4.frame.compress(make_tar(f)),
 }
 
 
@@ -98,7 +80,7 @@ def test_read_matching_members_as_tar(bucket: Bucket, shard: str) -> None:
 
 
 def test_list_archive_contents(bucket: Bucket) -> None:
-    bucket.object("s.tar").get_writer().put_content(_tar(FILES))
+    bucket.object("s.tar").get_writer().put_content(make_tar(FILES))
     bucket.object("plain.bin").get_writer().put_content(b"x")
     entries = bucket.list_archive("s.tar", include_archive_obj=True)
     assert [e.name for e in entries] == ["s.tar", *(f"s.tar/{n}" for n in FILES)]
@@ -114,13 +96,13 @@ def test_archive_errors_are_4xx(endpoint: str, bucket: Bucket) -> None:
     assert raw("GET", f"{base}/notarchive.bin?provider=ais&archpath=x").status_code == 400
     assert raw("GET", f"{base}/bad.tar?provider=ais&archregx=(&archmode=regexp").status_code == 400
     assert raw("GET", f"{base}/bad.tar?provider=ais&archregx=x&archmode=bogus").status_code == 400
-    bucket.object("s.tgz").get_writer().put_content(_tar(FILES, "w:gz")[:200])  # truncated gzip
+    bucket.object("s.tgz").get_writer().put_content(make_tar(FILES, "w:gz")[:200])  # truncated gzip
     assert raw("GET", f"{base}/s.tgz?provider=ais&archpath=b/readme.txt").status_code == 400
 
 
 def test_hostile_member_names_are_only_names(bucket: Bucket, tmp_path: object) -> None:
     evil = {"../../escape.txt": b"nope", "/abs/path.txt": b"abs"}
-    bucket.object("evil.tar").get_writer().put_content(_tar(evil))
+    bucket.object("evil.tar").get_writer().put_content(make_tar(evil))
     got = bucket.object("evil.tar").get_reader(archive_config=ArchiveConfig(archpath="../../escape.txt"))
     assert got.read_all() == b"nope"
     names = [e.name for e in bucket.list_archive("evil.tar")]

@@ -20,7 +20,7 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
 
-from .helpers import pattern, raw
+from .helpers import make_tar, make_zip, pattern, raw
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,30 +33,12 @@ SHARD_FILES = {
 }
 
 
-def _tar(files: dict[str, bytes], mode: str = "w") -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as tf:  # type: ignore[call-overload]
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 SHARDS = {
-    "s.tar": _tar(SHARD_FILES),
-    "s.tgz": _tar(SHARD_FILES, "w:gz"),
-    "s.tar.gz": _tar(SHARD_FILES, "w:gz"),
-    "s.zip": _zip(SHARD_FILES),
-    "s.tar.lz4": lz4.frame.compress(_tar(SHARD_FILES)),
+    "s.tar": make_tar(SHARD_FILES),
+    "s.tgz": make_tar(SHARD_FILES, "w:gz"),
+    "s.tar.gz": make_tar(SHARD_FILES, "w:gz"),
+    "s.zip": make_zip(SHARD_FILES),
+    "s.tar.lz4": lz4.frame.compress(make_tar(SHARD_FILES)),
 }
 
 
