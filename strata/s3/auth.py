@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
-from strata.s3.errors import S3Error, access_denied
+from strata.s3.errors import S3Error, access_denied, signature_mismatch
 from strata.s3.users import User
 from strata.server.http import Request
 
@@ -214,12 +214,4 @@ def authenticate(
         expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
         if hmac.compare_digest(expected, given):
             return Signature(user, payload, key, amz_date, scope, given)
-    raise S3Error(
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. "
-        "Check your key and signing method.",
-        403,
-        AWSAccessKeyId=access_key,
-        StringToSign=string_to_sign,
-        CanonicalRequest=canonical,
-    )
+    raise signature_mismatch(access_key, StringToSign=string_to_sign, CanonicalRequest=canonical)

@@ -16,7 +16,7 @@ import time
 from urllib.parse import unquote
 
 from strata.s3.auth import MAX_SKEW_S, UNSIGNED_PAYLOAD, Signature
-from strata.s3.errors import S3Error, access_denied
+from strata.s3.errors import S3Error, access_denied, signature_mismatch
 from strata.s3.users import User
 from strata.server.http import Request
 
@@ -97,10 +97,4 @@ def authenticate_v2(
             digest = hmac.new(user.secret_key.encode(), text.encode(), hashlib.sha1).digest()
             if hmac.compare_digest(base64.b64encode(digest).decode(), given):
                 return Signature(user, UNSIGNED_PAYLOAD)
-    raise S3Error(
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. "
-        "Check your key and signing method.",
-        403,
-        AWSAccessKeyId=access_key,
-    )
+    raise signature_mismatch(access_key)

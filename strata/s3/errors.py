@@ -46,6 +46,18 @@ def access_denied(message: str = "Access Denied") -> S3Error:
     return S3Error("AccessDenied", message, 403)
 
 
+def signature_mismatch(access_key: str, **detail: str) -> S3Error:
+    """The signature did not verify; ``detail`` adds what AWS returns to help debug it (SigV4)."""
+    return S3Error(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+        403,
+        AWSAccessKeyId=access_key,
+        **detail,
+    )
+
+
 def no_such_bucket(bucket: str) -> S3Error:
     return S3Error("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=bucket)
 
