@@ -170,16 +170,9 @@ class Etcd:
                     next_revision = self._watch_once(prefix, next_revision, on_events, stop)
                 except (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError):
                     continue  # an idle stream timed out: reconnect quietly
-                except requests.exceptions.ConnectionError as exc:
-                    if "Read timed out" in str(exc):
-                        continue
-                    if stop.is_set():
-                        return
-                    log.warning("etcd watch on %s interrupted (%s); reconnecting", prefix, exc)
-                    if on_disconnect is not None:
-                        on_disconnect()
-                    stop.wait(0.5)
                 except Exception as exc:
+                    if isinstance(exc, requests.exceptions.ConnectionError) and "Read timed out" in str(exc):
+                        continue  # urllib3 reports some idle timeouts as connection errors
                     if stop.is_set():
                         return
                     log.warning("etcd watch on %s interrupted (%s); reconnecting", prefix, exc)
