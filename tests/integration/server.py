@@ -52,6 +52,7 @@ class StrataServer:
         workers: int | None = None,
         mountpaths: Sequence[Path] = (),
         config_path: Path | None = None,
+        https: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
@@ -59,12 +60,13 @@ class StrataServer:
         self.workers = workers
         self.mountpaths = list(mountpaths)
         self.config_path = config_path
+        self.https = https  # the config turns TLS on; health is then checked without verifying the cert
         self.process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "strata", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
@@ -113,7 +115,7 @@ class StrataServer:
                     f"command: {' '.join(self.command())}\n--- server output ---\n{self.output()}"
                 )
             try:
-                resp = requests.get(f"{self.endpoint}/v1/health", timeout=1.0)
+                resp = requests.get(f"{self.endpoint}/v1/health", timeout=1.0, verify=not self.https)
                 if resp.status_code == 200:
                     return
                 last_problem = f"GET /v1/health -> {resp.status_code} {resp.text[:200]!r}"

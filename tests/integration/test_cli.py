@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from .server import StrataServer, free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STARTUP_SECONDS = 30.0
 FAST_ERROR_SECONDS = 5.0
 
 
@@ -65,62 +64,15 @@ def _child_environment() -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _healthy(endpoint: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint}/v1/health", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliServer]:
     """A ``strata serve`` process on a free port with its own data directory, ready when health is 200."""
     data_dir = tmp_path_factory.mktemp("cli-server-data")
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = (data_dir.parent / f"cli-server-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "strata",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data",
-            str(data_dir),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=_child_environment(),
-    )
+    server = StrataServer(data_dir, data_dir.parent / "cli-server.log").start()
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(endpoint):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                output = Path(log.name).read_text(errors="replace")[-3000:]
-                pytest.fail(f"strata serve did not become healthy (exit {process.poll()}):\n{output}")
-            time.sleep(0.1)
-        yield CliServer(endpoint, data_dir)
+        yield CliServer(server.endpoint, data_dir)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 def _write(path: Path, size: int, seed: int = 0) -> bytes:
@@ -453,7 +405,7 @@ def test_put_into_missing_bucket_fails(cli_server: CliServer, tmp_path: Path) ->
 
 def test_unreachable_endpoint_fails_fast(cli_server: CliServer) -> None:
     started = time.monotonic()
-    result = cli_server.run("ls", endpoint=f"http://127.0.0.1:{_free_port()}")
+    result = cli_server.run("ls", endpoint=f"http://127.0.0.1:{free_port()}")
     assert time.monotonic() - started < FAST_ERROR_SECONDS
     assert result.returncode == 1
     assert result.stderr.decode().startswith("Error: cannot reach http://127.0.0.1:")

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 import urllib3
 from aistore.sdk import Client
 
+from .server import StrataServer
+
 pytestmark = pytest.mark.timeout(120)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -52,41 +45,12 @@ def tls_server(tmp_path: Path) -> Iterator[str]:
     config.write_text(
         json.dumps({"net": {"http": {"use_https": True, "server_crt": str(crt), "server_key": str(key)}}})
     )
-    port = _free_port()
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "strata",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data",
-            str(tmp_path / "data"),
-            "--config",
-            str(config),
-        ],
-        stdout=log,
-        stderr=log,
-    )
-    url = f"https://127.0.0.1:{port}"
     urllib3.disable_warnings()
+    server = StrataServer(tmp_path / "data", tmp_path / "server.log", config_path=config, https=True).start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/v1/health", verify=False, timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        yield url
+        yield server.endpoint
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
+        server.stop()
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::urllib3.exceptions.InsecureRequestWarning")
