@@ -12,20 +12,21 @@ from typing import Any
 import msgspec
 
 from strata.api.node import Node
-from strata.api.responses import Query, json_response, text_response
-from strata.api.wire import ActionMsg, json_encode
+from strata.api.responses import json_response, text_response
 from strata.cluster.rebalance import move_misplaced
 from strata.cluster.smap import NodeInfo
 from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps, new_bucket_props
-from strata.errors import BucketAlreadyExists, InvalidRequest, NotFound
+from strata.core.errors import BucketAlreadyExists, InvalidRequest, NotFound
+from strata.core.names import BucketRef, validate_object_name
+from strata.core.query import Query
+from strata.core.wire import ActionMsg, json_encode
 from strata.jobs import archive_job, bucket_ops, maintenance
 from strata.jobs.archive_job import ArchiveRequest
 from strata.jobs.bucket_ops import CopyTarget, Selection
 from strata.jobs.registry import Job, JobRecord
 from strata.jobs.sources import ClusterObjects
 from strata.server.http import Response
-from strata.storage.names import BucketRef, validate_object_name
 
 
 def parse_bucket_uname(raw: str, what: str) -> BucketRef:

@@ -9,8 +9,18 @@ from typing import Any
 
 from strata.api import bucket_jobs, proxy
 from strata.api.node import EMBEDDED, Node
-from strata.api.responses import MSGPACK, Query, empty_response, json_response
-from strata.api.wire import (
+from strata.api.responses import MSGPACK, empty_response, json_response
+from strata.archive import format_of
+from strata.config.access import ACCESS_HEAD_BUCKET, ACCESS_LIST_OBJECTS, ACCESS_PATCH
+from strata.config.bucket_props import (
+    new_bucket_props,
+    reset_bucket_props,
+    update_bucket_props,
+)
+from strata.core.errors import InvalidRequest, NotImplementedYet, StrataError
+from strata.core.names import BucketRef, validate_object_name
+from strata.core.query import Query
+from strata.core.wire import (
     ActionMsg,
     BucketName,
     ListEntry,
@@ -22,19 +32,10 @@ from strata.api.wire import (
     json_encode,
     msgpack_encode,
 )
-from strata.archive import format_of
-from strata.config.access import ACCESS_HEAD_BUCKET, ACCESS_LIST_OBJECTS, ACCESS_PATCH
-from strata.config.bucket_props import (
-    new_bucket_props,
-    reset_bucket_props,
-    update_bucket_props,
-)
-from strata.errors import InvalidRequest, NotImplementedYet, StrataError
 from strata.getbatch import get_batch
 from strata.server.http import Request, Response
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata
-from strata.storage.names import BucketRef, validate_object_name
 
 MAX_PAGE_SIZE = 10000
 

@@ -12,11 +12,12 @@ from collections.abc import Awaitable
 
 from strata.api import jobs, proxy
 from strata.api.node import Node
-from strata.api.responses import Query, empty_response, json_response
-from strata.api.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
+from strata.api.responses import empty_response, json_response
 from strata.cluster.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE
 from strata.config.cluster import cluster_config_to_json, local_config_json, update_cluster_config
-from strata.errors import InvalidRequest, NotFound, NotImplementedYet
+from strata.core.errors import InvalidRequest, NotFound, NotImplementedYet
+from strata.core.query import Query
+from strata.core.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
 from strata.server.http import Request, Response
 
 

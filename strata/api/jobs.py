@@ -10,8 +10,8 @@ import msgspec
 
 from strata.api.node import Node
 from strata.api.responses import json_response, text_response
-from strata.api.wire import ActionMsg
-from strata.errors import InvalidRequest, NotFound
+from strata.core.errors import InvalidRequest, NotFound
+from strata.core.wire import ActionMsg
 from strata.jobs import maintenance
 from strata.jobs.kinds import job_kind
 from strata.jobs.registry import Job, JobRecord

@@ -7,17 +7,17 @@ import secrets
 import time
 
 from strata.cluster.etcd_store import EtcdMetaStore
-from strata.cluster.hrw import digest
 from strata.cluster.metastore import MetaStore
 from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.config.bucket_props import BucketProps
-from strata.errors import Forbidden
+from strata.core.errors import Forbidden
+from strata.core.hrw import digest
+from strata.core.metrics import Metrics
+from strata.core.names import BucketRef
 from strata.jobs.load import LoadMonitor
 from strata.jobs.registry import JobRunner, JobStore
-from strata.metrics import Metrics
 from strata.storage.hotcache import HotCache
 from strata.storage.mountpaths import Mountpaths
-from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore
 from strata.storage.shards import ShardIndexes
 

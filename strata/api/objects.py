@@ -17,9 +17,7 @@ import msgspec
 
 from strata.api.archives import get_archived
 from strata.api.node import Node
-from strata.api.ranges import parse_range
-from strata.api.responses import Query, empty_response, text_response
-from strata.api.wire import ActionMsg, decode_action
+from strata.api.responses import empty_response, text_response
 from strata.cluster.rebalance import METADATA_HEADER, find_on_neighbours
 from strata.config.access import (
     ACCESS_APPEND,
@@ -31,15 +29,18 @@ from strata.config.access import (
     ACCESS_UPDATE_OBJECT,
 )
 from strata.config.bucket_props import BucketProps
-from strata.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
+from strata.core.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
+from strata.core.metrics import Metrics
+from strata.core.names import BucketRef, validate_object_name
+from strata.core.query import Query
+from strata.core.ranges import parse_range
+from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
-from strata.metrics import Metrics
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
 from strata.storage import append as appends
 from strata.storage import multipart
 from strata.storage.checksum import checksum_file
 from strata.storage.metadata import ObjectMetadata, decode_metadata, read_metadata_raw
-from strata.storage.names import BucketRef, validate_object_name
 from strata.storage.objects import ObjectWriter, OpenObject
 
 FEATURE_FSYNC_PUT = 1 << 4

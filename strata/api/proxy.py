@@ -22,7 +22,11 @@ import requests
 
 from strata.api.node import Node
 from strata.api.responses import MSGPACK, json_response
-from strata.api.wire import (
+from strata.cluster.smap import NodeInfo
+from strata.cluster.transfer import intra_session
+from strata.core.errors import InvalidRequest, StrataError
+from strata.core.names import BucketRef
+from strata.core.wire import (
     ActionMsg,
     ListEntry,
     ListObjectsMsg,
@@ -30,12 +34,8 @@ from strata.api.wire import (
     convert_value,
     msgpack_encode,
 )
-from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import intra_session
-from strata.errors import InvalidRequest, StrataError
 from strata.jobs.registry import new_job_id
 from strata.server.http import Request, Response
-from strata.storage.names import BucketRef
 
 FANOUT_TIMEOUT = (3.0, 60.0)
 MAX_PAGE_SIZE = 10000

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import traceback
 from typing import Any
-from urllib.parse import parse_qs
 
 import msgspec
 
-from strata.api.wire import ErrorBody, json_encode
-from strata.errors import InvalidRequest, RangeNotSatisfiable, StrataError, TooManyRequests
+from strata.core.errors import RangeNotSatisfiable, StrataError, TooManyRequests
+from strata.core.wire import ErrorBody, json_encode
 from strata.server.http import Request, Response
 
 log = logging.getLogger("strata.api")
@@ -18,34 +17,6 @@ log = logging.getLogger("strata.api")
 JSON = ("Content-Type", "application/json")
 MSGPACK = ("Content-Type", "application/msgpack")
 TEXT = ("Content-Type", "text/plain; charset=utf-8")
-
-
-_AIS_ONLY = {"provider": ["ais"]}
-
-
-class Query:
-    """The query string, parsed on first use (most GETs and PUTs carry only ``provider=ais``)."""
-
-    __slots__ = ("_params",)
-
-    def __init__(self, raw: str) -> None:
-        if raw == "provider=ais":  # what nearly every SDK data request carries
-            self._params = _AIS_ONLY
-            return
-        try:
-            self._params = parse_qs(raw, keep_blank_values=True, errors="strict") if raw else {}
-        except UnicodeDecodeError:
-            raise InvalidRequest("query string is not valid UTF-8") from None
-
-    def get(self, name: str, default: str = "") -> str:
-        values = self._params.get(name)
-        return values[0] if values else default
-
-    def flag(self, name: str) -> bool:
-        return self.get(name).lower() in ("true", "1", "yes", "y", "on")
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._params
 
 
 def json_response(value: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:

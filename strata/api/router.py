@@ -12,13 +12,14 @@ from urllib.parse import unquote
 
 from strata.api import buckets, cluster, objects, proxy
 from strata.api.node import Node
-from strata.api.responses import Query, error_response
-from strata.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
+from strata.api.responses import error_response
+from strata.core.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
+from strata.core.names import BucketRef, validate_object_name
+from strata.core.query import Query
 from strata.getbatch import get_batch
 from strata.jobs.registry import REQUESTED_JOB_ID
 from strata.s3 import S3Application
 from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response, waits_for_answer
-from strata.storage.names import BucketRef, validate_object_name
 
 Handler = Callable[[Request], Response]
 

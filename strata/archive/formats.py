@@ -7,7 +7,7 @@ the canonical ``.tgz`` for both, so callers compare against one spelling.
 
 from __future__ import annotations
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 TAR = ".tar"
 TGZ = ".tgz"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 MODES = ("regexp", "prefix", "suffix", "substr", "wdskey")
 MAX_PATTERN = 1024

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from strata.errors import StrataError
+from strata.core.errors import StrataError
 
 
 class Member(msgspec.Struct, frozen=True, gc=False):

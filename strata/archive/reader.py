@@ -23,7 +23,7 @@ from strata.archive.model import FileRegion, Member
 from strata.archive.tar_index import TarIndex
 from strata.archive.tar_reader import IndexedTarReader, StreamedTarReader
 from strata.archive.zip_reader import ZipReader
-from strata.errors import InvalidRequest, RangeNotSatisfiable
+from strata.core.errors import InvalidRequest, RangeNotSatisfiable
 
 
 class _FormatReader(Protocol):

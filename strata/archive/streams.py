@@ -17,7 +17,7 @@ import zlib
 from typing import Protocol
 
 from strata.archive import _lz4
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 READ_CHUNK = 1 << 20  # bytes per pread of member data
 _COMPRESSED_CHUNK = 256 << 10  # compressed bytes fed to a decompressor at a time

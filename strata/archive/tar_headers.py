@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 
 from strata.archive.streams import ByteSource
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)

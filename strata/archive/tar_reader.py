@@ -17,7 +17,7 @@ from strata.archive.model import FileRegion, Member
 from strata.archive.streams import READ_CHUNK, InflatingSource, pread_exact
 from strata.archive.tar_headers import TarWalker, padding
 from strata.archive.tar_index import TarIndex, build_tar_index
-from strata.errors import InvalidRequest, NotFound
+from strata.core.errors import InvalidRequest, NotFound
 
 
 def member_not_found(name: str) -> NotFound:

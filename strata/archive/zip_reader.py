@@ -21,7 +21,7 @@ from typing import TypeVar
 from strata.archive.model import FileRegion, Member
 from strata.archive.streams import READ_CHUNK, PreadFile, pread_exact
 from strata.archive.tar_reader import member_not_found
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
 _EXTENDED_TIMESTAMP = 0x5455

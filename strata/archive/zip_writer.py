@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from strata.archive.model import FileRegion, Output, Source, SourceSizeMismatch
 from strata.archive.tar_writer import checked_chunks, region_chunks
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")

@@ -307,7 +307,7 @@ def get_batch(
     extension, else .tar; the meter counts bytes (and members, for .tar).
     """
     from strata.archive import TAR, format_of
-    from strata.errors import InvalidRequest
+    from strata.core.errors import InvalidRequest
 
     # 1. the request: entries and options, the format from the request or the file name
     request = _batch_request(request_file)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import msgspec
 
 from strata.config.bucket_props import BucketProps, bucket_props_from_json, bucket_props_to_json
-from strata.errors import BucketAlreadyExists, BucketNotFound
-from strata.storage.names import BucketRef
+from strata.core.errors import BucketAlreadyExists, BucketNotFound
+from strata.core.names import BucketRef
 
 
 class BucketMetadata:

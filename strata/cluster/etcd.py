@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from strata.errors import StrataError
+from strata.core.errors import StrataError
 
 log = logging.getLogger("strata.etcd")
 

@@ -35,7 +35,7 @@ from strata.config.cluster import (
     cluster_config_to_json,
     default_cluster_config,
 )
-from strata.errors import Conflict, StrataError
+from strata.core.errors import Conflict, StrataError
 
 log = logging.getLogger("strata.cluster")
 

@@ -32,12 +32,12 @@ from strata.cluster.etcd import EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.cluster.transfer import TransferFailed, bucket_params, intra_session, object_url, put_object
-from strata.errors import ObjectNotFound
+from strata.core.errors import ObjectNotFound
+from strata.core.names import BucketRef
 from strata.jobs.registry import Job, JobRunner, JobStore
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata_raw
 from strata.storage.mountpaths import Mountpaths
-from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore
 
 log = logging.getLogger("strata.rebalance")

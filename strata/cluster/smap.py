@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import msgspec
 
-from strata.api.wire import NetInfo, Smap, Snode
-from strata.cluster.hrw import digest, pick
-from strata.storage.names import BucketRef
+from strata.core.hrw import digest, pick
+from strata.core.names import BucketRef
+from strata.core.wire import NetInfo, Smap, Snode
 
 FLAG_MAINTENANCE = 1 << 2
 FLAG_DECOMMISSION = 1 << 3

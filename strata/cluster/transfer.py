@@ -13,8 +13,8 @@ from urllib.parse import quote
 import requests
 
 from strata.cluster.smap import NodeInfo
-from strata.errors import StrataError
-from strata.storage.names import BucketRef
+from strata.core.errors import StrataError
+from strata.core.names import BucketRef
 
 TIMEOUT = (3.0, 120.0)
 _CHUNK = 1 << 20

@@ -19,8 +19,9 @@ from typing import Any
 
 import msgspec
 
-from ..errors import InvalidRequest
-from ..storage.names import PROVIDERS
+from strata.core.errors import InvalidRequest
+from strata.core.names import PROVIDERS
+
 from . import _codec, _rules
 from . import _sections as shared
 from ._codec import QuotedInt

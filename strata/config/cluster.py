@@ -17,7 +17,8 @@ from typing import Any
 
 import msgspec
 
-from ..errors import InvalidRequest
+from strata.core.errors import InvalidRequest
+
 from . import _cluster_rules, _codec, _rules
 from . import _cluster_sections as cs
 from . import _sections as shared

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 
 from strata.archive import Output, new_writer
-from strata.errors import StrataError
+from strata.core.errors import StrataError
 from strata.getbatch.model import MISSING_DIR, BatchPlan, Entry, MossOut, member_name
 from strata.getbatch.sources import EntrySource
 

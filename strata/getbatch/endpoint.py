@@ -26,10 +26,11 @@ from typing import Any
 
 from strata.api.node import Node
 from strata.api.proxy import TargetUnreachable
-from strata.api.responses import Query
 from strata.archive import FileRegion, Output, content_type
 from strata.config.access import ACCESS_GET
-from strata.errors import BucketNotFound
+from strata.core.errors import BucketNotFound
+from strata.core.names import BucketRef
+from strata.core.query import Query
 from strata.getbatch.assembler import Assembler
 from strata.getbatch.model import (
     BatchPlan,
@@ -44,7 +45,6 @@ from strata.getbatch.sources import EntrySource, LocalSource
 from strata.getbatch.spool import Spool
 from strata.getbatch.work import BatchStream, WorkItem, service_for
 from strata.server.http import Request, Response
-from strata.storage.names import BucketRef
 
 FIRST_BYTES = 256 << 10
 

@@ -22,8 +22,8 @@ from typing import Any
 import msgspec
 
 from strata.archive import TAR, format_of
-from strata.errors import InvalidRequest
-from strata.storage.names import BucketRef, validate_object_name
+from strata.core.errors import InvalidRequest
+from strata.core.names import BucketRef, validate_object_name
 
 MISSING_DIR = "__404__"  # where a missing entry lands with coer (the SDK's GB_MISSING_FILES_DIR)
 

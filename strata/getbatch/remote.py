@@ -27,7 +27,7 @@ import requests
 from strata.cluster.rebalance import find_on_neighbours
 from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.cluster.transfer import TIMEOUT, bucket_params, intra_session, object_url
-from strata.errors import ObjectNotFound, StrataError
+from strata.core.errors import ObjectNotFound, StrataError
 from strata.getbatch.model import MISSING_DIR, Entry
 from strata.getbatch.sources import LocalSource, Payload
 

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from strata.archive import ArchiveReader, FileRegion, Member, format_of
 from strata.archive.reader import member_span
-from strata.errors import BucketNotFound, NotFound, ObjectNotFound, RangeNotSatisfiable, StrataError
+from strata.core.errors import BucketNotFound, NotFound, ObjectNotFound, RangeNotSatisfiable, StrataError
 from strata.getbatch.model import Entry
 from strata.storage.objects import ObjectStore, OpenObject
 from strata.storage.shards import ShardIndexes

@@ -27,13 +27,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from strata.api.node import Node
 from strata.archive import Output
-from strata.errors import TooManyRequests
+from strata.core.errors import TooManyRequests
+from strata.core.metrics import Metrics
 from strata.getbatch.assembler import Tally
 from strata.getbatch.model import Entry
 from strata.getbatch.sources import EntrySource
 from strata.jobs.load import CRITICAL, HIGH
 from strata.jobs.registry import Job, JobAborted
-from strata.metrics import Metrics
 
 MAX_PENDING = 32  # work items in flight per worker process before new ones get 429
 YIELD_EVERY = 32  # output items between turns given to other connections

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from strata.archive import TAR, ArchiveReader, ArchiveWriter, FileRegion, Output, format_of, new_writer
 from strata.archive.tar_writer import region_chunks
-from strata.errors import ObjectNotFound
+from strata.core.errors import ObjectNotFound
+from strata.core.names import BucketRef
 from strata.jobs.bucket_ops import CopyTarget, Missing, Selection
 from strata.jobs.registry import Job
 from strata.jobs.sources import LocalObjects, ObjectSource
-from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore, ObjectWriter
 
 

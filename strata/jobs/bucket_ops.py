@@ -17,13 +17,13 @@ import requests
 
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import TransferFailed, intra_session, put_object
-from strata.errors import InvalidRequest, ObjectNotFound
+from strata.core.errors import InvalidRequest, ObjectNotFound
+from strata.core.names import BucketRef, validate_object_name
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata
 from strata.storage.mountpaths import Mountpaths
-from strata.storage.names import BucketRef, validate_object_name
 from strata.storage.objects import ObjectStore
 
 MAX_LISTED_MISSING = 10

@@ -23,7 +23,7 @@ import time
 
 import msgspec
 
-from strata.errors import TooManyRequests
+from strata.core.errors import TooManyRequests
 
 SAMPLE_EVERY = 0.5
 OK, HIGH, CRITICAL = 0, 1, 2

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import time
 
+from strata.core.names import BucketRef
 from strata.jobs.registry import Job
 from strata.storage.listing import iter_names
 from strata.storage.mountpaths import OBJECTS, WORK, Mountpaths
-from strata.storage.names import BucketRef
 from strata.storage.objects import place_file
 
 STALE_WORK_S = 3600.0

@@ -27,9 +27,9 @@ from typing import Any
 
 import msgspec
 
-from strata.errors import Conflict, InvalidRequest, NotFound
+from strata.core.errors import Conflict, InvalidRequest, NotFound
+from strata.core.names import BucketRef
 from strata.jobs.load import LoadMonitor
-from strata.storage.names import BucketRef
 
 REQUESTED_JOB_ID: contextvars.ContextVar[str] = contextvars.ContextVar("requested_job_id", default="")
 FLUSH_EVERY = 0.25

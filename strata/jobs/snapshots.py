@@ -7,9 +7,9 @@ from typing import Any
 
 import msgspec
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
+from strata.core.names import BucketRef
 from strata.jobs.registry import JobRecord
-from strata.storage.names import BucketRef
 
 NOT_ENDED = "0001-01-01T00:00:00Z"  # Go's zero time, what AIStore shows for a running job
 

@@ -15,14 +15,14 @@ from typing import Protocol
 
 import msgspec
 
-from strata.api.wire import ListObjectsPage
 from strata.archive import FileRegion, Source
 from strata.cluster.smap import ClusterMap
 from strata.cluster.transfer import TIMEOUT, TransferFailed, get_object, intra_session
-from strata.errors import ObjectNotFound
+from strata.core.errors import ObjectNotFound
+from strata.core.names import BucketRef
+from strata.core.wire import ListObjectsPage
 from strata.jobs.bucket_ops import Selection
 from strata.jobs.templates import expand_template, is_prefix
-from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore
 
 _page_decoder = msgspec.msgpack.Decoder(ListObjectsPage)

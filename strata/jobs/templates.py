@@ -14,7 +14,7 @@ import itertools
 import re
 from collections.abc import Iterator
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 MAX_TEMPLATE_NAMES = 10_000_000
 _GROUP = re.compile(r"\{([^{}]*)\}")

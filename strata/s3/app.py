@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from strata.api.node import Node
 from strata.config._cluster_sections import S3Conf
+from strata.core.names import validate_object_name
 from strata.s3 import buckets, cluster, listing, multipart, objects
 from strata.s3.auth import Signature, authenticate
 from strata.s3.auth_v2 import authenticate_v2
@@ -32,7 +33,6 @@ from strata.s3.errors import S3Error, not_implemented, to_s3_error
 from strata.s3.users import Owners, Users
 from strata.s3.xml import error_response
 from strata.server.http import Exchange, Request, Response
-from strata.storage.names import validate_object_name
 
 log = logging.getLogger("strata.s3")
 PREFIX = "/s3"

@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 
 from strata.api import buckets as ais_buckets
-from strata.api.wire import ActionMsg
 from strata.config.bucket_props import update_bucket_props
-from strata.errors import BucketAlreadyExists
+from strata.core.errors import BucketAlreadyExists
+from strata.core.names import BucketRef
+from strata.core.wire import ActionMsg
 from strata.s3.context import S3Context
 from strata.s3.errors import S3Error, access_denied, invalid_argument, malformed_xml, no_such_bucket
 from strata.s3.users import CANNED_ACLS, BucketRecord, Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import Response
 from strata.storage.listing import iter_names
-from strata.storage.names import BucketRef
 
 _S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _IP_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+")

@@ -45,7 +45,8 @@ from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.rebalance import find_on_neighbours
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import bucket_params, intra_session, object_url
-from strata.errors import Conflict
+from strata.core.errors import Conflict
+from strata.core.names import BucketRef, validate_object_name
 from strata.s3.body import BodyReader
 from strata.s3.context import S3Context
 from strata.s3.errors import S3Error, to_s3_error
@@ -53,7 +54,6 @@ from strata.s3.objects import parse_delete_request
 from strata.s3.users import BucketRecord, Owners, Permission
 from strata.s3.xml import XmlWriter, escape, xml_response
 from strata.server.http import Request, Response
-from strata.storage.names import BucketRef, validate_object_name
 
 FORWARDED = "X-Strata-Forwarded"
 TIMEOUT = (3.0, 300.0)

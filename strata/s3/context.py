@@ -6,12 +6,12 @@ from urllib.parse import unquote
 
 from strata.api.node import Node
 from strata.config.bucket_props import BucketProps
-from strata.errors import BucketNotFound
+from strata.core.errors import BucketNotFound
+from strata.core.names import BucketRef
 from strata.s3.auth import Signature
 from strata.s3.errors import S3Error, no_such_bucket
 from strata.s3.users import Owners, Permission, User, authorize
 from strata.server.http import Request
-from strata.storage.names import BucketRef
 
 
 def decode_component(raw: str, what: str) -> str:

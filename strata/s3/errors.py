@@ -3,14 +3,14 @@
 S3 clients branch on the ``<Code>`` of the XML error (``NoSuchKey``, ``BucketNotEmpty``...), and on the
 status for retries: boto3 retries 500/502/503/504 and a few codes. So a client mistake must never be
 answered as 5xx, and the code must be S3's exact spelling. Handlers raise ``S3Error`` where S3 has a
-specific code; everything the storage layer raises (``strata.errors``) is translated by ``to_s3_error``.
+specific code; everything the storage layer raises (``strata.core.errors``) is translated by ``to_s3_error``.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from strata.errors import (
+from strata.core.errors import (
     BucketAlreadyExists,
     BucketNotFound,
     Conflict,

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from strata.errors import ObjectNotFound
+from strata.core.errors import ObjectNotFound
+from strata.core.names import BucketRef
 from strata.s3.buckets import owner_xml
 from strata.s3.context import S3Context
 from strata.s3.errors import invalid_argument
@@ -28,7 +29,6 @@ from strata.s3.xml import XmlWriter, iso_time, xml_response
 from strata.server.http import Response
 from strata.storage.listing import iter_names
 from strata.storage.metadata import ObjectMetadata
-from strata.storage.names import BucketRef
 
 MAX_KEYS = 1000
 Encode = Callable[[str], str]

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from strata.errors import NotFound
+from strata.core.errors import NotFound
 from strata.s3.buckets import owner_xml
 from strata.s3.context import S3Context
 from strata.s3.errors import S3Error, invalid_argument, malformed_xml, no_such_upload

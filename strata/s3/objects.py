@@ -18,11 +18,12 @@ from urllib.parse import unquote
 
 import requests
 
-from strata.api.ranges import parse_range
 from strata.cluster.rebalance import METADATA_HEADER
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import TIMEOUT, bucket_params, intra_session, object_url
-from strata.errors import InvalidRequest, ObjectNotFound
+from strata.core.errors import InvalidRequest, ObjectNotFound
+from strata.core.names import BucketRef, validate_object_name
+from strata.core.ranges import parse_range
 from strata.s3.body import BodyReader
 from strata.s3.checksums import FlexibleChecksum, expected_checksum
 from strata.s3.context import S3Context
@@ -45,7 +46,6 @@ from strata.s3.users import Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import FileBody, Response, http_date
 from strata.storage.metadata import ObjectMetadata, decode_metadata
-from strata.storage.names import BucketRef, validate_object_name
 from strata.storage.objects import ObjectStore, ObjectWriter
 
 MAX_PUT_SIZE = 5 << 30

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from strata.config._cluster_sections import S3Conf
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 from strata.s3.errors import access_denied
 
 CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read")

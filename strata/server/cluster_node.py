@@ -22,11 +22,11 @@ from strata.cluster.rebalance import RebalanceCoordinator, TargetRebalancer
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import configure_tls
 from strata.config.cluster import ConfigError, load_cluster_config
-from strata.errors import Conflict
+from strata.core.errors import Conflict
+from strata.core.names import BucketRef
 from strata.jobs.registry import JobStore
 from strata.server.run import default_data_dir, listen, setup_logging, supervise, worker_main
 from strata.storage.mountpaths import Mountpaths
-from strata.storage.names import BucketRef
 
 log = logging.getLogger("strata.node")
 

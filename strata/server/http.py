@@ -32,7 +32,7 @@ from typing import Protocol
 import httptools
 import msgspec
 
-from strata.errors import PayloadTooLarge
+from strata.core.errors import PayloadTooLarge
 
 log = logging.getLogger("strata.http")
 json_encode = msgspec.json.Encoder().encode

@@ -12,10 +12,10 @@ import os
 import re
 import uuid
 
-from strata.errors import InvalidRequest, ObjectNotFound
+from strata.core.errors import InvalidRequest, ObjectNotFound
+from strata.core.names import BucketRef
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.mountpaths import APPENDS
-from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore, copy_range, os_error
 
 _HANDLE_RE = re.compile(r"[0-9a-f]{32}")

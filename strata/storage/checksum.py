@@ -14,7 +14,7 @@ from typing import Protocol
 import crc32c
 import xxhash
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 CHECKSUM_TYPES = ("none", "xxhash", "xxhash2", "md5", "crc32c", "sha256", "sha512")
 

@@ -15,7 +15,7 @@ An encoded leaf never ends in a bare ``%`` and a directory always does, so ``a``
 
 from __future__ import annotations
 
-from strata.errors import InvalidName
+from strata.core.errors import InvalidName
 
 MAX_COMPONENT = 255  # bytes in one file name (ext4, xfs)
 _LEAF_SPECIAL = {"": "%-", ".": "%2E", "..": "%2E%2E"}

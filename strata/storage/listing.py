@@ -16,10 +16,10 @@ import heapq
 import os
 from collections.abc import Iterator
 
+from strata.core.names import BucketRef
 from strata.storage.dirindex import DirectoryViews
 from strata.storage.fsnames import encode_dir, encode_dir_path
 from strata.storage.mountpaths import OBJECTS, Mountpath, Mountpaths
-from strata.storage.names import BucketRef
 
 _views = DirectoryViews()
 

@@ -11,7 +11,7 @@ import os
 
 import msgspec
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 XATTR_NAME = "user.strata.md"
 MAX_ENCODED = 3800

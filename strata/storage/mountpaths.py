@@ -24,9 +24,9 @@ import threading
 import time
 import uuid
 
-from strata.cluster.hrw import digest, pick
+from strata.core.hrw import digest, pick
+from strata.core.names import BucketRef
 from strata.storage.fsnames import encode_object_name
-from strata.storage.names import BucketRef
 
 _work_counter = itertools.count(int(time.time() * 1000) & 0xFFFFFFFF)
 

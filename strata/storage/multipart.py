@@ -13,10 +13,10 @@ import re
 import shutil
 import uuid
 
-from strata.errors import InvalidRequest, NotFound
+from strata.core.errors import InvalidRequest, NotFound
+from strata.core.names import BucketRef
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.mountpaths import MULTIPART
-from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore, copy_range, os_error
 
 _UPLOAD_RE = re.compile(r"[0-9a-f]{32}")

@@ -14,12 +14,12 @@ import shutil
 import time
 from collections.abc import Callable
 
-from strata.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
+from strata.core.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
+from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
 from strata.storage.locks import ObjectLocks
 from strata.storage.metadata import ObjectMetadata, read_metadata, read_metadata_raw, write_metadata
 from strata.storage.mountpaths import LOCKS, OBJECTS, Mountpath, Mountpaths
-from strata.storage.names import BucketRef
 
 
 def os_error(exc: OSError, what: str) -> StrataError:

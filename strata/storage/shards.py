@@ -16,8 +16,8 @@ import os
 import xxhash
 
 from strata.archive import TAR, ArchiveReader, CorruptIndex, TarIndex
+from strata.core.names import BucketRef
 from strata.storage.mountpaths import Mountpath
-from strata.storage.names import BucketRef
 from strata.storage.objects import ObjectStore, OpenObject
 
 SHARD_INDEXES = ".shardidx"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from strata.archive import ArchiveReader, FileRegion, new_writer, wds_key
-from strata.errors import InvalidRequest, NotFound, RangeNotSatisfiable, StrataError
+from strata.core.errors import InvalidRequest, NotFound, RangeNotSatisfiable, StrataError
 from tests.unit.test_archive_support import ALL_FORMATS, MTIME, OpenShard, stdlib_shard, write_archive
 
 PAYLOAD = bytes(range(256)) * 5000  # 1.28 MB: several read chunks once compressed streams are involved

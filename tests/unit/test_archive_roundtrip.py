@@ -20,7 +20,7 @@ from strata.archive import (
     format_of,
     new_writer,
 )
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 from tests.unit.test_archive_support import (
     ALL_FORMATS,
     MTIME,

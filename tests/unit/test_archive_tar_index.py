@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from strata.archive import ArchiveReader, CorruptIndex, FileRegion, TarIndex, build_tar_index, new_writer
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 from tests.unit.test_archive_support import MTIME, OpenShard, collect
 
 MEMBER_SIZE = 100_000

@@ -27,7 +27,7 @@ from strata.config import (
     update_cluster_config,
 )
 from strata.config import bucket_props as bp
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 CREATED = 1_700_000_000_123_456_789
 KEY_ORDER = [

@@ -23,7 +23,7 @@ from strata.config import (
     update_cluster_config,
     validate_cluster_config,
 )
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 SECTIONS = [
     "backend", "mirror", "ec", "chunks", "log", "periodic", "timeout", "client", "proxy", "space", "lru",

@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from strata.errors import InvalidName
+from strata.core.errors import InvalidName
+from strata.core.names import BucketRef
 from strata.storage.fsnames import decode_dir, decode_leaf, encode_dir_path, encode_object_name
 from strata.storage.listing import iter_names
 from strata.storage.mountpaths import Mountpaths
-from strata.storage.names import BucketRef
 
 
 def _decode(path: str) -> str:

@@ -14,12 +14,12 @@ import pytest
 import strata.getbatch
 from strata.archive import FileRegion
 from strata.cli.objects import _TarMemberCounter
-from strata.errors import InvalidRequest, ObjectNotFound, StrataError
+from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
+from strata.core.names import BucketRef
 from strata.getbatch.assembler import Assembler, SoftErrorLimit, Tally
 from strata.getbatch.model import Entry, MossIn, MossReq, decode_request, member_name, plan_request
 from strata.getbatch.sources import Payload
 from strata.getbatch.spool import Spool
-from strata.storage.names import BucketRef
 
 BCK = BucketRef.parse("b")
 

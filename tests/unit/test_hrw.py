@@ -7,9 +7,9 @@ import random
 from aistore.sdk.types import Smap as SdkSmap
 from aistore.sdk.utils import get_digest, xoshiro256_hash
 
-from strata.cluster.hrw import MASK64, digest, pick, scramble, uname
+from strata.core.hrw import MASK64, digest, pick, scramble, uname
+from strata.core.names import BucketRef
 from strata.storage.mountpaths import Mountpaths
-from strata.storage.names import BucketRef
 
 
 def test_scramble_matches_aistore_test_vectors() -> None:

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from strata.errors import Conflict, InvalidRequest, NotFound
+from strata.core.errors import Conflict, InvalidRequest, NotFound
+from strata.core.names import BucketRef
 from strata.jobs.kinds import job_kind
 from strata.jobs.registry import Job, JobRunner, JobStore
 from strata.jobs.snapshots import NOT_ENDED, job_snap, job_status
-from strata.storage.names import BucketRef
 
 
 def _wait(store: JobStore, job_id: str) -> None:

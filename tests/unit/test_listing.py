@@ -7,10 +7,10 @@ import random
 
 import pytest
 
+from strata.core.names import BucketRef
 from strata.storage import dirindex
 from strata.storage.listing import iter_names
 from strata.storage.mountpaths import Mountpaths
-from strata.storage.names import BucketRef
 
 
 def _put(mps: Mountpaths, bck: BucketRef, name: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from strata.errors import TooManyRequests
+from strata.core.errors import TooManyRequests
 from strata.jobs.load import CRITICAL, OK, LoadMonitor
 
 

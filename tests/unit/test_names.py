@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from strata.errors import InvalidName
-from strata.storage.names import BucketRef, parse_namespace, validate_bucket_name, validate_object_name
+from strata.core.errors import InvalidName
+from strata.core.names import BucketRef, parse_namespace, validate_bucket_name, validate_object_name
 
 
 @pytest.mark.parametrize("name", ["a", "my-bucket", "under_score", "dots.in.name", "A1", "x" * 64])

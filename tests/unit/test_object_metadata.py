@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 from strata.storage.checksum import checksum_file, new_hasher
 from strata.storage.metadata import (
     MAX_ENCODED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aistore.sdk.multiobj import ObjectRange
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 from strata.jobs.templates import expand_template, is_prefix
 
 

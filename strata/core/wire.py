@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from strata.errors import InvalidRequest
+from strata.core.errors import InvalidRequest
 
 
 class ActionMsg(msgspec.Struct):

@@ -11,7 +11,7 @@ import re
 
 import msgspec
 
-from strata.errors import InvalidName
+from strata.core.errors import InvalidName
 
 MAX_BUCKET_NAME = 64
 MAX_OBJECT_NAME = 1024

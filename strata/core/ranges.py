@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strata.errors import InvalidRequest, RangeNotSatisfiable
+from strata.core.errors import InvalidRequest, RangeNotSatisfiable
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:

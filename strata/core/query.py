@@ -1,0 +1,34 @@
+"""The query string of a request, parsed on first use."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from strata.core.errors import InvalidRequest
+
+_AIS_ONLY = {"provider": ["ais"]}
+
+
+class Query:
+    """The query string, parsed on first use (most GETs and PUTs carry only ``provider=ais``)."""
+
+    __slots__ = ("_params",)
+
+    def __init__(self, raw: str) -> None:
+        if raw == "provider=ais":  # what nearly every SDK data request carries
+            self._params = _AIS_ONLY
+            return
+        try:
+            self._params = parse_qs(raw, keep_blank_values=True, errors="strict") if raw else {}
+        except UnicodeDecodeError:
+            raise InvalidRequest("query string is not valid UTF-8") from None
+
+    def get(self, name: str, default: str = "") -> str:
+        values = self._params.get(name)
+        return values[0] if values else default
+
+    def flag(self, name: str) -> bool:
+        return self.get(name).lower() in ("true", "1", "yes", "y", "on")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._params
