@@ -10,13 +10,13 @@ from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.metastore import MetaStore
 from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.config.bucket_props import BucketProps
-from strata.core.errors import Forbidden
 from strata.core.hrw import digest
 from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
 from strata.jobs.load import LoadMonitor
 from strata.jobs.registry import JobRunner, JobStore
-from strata.storage.hotcache import HotCache
+from strata.objects.hotcache import HotCache
+from strata.objects.service import ObjectService
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.objects import ObjectStore
 from strata.storage.shards import ShardIndexes
@@ -99,11 +99,12 @@ class Node:
             disk_max=config.disk.disk_util_max_wm,
         )
         self.runner = JobRunner(self.jobs, self.load)
-        self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT)
+        self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT, self.store.current_record)
         self.shards = ShardIndexes()
         self.scheme = "https" if config.net.http.use_https else "http"
         slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
+        self.objects = ObjectService(self.store, self._lookup_bucket, self.metrics, self.hot)
         me = [NodeInfo(node_id, PROXY, host, port, self.started_ns), NodeInfo(node_id, TARGET, host, port)]
         self._embedded_map = ClusterMap(1, "", me, {})
 
@@ -129,11 +130,11 @@ class Node:
 
     def bucket_props(self, bck: BucketRef, access: int = 0) -> BucketProps:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""
+        return self.objects.bucket(bck, access)
+
+    def _lookup_bucket(self, bck: BucketRef) -> BucketProps:
         bmd = self.meta.bmd()
         if bmd.get(bck) is None and self.cluster is not None:
             self.cluster.refresh()  # another worker (or node) may have just created it
             bmd = self.meta.bmd()
-        props = bmd.require(bck)
-        if access and not (props.access & access):
-            raise Forbidden(f"{bck.uri}: access denied (bucket access bits do not allow the operation)")
-        return props
+        return bmd.require(bck)

@@ -20,34 +20,19 @@ from strata.api.node import Node
 from strata.api.responses import empty_response, text_response
 from strata.cluster.rebalance import METADATA_HEADER, find_on_neighbours
 from strata.config.access import (
-    ACCESS_APPEND,
-    ACCESS_DELETE_OBJECT,
     ACCESS_GET,
-    ACCESS_HEAD_OBJECT,
-    ACCESS_MOVE_OBJECT,
-    ACCESS_PUT,
-    ACCESS_UPDATE_OBJECT,
 )
-from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
-from strata.core.metrics import Metrics
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
+from strata.objects.service import ObjectPut
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
-from strata.storage import append as appends
 from strata.storage import multipart
-from strata.storage.checksum import checksum_file
 from strata.storage.metadata import ObjectMetadata, decode_metadata, read_metadata_raw
 from strata.storage.objects import ObjectWriter, OpenObject
-
-FEATURE_FSYNC_PUT = 1 << 4
-
-
-def fsync_wanted(props: BucketProps) -> bool:
-    return bool(int(props.features) & FEATURE_FSYNC_PUT)
 
 
 def custom_header(custom: dict[str, str]) -> str:
@@ -82,41 +67,30 @@ def metadata_headers(
 def get_object(
     node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
 ) -> Response | Awaitable[Response]:
+    objects = node.objects
     # 1. the bucket must exist and allow GET
-    props = node.bucket_props(bck, ACCESS_GET)
+    props = objects.bucket(bck, ACCESS_GET)
     if query.get("archpath") or query.get("archregx"):
         return get_archived(node, request, bck, object_name, query)
     range_header = request.headers.get("range", "")
-    validate = props.checksum.validate_warm_get
     # 2. a small object read whole may be in the hot cache (validated against its metadata)
-    cacheable = not range_header and not validate and request.keep_alive
+    cacheable = not range_header and not props.checksum.validate_warm_get and request.keep_alive
     if cacheable:
-        hit = node.hot.get(node.mountpaths.for_object(bck, object_name).object_path(bck, object_name))
+        hit = objects.cached(bck, object_name)
         if hit is not None:
-            node.metrics.add("get_count")
-            node.metrics.add("hot_hit_count")
             return Response(raw=hit)
-    # 3. open: the fd keeps this version readable even if it is overwritten meanwhile
+    # 3. open (validating the checksum if the bucket asks): the fd keeps this version readable
     try:
-        obj = node.store.open(bck, object_name)
+        obj = objects.open(bck, object_name, props)
     except ObjectNotFound:
         if node.cluster is None or query.flag("local"):
             raise
         return _from_neighbour(node, request, bck, object_name)  # e.g. not moved here yet by a rebalance
     try:
         md = obj.metadata
-        # 4. validate on demand (bucket prop checksum.validate_warm_get)
-        if validate and md.checksum_type != "none":
-            actual = checksum_file(obj.fd, md.checksum_type)
-            if actual != md.checksum_value:
-                raise StrataError(
-                    f"{bck.object_uri(object_name)}: checksum mismatch: stored {md.checksum_value}, "
-                    f"computed {actual} ({md.checksum_type}); the object is corrupted"
-                )
-        # 5. range, then hand the fd to the server (zero-copy for large bodies)
+        # 4. range, then hand the fd to the server (zero-copy for large bodies)
         span = parse_range(range_header, obj.size)
-        node.metrics.add("get_count")
-        node.metrics.add("get_bytes", obj.size if span is None else span[1])
+        objects.sent(obj.size if span is None else span[1])
         headers = [
             ("Ais-Checksum-Type", md.checksum_type),
             ("Ais-Checksum-Value", md.checksum_value),
@@ -124,7 +98,7 @@ def get_object(
             ("Content-Type", "application/octet-stream"),
         ]
         if span is None:
-            if cacheable and obj.size <= node.hot.max_object:
+            if cacheable and obj.size <= objects.hot.max_object:
                 return _cached_response(node, obj, headers)
             return Response(200, headers, file=FileBody(obj.fd, 0, obj.size))
         offset, length = span
@@ -156,14 +130,12 @@ def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]
     if len(data) != obj.size:
         raise StrataError(f"{obj.path}: object file is shorter ({len(data)}) than its metadata ({obj.size})")
     raw = serialize_head(200, headers, obj.size, True) + data
-    node.hot.put(obj.path, obj.raw_metadata, raw)
+    node.objects.remember(obj, raw)
     return Response(raw=raw)
 
 
 def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> Response:
-    node.bucket_props(bck, ACCESS_HEAD_OBJECT)
-    path, md = node.store.find(bck, object_name)
-    node.metrics.add("head_count")
+    path, md = node.objects.head(bck, object_name)
     headers = metadata_headers(node, bck, object_name, md, path)
     if "withmd" in query:  # a peer wants the exact metadata record (custom values may hold commas)
         found = read_metadata_raw(path)
@@ -178,27 +150,21 @@ def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> R
 class PutExchange:
     """A PUT body streamed into the object's work file; published on the last byte."""
 
-    __slots__ = ("custom", "expected", "metrics", "props", "writer")
+    __slots__ = ("expected", "put")
 
-    def __init__(
-        self, writer: ObjectWriter, props: BucketProps, expected: tuple[str, str] | None, metrics: Metrics
-    ) -> None:
-        self.metrics = metrics
-        self.writer = writer
-        self.props = props
+    def __init__(self, put: ObjectPut, expected: tuple[str, str] | None) -> None:
+        self.put = put
         self.expected = expected
 
     def feed(self, data: bytes) -> None:
-        self.writer.write(data)
+        self.put.write(data)
 
     def finish(self) -> Response:
-        self.writer.commit(versioning=self.props.versioning.enabled, expected_checksum=self.expected)
-        self.metrics.add("put_count")
-        self.metrics.add("put_bytes", self.writer.size)
+        self.put.commit(expected_checksum=self.expected)
         return Response(200)
 
     def abort(self) -> None:
-        self.writer.abort()
+        self.put.abort()
 
 
 class PartExchange:
@@ -224,20 +190,16 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
     """Pick how a PUT body is consumed: streamed to disk (object, part) or buffered (append, copy)."""
     upload_id = query.get("uploadId")
     if upload_id:
-        node.bucket_props(bck, ACCESS_PUT)
         part = multipart.parse_part_number(query.get("partNumber"))
-        return PartExchange(multipart.PartWriter(node.store, bck, object_name, upload_id, part))
+        return PartExchange(node.objects.put_part(bck, object_name, upload_id, part))
     if "rebalance" in query:
         return begin_rebalance_put(node, request, bck, object_name)
-    props = node.bucket_props(bck, ACCESS_PUT)
-    checksum_type = props.checksum.type
     expected = None
     client_type = request.headers.get("ais-checksum-type", "")
     client_value = request.headers.get("ais-checksum-value", "")
     if client_type and client_value:
         expected = (client_type, client_value)
-    writer = node.store.writer(bck, object_name, checksum_type, fsync=fsync_wanted(props))
-    return PutExchange(writer, props, expected, node.metrics)
+    return PutExchange(node.objects.put(bck, object_name), expected)
 
 
 class RebalanceExchange:
@@ -280,62 +242,43 @@ class RebalanceExchange:
 def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_name: str) -> RebalanceExchange:
     if node.cluster is None:
         raise InvalidRequest("rebalance transfers exist only in cluster mode")
-    node.bucket_props(bck)
     try:
         carried = decode_metadata(
             base64.b64decode(request.headers.get("ais-rebalance-md", ""), validate=True)
         )
     except (ValueError, msgspec.DecodeError):
         raise InvalidRequest("rebalance transfer without valid object metadata") from None
-    try:
-        current = node.store.head(bck, object_name)
-    except ObjectNotFound:
-        current = None
-    if current is not None and current.mtime_ns >= carried.mtime_ns:
+    writer = node.objects.receive(bck, object_name, carried)
+    if writer is None:
         return RebalanceExchange(None, carried)
     transfer = Query(request.query).get("rebalance")
-    node.jobs.received_path(transfer)  # a valid job id, or 400 before any byte is stored
-    writer = node.store.writer(bck, object_name, carried.checksum_type)
+    try:
+        node.jobs.received_path(transfer)  # a valid job id, or 400 before any byte is stored
+    except BaseException:
+        writer.abort()
+        raise
     return RebalanceExchange(writer, carried, node.jobs, transfer)
 
 
 def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
     """PUTs whose body is small or absent: append/flush and copy (``object_to``)."""
+    objects = node.objects
     append_type = query.get("append_type")
     if append_type:
-        props = node.bucket_props(bck, ACCESS_APPEND)
         handle = query.get("append_handle")
         if append_type == "append":
-            handle = appends.append(node.store, bck, object_name, handle, request.body)
+            handle = objects.append(bck, object_name, handle, request.body)
             return Response(200, [("Ais-Append-Handle", handle)])
         if append_type == "flush":
             if not handle:
                 raise InvalidRequest("flush requires an append handle")
             if request.body:
-                handle = appends.append(node.store, bck, object_name, handle, request.body)
-            appends.flush(
-                node.store,
-                bck,
-                object_name,
-                handle,
-                checksum_type=props.checksum.type,
-                versioning=props.versioning.enabled,
-            )
+                handle = objects.append(bck, object_name, handle, request.body)
+            objects.flush(bck, object_name, handle)
             return Response(200)
         raise InvalidRequest(f'invalid append_type "{append_type}" (expected "append" or "flush")')
-    destination = query.get("object_to")
-    node.bucket_props(bck, ACCESS_GET)
-    dst_bck, dst_name = parse_object_uname(destination)
-    dst_props = node.bucket_props(dst_bck, ACCESS_PUT)
-    node.store.copy(
-        bck,
-        object_name,
-        dst_bck,
-        dst_name,
-        checksum_type=dst_props.checksum.type,
-        versioning=dst_props.versioning.enabled,
-        fsync=fsync_wanted(dst_props),
-    )
+    dst_bck, dst_name = parse_object_uname(query.get("object_to"))
+    objects.copy(bck, object_name, dst_bck, dst_name)
     return Response(200)
 
 
@@ -354,18 +297,14 @@ def parse_object_uname(uname: str) -> tuple[BucketRef, str]:
 def delete_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
     upload_id = query.get("uploadId")
     if upload_id:  # mpt-abort
-        node.bucket_props(bck, ACCESS_PUT)
-        multipart.abort(node.store, bck, object_name, upload_id)
-        return empty_response()
-    node.bucket_props(bck, ACCESS_DELETE_OBJECT)
-    node.store.delete(bck, object_name)
-    node.metrics.add("delete_count")
+        node.objects.abort_upload(bck, object_name, upload_id)
+    else:
+        node.objects.delete(bck, object_name)
     return empty_response()
 
 
 def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
     """Merge (or with ``set-new-custom=true`` replace) custom metadata."""
-    node.bucket_props(bck, ACCESS_UPDATE_OBJECT)
     msg = decode_action(request.body)
     if not isinstance(msg.value, dict) or not all(isinstance(v, str) for v in msg.value.values()):
         raise InvalidRequest('custom metadata must be a JSON object of strings: {"value": {"key": "value"}}')
@@ -376,45 +315,21 @@ def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str,
 
     def change(md: ObjectMetadata) -> ObjectMetadata:
         custom = dict(msg.value) if replace else {**md.custom, **msg.value}
-        return ObjectMetadata(
-            md.size,
-            md.checksum_type,
-            md.checksum_value,
-            md.version,
-            md.mtime_ns,
-            md.atime_ns,
-            custom,
-            md.etag,
-        )
+        return msgspec.structs.replace(md, custom=custom)
 
-    node.store.update_metadata(bck, object_name, change)
+    node.objects.update_metadata(bck, object_name, change)
     return empty_response()
 
 
 def post_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
     msg = decode_action(request.body)
     if msg.action == "mpt-upload":
-        node.bucket_props(bck, ACCESS_PUT)
-        return text_response(multipart.create(node.store, bck, object_name))
+        return text_response(node.objects.create_upload(bck, object_name))
     if msg.action == "mpt-complete":
-        props = node.bucket_props(bck, ACCESS_PUT)
-        upload_id = query.get("uploadId")
-        parts = _part_numbers(msg)
-        multipart.complete(
-            node.store,
-            bck,
-            object_name,
-            upload_id,
-            parts,
-            checksum_type=props.checksum.type,
-            versioning=props.versioning.enabled,
-        )
+        node.objects.complete_upload(bck, object_name, query.get("uploadId"), _part_numbers(msg))
         return empty_response()
     if msg.action == "rename-obj":
-        props = node.bucket_props(bck, ACCESS_MOVE_OBJECT)
-        new_name = validate_object_name(msg.name)
-        if new_name != object_name:
-            node.store.rename(bck, object_name, new_name, versioning=props.versioning.enabled)
+        node.objects.rename(bck, object_name, validate_object_name(msg.name))
         return empty_response()
     if msg.action == "promote":
         raise NotImplementedYet("promote is not implemented yet")

@@ -13,6 +13,7 @@
     +-- PreconditionFailed (412)
     +-- PayloadTooLarge (413)
     +-- RangeNotSatisfiable (416)
+    +-- ObjectCorrupted (422)            -- stored bytes fail their checksum: retrying cannot help
     +-- TooManyRequests (429)            -- carries ``retry_after`` seconds
     +-- NotImplementedYet (501)          -- answered at once so the SDK does not retry
     +-- InsufficientStorage (507)        -- the disk is full; nothing stored is harmed
@@ -87,6 +88,15 @@ class RangeNotSatisfiable(StrataError):
     def __init__(self, message: str, size: int) -> None:
         super().__init__(message)
         self.size = size
+
+
+class ObjectCorrupted(StrataError):
+    """A read found the stored bytes do not match their checksum (bit rot, a damaged disk).
+
+    Not a 5xx: the SDK would retry for 90 seconds a read that cannot succeed.
+    """
+
+    status = 422
 
 
 class TooManyRequests(StrataError):

@@ -39,6 +39,7 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("err_gfn_getbatch_count", "failed GetBatch get-from-neighbour"),
     ("redirect_count", "requests redirected to a target (proxy)"),
     ("hot_hit_count", "GETs answered from the hot cache"),
+    ("err_cksum_count", "reads refused because the stored bytes fail their checksum"),
 )
 INDEX = {name: i for i, (name, _help) in enumerate(COUNTERS)}
 MAX_WORKERS = 64

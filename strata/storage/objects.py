@@ -18,7 +18,13 @@ from strata.core.errors import Conflict, InsufficientStorage, InvalidRequest, Ob
 from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
 from strata.storage.locks import ObjectLocks
-from strata.storage.metadata import ObjectMetadata, read_metadata, read_metadata_raw, write_metadata
+from strata.storage.metadata import (
+    XATTR_NAME,
+    ObjectMetadata,
+    read_metadata,
+    read_metadata_raw,
+    write_metadata,
+)
 from strata.storage.mountpaths import LOCKS, OBJECTS, Mountpath, Mountpaths
 
 
@@ -287,6 +293,17 @@ class ObjectStore:
         self.locks = ObjectLocks(os.path.join(mountpaths.all[0].root, LOCKS))
 
     # -- lookup -----------------------------------------------------------------------------
+
+    def location(self, bck: BucketRef, object_name: str) -> str:
+        """Where the object lives when it is on its HRW mountpath (the hot cache's key)."""
+        return self.mountpaths.for_object(bck, object_name).object_path(bck, object_name)
+
+    def current_record(self, location: str) -> bytes:
+        """The raw metadata record at ``location`` (empty when nothing is there): a cheap validity probe."""
+        try:
+            return os.getxattr(location, XATTR_NAME)
+        except OSError:
+            return b""
 
     def _candidate_paths(self, bck: BucketRef, object_name: str) -> list[tuple[Mountpath, str]]:
         home = self.mountpaths.for_object(bck, object_name)

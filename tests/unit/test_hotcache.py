@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 
-from strata.storage.hotcache import HotCache
+from strata.objects.hotcache import HotCache
 from strata.storage.metadata import ObjectMetadata, read_metadata_raw, write_metadata
+
+
+def _record(path: str) -> bytes:
+    found = read_metadata_raw(path)
+    return found[1] if found is not None else b""
 
 
 def _write(path: str, data: bytes, mtime_ns: int) -> bytes:
@@ -21,7 +26,7 @@ def _write(path: str, data: bytes, mtime_ns: int) -> bytes:
 
 def test_hit_miss_and_invalidation(tmp_path: object) -> None:
     path = f"{tmp_path}/obj"
-    cache = HotCache(max_bytes=1 << 20, max_object=1 << 16)
+    cache = HotCache(current_record=_record, max_bytes=1 << 20, max_object=1 << 16)
     raw = _write(path, b"v1", 1)
     assert cache.get(path) is None
     cache.put(path, raw, b"response-v1")
@@ -38,7 +43,7 @@ def test_hit_miss_and_invalidation(tmp_path: object) -> None:
 
 def test_metadata_change_invalidates(tmp_path: object) -> None:
     path = f"{tmp_path}/obj"
-    cache = HotCache(max_bytes=1 << 20, max_object=1 << 16)
+    cache = HotCache(current_record=_record, max_bytes=1 << 20, max_object=1 << 16)
     raw = _write(path, b"v1", 1)
     cache.put(path, raw, b"r")
     write_metadata(path, ObjectMetadata(size=2, mtime_ns=1, custom={"k": "v"}))
@@ -46,7 +51,7 @@ def test_metadata_change_invalidates(tmp_path: object) -> None:
 
 
 def test_bounded_memory_lru(tmp_path: object) -> None:
-    cache = HotCache(max_bytes=100, max_object=60)
+    cache = HotCache(current_record=_record, max_bytes=100, max_object=60)
     for i in range(5):
         path = f"{tmp_path}/o{i}"
         cache.put(path, _write(path, b"x", i + 1), b"r" * 40)

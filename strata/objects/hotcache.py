@@ -12,15 +12,16 @@ bytes; memory is bounded by ``max_bytes`` with least-recently-used eviction.
 from __future__ import annotations
 
 import collections
-import os
-
-from strata.storage.metadata import XATTR_NAME
+from collections.abc import Callable
 
 
 class HotCache:
-    __slots__ = ("entries", "hits", "max_bytes", "max_object", "misses", "size")
+    """``current_record(location)`` is the storage's probe: the object's raw metadata record, or b""."""
 
-    def __init__(self, max_bytes: int, max_object: int) -> None:
+    __slots__ = ("current_record", "entries", "hits", "max_bytes", "max_object", "misses", "size")
+
+    def __init__(self, max_bytes: int, max_object: int, current_record: Callable[[str], bytes]) -> None:
+        self.current_record = current_record
         self.max_bytes = max_bytes
         self.max_object = max_object
         self.entries: collections.OrderedDict[str, tuple[bytes, bytes]] = collections.OrderedDict()
@@ -32,11 +33,7 @@ class HotCache:
         entry = self.entries.get(path)
         if entry is None:
             return None
-        try:
-            current = os.getxattr(path, XATTR_NAME)
-        except OSError:
-            current = b""
-        if current != entry[0]:
+        if self.current_record(path) != entry[0]:
             self._drop(path)
             self.misses += 1
             return None
