@@ -43,9 +43,8 @@ class AisApp:
     def error_response(self, request: Request, exc: BaseException) -> Response:
         if not request.path.startswith("/v1/") and self.s3.handles(request):
             return self.s3.error_response(request, exc)  # S3 clients get S3's XML errors
-        counter = _ERROR_COUNTERS.get(request.method) if request.path.startswith("/v1/objects/") else None
-        if counter is not None:
-            self.node.metrics.add(counter)
+        if request.path.startswith("/v1/objects/"):
+            self.node.objects.failed(request.method)
         return error_response(request, exc, self.node.node_id)
 
     def begin(self, request: Request) -> Exchange:
@@ -219,12 +218,6 @@ _ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]
     "health": _route_health,
     "reverse": _route_reverse,
     "ml": _route_ml,
-}
-_ERROR_COUNTERS = {
-    "GET": "err_get_count",
-    "PUT": "err_put_count",
-    "HEAD": "err_head_count",
-    "DELETE": "err_delete_count",
 }
 _NOT_YET = {
     "download",

@@ -38,6 +38,12 @@ from strata.storage.objects import ObjectStore, ObjectWriter, OpenObject
 
 log = logging.getLogger("strata.objects")
 
+_FAILURE_COUNTERS = {
+    "GET": "err_get_count",
+    "PUT": "err_put_count",
+    "HEAD": "err_head_count",
+    "DELETE": "err_delete_count",
+}
 BucketLookup = Callable[[BucketRef], BucketProps]
 MetadataChange = Callable[[ObjectMetadata], ObjectMetadata]
 
@@ -104,12 +110,22 @@ class ObjectService:
 
     # -- buckets and access ------------------------------------------------------------------------
 
-    def bucket(self, bck: BucketRef, access: int = 0) -> BucketProps:
-        """The bucket's props (404 when it does not exist), after checking the ``access`` bits asked for."""
-        props = self._bucket_lookup(bck)
+    def bucket(self, bck: BucketRef, access: int = 0, props: BucketProps | None = None) -> BucketProps:
+        """The bucket's props (404 when it does not exist), after checking the ``access`` bits asked for.
+
+        ``props`` already looked up for this request are checked rather than looked up again.
+        """
+        if props is None:
+            props = self._bucket_lookup(bck)
         if access and not (props.access & access):
             raise Forbidden(f"{bck.uri}: access denied (bucket access bits do not allow the operation)")
         return props
+
+    def failed(self, method: str) -> None:
+        """Count an object request that failed (any front), by its HTTP method."""
+        counter = _FAILURE_COUNTERS.get(method)
+        if counter is not None:
+            self.metrics.add(counter)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -134,8 +150,7 @@ class ObjectService:
         The descriptor keeps this version readable even if the object is overwritten meanwhile. The
         caller sends the bytes and reports them with ``sent``.
         """
-        if props is None:
-            props = self.bucket(bck, ACCESS_GET)
+        props = self.bucket(bck, ACCESS_GET, props)
         obj = self.store.open(bck, object_name)
         md = obj.metadata
         if props.checksum.validate_warm_get and md.checksum_type != "none":
@@ -162,9 +177,11 @@ class ObjectService:
         self.metrics.add("get_count")
         self.metrics.add("get_bytes", nbytes)
 
-    def head(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
+    def head(
+        self, bck: BucketRef, object_name: str, props: BucketProps | None = None
+    ) -> tuple[str, ObjectMetadata]:
         """Where the object is and its metadata (HEAD access)."""
-        self.bucket(bck, ACCESS_HEAD_OBJECT)
+        self.bucket(bck, ACCESS_HEAD_OBJECT, props)
         found = self.store.find(bck, object_name)
         self.metrics.add("head_count")
         return found
@@ -184,8 +201,7 @@ class ObjectService:
         extra_hasher: Hasher | None = None,
     ) -> ObjectPut:
         """Begin a write (PUT access); the caller streams bytes into it and commits."""
-        if props is None:
-            props = self.bucket(bck, ACCESS_PUT)
+        props = self.bucket(bck, ACCESS_PUT, props)
         writer = self.store.writer(
             bck, object_name, props.checksum.type, fsync=fsync_wanted(props), extra_hasher=extra_hasher
         )
@@ -206,14 +222,15 @@ class ObjectService:
         return self.store.writer(bck, object_name, carried.checksum_type)
 
     def delete(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> None:
-        if props is None:
-            self.bucket(bck, ACCESS_DELETE_OBJECT)
+        self.bucket(bck, ACCESS_DELETE_OBJECT, props)
         self.store.delete(bck, object_name)
         self.metrics.add("delete_count")
 
-    def update_metadata(self, bck: BucketRef, object_name: str, change: MetadataChange) -> ObjectMetadata:
+    def update_metadata(
+        self, bck: BucketRef, object_name: str, change: MetadataChange, access: int = ACCESS_UPDATE_OBJECT
+    ) -> ObjectMetadata:
         """Change an object's metadata in one step (custom metadata PATCH: UPDATE-OBJECT access)."""
-        self.bucket(bck, ACCESS_UPDATE_OBJECT)
+        self.bucket(bck, access)
         return self.store.update_metadata(bck, object_name, change)
 
     def copy(
@@ -226,8 +243,7 @@ class ObjectService:
     ) -> ObjectMetadata:
         """Copy an object (GET on the source, PUT on the destination); bytes move kernel-side."""
         self.bucket(src_bck, ACCESS_GET)
-        if dst_props is None:
-            dst_props = self.bucket(dst_bck, ACCESS_PUT)
+        dst_props = self.bucket(dst_bck, ACCESS_PUT, dst_props)
         md = self.store.copy(
             src_bck,
             src_name,

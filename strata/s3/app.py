@@ -145,6 +145,8 @@ class S3Application:
         except Exception:
             raw_bucket, raw_key = "", ""
         bucket, key = _best_effort_decode(raw_bucket), _best_effort_decode(raw_key)
+        if key:
+            self.node.objects.failed(request.method)
         error = to_s3_error(exc, bucket, key)
         if error.status >= 500 and not isinstance(exc, S3Error):
             log.error("S3 %s %s failed\n%s", request.method, request.path, traceback.format_exc())

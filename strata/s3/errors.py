@@ -21,6 +21,7 @@ from strata.core.errors import (
     MethodNotAllowed,
     NotFound,
     NotImplementedYet,
+    ObjectCorrupted,
     ObjectNotFound,
     PayloadTooLarge,
     PreconditionFailed,
@@ -118,6 +119,8 @@ def to_s3_error(exc: BaseException, bucket: str = "", key: str = "") -> S3Error:
         return S3Error("EntityTooLarge", exc.message, 400)
     if isinstance(exc, Forbidden):
         return access_denied(exc.message)
+    if isinstance(exc, ObjectCorrupted):
+        return S3Error("ObjectCorrupted", exc.message, exc.status)
     if isinstance(exc, NotImplementedYet):
         return S3Error("NotImplemented", exc.message, 501)
     if isinstance(exc, MethodNotAllowed):

@@ -158,7 +158,7 @@ def upload_part_copy(ctx: S3Context, body: bytes) -> Response:
     writer = native.PartWriter(ctx.node.store, ctx.bck, ctx.key, upload_id, number)
     md5 = hashlib.md5()
     try:
-        for data in source.read(ctx.node.store, offset, length):
+        for data in source.read(ctx.node.objects, offset, length):
             writer.write(data)
             md5.update(data)
         now = time.time_ns()

@@ -21,9 +21,11 @@ import requests
 from strata.cluster.rebalance import METADATA_HEADER
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import TIMEOUT, bucket_params, intra_session, object_url
+from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_PUT
 from strata.core.errors import InvalidRequest, ObjectNotFound
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.ranges import parse_range
+from strata.objects.service import ObjectPut, ObjectService
 from strata.s3.body import BodyReader
 from strata.s3.checksums import FlexibleChecksum, expected_checksum
 from strata.s3.context import S3Context
@@ -46,7 +48,6 @@ from strata.s3.users import Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import FileBody, Response, http_date
 from strata.storage.metadata import ObjectMetadata, decode_metadata
-from strata.storage.objects import ObjectStore, ObjectWriter
 
 MAX_PUT_SIZE = 5 << 30
 MAX_DELETE_KEYS = 1000
@@ -125,15 +126,12 @@ class StreamedUpload:
 class PutExchange:
     """PutObject: the body streams into a work file; published on the last byte if all checks pass."""
 
-    __slots__ = ("custom", "props_versioning", "upload", "writer")
+    __slots__ = ("custom", "put", "upload")
 
-    def __init__(
-        self, ctx: S3Context, writer: ObjectWriter, custom: dict[str, str], versioning: bool
-    ) -> None:
-        self.writer = writer
+    def __init__(self, ctx: S3Context, put: ObjectPut, custom: dict[str, str]) -> None:
+        self.put = put
         self.custom = custom
-        self.props_versioning = versioning
-        self.upload = StreamedUpload(ctx, writer.write)
+        self.upload = StreamedUpload(ctx, put.write)
 
     def feed(self, data: bytes) -> None:
         self.upload.reader.feed(data)
@@ -142,16 +140,16 @@ class PutExchange:
         try:
             md5_hex, echo = self.upload.finish()
         except BaseException:
-            self.writer.abort()
+            self.put.abort()
             raise
         custom = dict(self.custom)
         for name, value in echo:
             custom[CHECKSUM_PREFIX + name.removeprefix("x-amz-checksum-")] = value
-        self.writer.commit(versioning=self.props_versioning, custom=custom, etag=md5_hex)
+        self.put.commit(custom=custom, etag=md5_hex)
         return Response(200, [("ETag", f'"{md5_hex}"'), *echo])
 
     def abort(self) -> None:
-        self.writer.abort()
+        self.put.abort()
 
 
 def begin_put(ctx: S3Context) -> PutExchange:
@@ -160,7 +158,7 @@ def begin_put(ctx: S3Context) -> PutExchange:
     # 2. conditional write: If-None-Match: * refuses to overwrite
     if ctx.request.headers.get("if-none-match", "").strip() == "*":
         try:
-            ctx.node.store.head(ctx.bck, ctx.key)
+            ctx.node.objects.metadata(ctx.bck, ctx.key)
         except ObjectNotFound:
             pass
         else:
@@ -169,11 +167,11 @@ def begin_put(ctx: S3Context) -> PutExchange:
             )
     # 3. metadata from the headers, then stream the body into a work file
     custom = custom_from_headers(ctx.request)
-    writer = ctx.node.store.writer(ctx.bck, ctx.key, props.checksum.type)
+    put = ctx.node.objects.put(ctx.bck, ctx.key, props)
     try:
-        return PutExchange(ctx, writer, custom, props.versioning.enabled)
+        return PutExchange(ctx, put, custom)
     except BaseException:
-        writer.abort()
+        put.abort()
         raise
 
 
@@ -256,10 +254,10 @@ def _not_modified(md: ObjectMetadata) -> Response:
 class ObjectRead:
     """GetObject / HeadObject: no body to read; the reply is built once the request is complete."""
 
-    __slots__ = ("ctx",)
+    __slots__ = ("ctx", "props")
 
     def __init__(self, ctx: S3Context) -> None:
-        ctx.props(Permission.READ)
+        self.props = ctx.props(Permission.READ)
         self.ctx = ctx
 
     def feed(self, data: bytes) -> None:
@@ -267,20 +265,22 @@ class ObjectRead:
 
     def finish(self) -> Response:
         ctx = self.ctx
+        objects = ctx.node.objects
         if ctx.request.method == "HEAD":
-            md = ctx.node.store.head(ctx.bck, ctx.key)
+            _location, md = objects.head(ctx.bck, ctx.key, self.props)
             answer = read_headers(ctx, md)
             if answer is None:
                 return _not_modified(md)
             status, headers, _offset, length = answer
             return Response(status, headers, content_length=length)
-        obj = ctx.node.store.open(ctx.bck, ctx.key)
+        obj = objects.open(ctx.bck, ctx.key, self.props)
         try:
             answer = read_headers(ctx, obj.metadata)
             if answer is None:
                 obj.close()
                 return _not_modified(obj.metadata)
             status, headers, offset, length = answer
+            objects.sent(length)
             return Response(status, headers, file=FileBody(obj.fd, offset, length))
         except BaseException:
             obj.close()
@@ -295,19 +295,23 @@ class ObjectRead:
 
 def delete_object(ctx: S3Context, body: bytes) -> Response:
     """S3 answers 204 whether or not the key existed."""
-    ctx.props(Permission.WRITE)
+    props = ctx.props(Permission.WRITE)
+    objects = ctx.node.objects
     try:
         if "versionId" in ctx.query:
-            check_version(ctx, ctx.node.store.head(ctx.bck, ctx.key))
-        ctx.node.store.delete(ctx.bck, ctx.key)
+            check_version(ctx, objects.metadata(ctx.bck, ctx.key))
+        objects.delete(ctx.bck, ctx.key, props)
     except ObjectNotFound:
         pass
     return Response(204)
 
 
 def parse_delete_request(ctx: S3Context, body: bytes) -> tuple[bool, list[str], list[str | None]]:
-    """DeleteObjects' body, checked and bounded: (quiet, keys, version ids). Used by the cluster proxy too."""
-    ctx.props(Permission.WRITE)
+    """DeleteObjects' body, checked and bounded: (quiet, keys, version ids). Used by the cluster proxy too.
+
+    The caller must be allowed to delete objects in the bucket (S3 permission and access bits).
+    """
+    ctx.node.objects.bucket(ctx.bck, ACCESS_DELETE_OBJECT, ctx.props(Permission.WRITE))
     root = parse(body)
     if root.tag != "Delete":
         raise malformed_xml()
@@ -331,7 +335,7 @@ def delete_objects(ctx: S3Context, body: bytes) -> Response:
     for key, version in zip(keys, versions, strict=True):
         assert key is not None
         try:
-            ctx.node.store.delete(ctx.bck, validate_object_name(key))
+            ctx.node.objects.delete(ctx.bck, validate_object_name(key))
         except ObjectNotFound:
             pass
         except Exception as exc:
@@ -374,10 +378,10 @@ class CopySource:
     key: str
     owner: NodeInfo | None = None  # in a cluster, the target holding it when that is not this one
 
-    def read(self, store: ObjectStore, offset: int, length: int) -> Iterator[bytes]:
+    def read(self, objects: ObjectService, offset: int, length: int) -> Iterator[bytes]:
         """``length`` bytes from ``offset``, in chunks (streamed from the owner when remote)."""
         if self.owner is None:
-            source = store.open(self.bck, self.key)
+            source = objects.open(self.bck, self.key)
             try:
                 done = 0
                 while done < length:
@@ -415,11 +419,11 @@ class CopySource:
 
 def source_metadata(ctx: S3Context, bucket: str, key: str, version: str) -> CopySource:
     """The copy source, after the read check, the version check and ``x-amz-copy-source-if-*``."""
-    ctx.props(Permission.READ, bucket)
     src = BucketRef.parse(bucket, "ais")
+    ctx.node.objects.bucket(src, ACCESS_GET, ctx.props(Permission.READ, bucket))
     owner = None
     try:
-        md = ctx.node.store.head(src, key)
+        md = ctx.node.objects.metadata(src, key)
     except ObjectNotFound:
         # a forwarded copy lands on the destination's owner; the source may live on another target
         owner = ctx.node.cluster_map().target_for(src, key) if ctx.node.cluster is not None else None
@@ -470,22 +474,19 @@ def copy_object(ctx: S3Context, body: bytes) -> Response:
             "changing the object's metadata, storage class, website redirect location or encryption "
             "attributes.",
         )
-    store, dst = ctx.node.store, ctx.bck
+    objects, dst = ctx.node.objects, ctx.bck
     # 2. bytes (kernel-side copy) unless copying onto itself, then the new metadata
     if not same and copy_source.owner is None:
-        store.copy(
-            BucketRef.parse(src_bucket, "ais"), src_key, dst, ctx.key,
-            checksum_type=props.checksum.type, versioning=props.versioning.enabled,
-        )  # fmt: skip
+        objects.copy(copy_source.bck, src_key, dst, ctx.key, props)
     elif not same:  # the source is on another target: stream it here, keeping its metadata
-        out = store.writer(dst, ctx.key, props.checksum.type)
+        out = objects.put(dst, ctx.key, props)
         try:
-            for chunk in copy_source.read(store, 0, source.size):
+            for chunk in copy_source.read(objects, 0, source.size):
                 out.write(chunk)
         except BaseException:
             out.abort()
             raise
-        out.commit(versioning=props.versioning.enabled, custom=dict(source.custom), etag=source.etag)
+        out.commit(custom=dict(source.custom), etag=source.etag)
     md = source
     if directive == "REPLACE":
         replacement = custom_from_headers(ctx.request)
@@ -498,9 +499,9 @@ def copy_object(ctx: S3Context, body: bytes) -> Response:
                 current.mtime_ns, current.atime_ns, custom, current.etag,
             )  # fmt: skip
 
-        md = store.update_metadata(dst, ctx.key, change)
+        md = objects.update_metadata(dst, ctx.key, change, ACCESS_PUT)
     elif not same:
-        md = store.head(dst, ctx.key)
+        md = objects.metadata(dst, ctx.key)
     writer = XmlWriter("CopyObjectResult")
     writer.leaf("LastModified", iso_time(md.mtime_ns)).leaf("ETag", f'"{etag_of(md)}"')
     return xml_response(writer.document("CopyObjectResult"))
