@@ -128,8 +128,22 @@ def _add_get(sub: SubParsers, name: str = "get") -> None:
         "download an object to a file, a directory, or stdout (-); "
         "or, with --batch, many objects and archived files as one archive (GetBatch)",
     )
-    p.add_argument("source", metavar="ais://BUCKET/OBJECT  (with --batch: [ais://BUCKET] OUT.tar)")
-    p.add_argument("destination", nargs="?", default=None, metavar="OUTFILE|DIR|-")
+    # Plain one-word metavars: to wrap a long usage line, argparse (before 3.13) cuts it into words and
+    # asserts they join back into the same text, which a metavar holding "(...)" or a double space
+    # breaks (``--help`` died with AssertionError). The --batch forms are told in the help instead.
+    p.add_argument(
+        "source",
+        metavar="ais://BUCKET/OBJECT",
+        help="the object to download; with --batch: ais://BUCKET (then OUT.tar), or OUT.tar alone",
+    )
+    p.add_argument(
+        "destination",
+        nargs="?",
+        default=None,
+        metavar="OUTFILE|DIR|-",
+        help="a file, a directory, or - for stdout (default: the object's base name, in the current "
+        "directory); with --batch: OUT.tar",
+    )
     p.add_argument(
         "--batch",
         default=None,

@@ -70,7 +70,7 @@ def run_cluster_command(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from strata.cluster.devcluster import DevCluster
+    from strata.cluster.devcluster import DevCluster, etcd_binary
 
     root = args.dir or os.path.join(os.path.expanduser("~"), ".strata", "cluster")
     if args.cluster_verb == "up":
@@ -80,6 +80,12 @@ def run_cluster_command(args: argparse.Namespace) -> int:
                 sys.stderr.write(
                     f"Error: a cluster from {root} is still running; 'strata cluster down' first\n"
                 )
+                return 1
+        if args.etcd is None:
+            try:  # before anything starts: without etcd the answer is one line, not a failed start-up
+                etcd_binary()
+            except RuntimeError as exc:
+                sys.stderr.write(f"Error: {exc}\n")
                 return 1
         cluster = DevCluster(root, workers=args.workers, etcd_url=args.etcd)
         sys.stderr.write(f"starting {args.targets} target(s) and {args.proxies} prox(ies) in {root}...\n")

