@@ -66,7 +66,7 @@ def get_batch(
     work = service_for(node).begin()
     # 4. assemble, streamed or as a multipart answer
     try:
-        local = LocalSource(node.store, node.shards, missing_buckets=missing)
+        local = LocalSource(node.objects, node.shards, missing_buckets=missing)
         source: EntrySource = local
         if node.cluster is not None and not query.flag("local"):
             # a designated target: entries on peers come over the network (a peer's own share of a

@@ -25,9 +25,11 @@ from typing import Protocol
 
 from strata.archive import ArchiveReader, FileRegion, Member, format_of
 from strata.archive.reader import member_span
+from strata.config.access import ACCESS_GET
 from strata.core.errors import BucketNotFound, NotFound, ObjectNotFound, RangeNotSatisfiable, StrataError
 from strata.getbatch.model import Entry
-from strata.storage.objects import ObjectStore, OpenObject
+from strata.objects.service import ObjectService
+from strata.storage.objects import OpenObject
 from strata.storage.shards import ShardIndexes
 
 # Bodies up to this size are read into memory and go out joined with their tar header: one pread is
@@ -109,13 +111,14 @@ class LocalSource:
 
     def __init__(
         self,
-        store: ObjectStore,
+        objects: ObjectService,
         indexes: ShardIndexes,
         *,
         missing_buckets: frozenset[str] = frozenset(),
         shards_open: int = SHARDS_OPEN,
     ) -> None:
-        self.store = store
+        self.objects = objects
+        self.store = objects.store  # shard indexes and read-ahead hints work on the files themselves
         self.missing_buckets = missing_buckets  # keys of buckets known not to exist (coer)
         self.indexes = indexes
         self.capacity = shards_open
@@ -126,7 +129,7 @@ class LocalSource:
             raise BucketNotFound(entry.bck.uri)
         if entry.archpath:
             return self._archived(entry)
-        obj = self.store.open(entry.bck, entry.name)
+        obj = self.objects.open(entry.bck, entry.name)  # GET access, checksum validation if asked
         try:
             offset, count = (0, obj.size) if entry.whole else object_span(entry, obj.size, _uri(entry))
             if count > INLINE_MAX:
@@ -166,6 +169,7 @@ class LocalSource:
             self.shards.move_to_end(key)
             return shard
         fmt = format_of(entry.name)  # InvalidRequest: not an archive by its name
+        self.objects.bucket(entry.bck, ACCESS_GET)
         obj, reader = self.indexes.open(self.store, entry.bck, entry.name, fmt)
         shard = self.shards[key] = _OpenShard(obj, reader)
         while len(self.shards) > self.capacity:
