@@ -10,6 +10,7 @@ Values are natural Python inside (seconds, bytes, ints) and AIStore-encoded only
 bad input raises an ``InvalidRequest`` subclass (HTTP 400) naming the key and the rule.
 """
 
+from ._cluster_sections import S3Conf
 from .access import (
     ACCESS_ALL,
     ACCESS_NONE,
@@ -54,6 +55,7 @@ __all__ = [
     "BucketPropsError",
     "ClusterConfig",
     "ConfigError",
+    "S3Conf",
     "bucket_id",
     "bucket_props_from_json",
     "bucket_props_to_json",

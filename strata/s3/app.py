@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 
 from strata.api.node import Node
-from strata.config._cluster_sections import S3Conf
+from strata.config import S3Conf
 from strata.core.names import validate_object_name
 from strata.s3 import buckets, cluster, listing, multipart, objects
 from strata.s3.auth import Signature, authenticate

@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from strata.config._cluster_sections import S3Conf
+from strata.config import S3Conf
 from strata.core.errors import InvalidRequest
 from strata.s3.errors import access_denied
 
