@@ -1,0 +1,21 @@
+"""The object service: the one object path under every front.
+
+``ObjectService`` (``service.py``) owns every operation on an object -- read (whole, range), write
+(streamed PUT, append and flush, multipart complete, copy, rename), head, delete, metadata update --
+and is the one place that applies what must hold whichever front a request came through:
+
+- the bucket's ``access`` bits (AIStore's ``apc.Access*``): 403 on every front alike;
+- checksum validation on read (``checksum.validate_warm_get``): a corrupted object is refused with
+  ``ObjectCorrupted`` (422, never retried), counted in ``err_cksum_count`` and logged;
+- versioning and the ``Fsync-PUT`` bucket feature on every write;
+- the Prometheus counters (``get_count``, ``put_bytes``, ``err_get_count``...);
+- the hot cache of whole small-object responses (``hotcache.py``), validated by the object's exact
+  metadata record through the storage's probe.
+
+Callers: the AIS ``/v1`` object handlers (``strata.api.objects``), the S3 handlers
+(``strata.s3.objects``), GetBatch sources, and rebalance receivers. They parse their protocol, call one
+method, and shape the answer; none of them applies an access bit or bumps an object counter itself.
+
+Next in this room, in the order ARCHITECTURE.md stacks them: the codec (compression frames and the
+savings ledger), the chunk layout, backends (cold GET, write-through), replicas, and the authorizer.
+"""
