@@ -6,6 +6,14 @@ cheap to reach and can be persisted by the caller. Writing: ``new_writer(fmt)`` 
 ``FileRegion`` items to stream. Errors: malformed archives, bad patterns and unknown formats are
 ``InvalidRequest`` (400), missing members ``NotFound`` (404), a source that breaks its announced size
 ``SourceSizeMismatch`` (500, truncate the stream), an unreadable persisted index ``CorruptIndex``.
+
+Which entries are members (one rule, ``served_name`` in ``strata.archive.model``, applied by every reader
+as it walks a shard): a regular file whose name, after dropping empty and ``.`` segments (``./a//b`` is
+``a/b``), is a non-empty relative path with no ``..`` segment, no NUL, no backslash and no drive prefix.
+Directories, symlinks, hardlinks, devices, FIFOs, sparse files and unsafe names (``../../etc/x``,
+``/abs/path``, ``a/../../b``, ``..\\x``) are not members: not listed, not found by ``archpath`` (404, as
+a missing member), not matched by ``archregx``, not served to GetBatch. A requested name is normalised
+by the same rule before lookup. So no name Strata hands out escapes the directory it is extracted into.
 """
 
 from strata.archive.formats import FORMATS, TAR, TAR_LZ4, TGZ, ZIP, content_type, format_of

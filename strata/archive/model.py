@@ -1,13 +1,15 @@
-"""The small shapes shared by readers and writers: a member, a zero-copy file region, a source.
+"""The small shapes shared by readers and writers: a member, a zero-copy file region, a source -- and the
+one rule deciding which archive entries are members at all (``served_name``).
 
-Member names are reported exactly as the archive spells them, including absolute paths and ``..``
-segments: readers use names only for matching and never to build a filesystem path, so a hostile name
-cannot make Strata write anywhere. The caller that exposes names (listing, GetBatch) decides what to do
-with them; nothing here sanitises or rejects them.
+Shards are client data, and whoever extracts what Strata hands out (a listing, an ``archregx`` TAR, a
+GetBatch stream) may write those names to disk. So every reader classifies each entry with
+``served_name`` before it becomes a ``Member``: only a regular file with a safe relative name is
+served; anything else is not a member, for listing, lookup, matching and GetBatch alike.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,9 +17,34 @@ import msgspec
 
 from strata.core.errors import StrataError
 
+_WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")
+
+
+def served_name(name: str, regular: bool = True) -> str | None:
+    """The name an archive entry is served under, or None when it is not served at all.
+
+    ``regular`` says whether the entry is a regular file (the reader knows its format's type bits);
+    directories, symlinks, hardlinks, devices, FIFOs and sparse files are never served. A name is
+    served after dropping empty and ``.`` segments (``./a//b`` is served as ``a/b``), and only when
+    what remains is a non-empty relative path: not absolute (``/x``), no ``..`` segment anywhere
+    (``a/../b`` included: one simple rule, no resolving), no NUL, no backslash (a path separator to
+    Windows extractors) and no drive prefix (``C:``). The same function normalises a requested
+    member name before lookup, so ``./a/b`` finds the member listed as ``a/b`` and an unsafe request
+    finds nothing (404).
+    """
+    if not regular or not name or name[0] == "/" or "\x00" in name or "\\" in name:
+        return None
+    if name[0] == "." or "/." in name or "//" in name or name[-1] == "/":
+        segments = [segment for segment in name.split("/") if segment not in ("", ".")]
+        if not segments or ".." in segments:
+            return None
+        name = "/".join(segments)
+    # else the common case: nothing to drop, and no segment can be "." or ".."
+    return None if _WINDOWS_DRIVE.match(name) else name
+
 
 class Member(msgspec.Struct, frozen=True, gc=False):
-    """One regular file inside an archive.
+    """One served file inside an archive: a regular file, named as ``served_name`` answers.
 
     ``data_offset`` is the byte offset of the member's bytes in the shard file when they are stored
     there verbatim (every uncompressed TAR member), so the caller can ``sendfile`` them; -1 otherwise.

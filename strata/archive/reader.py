@@ -1,8 +1,9 @@
 """``ArchiveReader``: list, find, match and read members of a shard, whatever its format.
 
 The reader works over an open file descriptor the caller owns (and closes after ``close()``); it never
-reads a whole shard into memory and never writes anywhere. Member names are returned exactly as stored,
-``..`` and absolute paths included (see ``strata.archive.model``): they are for matching and display.
+reads a whole shard into memory and never writes anywhere. Members are the entries ``served_name``
+accepts (regular files with safe relative names), under the names it answers: ``members``, ``find`` and
+``match`` all see the same set, so listing, ``archpath``, ``archregx`` and GetBatch agree.
 
 Per format (the cost model a caller can rely on):
 - ``.tar``: header-only index, built once per reader or passed in (``index=``, e.g. loaded from the
@@ -19,9 +20,9 @@ from typing import Protocol
 
 from strata.archive.formats import TAR, TAR_LZ4, TGZ, format_of
 from strata.archive.matching import matcher
-from strata.archive.model import FileRegion, Member
+from strata.archive.model import FileRegion, Member, served_name
 from strata.archive.tar_index import TarIndex
-from strata.archive.tar_reader import IndexedTarReader, StreamedTarReader
+from strata.archive.tar_reader import IndexedTarReader, StreamedTarReader, member_not_found
 from strata.archive.zip_reader import ZipReader
 from strata.core.errors import InvalidRequest, RangeNotSatisfiable
 
@@ -63,12 +64,16 @@ class ArchiveReader:
             self._impl = self._zip = ZipReader(fd, size)
 
     def members(self) -> Iterator[Member]:
-        """Regular files in archive order; directories, links and devices are skipped."""
+        """Served members in archive order: directories, links, devices and unsafe names are skipped."""
         return self._impl.members()
 
     def find(self, name: str) -> Member:
-        """The first member called ``name``; NotFound if there is none."""
-        return self._impl.find(name)
+        """The first member called ``name`` once normalised by ``served_name`` (``./a/b`` finds ``a/b``);
+        NotFound if there is none, and for a name no member can have (``../x``, ``/x``)."""
+        served = served_name(name)
+        if served is None:
+            raise member_not_found(name)
+        return self._impl.find(served)
 
     def read(self, member: Member, offset: int = 0, length: int = -1) -> Iterator[bytes]:
         """The member's bytes (or a range of them) in chunks of at most 1 MiB."""

@@ -2,8 +2,9 @@
 
 Reading understands what real shards contain: POSIX ustar (name + prefix), GNU (long names in ``L``
 entries, base-256 sizes), PAX extended headers (``x`` per entry and ``g`` global; ``path``, ``size`` and
-``mtime`` keys) and old v7 headers. Only regular files are reported; directories, links, devices and GNU
-sparse files are walked past. A bad checksum, a number that is not a number or a header cut short is
+``mtime`` keys) and old v7 headers. Every entry is classified by ``strata.archive.model.served_name``:
+only regular files with a safe relative name are served; directories, links, devices, GNU sparse files
+and unsafe names are walked past. A bad checksum, a number that is not a number or a header cut short is
 ``InvalidRequest``: a shard is client data and must never crash the reader.
 
 Writing hand-rolls 512-byte ustar headers (Python's ``tarfile`` is ~4x slower per member, see
@@ -17,6 +18,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from strata.archive.model import served_name
 from strata.archive.streams import ByteSource
 from strata.core.errors import InvalidRequest
 
@@ -40,13 +42,17 @@ def padding(size: int) -> int:
 
 @dataclass(slots=True)
 class TarEntry:
-    """One archive entry as the walker sees it; the source is positioned at ``data_offset``."""
+    """One archive entry as the walker sees it; the source is positioned at ``data_offset``.
+
+    ``served`` is the name the entry is served under as a member, None when it is not one (see
+    ``served_name``); ``name`` is the name as stored, for messages only.
+    """
 
     name: str
     size: int
     mtime: int
     data_offset: int
-    regular: bool
+    served: str | None
 
 
 def _number(field: bytes, what: str, offset: int) -> int:
@@ -165,7 +171,8 @@ class TarWalker:
             raise InvalidRequest(f"malformed tar header at offset {offset}: negative size")
         sparse = typeflag == b"S" or any(key.startswith("GNU.sparse.") for key in pax)
         regular = typeflag in _REGULAR and not name.endswith("/") and not sparse
-        return TarEntry(name, 0 if typeflag in _NO_DATA else size, mtime, source.tell(), regular)
+        served = served_name(name, regular)
+        return TarEntry(name, 0 if typeflag in _NO_DATA else size, mtime, source.tell(), served)
 
 
 def skip_past_data(source: ByteSource, size: int) -> None:

@@ -17,7 +17,8 @@ from strata.archive.model import CorruptIndex, Member
 from strata.archive.streams import PreadSource
 from strata.archive.tar_headers import TarWalker, skip_past_data
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+"""2: names are served names (``served_name``); a version-1 index may hold unsafe ones, so it is rebuilt."""
 
 
 class _IndexFile(msgspec.Struct, array_like=True):
@@ -36,7 +37,7 @@ _decoder = msgspec.msgpack.Decoder(_IndexFile)
 
 
 class TarIndex:
-    """The regular-file members of a TAR shard of ``shard_size`` bytes, in archive order."""
+    """The served members of a TAR shard of ``shard_size`` bytes (see ``served_name``), in archive order."""
 
     __slots__ = ("_by_name", "members", "shard_size")
 
@@ -99,6 +100,6 @@ def build_tar_index(fd: int, size: int) -> TarIndex:
     members: list[Member] = []
     while (entry := walker.next_entry(source)) is not None:
         skip_past_data(source, entry.size)
-        if entry.regular:
-            members.append(Member(entry.name, entry.size, entry.mtime, entry.data_offset, entry.data_offset))
+        if (name := entry.served) is not None:
+            members.append(Member(name, entry.size, entry.mtime, entry.data_offset, entry.data_offset))
     return TarIndex(members, size)

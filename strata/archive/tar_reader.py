@@ -78,7 +78,7 @@ class StreamedTarReader:
         self._complete = False
 
     def _advance(self) -> Member | None:
-        """Walk to the next regular member; None at the end of the archive."""
+        """Walk to the next served member; None at the end of the archive."""
         while not self._complete:
             self._source.seek_forward(self._next_header)
             entry = self._walker.next_entry(self._source)
@@ -86,8 +86,8 @@ class StreamedTarReader:
                 self._complete = True
                 break
             self._next_header = entry.data_offset + entry.size + padding(entry.size)
-            if entry.regular:
-                member = Member(entry.name, entry.size, entry.mtime, -1, entry.data_offset)
+            if entry.served is not None:
+                member = Member(entry.served, entry.size, entry.mtime, -1, entry.data_offset)
                 self._passed.append(member)
                 self._by_name.setdefault(member.name, member)
                 return member

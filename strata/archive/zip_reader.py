@@ -5,6 +5,10 @@ and handles ZIP64. Stored (uncompressed, unencrypted) members are read straight 
 pread -- or handed out as a ``FileRegion`` for zero-copy -- at the offset found in their local header;
 their CRC is then not checked, the same trade TAR makes. Compressed members stream through ``zipfile``,
 which checks the CRC when a member is read to its end.
+
+Entries are classified by ``served_name`` on their name as stored (``orig_filename``: ``zipfile`` cuts
+``filename`` at a NUL, which would hide a ``"a\\0../../x"`` trick), so symlinks, directories and unsafe
+names are not members.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from strata.archive.model import FileRegion, Member
+from strata.archive.model import FileRegion, Member, served_name
 from strata.archive.streams import READ_CHUNK, PreadFile, pread_exact
 from strata.archive.tar_reader import member_not_found
 from strata.core.errors import InvalidRequest
@@ -78,7 +82,7 @@ class ZipReader:
         self._archive: zipfile.ZipFile | None = None
         self._members: list[Member] | None = None
         self._by_name: dict[str, Member] = {}
-        self._infos: dict[int, zipfile.ZipInfo] = {}  # by local header offset (Member.position)
+        self._infos: dict[int, tuple[str, zipfile.ZipInfo]] = {}  # served name and info by Member.position
 
     def _open(self) -> zipfile.ZipFile:
         if self._archive is None:
@@ -90,12 +94,13 @@ class ZipReader:
         if self._members is None:
             members: list[Member] = []
             for info in self._open().infolist():
-                if not _is_regular(info):
+                name = served_name(info.orig_filename, _is_regular(info))
+                if name is None:
                     continue
-                member = Member(info.filename, info.file_size, _mtime(info), -1, info.header_offset)
+                member = Member(name, info.file_size, _mtime(info), -1, info.header_offset)
                 members.append(member)
                 self._by_name.setdefault(member.name, member)
-                self._infos[info.header_offset] = info
+                self._infos[info.header_offset] = (name, info)
             self._members = members
         return self._members
 
@@ -111,10 +116,10 @@ class ZipReader:
 
     def _info(self, member: Member) -> zipfile.ZipInfo:
         self._listing()
-        info = self._infos.get(member.position)
-        if info is None or info.filename != member.name:
+        served = self._infos.get(member.position)
+        if served is None or served[0] != member.name:
             raise member_not_found(member.name)
-        return info
+        return served[1]
 
     def _stored_offset(self, info: zipfile.ZipInfo) -> int | None:
         """Where a stored, unencrypted member's bytes start in the shard; None for any other member."""

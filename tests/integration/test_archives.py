@@ -13,6 +13,14 @@ from aistore.sdk.archive_config import ArchiveConfig, ArchiveMode
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrObjNotFound
 
+from tests.unit.test_archive_support import (
+    ALL_FORMATS,
+    NOT_REGULAR,
+    SAFE_MEMBERS,
+    UNSAFE_NAMES,
+    hostile_shard,
+)
+
 from .helpers import make_tar, make_zip, pattern, raw
 
 pytestmark = pytest.mark.timeout(90)
@@ -100,13 +108,38 @@ def test_archive_errors_are_4xx(endpoint: str, bucket: Bucket) -> None:
     assert raw("GET", f"{base}/s.tgz?provider=ais&archpath=b/readme.txt").status_code == 400
 
 
-def test_hostile_member_names_are_only_names(bucket: Bucket, tmp_path: object) -> None:
-    evil = {"../../escape.txt": b"nope", "/abs/path.txt": b"abs"}
-    bucket.object("evil.tar").get_writer().put_content(make_tar(evil))
-    got = bucket.object("evil.tar").get_reader(archive_config=ArchiveConfig(archpath="../../escape.txt"))
-    assert got.read_all() == b"nope"
-    names = [e.name for e in bucket.list_archive("evil.tar")]
-    assert names == ["evil.tar/../../escape.txt", "evil.tar//abs/path.txt"]
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_unsafe_and_non_regular_members_are_never_served(bucket: Bucket, fmt: str) -> None:
+    """``../``, absolute, NUL/backslash/drive names, links, devices and FIFOs are not members: the
+    listing, ``archpath`` (404 as for a missing member) and ``archregx`` all agree; ``./a`` and ``a//b``
+    are served normalised."""
+    shard = f"hostile{fmt}"
+    bucket.object(shard).get_writer().put_content(hostile_shard(fmt))
+    served = [name for _, name, _ in SAFE_MEMBERS]
+    assert [e.name for e in bucket.list_archive(shard)] == [f"{shard}/{name}" for name in served]
+    for name in [*UNSAFE_NAMES, *NOT_REGULAR, "nul"]:
+        with pytest.raises(ErrObjNotFound):
+            bucket.object(shard).get_reader(archive_config=ArchiveConfig(archpath=name)).read_all()
+    for raw_name, name, data in SAFE_MEMBERS:
+        for spelling in (raw_name, name):
+            got = bucket.object(shard).get_reader(archive_config=ArchiveConfig(archpath=spelling))
+            assert got.read_all() == data, spelling
+    everything = {name: data for _, name, data in SAFE_MEMBERS}
+    cases = [
+        (".*", ArchiveMode.REGEXP, everything),
+        (".", ArchiveMode.SUBSTR, everything),
+        ("etc", ArchiveMode.SUBSTR, {}),
+        ("link", ArchiveMode.SUBSTR, {}),
+        ("ok/a", ArchiveMode.WDSKEY, {"ok/a.txt": everything["ok/a.txt"]}),
+    ]
+    for regex, mode, expected in cases:
+        config = ArchiveConfig(regex=regex, mode=mode)
+        out = bucket.object(shard).get_reader(archive_config=config).read_all()
+        with tarfile.open(fileobj=io.BytesIO(out), mode="r:") as tf:
+            infos = tf.getmembers()
+            assert all(info.isfile() for info in infos)
+            got = {info.name: tf.extractfile(info).read() for info in infos}  # type: ignore[union-attr]
+        assert got == expected, (regex, mode)
 
 
 @pytest.mark.parametrize("fmt", [".tar", ".tgz", ".zip", ".tar.lz4"])

@@ -20,6 +20,9 @@ from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 from aistore.sdk.errors import AISError, ErrBckNotFound, ErrObjNotFound
 
+from strata.archive import model
+from tests.unit.test_archive_support import NOT_REGULAR, SAFE_MEMBERS, UNSAFE_NAMES, hostile_shard
+
 from .helpers import make_tar, make_zip, pattern, raw
 
 pytestmark = pytest.mark.timeout(120)
@@ -385,3 +388,64 @@ def test_entry_errors_with_and_without_coer(client: Client, filled: Bucket) -> N
     batch.add("obj-000")
     results = list(batch.get())
     assert "past the end" in (results[0][0].err_msg or "") and results[1][1] == OBJECTS["obj-000"]
+
+
+# ----------------------------------------------------------------------------- hostile shard entries
+
+
+@pytest.mark.parametrize("fmt", [".tar", ".tgz", ".zip", ".tar.lz4"])
+def test_unsafe_and_non_regular_members_are_missing_entries(
+    endpoint: str, client: Client, bucket: Bucket, fmt: str
+) -> None:
+    """GetBatch serves a shard's members by the archive package's one rule: ``../``, absolute and
+    NUL/backslash/drive names, links, devices and FIFOs are missing entries (404 without coer); no
+    output member is a non-regular file or carries their bytes."""
+    shard = f"hostile{fmt}"
+    bucket.object(shard).get_writer().put_content(hostile_shard(fmt))
+    hostile = [*UNSAFE_NAMES, *NOT_REGULAR, "nul"]
+    safe = [(spelling, data) for raw_name, name, data in SAFE_MEMBERS for spelling in (raw_name, name)]
+    for first in range(0, len(hostile), 5):  # get_batch.max_soft_errs is 6 by default
+        wanted: list[tuple[str, bytes | None]] = [
+            *safe,
+            *((name, None) for name in hostile[first : first + 5]),
+        ]
+        wanted.sort(key=lambda item: item[0][::-1])  # mix hostile and safe entries
+        _check_hostile_batch(endpoint, client, bucket, shard, wanted)
+    # without coer the first hostile entry fails the request, as a missing member does
+    for archpath in hostile:
+        batch = client.batch(bucket=bucket, cont_on_err=False)
+        batch.add(shard, archpath=SAFE_MEMBERS[0][0])
+        batch.add(shard, archpath=archpath)
+        with pytest.raises(ErrObjNotFound):
+            list(batch.get())
+
+
+def _check_hostile_batch(
+    endpoint: str, client: Client, bucket: Bucket, shard: str, wanted: list[tuple[str, bytes | None]]
+) -> None:
+    """``wanted``: (archpath, bytes), bytes None for an entry that must come back missing."""
+    # the SDK, with coer: safe members (either spelling) come back, the others empty and flagged
+    batch = client.batch(bucket=bucket, cont_on_err=True, streaming_get=False)
+    for archpath, _ in wanted:
+        batch.add(shard, archpath=archpath)
+    results = list(batch.get())
+    assert len(results) == len(wanted)
+    for (archpath, data), (out, got) in zip(wanted, results, strict=True):
+        if data is None:
+            assert "no such file in the archive" in (out.err_msg or ""), archpath
+            assert got == b"", archpath
+        else:
+            assert not out.err_msg and got == data, archpath
+    # raw, streamed: every member a regular file; only __404__/ placeholders (empty) name hostile entries
+    body = {"in": [{"objname": shard, "archpath": p} for p, _ in wanted], "coer": True, "strm": True}
+    resp = moss(endpoint, bucket.name, body)
+    assert resp.status_code == 200, resp.text
+    got_members = members(resp.content, ".tar")
+    assert len(got_members) == len(wanted)
+    for (name, data), (archpath, expected) in zip(got_members, wanted, strict=True):
+        assert b"EVIL" not in data, name
+        if expected is None:
+            assert name.startswith(f"__404__/{bucket.name}/{shard}/") and data == b"", name
+        else:
+            assert name == f"{bucket.name}/{shard}/{archpath}" and data == expected
+            assert model.served_name(name) is not None, name  # no "..", not absolute, no NUL/backslash
