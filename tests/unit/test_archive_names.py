@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from strata.archive import ArchiveReader, CorruptIndex, TarIndex, model
-from strata.errors import NotFound
+from strata.core.errors import NotFound
 from tests.unit.test_archive_support import (
     ALL_FORMATS,
     NOT_REGULAR,
