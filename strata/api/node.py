@@ -108,6 +108,11 @@ class Node:
         me = [NodeInfo(node_id, PROXY, host, port, self.started_ns), NodeInfo(node_id, TARGET, host, port)]
         self._embedded_map = ClusterMap(1, "", me, {})
 
+    def close(self) -> None:
+        """Release what the node holds open (in-process tests build and drop many nodes)."""
+        self.meta.close()
+        self.metrics.close()
+
     @property
     def is_proxy(self) -> bool:
         return self.role == PROXY

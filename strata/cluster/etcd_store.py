@@ -78,6 +78,9 @@ class EtcdMetaStore:
     def stop(self) -> None:
         self._stop.set()
 
+    def close(self) -> None:
+        self.stop()
+
     def _ensure_defaults(self) -> None:
         bmd = BucketMetadata(1, uuidlib.uuid4().hex[:12], {})
         self.etcd.compare_and_swap(self.prefix + "bmd", bmd.to_json(), 0)

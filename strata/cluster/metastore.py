@@ -35,6 +35,7 @@ class MetaStore(Protocol):
     def update_bmd(self, change: Callable[[BucketMetadata], BucketMetadata]) -> BucketMetadata: ...
     def config(self) -> ClusterConfig: ...
     def update_config(self, change: Callable[[ClusterConfig], ClusterConfig]) -> ClusterConfig: ...
+    def close(self) -> None: ...
 
 
 def _write_atomically(path: str, data: bytes) -> None:
@@ -82,6 +83,11 @@ class LocalMetaStore:
         self._bmd_seen = -1
         self._config: ClusterConfig | None = None
         self._config_seen = -1
+
+    def close(self) -> None:
+        """Release the shared version counters (a worker holds them for its whole life)."""
+        self._counters.close()
+        self._counters_file.close()
 
     def _locked(self) -> _FileLock:
         return _FileLock(self.lock_path)

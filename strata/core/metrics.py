@@ -60,6 +60,9 @@ class Metrics:
         self.slot = slot % MAX_WORKERS
         self._base = self.slot * _ROW
 
+    def close(self) -> None:
+        self._map.close()
+
     def add(self, name: str, value: int = 1) -> None:
         offset = self._base + INDEX[name] * _CELL.size
         current = _CELL.unpack_from(self._map, offset)[0]

@@ -22,7 +22,9 @@ from .inprocess import InProcessNode
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[InProcessNode]:
-    yield InProcessNode(tmp_path)
+    in_process = InProcessNode(tmp_path)
+    yield in_process
+    in_process.node.close()
 
 
 def _create(node: InProcessNode, bucket: str) -> None:
