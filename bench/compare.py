@@ -126,10 +126,10 @@ def from_wrk(result: WrkResult, amount: float) -> Sample:
     )
 
 
-def sample_text(unit: str, s: Sample) -> str:
+def sample_text(unit: str, per_what: str, s: Sample) -> str:
     per = (s.user_s + s.system_s) / s.requests * 1e6 if s.requests else 0.0
     return (
-        f"{s.amount / s.seconds if s.seconds else 0:,.0f} {unit}, {per:.1f} us CPU/req, "
+        f"{s.amount / s.seconds if s.seconds else 0:,.0f} {unit}, {per:.1f} us server CPU/{per_what}, "
         f"others {s.others_cores:.2f} cores" + (f", {s.detail}" if s.detail else "")
     )
 
@@ -199,7 +199,7 @@ def measure_get(trees: list[Tree], size: int, count: int, shape: LoadShape) -> M
             amount = res.requests if small else res.requests * size / 1e6
             sample = from_wrk(res, amount)
             m.samples[tree.label].append(sample)
-            say(f"{label} round {r + 1} {tree.label}: {sample_text(m.unit, sample)}")
+            say(f"{label} round {r + 1} {tree.label}: {sample_text(m.unit, m.per, sample)}")
             if not m.commands:
                 m.commands.append(res.command.replace(f":{tree.server.port}", ":STRATA"))
     return m
@@ -220,7 +220,7 @@ def measure_put(trees: list[Tree], shape: LoadShape) -> Measure:
                 continue
             sample = from_wrk(res, res.requests)
             m.samples[tree.label].append(sample)
-            say(f"{label} round {r} {tree.label}: {sample_text(m.unit, sample)}")
+            say(f"{label} round {r} {tree.label}: {sample_text(m.unit, m.per, sample)}")
             if not m.commands:
                 m.commands.append(res.command.replace(f":{tree.server.port}", ":STRATA"))
     return m
@@ -251,7 +251,7 @@ def measure_getbatch(trees: list[Tree], count: int, shape: LoadShape) -> Measure
                 detail=f"{batches} batches",
             )  # fmt: skip
             m.samples[tree.label].append(sample)
-            say(f"GetBatch round {r + 1} {tree.label}: {sample_text('files/s', sample)}")
+            say(f"GetBatch round {r + 1} {tree.label}: {sample_text(m.unit, m.per, sample)}")
     m.commands.append(
         f"curl -sS -L -X GET -o /dev/null -H 'Content-Type: application/json' --data-binary "
         f'\'{{"in": [{{"objname": "obj-000000"}}, ... {count:,} entries], "mime": ".tar", '
@@ -302,7 +302,7 @@ def render(
     for m in measures:
         lines += [f"- {n}" for n in m.notes]
         for tree in ("before", "after"):
-            runs = "; ".join(sample_text(m.unit, s) for s in m.samples[tree])
+            runs = "; ".join(sample_text(m.unit, m.per, s) for s in m.samples[tree])
             if runs:
                 lines.append(f"- {m.name}, {tree} runs: {runs}")
     lines += ["", "Load commands (wrk Lua scripts are in bench/lua/):"]
@@ -315,7 +315,7 @@ def idle_cores(pid: int, seconds: float = 1.0) -> float:
     u0, s0 = tree_cpu_seconds(pid)
     time.sleep(seconds)
     u1, s1 = tree_cpu_seconds(pid)
-    return (u1 + s1 - u0 - s0) / seconds
+    return max(u1 + s1 - u0 - s0, 0.0) / seconds
 
 
 # ---------------------------------------------------------------------------------------------
