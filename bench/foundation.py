@@ -470,9 +470,11 @@ def machine_line() -> str:
     )
 
 
-def git_line() -> str:
+def git_line(root: Path = REPO_ROOT) -> str:
+    """`branch @ commit` of the checkout at `root`, `(dirty)` if its strata/ has uncommitted changes."""
+
     def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
         return out.stdout.strip()
 
     dirty = " (dirty)" if git("status", "--porcelain", "--", "strata") else ""

@@ -136,11 +136,21 @@ class StrataServer(_Managed):
 
     name = "strata"
 
-    def __init__(self, data_dir: Path, workers: int, port: int | None = None, log_dir: Path | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        workers: int,
+        port: int | None = None,
+        log_dir: Path | None = None,
+        source_root: Path | None = None,
+    ):
         self.data_dir = data_dir
         self.workers = workers
         self.port = port or free_port()
         self.log_dir = log_dir or data_dir.parent
+        # The source tree whose `strata` runs (cwd and first on PYTHONPATH): this checkout by default,
+        # another checkout to compare two versions of the code in one run (bench/compare.py).
+        self.source_root = (source_root or REPO_ROOT).resolve()
         self.startup_seconds = 0.0
 
     @property
@@ -153,15 +163,28 @@ class StrataServer(_Managed):
             "--data", str(self.data_dir), "--workers", str(self.workers),
         ]  # fmt: skip
 
+    def environment(self) -> dict[str, str]:
+        """The server's environment: `source_root` first on PYTHONPATH, so its `strata` is imported
+        (not the editable install's)."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(self.source_root) + os.pathsep + env.get("PYTHONPATH", "")
+        return env
+
+    def imported_from(self) -> str:
+        """Where `python -m strata` started as the server is imported from (proves which tree runs)."""
+        out = subprocess.run(
+            [sys.executable, "-c", "import strata; print(strata.__file__)"], cwd=self.source_root,
+            env=self.environment(), capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return out.stdout.strip()
+
     def start(self, timeout: float = 120.0) -> StrataServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         log = open(self.log_dir / f"strata-{self.port}.log", "ab")  # noqa: SIM115 - owned by the child
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            self.command(), cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self.command(), cwd=self.source_root, env=self.environment(), stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()
         try:
