@@ -73,7 +73,7 @@ def _fill(mountpath: Path) -> None:
 
 def _files(mountpath: Path) -> list[str]:
     """Every non-directory entry below the mountpath, relative to it."""
-    found = []
+    found: list[str] = []
     for parent, _dirs, names in os.walk(mountpath):
         found.extend(os.path.relpath(os.path.join(parent, name), mountpath) for name in names)
     return sorted(found)
