@@ -141,13 +141,12 @@ def load_record(
 ) -> tuple[str, UploadRecord]:
     """The upload's directory and record; NotFound unless the upload exists, with a record, for this
     very object (an id of another object's upload, or a malformed id, is not found either)."""
-    if not _UPLOAD_RE.fullmatch(upload_id):
-        raise NotFound(f'multipart upload "{upload_id}" for {bck.object_uri(object_name)} does not exist')
-    directory = _upload_dir(store, bck, object_name, upload_id)
-    record = _read_record(directory)
-    if record is None or record.key != object_name:
-        raise NotFound(f'multipart upload "{upload_id}" for {bck.object_uri(object_name)} does not exist')
-    return directory, record
+    if _UPLOAD_RE.fullmatch(upload_id):
+        directory = _upload_dir(store, bck, object_name, upload_id)
+        record = _read_record(directory)
+        if record is not None and record.key == object_name:
+            return directory, record
+    raise NotFound(f'multipart upload "{upload_id}" for {bck.object_uri(object_name)} does not exist')
 
 
 def _read_record(directory: str) -> UploadRecord | None:
