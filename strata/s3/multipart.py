@@ -1,8 +1,9 @@
 """S3 multipart upload over Strata's native one (``storage.multipart``): one upload, either front.
 
-What S3 adds is bookkeeping: ``s3-upload.json`` in the upload's directory (key, initiated, owner and
-the object's metadata from CreateMultipartUpload) and, on each part file, an xattr with the part's
-MD5 and size -- set before the part is renamed into place, so a part and its ETag appear together.
+What S3 adds is bookkeeping, which storage keeps for it: an ``UploadRecord`` with the upload (key,
+initiated, owner and the object's metadata from CreateMultipartUpload) and, on each part file, a
+``PartRecord`` with the part's MD5 and size -- stamped before the part is renamed into place, so a
+part and its ETag appear together. This module only shapes the protocol.
 
 CompleteMultipartUpload checks what S3 checks (ascending part numbers, every ETag matching, parts of
 at least 5 MiB except the last), then assembles kernel-side and publishes with the ETag S3 clients
@@ -18,8 +19,6 @@ import re
 import time
 from urllib.parse import quote
 
-import msgspec
-
 from strata.core.errors import NotFound
 from strata.s3.buckets import owner_xml
 from strata.s3.context import S3Context
@@ -30,53 +29,29 @@ from strata.s3.users import Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import Response
 from strata.storage import multipart as native
-from strata.storage.mountpaths import MULTIPART
+from strata.storage.multipart import PartRecord, UploadRecord
 
 MIN_PART_SIZE = 5 << 20
 MAX_PARTS_LISTED = 1000
-UPLOAD_FILE = "s3-upload.json"
-PART_XATTR = "user.strata.s3part"
-_PART_FILE = re.compile(r"\d{5}")
-_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _MAX_PARTS_METADATA = 1500  # characters of part sizes kept for GET ?partNumber
-
-
-class UploadRecord(msgspec.Struct):
-    key: str
-    initiated_ns: int
-    owner: str = ""
-    custom: dict[str, str] = {}
-
-
-class PartRecord(msgspec.Struct, array_like=True):
-    etag: str
-    size: int
-    mtime_ns: int
-
-
-def _upload_dir(ctx: S3Context, key: str, upload_id: str) -> str:
-    mountpath = ctx.node.mountpaths.for_object(ctx.bck, key)
-    return os.path.join(mountpath.content_dir(ctx.bck, MULTIPART), upload_id)
 
 
 def _load_upload(ctx: S3Context, upload_id: str) -> tuple[str, UploadRecord]:
     """The upload's directory and record; NoSuchUpload unless it exists for this very key."""
-    if not _UPLOAD_ID.fullmatch(upload_id):
-        raise no_such_upload(upload_id)
-    directory = _upload_dir(ctx, ctx.key, upload_id)
     try:
-        with open(os.path.join(directory, UPLOAD_FILE), "rb") as f:
-            record = msgspec.json.decode(f.read(), type=UploadRecord)
-    except (OSError, msgspec.DecodeError):
+        return native.load_record(ctx.node.store, ctx.bck, ctx.key, upload_id)
+    except NotFound:
         raise no_such_upload(upload_id) from None
-    if record.key != ctx.key:
-        raise no_such_upload(upload_id)
-    return directory, record
+
+
+def _decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``"²"`` and the like, which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _part_number(ctx: S3Context) -> int:
     raw = ctx.query.get("partNumber", "")
-    if not raw.isdigit() or not 1 <= int(raw) <= native.MAX_PART_NUMBER:
+    if not _decimal(raw) or not 1 <= int(raw) <= native.MAX_PART_NUMBER:
         raise invalid_argument(
             "Part number must be an integer between 1 and 10000, inclusive", "partNumber", raw
         )
@@ -85,15 +60,11 @@ def _part_number(ctx: S3Context) -> int:
 
 def create(ctx: S3Context, body: bytes) -> Response:
     ctx.props(Permission.WRITE)
-    upload_id = native.create(ctx.node.store, ctx.bck, ctx.key)
     user = ctx.user
     record = UploadRecord(
         ctx.key, time.time_ns(), user.name if user else "", custom_from_headers(ctx.request)
     )
-    path = os.path.join(_upload_dir(ctx, ctx.key, upload_id), UPLOAD_FILE)
-    with open(path + ".tmp", "wb") as f:
-        f.write(msgspec.json.encode(record))
-    os.replace(path + ".tmp", path)
+    upload_id = native.create(ctx.node.store, ctx.bck, ctx.key, record)
     writer = XmlWriter("InitiateMultipartUploadResult")
     writer.leaf("Bucket", ctx.bucket).leaf("Key", ctx.key).leaf("UploadId", upload_id)
     return xml_response(writer.document("InitiateMultipartUploadResult"))
@@ -114,8 +85,7 @@ class PartExchange:
     def finish(self) -> Response:
         try:
             md5_hex, echo = self.upload.finish()
-            record = PartRecord(md5_hex, self.upload.size, time.time_ns())
-            os.setxattr(self.writer.fd, PART_XATTR, msgspec.msgpack.encode(record))
+            self.writer.stamp(PartRecord(md5_hex, self.upload.size, time.time_ns()))
         except BaseException:
             self.writer.abort()
             raise
@@ -162,7 +132,7 @@ def upload_part_copy(ctx: S3Context, body: bytes) -> Response:
             writer.write(data)
             md5.update(data)
         now = time.time_ns()
-        os.setxattr(writer.fd, PART_XATTR, msgspec.msgpack.encode(PartRecord(md5.hexdigest(), length, now)))
+        writer.stamp(PartRecord(md5.hexdigest(), length, now))
     except BaseException:
         writer.abort()
         raise
@@ -191,18 +161,6 @@ def _copy_range(ctx: S3Context, size: int) -> tuple[int, int]:
     return first, last - first + 1
 
 
-def _parts(directory: str) -> dict[int, PartRecord]:
-    parts: dict[int, PartRecord] = {}
-    for name in os.listdir(directory):
-        if _PART_FILE.fullmatch(name):
-            try:
-                raw = os.getxattr(os.path.join(directory, name), PART_XATTR)
-                parts[int(name)] = msgspec.msgpack.decode(raw, type=PartRecord)
-            except (OSError, msgspec.DecodeError):
-                continue
-    return parts
-
-
 def complete(ctx: S3Context, body: bytes) -> Response:
     # 1. the upload and the client's part list
     props = ctx.props(Permission.WRITE)
@@ -214,7 +172,7 @@ def complete(ctx: S3Context, body: bytes) -> Response:
     listed: list[tuple[int, str]] = []
     for part in root.findall("Part"):
         number_text, etag_text = child_text(part, "PartNumber"), child_text(part, "ETag")
-        if number_text is None or not number_text.strip().isdigit() or etag_text is None:
+        if number_text is None or not _decimal(number_text.strip()) or etag_text is None:
             raise malformed_xml()
         listed.append((int(number_text), etag_text.strip().strip('"')))
     if not listed:
@@ -227,7 +185,7 @@ def complete(ctx: S3Context, body: bytes) -> Response:
             "The list of parts was not in ascending order. Parts must be ordered by part number.",
             UploadId=upload_id,
         )
-    stored = _parts(directory)
+    stored = native.part_records(directory)
     for number, etag in listed:
         found = stored.get(number)
         if found is None or found.etag != etag:
@@ -289,13 +247,13 @@ def list_parts(ctx: S3Context, body: bytes) -> Response:
     directory, record = _load_upload(ctx, upload_id)
     marker_raw = ctx.query.get("part-number-marker", "0") or "0"
     limit_raw = ctx.query.get("max-parts", str(MAX_PARTS_LISTED))
-    if not marker_raw.isdigit():
+    if not _decimal(marker_raw):
         raise invalid_argument("Part number marker must be an integer", "part-number-marker", marker_raw)
-    if not limit_raw.isdigit():
+    if not _decimal(limit_raw):
         raise invalid_argument("max-parts must be an integer", "max-parts", limit_raw)
     marker, limit = int(marker_raw), min(int(limit_raw), MAX_PARTS_LISTED)
     # 2. the parts after the marker
-    parts = sorted((n, p) for n, p in _parts(directory).items() if n > marker)
+    parts = sorted((n, p) for n, p in native.part_records(directory).items() if n > marker)
     page, truncated = parts[:limit], len(parts) > limit
     # 3. the document
     writer = XmlWriter("ListPartsResult")
@@ -322,26 +280,15 @@ def list_uploads(ctx: S3Context, body: bytes) -> Response:
     key_marker = ctx.query.get("key-marker", "")
     id_marker = ctx.query.get("upload-id-marker", "")
     limit_raw = ctx.query.get("max-uploads", str(MAX_PARTS_LISTED))
-    if not limit_raw.isdigit():
+    if not _decimal(limit_raw):
         raise invalid_argument("max-uploads must be an integer", "max-uploads", limit_raw)
     limit = min(int(limit_raw), MAX_PARTS_LISTED)
     # 2. every upload of the bucket on every mountpath, in (key, initiated) order, after the markers
-    uploads: list[tuple[str, int, str, UploadRecord]] = []
-    for mountpath in ctx.node.mountpaths.all:
-        root = mountpath.content_dir(ctx.bck, MULTIPART)
-        try:
-            names = os.listdir(root)
-        except FileNotFoundError:
-            continue
-        for upload_id in names:
-            try:
-                with open(os.path.join(root, upload_id, UPLOAD_FILE), "rb") as f:
-                    record = msgspec.json.decode(f.read(), type=UploadRecord)
-            except (OSError, msgspec.DecodeError):
-                continue
-            if record.key.startswith(prefix):
-                uploads.append((record.key, record.initiated_ns, upload_id, record))
-    uploads.sort()
+    uploads = sorted(
+        (record.key, record.initiated_ns, upload_id, record)
+        for upload_id, record in native.list_records(ctx.node.store, ctx.bck)
+        if record.key.startswith(prefix)
+    )
     if key_marker:
         uploads = [
             u for u in uploads if u[0] > key_marker or (id_marker and u[0] == key_marker and u[2] > id_marker)

@@ -87,15 +87,36 @@ def error_response(request: Request, error: S3Error, resource: str) -> Response:
     return xml_response(writer.document("Error"), error.status, headers)
 
 
+class _DoctypeRefused(Exception):
+    """Raised from the parser's DOCTYPE callback to stop the parse before any entity is expanded."""
+
+
+class _TreeWithoutDoctype(ET.TreeBuilder):
+    """ElementTree's builder, refusing any DTD: S3 documents never carry one, and entity expansion
+    is an attack. Checked on the parsed declaration rather than on the raw bytes, so a document in
+    another encoding (UTF-16 has a NUL between the letters of ``<!DOCTYPE``) cannot slip one past."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise _DoctypeRefused
+
+
 def parse(body: bytes) -> ET.Element:
-    """Parse a request document; namespaces are dropped from tags so handlers match plain names."""
+    """Parse a request document; namespaces are dropped from tags so handlers match plain names.
+
+    Anything that is not a well-formed document is the client's ``MalformedXML`` (400), never a 500.
+    Besides expat's own ``ParseError``, the declared encoding can fail in the codec machinery: an
+    unknown name (``encoding="bogus"``, or a bytes codec like ``hex``) raises ``LookupError``, a
+    multi-byte codec expat cannot use (``shift_jis``) ``ValueError``, a codec that cannot decode
+    the bytes ``UnicodeError`` (a ``ValueError``). Those are all the exceptions the standard
+    library's codecs raise here.
+    """
     if len(body) > MAX_XML_BODY:
         raise S3Error("MaxMessageLengthExceeded", "Your request was too big.")
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise malformed_xml()  # no DTDs: S3 does not use them, and entity expansion is an attack
+    parser = ET.XMLParser(target=_TreeWithoutDoctype())
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
+        parser.feed(body)
+        root = parser.close()
+    except (ET.ParseError, LookupError, ValueError, _DoctypeRefused):
         raise malformed_xml() from None
     for element in root.iter():
         if isinstance(element.tag, str) and element.tag.startswith("{"):

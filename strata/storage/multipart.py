@@ -4,6 +4,13 @@ An upload is a directory ``%mp/<upload id>`` on the object's mountpath; each par
 ``<part number>`` when fully received, so a re-sent part replaces the old one atomically. Complete
 concatenates the listed parts kernel-side (``copy_file_range``) into a work file and publishes it
 like any PUT.
+
+A front may keep a record with the upload: the S3 front stores ``s3-upload.json`` (an
+``UploadRecord``: key, start time, owner, the object's metadata) in the directory, and stamps each
+part file with a ``PartRecord`` xattr (its MD5 ETag and size). Both are written here, so storage owns
+every file it leaves on a mountpath. The record is written to a work file in the bucket's ``%wk``
+first and renamed into the upload's directory: a full disk fails the create cleanly (nothing is left
+behind), and a crash mid-write leaves only a work file, which the start-up sweep of ``%wk`` removes.
 """
 
 from __future__ import annotations
@@ -12,15 +19,44 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
+
+import msgspec
 
 from strata.core.errors import InvalidRequest, NotFound
 from strata.core.names import BucketRef
 from strata.storage.metadata import ObjectMetadata
-from strata.storage.mountpaths import MULTIPART
+from strata.storage.mountpaths import MULTIPART, Mountpath
 from strata.storage.objects import ObjectStore, copy_range, os_error
 
 _UPLOAD_RE = re.compile(r"[0-9a-f]{32}")
+_PART_FILE = re.compile(r"\d{5}")
 MAX_PART_NUMBER = 10000
+UPLOAD_RECORD = "s3-upload.json"  # the name it always had on disk: uploads in flight survive upgrades
+_LEGACY_RECORD_WORK = UPLOAD_RECORD + ".tmp"  # where releases before the %wk work file wrote the record
+PART_XATTR = "user.strata.s3part"
+
+
+class UploadRecord(msgspec.Struct):
+    """What a front remembers from the start of an upload until it completes.
+
+    ``key`` binds the upload id to its object (an id is valid with that key only); ``initiated_ns``
+    and ``owner`` are listed by ListMultipartUploads; ``custom`` is the object's metadata, given at
+    the start (CreateMultipartUpload's headers) and stored with the object on complete.
+    """
+
+    key: str
+    initiated_ns: int
+    owner: str = ""
+    custom: dict[str, str] = {}
+
+
+class PartRecord(msgspec.Struct, array_like=True):
+    """One part's ETag (hex MD5) and size, stamped on the part file so they appear with it."""
+
+    etag: str
+    size: int
+    mtime_ns: int
 
 
 def _upload_dir(store: ObjectStore, bck: BucketRef, object_name: str, upload_id: str) -> str:
@@ -38,19 +74,122 @@ def _existing_upload_dir(store: ObjectStore, bck: BucketRef, object_name: str, u
 
 
 def parse_part_number(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PART_NUMBER:
         raise InvalidRequest(f'invalid part number "{raw}" (expected 1..{MAX_PART_NUMBER})')
     return int(raw)
 
 
-def create(store: ObjectStore, bck: BucketRef, object_name: str) -> str:
+def create(store: ObjectStore, bck: BucketRef, object_name: str, record: UploadRecord | None = None) -> str:
+    """Start an upload and return its id; with ``record``, the upload exists only with its record.
+
+    Any failure (a full disk is ``InsufficientStorage``) leaves nothing behind: neither the work
+    file nor the upload's directory, which no one could use since its id was never returned.
+    """
     upload_id = uuid.uuid4().hex
-    path = _upload_dir(store, bck, object_name, upload_id)
+    mountpath = store.mountpaths.for_object(bck, object_name)
+    path = os.path.join(mountpath.content_dir(bck, MULTIPART), upload_id)
+    work = ""
+    made = False
     try:
+        if record is not None:
+            work = _write_work_file(mountpath, bck, msgspec.json.encode(record))
         os.makedirs(path)
+        made = True
+        if work:
+            os.rename(work, os.path.join(path, UPLOAD_RECORD))
+            work = ""
     except OSError as exc:
+        if work:
+            _unlink_quietly(work)
+        if made:
+            shutil.rmtree(path, ignore_errors=True)
         raise os_error(exc, bck.object_uri(object_name)) from exc
     return upload_id
+
+
+def _write_work_file(mountpath: Mountpath, bck: BucketRef, data: bytes) -> str:
+    """Write ``data`` to a fresh work file in the bucket's ``%wk`` and return its path; on any error
+    the work file is removed before the error propagates."""
+    work = mountpath.work_path(bck)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        fd = os.open(work, flags, 0o644)
+    except FileNotFoundError:  # a bucket made before this mountpath was added has no %wk here yet
+        os.makedirs(os.path.dirname(work), exist_ok=True)
+        fd = os.open(work, flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(work)
+        raise
+    os.close(fd)
+    return work
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def load_record(
+    store: ObjectStore, bck: BucketRef, object_name: str, upload_id: str
+) -> tuple[str, UploadRecord]:
+    """The upload's directory and record; NotFound unless the upload exists, with a record, for this
+    very object (an id of another object's upload, or a malformed id, is not found either)."""
+    if _UPLOAD_RE.fullmatch(upload_id):
+        directory = _upload_dir(store, bck, object_name, upload_id)
+        record = _read_record(directory)
+        if record is not None and record.key == object_name:
+            return directory, record
+    raise NotFound(f'multipart upload "{upload_id}" for {bck.object_uri(object_name)} does not exist')
+
+
+def _read_record(directory: str) -> UploadRecord | None:
+    try:
+        with open(os.path.join(directory, UPLOAD_RECORD), "rb") as f:
+            return msgspec.json.decode(f.read(), type=UploadRecord)
+    except (OSError, msgspec.DecodeError):
+        return None
+
+
+def list_records(store: ObjectStore, bck: BucketRef) -> Iterator[tuple[str, UploadRecord]]:
+    """(upload id, record) of every recorded upload of the bucket, on every mountpath, unordered.
+
+    Uploads without a record (the native API's) are not listed. An upload directory that holds only
+    the record work file of an older release is the leftover of a create that failed (its id was
+    never returned): it is removed here, on the next listing after the upgrade.
+    """
+    for mountpath in store.mountpaths.all:
+        root = mountpath.content_dir(bck, MULTIPART)
+        try:
+            names = os.listdir(root)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for upload_id in names:
+            directory = os.path.join(root, upload_id)
+            record = _read_record(directory)
+            if record is not None:
+                yield upload_id, record
+            elif os.path.exists(os.path.join(directory, _LEGACY_RECORD_WORK)):
+                shutil.rmtree(directory, ignore_errors=True)
+
+
+def part_records(directory: str) -> dict[int, PartRecord]:
+    """The stamped parts of an upload by part number (parts without a readable record are skipped)."""
+    parts: dict[int, PartRecord] = {}
+    for name in os.listdir(directory):
+        if _PART_FILE.fullmatch(name):
+            try:
+                raw = os.getxattr(os.path.join(directory, name), PART_XATTR)
+                parts[int(name)] = msgspec.msgpack.decode(raw, type=PartRecord)
+            except (OSError, msgspec.DecodeError):
+                continue
+    return parts
 
 
 class PartWriter:
@@ -70,6 +209,15 @@ class PartWriter:
             view = memoryview(data)
             while view:
                 view = view[os.write(self.fd, view) :]
+        except OSError as exc:
+            self.abort()
+            raise os_error(exc, self.what) from exc
+
+    def stamp(self, record: PartRecord) -> None:
+        """Attach the part's record to its file before ``commit``, so the part and its record appear
+        together; a failure (a full disk) aborts the part."""
+        try:
+            os.setxattr(self.fd, PART_XATTR, msgspec.msgpack.encode(record))
         except OSError as exc:
             self.abort()
             raise os_error(exc, self.what) from exc
