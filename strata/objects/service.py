@@ -283,9 +283,12 @@ class ObjectService:
 
     # -- multipart uploads -----------------------------------------------------------------------
 
-    def create_upload(self, bck: BucketRef, object_name: str) -> str:
+    def create_upload(
+        self, bck: BucketRef, object_name: str, record: multipart.UploadRecord | None = None
+    ) -> str:
+        """Start a multipart upload (PUT access); S3 keeps its upload ``record`` with it."""
         self.bucket(bck, ACCESS_PUT)
-        return multipart.create(self.store, bck, object_name)
+        return multipart.create(self.store, bck, object_name, record)
 
     def put_part(self, bck: BucketRef, object_name: str, upload_id: str, part: int) -> multipart.PartWriter:
         self.bucket(bck, ACCESS_PUT)

@@ -64,7 +64,7 @@ def create(ctx: S3Context, body: bytes) -> Response:
     record = UploadRecord(
         ctx.key, time.time_ns(), user.name if user else "", custom_from_headers(ctx.request)
     )
-    upload_id = native.create(ctx.node.store, ctx.bck, ctx.key, record)
+    upload_id = ctx.node.objects.create_upload(ctx.bck, ctx.key, record)
     writer = XmlWriter("InitiateMultipartUploadResult")
     writer.leaf("Bucket", ctx.bucket).leaf("Key", ctx.key).leaf("UploadId", upload_id)
     return xml_response(writer.document("InitiateMultipartUploadResult"))
@@ -105,7 +105,7 @@ def begin_upload_part(ctx: S3Context) -> PartExchange:
     upload_id = ctx.query.get("uploadId", "")
     _load_upload(ctx, upload_id)
     try:
-        writer = native.PartWriter(ctx.node.store, ctx.bck, ctx.key, upload_id, number)
+        writer = ctx.node.objects.put_part(ctx.bck, ctx.key, upload_id, number)
     except NotFound:
         raise no_such_upload(upload_id) from None
     try:
@@ -125,7 +125,7 @@ def upload_part_copy(ctx: S3Context, body: bytes) -> Response:
     source = source_metadata(ctx, src_bucket, src_key, version)  # here, or on another target
     offset, length = _copy_range(ctx, source.md.size)
     # 2. copy through MD5 into the part file
-    writer = native.PartWriter(ctx.node.store, ctx.bck, ctx.key, upload_id, number)
+    writer = ctx.node.objects.put_part(ctx.bck, ctx.key, upload_id, number)
     md5 = hashlib.md5()
     try:
         for data in source.read(ctx.node.objects, offset, length):
@@ -163,7 +163,7 @@ def _copy_range(ctx: S3Context, size: int) -> tuple[int, int]:
 
 def complete(ctx: S3Context, body: bytes) -> Response:
     # 1. the upload and the client's part list
-    props = ctx.props(Permission.WRITE)
+    ctx.props(Permission.WRITE)
     upload_id = ctx.query.get("uploadId", "")
     directory, record = _load_upload(ctx, upload_id)
     root = parse(body)
@@ -217,10 +217,7 @@ def complete(ctx: S3Context, body: bytes) -> Response:
     if len(part_sizes) <= _MAX_PARTS_METADATA:
         custom[PARTS_KEY] = part_sizes
     try:
-        native.complete(
-            ctx.node.store, ctx.bck, ctx.key, upload_id, numbers,
-            checksum_type=props.checksum.type, versioning=props.versioning.enabled, custom=custom, etag=etag,
-        )  # fmt: skip
+        ctx.node.objects.complete_upload(ctx.bck, ctx.key, upload_id, numbers, custom=custom, etag=etag)
     except NotFound:
         raise no_such_upload(upload_id) from None
     writer = XmlWriter("CompleteMultipartUploadResult")
@@ -234,7 +231,7 @@ def abort(ctx: S3Context, body: bytes) -> Response:
     upload_id = ctx.query.get("uploadId", "")
     _load_upload(ctx, upload_id)
     try:
-        native.abort(ctx.node.store, ctx.bck, ctx.key, upload_id)
+        ctx.node.objects.abort_upload(ctx.bck, ctx.key, upload_id)
     except NotFound:
         raise no_such_upload(upload_id) from None
     return Response(204)
