@@ -32,12 +32,12 @@ def get_archived(node: Node, request: Request, bck: BucketRef, object_name: str,
         raise InvalidRequest(f'invalid archmode "{mode}" (expected one of {", ".join(MODES)})')
     fmt = format_of(object_name, query.get("archmime"))
     # 2. open the shard (with its member index, if one was built before)
-    obj, reader = node.shards.open(node.store, bck, object_name, fmt)
+    obj, reader = node.objects.open_shard(bck, object_name, fmt)
     try:
         if archpath:
             return _one_member(node, request, bck, object_name, archpath, obj, reader)
         members = reader.match(pattern, mode)
-        node.shards.remember(node.store, obj, reader)
+        node.objects.remember_shard(obj, reader)
         return Response(
             200,
             [("Content-Type", content_type(TAR))],
@@ -64,7 +64,7 @@ def _one_member(
         raise ObjectNotFound(
             f"{bck.object_uri(object_name)}/{archpath}", "no such file in the archive"
         ) from None
-    node.shards.remember(node.store, obj, reader)
+    node.objects.remember_shard(obj, reader)
     span = parse_range(request.headers.get("range", ""), member.size)
     offset, length = span if span is not None else (0, member.size)
     headers = [("Content-Type", "application/octet-stream")]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from strata.archive import ArchiveReader
 from strata.config.access import (
     ACCESS_APPEND,
     ACCESS_DELETE_OBJECT,
@@ -35,6 +36,7 @@ from strata.storage import multipart
 from strata.storage.checksum import Hasher, checksum_file
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.objects import ObjectStore, ObjectWriter, OpenObject
+from strata.storage.shards import ShardIndexes
 
 log = logging.getLogger("strata.objects")
 
@@ -107,6 +109,7 @@ class ObjectService:
         self._bucket_lookup = bucket_lookup
         self.metrics = metrics
         self.hot = hot
+        self.shards = ShardIndexes()
 
     # -- buckets and access ------------------------------------------------------------------------
 
@@ -171,6 +174,20 @@ class ObjectService:
                     f"computed {actual} ({md.checksum_type}); the object is corrupted"
                 )
         return obj
+
+    def open_shard(
+        self, bck: BucketRef, object_name: str, fmt: str, props: BucketProps | None = None
+    ) -> tuple[OpenObject, ArchiveReader]:
+        """A shard (archive object) opened for reading its members (GET access), with a known index.
+
+        Call ``remember_shard`` after a successful lookup: the index a reader had to build serves later
+        requests for the same shard version.
+        """
+        self.bucket(bck, ACCESS_GET, props)
+        return self.shards.open(self.store, bck, object_name, fmt)
+
+    def remember_shard(self, obj: OpenObject, reader: ArchiveReader) -> None:
+        self.shards.remember(self.store, obj, reader)
 
     def sent(self, nbytes: int) -> None:
         """Count one GET that sends ``nbytes`` of object data."""
