@@ -10,6 +10,7 @@ from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.metastore import MetaStore
 from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.config.bucket_props import BucketProps
+from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.hrw import digest
 from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
@@ -78,8 +79,10 @@ class Node:
         jobs: JobStore | None = None,
         role: str = EMBEDDED,
         cluster: EtcdMetaStore | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.role = role
+        self.clock = clock
         self.cluster = cluster
         self.node_id = node_id
         self.id_digest = digest(node_id)

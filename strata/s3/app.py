@@ -115,9 +115,11 @@ class S3Application:
         users = self.users.load(conf)
         if users and (request.headers.get("authorization", "").startswith("AWS ") or _v2_query(pairs)):
             signed_paths = [request.path, f"/{raw_bucket}/{raw_key}" if raw_key else f"/{raw_bucket}"]
-            signature: Signature | None = authenticate_v2(request, pairs, users, signed_paths)
+            signature: Signature | None = authenticate_v2(
+                request, pairs, users, signed_paths, now=self.node.clock.now()
+            )
         else:
-            signature = authenticate(request, pairs, users)
+            signature = authenticate(request, pairs, users, now=self.node.clock.now())
         ctx = S3Context(
             self.node,
             request,

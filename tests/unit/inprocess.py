@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from strata.api.node import Node
 from strata.api.router import AisApp
 from strata.cluster.metastore import LocalMetaStore
+from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.server.http import Request, Response
 from strata.storage.mountpaths import Mountpaths
 
@@ -50,16 +53,23 @@ def _body_of(response: Response) -> bytes:
 class InProcessNode:
     """One embedded node and its fronts; ``call`` answers one request."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, *, config: dict[str, Any] | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         data = root / "data"
         (data / "meta").mkdir(parents=True, exist_ok=True)
+        config_path = None
+        if config is not None:
+            config_path = root / "config.json"
+            config_path.write_text(json.dumps(config))
         self.node = Node(
             node_id="inproc",
             host="127.0.0.1",
             port=0,
-            meta=LocalMetaStore(str(data / "meta")),
+            meta=LocalMetaStore(str(data / "meta"), None if config_path is None else str(config_path)),
             mountpaths=Mountpaths([str(data / "mp")]),
             data_dir=str(data),
+            clock=clock,
         )
         self.app = AisApp(self.node)
 
