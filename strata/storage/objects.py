@@ -135,11 +135,12 @@ class ObjectWriter:
         self.fsync = fsync
         self.size = 0
         self.work_path = mountpath.work_path(bck)
+        # read-write: a copy into another checksum type hashes the work file it wrote
         try:
-            self.fd = os.open(self.work_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            self.fd = os.open(self.work_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(self.work_path), exist_ok=True)
-            self.fd = os.open(self.work_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            self.fd = os.open(self.work_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         self.closed = False
 
     @classmethod
@@ -416,13 +417,15 @@ class ObjectStore:
         source = self.open(src_bck, src_name)
         try:
             writer = self.writer(dst_bck, dst_name, checksum_type, fsync=fsync)
+            same_type = source.metadata.checksum_type == checksum_type and source.metadata.checksum_value
+            value = source.metadata.checksum_value
             try:
                 writer.size = copy_range(source.fd, writer.fd, source.size)
+                if not same_type:
+                    value = checksum_file(writer.fd, checksum_type)
             except OSError as exc:
                 writer.abort()
                 raise os_error(exc, dst_bck.object_uri(dst_name)) from exc
-            same_type = source.metadata.checksum_type == checksum_type and source.metadata.checksum_value
-            value = source.metadata.checksum_value if same_type else checksum_file(writer.fd, checksum_type)
             writer.hasher = _Fixed(value)
             return writer.commit(
                 versioning=versioning, custom=dict(source.metadata.custom), etag=source.metadata.etag
