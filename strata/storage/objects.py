@@ -12,11 +12,12 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from strata.core.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
+from strata.storage.listing import iter_names
 from strata.storage.locks import ObjectLocks
 from strata.storage.metadata import (
     XATTR_NAME,
@@ -345,6 +346,11 @@ class ObjectStore:
 
     def head(self, bck: BucketRef, object_name: str) -> ObjectMetadata:
         return self.find(bck, object_name)[1]
+
+    def iter_names(self, bck: BucketRef, prefix: str = "") -> Iterator[str]:
+        """The bucket's object names that start with ``prefix``, in order, over all mountpaths."""
+        for name, _is_dir in iter_names(self.mountpaths, bck, prefix=prefix):
+            yield name  # a recursive walk yields objects only
 
     # -- writes -----------------------------------------------------------------------------
 
