@@ -18,6 +18,7 @@ from strata.jobs.load import LoadMonitor
 from strata.jobs.registry import JobRunner, JobStore
 from strata.objects.hotcache import HotCache
 from strata.objects.service import ObjectService
+from strata.storage.interface import ObjectStorage
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.objects import ObjectStore
 from strata.storage.shards import ShardIndexes
@@ -64,7 +65,9 @@ class Node:
     ``role`` is ``embedded`` (proxy and target in one server: the default ``strata serve``),
     ``proxy`` (a gateway: metadata and redirects, never object bytes) or ``target`` (storage).
     ``cluster`` is the etcd-backed store in cluster mode (the cluster map lives there); None when
-    embedded, where the node is the whole cluster.
+    embedded, where the node is the whole cluster. ``store`` is the object service's storage
+    (default: the POSIX store over ``mountpaths``; tests pass a ``MemoryStore``); jobs, listing,
+    archives, append and multipart still use the POSIX ``self.store`` directly.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Node:
         role: str = EMBEDDED,
         cluster: EtcdMetaStore | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        store: ObjectStorage | None = None,
     ) -> None:
         self.role = role
         self.clock = clock
@@ -102,12 +106,13 @@ class Node:
             disk_max=config.disk.disk_util_max_wm,
         )
         self.runner = JobRunner(self.jobs, self.load)
-        self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT, self.store.current_record)
+        storage = store if store is not None else self.store
+        self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT, storage.current_record)
         self.shards = ShardIndexes()
         self.scheme = "https" if config.net.http.use_https else "http"
         slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
-        self.objects = ObjectService(self.store, self._lookup_bucket, self.metrics, self.hot)
+        self.objects = ObjectService(storage, self._lookup_bucket, self.metrics, self.hot)
         me = [NodeInfo(node_id, PROXY, host, port, self.started_ns), NodeInfo(node_id, TARGET, host, port)]
         self._embedded_map = ClusterMap(1, "", me, {})
 

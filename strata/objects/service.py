@@ -27,13 +27,14 @@ from strata.config.access import (
 )
 from strata.config.bucket_props import BucketProps
 from strata.config.features import FEATURE_FSYNC_PUT
-from strata.core.errors import Forbidden, ObjectCorrupted, ObjectNotFound
+from strata.core.errors import Forbidden, NotImplementedYet, ObjectCorrupted, ObjectNotFound
 from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
 from strata.objects.hotcache import HotCache
 from strata.storage import append as appends
 from strata.storage import multipart
 from strata.storage.checksum import Hasher, checksum_file
+from strata.storage.interface import ObjectStorage, PendingWrite
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.objects import ObjectStore, ObjectWriter, OpenObject
 from strata.storage.shards import ShardIndexes
@@ -62,7 +63,7 @@ class ObjectPut:
 
     __slots__ = ("_metrics", "props", "writer")
 
-    def __init__(self, writer: ObjectWriter, props: BucketProps, metrics: Metrics) -> None:
+    def __init__(self, writer: PendingWrite, props: BucketProps, metrics: Metrics) -> None:
         self.writer = writer
         self.props = props
         self._metrics = metrics
@@ -100,7 +101,7 @@ class ObjectService:
 
     def __init__(
         self,
-        store: ObjectStore,
+        store: ObjectStorage,
         bucket_lookup: BucketLookup,
         metrics: Metrics,
         hot: HotCache,
@@ -110,6 +111,12 @@ class ObjectService:
         self.metrics = metrics
         self.hot = hot
         self.shards = ShardIndexes()
+
+    def _posix(self, what: str) -> ObjectStore:
+        """The store for operations still written against the POSIX files (see ``storage.interface``)."""
+        if not isinstance(self.store, ObjectStore):
+            raise NotImplementedYet(f"{what} needs the POSIX object store")
+        return self.store
 
     # -- buckets and access ------------------------------------------------------------------------
 
@@ -236,7 +243,7 @@ class ObjectService:
             current = None
         if current is not None and current.mtime_ns >= carried.mtime_ns:
             return None
-        return self.store.writer(bck, object_name, carried.checksum_type)
+        return self._posix("a rebalance transfer").writer(bck, object_name, carried.checksum_type)
 
     def delete(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> None:
         self.bucket(bck, ACCESS_DELETE_OBJECT, props)
@@ -282,7 +289,7 @@ class ObjectService:
     def append(self, bck: BucketRef, object_name: str, handle: str, data: bytes) -> str:
         """Append to an object in several requests (APPEND access); returns the handle to continue."""
         self.bucket(bck, ACCESS_APPEND)
-        handle = appends.append(self.store, bck, object_name, handle, data)
+        handle = appends.append(self._posix("append"), bck, object_name, handle, data)
         self.metrics.add("append_count")
         return handle
 
@@ -290,7 +297,7 @@ class ObjectService:
         """Publish what was appended under ``handle`` as the object's new version."""
         props = self.bucket(bck, ACCESS_APPEND)
         return appends.flush(
-            self.store,
+            self._posix("append"),
             bck,
             object_name,
             handle,
@@ -305,11 +312,11 @@ class ObjectService:
     ) -> str:
         """Start a multipart upload (PUT access); S3 keeps its upload ``record`` with it."""
         self.bucket(bck, ACCESS_PUT)
-        return multipart.create(self.store, bck, object_name, record)
+        return multipart.create(self._posix("a multipart upload"), bck, object_name, record)
 
     def put_part(self, bck: BucketRef, object_name: str, upload_id: str, part: int) -> multipart.PartWriter:
         self.bucket(bck, ACCESS_PUT)
-        return multipart.PartWriter(self.store, bck, object_name, upload_id, part)
+        return multipart.PartWriter(self._posix("a multipart upload"), bck, object_name, upload_id, part)
 
     def complete_upload(
         self,
@@ -324,7 +331,7 @@ class ObjectService:
         """Assemble the parts in order and publish them as the object (PUT access)."""
         props = self.bucket(bck, ACCESS_PUT)
         md = multipart.complete(
-            self.store,
+            self._posix("a multipart upload"),
             bck,
             object_name,
             upload_id,
@@ -340,4 +347,4 @@ class ObjectService:
 
     def abort_upload(self, bck: BucketRef, object_name: str, upload_id: str) -> None:
         self.bucket(bck, ACCESS_PUT)
-        multipart.abort(self.store, bck, object_name, upload_id)
+        multipart.abort(self._posix("a multipart upload"), bck, object_name, upload_id)

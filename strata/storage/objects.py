@@ -12,11 +12,12 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from strata.core.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
+from strata.storage.listing import iter_names
 from strata.storage.locks import ObjectLocks
 from strata.storage.metadata import (
     XATTR_NAME,
@@ -135,11 +136,12 @@ class ObjectWriter:
         self.fsync = fsync
         self.size = 0
         self.work_path = mountpath.work_path(bck)
+        # read-write: a copy into another checksum type hashes the work file it wrote
         try:
-            self.fd = os.open(self.work_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            self.fd = os.open(self.work_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(self.work_path), exist_ok=True)
-            self.fd = os.open(self.work_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            self.fd = os.open(self.work_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         self.closed = False
 
     @classmethod
@@ -345,6 +347,11 @@ class ObjectStore:
     def head(self, bck: BucketRef, object_name: str) -> ObjectMetadata:
         return self.find(bck, object_name)[1]
 
+    def iter_names(self, bck: BucketRef, prefix: str = "") -> Iterator[str]:
+        """The bucket's object names that start with ``prefix``, in order, over all mountpaths."""
+        for name, _is_dir in iter_names(self.mountpaths, bck, prefix=prefix):
+            yield name  # a recursive walk yields objects only
+
     # -- writes -----------------------------------------------------------------------------
 
     def writer(
@@ -416,13 +423,15 @@ class ObjectStore:
         source = self.open(src_bck, src_name)
         try:
             writer = self.writer(dst_bck, dst_name, checksum_type, fsync=fsync)
+            same_type = source.metadata.checksum_type == checksum_type and source.metadata.checksum_value
+            value = source.metadata.checksum_value
             try:
                 writer.size = copy_range(source.fd, writer.fd, source.size)
+                if not same_type:
+                    value = checksum_file(writer.fd, checksum_type)
             except OSError as exc:
                 writer.abort()
                 raise os_error(exc, dst_bck.object_uri(dst_name)) from exc
-            same_type = source.metadata.checksum_type == checksum_type and source.metadata.checksum_value
-            value = source.metadata.checksum_value if same_type else checksum_file(writer.fd, checksum_type)
             writer.hasher = _Fixed(value)
             return writer.commit(
                 versioning=versioning, custom=dict(source.metadata.custom), etag=source.metadata.etag

@@ -4,7 +4,8 @@ Reading one member of a large uncompressed TAR should cost a few reads, not a wa
 shard. The first read of a shard version walks its headers once (``build_tar_index``); the index
 is then kept in memory (LRU, per process) and persisted under ``<mountpath>/.shardidx/``, keyed by
 the shard's path and its exact metadata record -- so a new version of the shard never meets an old
-index, and a restart does not walk again.
+index, and a restart does not walk again. Over a store without files (``MemoryStore``) indexes are
+kept in memory only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import xxhash
 
 from strata.archive import TAR, ArchiveReader, CorruptIndex, TarIndex
 from strata.core.names import BucketRef
+from strata.storage.interface import ObjectStorage
 from strata.storage.mountpaths import Mountpath
 from strata.storage.objects import ObjectStore, OpenObject
 
@@ -30,7 +32,7 @@ class ShardIndexes:
         self.members = 0
 
     def open(
-        self, store: ObjectStore, bck: BucketRef, object_name: str, fmt: str
+        self, store: ObjectStorage, bck: BucketRef, object_name: str, fmt: str
     ) -> tuple[OpenObject, ArchiveReader]:
         """The shard opened, with a reader that uses a known index when there is one."""
         obj = store.open(bck, object_name)
@@ -42,13 +44,15 @@ class ShardIndexes:
             raise
         return obj, reader
 
-    def remember(self, store: ObjectStore, obj: OpenObject, reader: ArchiveReader) -> None:
+    def remember(self, store: ObjectStorage, obj: OpenObject, reader: ArchiveReader) -> None:
         """Keep the index the reader had to build (call after a successful read)."""
         built = reader.built_index
         if built is None:
             return
         self._cache((obj.path, obj.raw_metadata), built)
         path = self._file(store, obj)
+        if path is None:
+            return
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
@@ -62,14 +66,17 @@ class ShardIndexes:
                 except FileNotFoundError:
                     pass
 
-    def _known(self, store: ObjectStore, obj: OpenObject) -> TarIndex | None:
+    def _known(self, store: ObjectStorage, obj: OpenObject) -> TarIndex | None:
         key = (obj.path, obj.raw_metadata)
         index = self.memory.get(key)
         if index is not None:
             self.memory.move_to_end(key)
             return index
+        path = self._file(store, obj)
+        if path is None:
+            return None
         try:
-            with open(self._file(store, obj), "rb") as f:
+            with open(path, "rb") as f:
                 index = TarIndex.from_bytes(f.read())
         except (FileNotFoundError, CorruptIndex):
             return None
@@ -88,7 +95,10 @@ class ShardIndexes:
             self.members -= len(old)
 
     @staticmethod
-    def _file(store: ObjectStore, obj: OpenObject) -> str:
+    def _file(store: ObjectStorage, obj: OpenObject) -> str | None:
+        """Where the index of this shard version is persisted; None for a store without mountpaths."""
+        if not isinstance(store, ObjectStore):
+            return None
         mountpath: Mountpath = next(
             (m for m in store.mountpaths.all if obj.path.startswith(m.root + os.sep)), store.mountpaths.all[0]
         )

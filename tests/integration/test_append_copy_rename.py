@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
@@ -98,6 +100,22 @@ def test_copy_across_buckets_and_overwrite(client: Client, bucket: Bucket, bucke
         bucket.object("a").copy(other.object("target"))
         assert other.object("target").get_reader().read_all() == b"copied bytes"
         assert [e.name for e in bucket.list_all_objects()] == ["a"]
+    finally:
+        other.delete(missing_ok=True)
+
+
+def test_copy_into_a_bucket_with_another_checksum(client: Client, bucket: Bucket, bucket_name: str) -> None:
+    """The destination's checksum is computed over the copied bytes (the work file is read back)."""
+    other = client.bucket(f"{bucket_name}-md5").create()
+    try:
+        other.make_request("PATCH", "set-bprops", value={"checksum": {"type": "md5"}})
+        data = pattern("md5", 300_000)
+        bucket.object("a").get_writer().put_content(data)
+        bucket.object("a").copy(other.object("b"))
+        attrs = other.object("b").head()
+        assert attrs.checksum_type == "md5"
+        assert attrs.checksum_value == hashlib.md5(data).hexdigest()
+        assert other.object("b").get_reader().read_all() == data
     finally:
         other.delete(missing_ok=True)
 

@@ -3,7 +3,8 @@
 ``InProcessNode`` builds a node over a temporary data directory and answers requests through the
 same ``Application`` protocol the HTTP server uses (``begin`` -> ``feed`` -> ``finish``, errors
 through ``error_response``), so a unit test exercises every front's handlers and the object service
-beneath them exactly as a request would, in microseconds.
+beneath them exactly as a request would, in microseconds. ``storage="memory"`` puts the object
+service over the in-memory twin (``MemoryStore``) instead of the POSIX store.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from strata.api.node import Node
 from strata.api.router import AisApp
 from strata.cluster.metastore import LocalMetaStore
 from strata.core.clock import SYSTEM_CLOCK, Clock
+from strata.core.names import BucketRef
 from strata.server.http import Request, Response
+from strata.storage.memory import MemoryStore
 from strata.storage.mountpaths import Mountpaths
 
 
@@ -51,11 +54,25 @@ def _body_of(response: Response) -> bytes:
 
 
 class InProcessNode:
-    """One embedded node and its fronts; ``call`` answers one request."""
+    """One embedded node and its fronts; ``call`` answers one request.
+
+    ``storage`` is ``posix`` (objects in files under ``root``) or ``memory`` (the in-memory twin).
+    """
+
+    STORAGES = ("posix", "memory")
 
     def __init__(
-        self, root: Path, *, config: dict[str, Any] | None = None, clock: Clock = SYSTEM_CLOCK
+        self,
+        root: Path,
+        storage: str = "posix",
+        *,
+        config: dict[str, Any] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        if storage not in self.STORAGES:
+            raise ValueError(f"unknown storage {storage!r} (expected one of {self.STORAGES})")
+        self.storage = storage
+        self.memory = MemoryStore() if storage == "memory" else None
         data = root / "data"
         (data / "meta").mkdir(parents=True, exist_ok=True)
         config_path = None
@@ -70,8 +87,22 @@ class InProcessNode:
             mountpaths=Mountpaths([str(data / "mp")]),
             data_dir=str(data),
             clock=clock,
+            store=self.memory,
         )
         self.app = AisApp(self.node)
+
+    def close(self) -> None:
+        """Release the files the node holds open (tests run with ResourceWarning as an error)."""
+        self.node.close()
+
+    def corrupt(self, bck: BucketRef, object_name: str, offset: int, data: bytes) -> None:
+        """Change an object's stored bytes under its metadata (bit rot), whichever the storage."""
+        if self.memory is not None:
+            self.memory.overwrite_in_place(bck, object_name, offset, data)
+            return
+        with open(self.node.store.location(bck, object_name), "r+b") as f:
+            f.seek(offset)
+            f.write(data)
 
     def call(
         self,

@@ -27,7 +27,7 @@ def clock() -> FakeClock:
 def node(tmp_path: Path, clock: FakeClock) -> Iterator[InProcessNode]:
     in_process = InProcessNode(tmp_path, config={"s3": {"users": {"unit": KEYS}}}, clock=clock)
     yield in_process
-    in_process.node.close()
+    in_process.close()
 
 
 def _presigned(method: str, key: str, expires: int, signature_version: str) -> tuple[str, str]:
