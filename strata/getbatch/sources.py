@@ -25,7 +25,7 @@ from typing import Protocol
 
 from strata.archive import ArchiveReader, FileRegion, Member, format_of
 from strata.archive.reader import member_span
-from strata.core.errors import BucketNotFound, NotFound, ObjectNotFound, RangeNotSatisfiable, StrataError
+from strata.core.errors import NotFound, ObjectNotFound, RangeNotSatisfiable, StrataError
 from strata.getbatch.model import Entry
 from strata.storage.objects import ObjectStore, OpenObject
 from strata.storage.shards import ShardIndexes
@@ -112,18 +112,14 @@ class LocalSource:
         store: ObjectStore,
         indexes: ShardIndexes,
         *,
-        missing_buckets: frozenset[str] = frozenset(),
         shards_open: int = SHARDS_OPEN,
     ) -> None:
         self.store = store
-        self.missing_buckets = missing_buckets  # keys of buckets known not to exist (coer)
         self.indexes = indexes
         self.capacity = shards_open
         self.shards: collections.OrderedDict[tuple[str, str], _OpenShard] = collections.OrderedDict()
 
     def fetch(self, entry: Entry) -> Payload:
-        if self.missing_buckets and entry.bck.key in self.missing_buckets:
-            raise BucketNotFound(entry.bck.uri)
         if entry.archpath:
             return self._archived(entry)
         obj = self.store.open(entry.bck, entry.name)
