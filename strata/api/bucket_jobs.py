@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from strata.api import proxy
 from strata.api.node import Node
 from strata.api.responses import json_response, text_response
 from strata.cluster.rebalance import move_misplaced
@@ -24,9 +25,9 @@ from strata.core.wire import ActionMsg, json_encode
 from strata.jobs import archive_job, bucket_ops, maintenance
 from strata.jobs.archive_job import ArchiveRequest
 from strata.jobs.bucket_ops import CopyTarget, Selection
-from strata.jobs.registry import Job, JobRecord
+from strata.jobs.registry import Job, JobRecord, new_job_id
 from strata.jobs.sources import ClusterObjects
-from strata.server.http import Response
+from strata.server.http import Request, Response
 
 
 def parse_bucket_uname(raw: str, what: str) -> BucketRef:
@@ -312,4 +313,31 @@ def info(node: Node, bck: BucketRef, query: Query, prefix: str) -> Response:
         headers.append(("Ais-Xaction-Id", job_id))
         return Response(202, headers, content_length=0)
     headers.append(("Ais-Bucket-Summ", json_encode(record.extra["summary"]).decode()))
+    return Response(200, headers, content_length=0)
+
+
+async def cluster_info(node: Node, request: Request, bck: BucketRef) -> Response:
+    """``info()`` on a proxy: the objects are on the targets, so each target summarizes its own under
+    one job id (the proxy's ``xid``); 202 until every part is done, then their sums, as embedded."""
+    node.bucket_props(bck)
+    job_id = Query(request.query).get("uuid")
+    query = request.query
+    if not job_id:
+        job_id = new_job_id()
+        query = f"{query}&xid={job_id}" if query else f"xid={job_id}"
+    answers = await proxy.fan_out(node, "HEAD", request.path, query=query)
+    if not answers:
+        raise proxy.TargetUnreachable("no target is available to summarize the bucket")
+    parts: list[dict[str, Any]] = []
+    for answer in answers.values():
+        if answer.status_code not in (200, 202):  # pass the target's error on (HEAD: in Hdr-Error)
+            error = [("Hdr-Error", answer.headers["Hdr-Error"])] if "Hdr-Error" in answer.headers else []
+            return Response(answer.status_code, error, content_length=0)
+        if answer.status_code == 200:
+            parts.append(msgspec.json.decode(answer.headers.get("Ais-Bucket-Summ", "{}")))
+    headers = [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))]
+    if len(parts) < len(answers):
+        headers.append(("Ais-Xaction-Id", job_id))
+        return Response(202, headers, content_length=0)
+    headers.append(("Ais-Bucket-Summ", json_encode(proxy.sum_summaries(parts)).decode()))
     return Response(200, headers, content_length=0)

@@ -11,7 +11,12 @@ from strata.api import bucket_jobs, proxy
 from strata.api.node import EMBEDDED, Node
 from strata.api.responses import MSGPACK, empty_response, json_response
 from strata.archive import format_of
-from strata.config.access import ACCESS_HEAD_BUCKET, ACCESS_LIST_OBJECTS, ACCESS_PATCH
+from strata.config.access import (
+    ACCESS_DESTROY_BUCKET,
+    ACCESS_HEAD_BUCKET,
+    ACCESS_LIST_OBJECTS,
+    ACCESS_PATCH,
+)
 from strata.config.bucket_props import (
     new_bucket_props,
     reset_bucket_props,
@@ -33,6 +38,7 @@ from strata.core.wire import (
     msgpack_encode,
 )
 from strata.getbatch import get_batch
+from strata.jobs.kinds import refuse_unbuilt_action
 from strata.server.http import Request, Response
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata
@@ -58,24 +64,10 @@ ENTRY_IN_ARCH = 128
 ENTRY_IS_DIR = 256
 ENTRY_IS_ARCHIVE = 512
 
-_JOB_ACTIONS = {
-    "summary-bck",
-    "copy-bck",
-    "move-bck",
-    "copy-listrange",
-    "etl-bck",
-    "etl-listrange",
-    "archive",
-    "delete-listrange",
-    "evict-listrange",
-    "prefetch-listrange",
-    "evict-remote-bck",
-    "make-n-copies",
-    "ec-encode",
-    "rechunk",
-    "create-inventory",
-    "index-shard",
-    "getbatch",
+# Actions on remote buckets only (a clear 400 for an ais bucket), by method
+_REMOTE_ONLY = {
+    "POST": ("prefetch-listrange", "prefetch-objects"),
+    "DELETE": ("evict-listrange", "evict-objects", "evict-remote-bck"),
 }
 
 
@@ -117,15 +109,24 @@ def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
 
 
 def destroy_bucket(node: Node, bck: BucketRef) -> Response:
-    """Out of the BMD first; embedded removes the data now, targets when they see the new BMD."""
+    """Out of the BMD first; embedded removes the data now, targets when they see the new BMD.
+
+    The bucket's ``access`` must allow it (AIStore's ``ACCESS_DESTROY_BUCKET``; ``ro`` and ``rw`` do
+    not): 403 otherwise, and nothing changes.
+    """
+    node.bucket_props(bck, ACCESS_DESTROY_BUCKET)
     node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
     if node.role == EMBEDDED:
         node.mountpaths.destroy_bucket(bck)
     return empty_response()
 
 
-def head_bucket(node: Node, bck: BucketRef, query: Query, prefix: str = "") -> Response:
+def head_bucket(
+    node: Node, request: Request, bck: BucketRef, query: Query, prefix: str = ""
+) -> Response | Awaitable[Response]:
     if "presence" in query or "bsumm_remote" in query or "uuid" in query:
+        if node.is_proxy:  # the objects are on the targets: each counts its own, the proxy adds up
+            return bucket_jobs.cluster_info(node, request, bck)
         return bucket_jobs.info(node, bck, query, prefix)
     node.bucket_props(bck, ACCESS_HEAD_BUCKET)
     return Response(200, [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))], content_length=0)
@@ -168,7 +169,7 @@ def bucket_action(
             return bucket_jobs.move_bucket(node, bck, query)
         if action in ("copy-listrange", "copy-objects"):
             return bucket_jobs.copy_objects(node, bck, msg)
-        if action in ("prefetch-listrange", "prefetch-objects"):
+        if action in _REMOTE_ONLY["POST"]:
             return bucket_jobs.remote_only(node, bck, action)
         if action == "getbatch":
             return get_batch(node, request, bck.name, query, msg.value if msg.value is not None else {})
@@ -180,12 +181,17 @@ def bucket_action(
             return destroy_bucket(node, bck)
         if action in ("delete-listrange", "delete-objects"):
             return bucket_jobs.delete_objects(node, bck, msg)
-        if action in ("evict-listrange", "evict-objects", "evict-remote-bck"):
+        if action in _REMOTE_ONLY["DELETE"]:
             return bucket_jobs.remote_only(node, bck, action)
-    if action in _JOB_ACTIONS:
-        node.bucket_props(bck)  # 404 for a missing bucket comes first
-        raise NotImplementedYet(f'bucket action "{action}" is not implemented yet')
-    raise InvalidRequest(f'invalid action "{action}" for {request.method} on a bucket')
+    return _unserved_action(node, bck, action, method)
+
+
+def _unserved_action(node: Node, bck: BucketRef, action: str, method: str) -> Response:
+    """An action this node does not run with this method: 404 for a missing bucket first, then the
+    kinds table (501 for an AIStore job kind Strata has not built), else 400."""
+    node.bucket_props(bck)
+    refuse_unbuilt_action(action)
+    raise InvalidRequest(f'invalid action "{action}" for {method} on a bucket')
 
 
 async def _cluster_move(node: Node, request: Request, bck: BucketRef, query: Query) -> Response:
@@ -238,7 +244,9 @@ def cluster_bucket_action(
         if owner is None:
             raise proxy.TargetUnreachable("no target is available to write the archive")
         return proxy.forward_job(node, request, only=owner)
-    raise NotImplementedYet(f'bucket action "{action}" is not implemented in cluster mode yet')
+    if action in _REMOTE_ONLY.get(request.method, ()):
+        return bucket_jobs.remote_only(node, bck, action)
+    return _unserved_action(node, bck, action, request.method)
 
 
 def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Response | Awaitable[Response]:
@@ -252,10 +260,7 @@ def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Re
             node.bucket_props(bck)
             return proxy.forward_summary(node, request)
         return bucket_jobs.summary(node, bck, msg)
-    if msg.action in _JOB_ACTIONS:
-        node.bucket_props(bck)
-        raise NotImplementedYet(f'bucket action "{msg.action}" is not implemented yet')
-    raise InvalidRequest(f'invalid action "{msg.action}" for GET on a bucket')
+    return _unserved_action(node, bck, msg.action, "GET")
 
 
 # -- list objects --------------------------------------------------------------------------------
@@ -320,7 +325,7 @@ def _archive_entries(node: Node, bck: BucketRef, shard: ListEntry) -> list[ListE
     except InvalidRequest:
         return []
     try:
-        obj, reader = node.shards.open(node.store, bck, shard.n, fmt)
+        obj, reader = node.objects.open_shard(bck, shard.n, fmt)
     except StrataError:
         return []
     try:
@@ -328,7 +333,7 @@ def _archive_entries(node: Node, bck: BucketRef, shard: ListEntry) -> list[ListE
             ListEntry(n=f"{shard.n}/{m.name}", s=m.size, f=ENTRY_IN_ARCH | ENTRY_IS_CACHED)
             for m in reader.members()
         ]
-        node.shards.remember(node.store, obj, reader)
+        node.objects.remember_shard(obj, reader)
     except StrataError:
         return []
     finally:

@@ -13,12 +13,15 @@ from collections.abc import Awaitable
 from strata.api import jobs, proxy
 from strata.api.node import Node
 from strata.api.responses import empty_response, json_response
-from strata.cluster.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE
+from strata.cluster.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, NodeInfo
 from strata.config.cluster import cluster_config_to_json, local_config_json, update_cluster_config
 from strata.core.errors import InvalidRequest, NotFound, NotImplementedYet
 from strata.core.query import Query
 from strata.core.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
+from strata.jobs.kinds import startable_kind
 from strata.server.http import Request, Response
+
+VERSION = "strata-0.1.0"
 
 
 def _public_host(node: Node, request: Request) -> tuple[str, int]:
@@ -70,32 +73,82 @@ def health(node: Node, request: Request, query: Query) -> Response:
     return empty_response()
 
 
+def own_snode(node: Node, request: Request) -> Snode:
+    """This node as the cluster map shows it (its role, flags and registered address); embedded, the
+    one target reached at the address the client used."""
+    if node.cluster is not None:
+        cluster_map = node.cluster_map()
+        info = cluster_map.node(node.node_id)
+        if info is not None and info.role == node.role:
+            return info.snode(cluster_map.flags.get(node.node_id, 0))
+    return snode(node, request, "proxy" if node.is_proxy else "target")
+
+
 def _capacity(node: Node) -> dict[str, object]:
+    """AIStore's ``TargetCDF``: per mountpath ``used``/``avail``/``total`` (numbers as strings) and the
+    node's totals; a proxy stores nothing, so its capacity is empty."""
     mountpaths: dict[str, object] = {}
-    for mp in node.mountpaths.all:
+    percents: list[float] = []
+    total_used = total_avail = 0
+    for mp in node.mountpaths.all if node.has_storage else []:
         st = os.statvfs(mp.root)
         total, avail = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
         used = total - st.f_bfree * st.f_frsize
-        mountpaths[mp.root] = {
-            "used": str(used),
-            "avail": str(avail),
-            "total": str(total),
-            "pct_used": round(100 * used / total, 2) if total else 0,
-        }
-    return mountpaths
+        percent = round(100 * used / total, 2) if total else 0
+        usage = {"used": str(used), "avail": str(avail), "total": str(total), "pct_used": percent}
+        mountpaths[mp.root] = usage
+        percents.append(percent)
+        total_used += used
+        total_avail += avail
+    return {
+        "mountpaths": mountpaths,
+        "pct_max": max(percents, default=0),
+        "pct_avg": round(sum(percents) / len(percents), 2) if percents else 0,
+        "pct_min": min(percents, default=0),
+        "cs_err": "",
+        "total_used": str(total_used),
+        "total_avail": str(total_avail),
+    }
+
+
+def _tracker(node: Node) -> dict[str, dict[str, str]]:
+    """The node's counters in AIStore's stats tracker shape: ``{"get.n": {"v": "12"}, ...}``
+    (``_count`` -> ``.n``, ``_bytes`` -> ``.size``, ``_ns`` -> ``.ns``, the way AIStore names them)."""
+    tracker = {}
+    for name, value in node.metrics.totals().items():
+        stem, _, unit = name.rpartition("_")
+        key = f"{stem.replace('_', '.')}.{_TRACKER_UNITS.get(unit, unit)}"
+        tracker[key] = {"v": str(value)}
+    tracker["up.ns.time"] = {"v": str(time.time_ns() - node.started_ns)}
+    return tracker
+
+
+_TRACKER_UNITS = {"count": "n", "bytes": "size", "ns": "ns"}
 
 
 def node_status(node: Node, request: Request) -> dict[str, object]:
+    """``GET /v1/daemon?what=node_status`` (the SDK's ``get_performance`` reads it per target through
+    ``/v1/reverse/daemon``): AIStore's ``stats.NodeStatus`` keys, plus Strata's uptime and load."""
+    load = node.load.vector()
     return {
-        "snode": snode(node, request, "target"),
-        "deployment": "embedded",
-        "version": "strata-0.1.0",
+        "snode": own_snode(node, request),
+        "tracker": _tracker(node),
+        "capacity": _capacity(node),
+        "status": "online",
+        "deployment": "embedded" if node.cluster is None else "dev",
+        "ais_version": VERSION,
         "build_time": "",
         "k8s_pod_name": "",
-        "status": "online",
+        "smap_version": str(node.cluster_map().version),
+        "sys_info": {
+            "mem_used": load.mem_total - load.mem_avail,
+            "mem_avail": load.mem_avail,
+            "pct_mem_used": round(100 * (1 - load.mem_avail / load.mem_total), 2) if load.mem_total else 0,
+            "pct_cpu_used": round(min(load.cpu_load, 1.0) * 100, 2),
+            "load_avg": dict(zip(("one", "five", "fifteen"), os.getloadavg(), strict=True)),
+        },
         "up_time_ns": time.time_ns() - node.started_ns,
-        "capacity": _capacity(node),
-        "load": node.load.vector(),
+        "load": load,
         "pid": os.getpid(),
     }
 
@@ -105,7 +158,7 @@ def get_daemon(node: Node, request: Request, query: Query) -> Response:
     if what == "smap":
         return json_response(smap(node, request))
     if what == "snode":
-        return json_response(snode(node, request, "target"))
+        return json_response(own_snode(node, request))
     if what == "config":
         host, port = _public_host(node, request)
         return json_response(
@@ -143,6 +196,7 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
     if what == "remote":
         return json_response({"a": [], "ver": 0})
     if node.is_proxy and what in ("running_all", "status_all", "status", "qryxstats"):
+        jobs.query_args(request)  # a bad query is refused here, once, rather than by every target
         return proxy.job_query(node, request, what)  # jobs run on the targets: ask them all
     if what == "running_all":
         return jobs.running_all_response(node, request)
@@ -165,15 +219,72 @@ def put_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
         value = msg.value
         node.meta.update_config(lambda cfg: update_cluster_config(cfg, value))
         return empty_response()
-    if node.is_proxy and msg.action in ("start", "stop", "stop-xaction", "abort"):
+    if node.is_proxy and msg.action == "start":
+        startable_kind(jobs.job_args(msg.value).Kind)  # 400/501 from the gateway, before any target
         return proxy.forward_job(node, request)  # jobs run on the targets
+    if node.is_proxy and msg.action in ("stop", "stop-xaction", "abort"):
+        return proxy.forward_job(node, request)
     if msg.action == "start":
         return jobs.start_job(node, msg)
     if msg.action in ("stop", "stop-xaction", "abort"):
         return jobs.stop_jobs(node, msg)
     if msg.action in ("start-maintenance", "stop-maintenance", "decommission-node", "decommission"):
         return _maintenance(node, msg)
-    raise NotImplementedYet(f'cluster action "{msg.action}" is not implemented yet')
+    if msg.action in _CLUSTER_ACTIONS_NOT_YET:
+        raise NotImplementedYet(f'cluster action "{msg.action}" is not implemented yet')
+    raise InvalidRequest(f'invalid cluster action "{msg.action}"')
+
+
+# AIStore cluster actions (api/apc/actmsg.go) Strata does not serve yet; any other action is a 400
+_CLUSTER_ACTIONS_NOT_YET = frozenset(
+    {
+        "shutdown",
+        "shutdown-node",
+        "rm-unsafe",
+        "reset-config",
+        "reset-stats",
+        "rotate-logs",
+        "clear-lcache",
+        "reload-creds",
+    }
+)
+# Names the ``setconfig`` query carries besides config values
+_SETCONFIG_OPTIONS = frozenset({"transient"})
+
+
+def set_config_from_query(node: Node, request: Request, query: Query) -> Response:
+    """``PUT /v1/cluster/setconfig?name=value[&...]``: what ``ais config cluster k=v`` sends.
+
+    Names are dotted config keys (``periodic.stats_time=10s``, ``features=16``), values strings; they
+    go through the same merge and validation as the ``set-config`` action, so a bad value is a 400
+    naming the key. ``transient=true`` asks AIStore not to persist the change; Strata keeps every
+    change, and checks only that the option is a boolean.
+    """
+    transient = query.get("transient", "false").lower()
+    if transient not in ("true", "false", "1", "0", ""):
+        raise InvalidRequest(f'setconfig: invalid transient="{query.get("transient")}" (true or false)')
+    values = {name: value for name, value in query.items() if name not in _SETCONFIG_OPTIONS}
+    if not values:
+        raise InvalidRequest("setconfig needs a name=value in the query (?periodic.stats_time=10s)")
+    node.meta.update_config(lambda cfg: update_cluster_config(cfg, values))
+    return empty_response()
+
+
+async def reverse_to_node(node: Node, request: Request, target: NodeInfo, rest: str) -> Response:
+    """``/v1/reverse/<rest>`` with ``Ais-Node-Id`` naming another node: the same request to that
+    node's ``/v1/<rest>``, and its answer passed back as it came (status, type and body)."""
+    answers = await proxy.fan_out(
+        node,
+        request.method,
+        f"/v1/{rest}",
+        body=request.body,
+        query=request.query,
+        headers={"Content-Type": request.headers.get("content-type", "application/json")},
+        only=target,
+    )
+    answer = answers[target.id]
+    content_type = answer.headers.get("Content-Type", "application/json")
+    return Response(answer.status_code, [("Content-Type", content_type)], answer.content)
 
 
 def _maintenance(node: Node, msg: ActionMsg) -> Response:

@@ -6,20 +6,53 @@ so the SDK's ``job.wait()``, ``wait_for_idle()`` and ``get_details()`` work unch
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import msgspec
 
 from strata.api.node import Node
 from strata.api.responses import json_response, text_response
-from strata.core.errors import InvalidRequest, NotFound
+from strata.core.errors import InvalidRequest, NotFound, StrataError
+from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
 from strata.jobs import maintenance
-from strata.jobs.kinds import job_kind
+from strata.jobs.kinds import known_kind, startable_kind
 from strata.jobs.registry import Job, JobRecord
 from strata.jobs.snapshots import JobArgs, decode_job_args, job_snap, job_status
 from strata.server.http import Request, Response
 
+# xact.QueryMsg's JSON tags (what list_jobs_status/list_running_jobs send) and xact.ArgsMsg's Go field
+# names (what job.start/status/wait send), lowercased, to our JobArgs fields
+_ARG_KEYS = {
+    "id": "ID",
+    "kind": "Kind",
+    "daemonid": "DaemonID",
+    "node": "DaemonID",
+    "bck": "Bck",
+    "buckets": "Buckets",
+    "onlyrunning": "OnlyRunning",
+    "show_active": "OnlyRunning",
+}
 
-def _query_args(request: Request) -> JobArgs:
+
+def job_args(value: Any) -> JobArgs:
+    """Which job(s) a request is about, in either spelling AIStore accepts.
+
+    The SDK's ``JobArgs`` uses Go field names (``{"ID", "Kind", "DaemonID", "Bck"}``) but its
+    ``JobQuery`` uses JSON tags (``{"kind", "node", "show_active"}``); AIStore's decoder matches keys
+    case-insensitively, so both name the same filter. A key we do not know is ignored, as there.
+    """
+    if isinstance(value, dict):
+        value = {_ARG_KEYS.get(str(key).lower(), key): item for key, item in value.items()}
+    return decode_job_args(value)
+
+
+def query_args(request: Request) -> JobArgs:
+    """The job query in a GET body (bare, or as an ActMsg's value); its kind checked (400 if unknown).
+
+    A proxy calls this before asking its targets, so a bad query is refused once, at the gateway.
+    """
     if not request.body.strip():
         return JobArgs()
     try:
@@ -28,22 +61,18 @@ def _query_args(request: Request) -> JobArgs:
         raise InvalidRequest(f"invalid job query: {exc}") from None
     if isinstance(value, dict) and "action" in value and "value" in value:
         value = value["value"]
-    return decode_job_args(value)
-
-
-def _kind_name(kind: str) -> str:
-    if not kind:
-        return ""
-    found = job_kind(kind)
-    if found is None:
-        raise InvalidRequest(f'unknown job kind "{kind}"')
-    return found.name
+    args = job_args(value)
+    if args.Kind:
+        known_kind(args.Kind)
+    return args
 
 
 def _matching(node: Node, args: JobArgs, *, running_only: bool = False) -> list[JobRecord]:
+    if args.DaemonID and args.DaemonID != node.node_id:
+        return []  # the query is about another node's jobs
     return node.jobs.find(
         job_id=args.ID,
-        kind=_kind_name(args.Kind),
+        kind=known_kind(args.Kind).name if args.Kind else "",
         bck=args.bucket(),
         running_only=running_only or args.OnlyRunning,
     )
@@ -55,7 +84,7 @@ def _not_found(args: JobArgs) -> NotFound:
 
 
 def job_status_response(node: Node, request: Request) -> Response:
-    args = _query_args(request)
+    args = query_args(request)
     records = _matching(node, args)
     if not records:
         raise _not_found(args)
@@ -63,7 +92,7 @@ def job_status_response(node: Node, request: Request) -> Response:
 
 
 def query_stats_response(node: Node, request: Request) -> Response:
-    args = _query_args(request)
+    args = query_args(request)
     records = _matching(node, args)
     if not records and args.ID:
         raise _not_found(args)
@@ -71,40 +100,43 @@ def query_stats_response(node: Node, request: Request) -> Response:
 
 
 def running_all_response(node: Node, request: Request) -> Response:
-    args = _query_args(request)
+    args = query_args(request)
     return json_response([f"{r.kind}[{r.id}]" for r in _matching(node, args, running_only=True)])
 
 
 def status_all_response(node: Node, request: Request) -> Response:
-    args = _query_args(request)
+    args = query_args(request)
     records = _matching(node, args)
     return json_response([job_status(r) for r in records] or None)
 
 
 def start_job(node: Node, msg: ActionMsg) -> Response:
-    """``PUT /v1/cluster {"action": "start", "value": JobArgs}`` for the kinds started by name."""
-    args = decode_job_args(msg.value)
-    kind = job_kind(args.Kind)
-    if kind is None:
-        raise InvalidRequest(f'unknown job kind "{args.Kind}"')
-    if not kind.startable:
-        raise InvalidRequest(f'job "{kind.name}" is not started this way (see the bucket and object APIs)')
+    """``PUT /v1/cluster {"action": "start", "value": JobArgs}`` for the kinds started by name.
+
+    The kinds table decides what may be started (400 otherwise) and what is built (501 otherwise).
+    """
+    args = job_args(msg.value)
+    kind = startable_kind(args.Kind)
     bck = args.bucket()
-    buckets = [bck] if bck is not None else node.meta.bmd().refs()
     if bck is not None:
         node.bucket_props(bck)
+    buckets = [bck] if bck is not None else node.meta.bmd().refs()
+    work = _work(node, kind.name, buckets)
     job = node.runner.create(kind.name, bck=bck)
-    if kind.name == "resilver":
-        node.runner.start(job, lambda j: maintenance.resilver(j, node.mountpaths, buckets))
-    elif kind.name == "cleanup-store":
-        node.runner.start(job, lambda j: maintenance.cleanup_store(j, node.mountpaths, buckets))
-    elif kind.name in ("rebalance", "lru"):
-        # one node is the whole cluster: nothing to move; ais buckets are never evicted
-        node.runner.start(job, _nothing_to_do)
-    else:
-        job.finish(error=f'starting "{kind.name}" by name is not implemented yet')
-        raise InvalidRequest(f'starting "{kind.name}" by name is not implemented yet')
+    node.runner.start(job, work)
     return text_response(job.id)
+
+
+def _work(node: Node, kind: str, buckets: list[BucketRef]) -> Callable[[Job], None]:
+    """What a job started by name does; every startable kind the table marks built has an entry."""
+    if kind == "resilver":
+        return lambda job: maintenance.resilver(job, node.mountpaths, buckets)
+    if kind == "cleanup-store":
+        return lambda job: maintenance.cleanup_store(job, node.mountpaths, buckets)
+    if kind in ("rebalance", "lru"):
+        # one node is the whole cluster: nothing to move; ais buckets are never evicted
+        return _nothing_to_do
+    raise StrataError(f'the kinds table marks "{kind}" as built, but nothing starts it by name')
 
 
 def _nothing_to_do(job: Job) -> None:
@@ -113,7 +145,7 @@ def _nothing_to_do(job: Job) -> None:
 
 def stop_jobs(node: Node, msg: ActionMsg) -> Response:
     """Abort a job by id, or every running job of a kind (and bucket)."""
-    args = decode_job_args(msg.value)
+    args = job_args(msg.value)
     if args.ID:
         if node.cluster is not None and node.jobs.load(args.ID) is None:
             return json_response(None)  # a cluster job may have no part on this target

@@ -21,7 +21,6 @@ from strata.objects.service import ObjectService
 from strata.storage.interface import ObjectStorage
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.objects import ObjectStore
-from strata.storage.shards import ShardIndexes
 
 HOT_CACHE_BYTES = 64 << 20  # per worker process
 HOT_CACHE_MAX_OBJECT = 64 << 10
@@ -108,7 +107,6 @@ class Node:
         self.runner = JobRunner(self.jobs, self.load)
         storage = store if store is not None else self.store
         self.hot = HotCache(HOT_CACHE_BYTES, HOT_CACHE_MAX_OBJECT, storage.current_record)
-        self.shards = ShardIndexes()
         self.scheme = "https" if config.net.http.use_https else "http"
         slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)

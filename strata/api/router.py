@@ -158,7 +158,7 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response | Awaita
         return buckets.get_bucket(node, request, bck, query)
     if method == "HEAD":  # bucket info may name a prefix after the bucket
         node.sync_metadata()
-        return buckets.head_bucket(node, bck, query, _decode_segment(prefix_raw, "prefix"))
+        return buckets.head_bucket(node, request, bck, query, _decode_segment(prefix_raw, "prefix"))
     if method == "PATCH":
         return buckets.patch_bucket(node, request, bck)
     if method in ("POST", "PUT", "DELETE"):
@@ -169,18 +169,29 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response | Awaita
 
 
 def _route_daemon(node: Node, request: Request, rest: str) -> Response:
-    if request.method != "GET":
-        raise NotImplementedYet(f"{request.method} /v1/daemon is not implemented yet")
-    return cluster.get_daemon(node, request, Query(request.query))
+    if request.method == "GET":
+        return cluster.get_daemon(node, request, Query(request.query))
+    if request.method == "PUT":  # node config and node actions: an AIStore feature not built yet
+        raise NotImplementedYet("PUT /v1/daemon (node config and actions) is not implemented yet")
+    raise MethodNotAllowed(f"{request.method} is not allowed on /v1/daemon")
 
 
 def _route_cluster(node: Node, request: Request, rest: str) -> Response | Awaitable[Response]:
     query = Query(request.query)
-    if request.method == "GET":
-        return cluster.get_cluster(node, request, query)
-    if request.method == "PUT":
-        return cluster.put_cluster(node, request, query)
-    raise NotImplementedYet(f"{request.method} /v1/cluster is not implemented yet")
+    method = request.method
+    if not rest:
+        if method == "GET":
+            return cluster.get_cluster(node, request, query)
+        if method == "PUT":
+            return cluster.put_cluster(node, request, query)
+        raise MethodNotAllowed(f"{method} is not allowed on /v1/cluster")
+    if rest == "setconfig":
+        if method != "PUT":
+            raise MethodNotAllowed(f"{method} is not allowed on /v1/cluster/setconfig")
+        return cluster.set_config_from_query(node, request, query)
+    if rest.partition("/")[0] in _CLUSTER_PATHS_NOT_YET:
+        raise NotImplementedYet(f"/v1/cluster/{rest} is not implemented yet")
+    raise NotFound(f'invalid path "/v1/cluster/{rest}"')
 
 
 def _route_health(node: Node, request: Request, rest: str) -> Response:
@@ -193,22 +204,26 @@ def _route_ml(node: Node, request: Request, rest: str) -> Response | Awaitable[R
     """``/v1/ml/moss[/BUCKET]``: GetBatch (the request is the JSON body of a GET)."""
     what, _, bucket_raw = rest.partition("/")
     if what != "moss":
-        raise NotImplementedYet(f"/v1/ml/{what} is not implemented yet")
+        raise NotFound(f'invalid path "/v1/ml/{rest}"')
     if request.method not in ("GET", "POST"):
         raise MethodNotAllowed(f"{request.method} is not allowed on /v1/ml/moss")
     return get_batch(node, request, _decode_segment(bucket_raw, "bucket name"), Query(request.query))
 
 
-def _route_reverse(node: Node, request: Request, rest: str) -> Response:
-    """``/v1/reverse/daemon``: forwarded to the node named by ``Ais-Node-Id`` (here: only this one)."""
+def _route_reverse(node: Node, request: Request, rest: str) -> Response | Awaitable[Response]:
+    """``/v1/reverse/daemon``: served by the node named by ``Ais-Node-Id`` (a proxy forwards it there:
+    that is how the SDK's ``get_performance`` and node logs reach every target through one endpoint)."""
     node_id = request.headers.get("ais-node-id", "")
     if not node_id:
         raise InvalidRequest("reverse requests need the Ais-Node-Id header")
-    if node_id != node.node_id:
-        raise NotFound(f'node "{node_id}" does not exist')
-    if rest.startswith("daemon"):
+    if rest != "daemon" and not rest.startswith("daemon/"):
+        raise NotFound(f'invalid path "/v1/reverse/{rest}"')
+    if node_id == node.node_id:
         return _route_daemon(node, request, rest)
-    raise NotFound(f'invalid path "/v1/reverse/{rest}"')
+    other = node.cluster_map().node(node_id) if node.is_proxy else None
+    if other is None:
+        raise NotFound(f'node "{node_id}" does not exist')
+    return cluster.reverse_to_node(node, request, other, rest)
 
 
 _ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]]] = {
@@ -234,6 +249,9 @@ _NOT_YET = {
     "ec",
     "notifs",
 }
+# PUT /v1/cluster/<path> for AIStore features not built yet (set primary, attach/detach a remote
+# cluster); any other sub-path is a 404
+_CLUSTER_PATHS_NOT_YET = frozenset({"proxy", "attach", "detach"})
 _OBJECT_METHODS: dict[str, Callable[..., Any]] = {
     "DELETE": objects.delete_object,
     "PATCH": objects.patch_object,

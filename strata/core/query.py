@@ -30,5 +30,9 @@ class Query:
     def flag(self, name: str) -> bool:
         return self.get(name).lower() in ("true", "1", "yes", "y", "on")
 
+    def items(self) -> list[tuple[str, str]]:
+        """Every name with its (first) value, in the order sent: for requests whose names are data."""
+        return [(name, values[0]) for name, values in self._params.items()]
+
     def __contains__(self, name: str) -> bool:
         return name in self._params

@@ -8,9 +8,9 @@ Answers (see ``shared/spec/ais-wire-contract.md``):
 - ``strm: false`` -- 200, ``multipart/mixed``: a ``metadata`` part (``MossResp`` JSON: the job id and
   one ``MossOut`` per entry) then an ``archive`` part, with a ``Content-Length``; the archive is spooled
   first (memory, then a temporary file), so every failure is a proper status.
-- 400 for a malformed request, 404 for a bucket that does not exist (before any byte; with coer the
-  entries of a missing bucket named in an entry become ``__404__/`` members instead), 429 +
-  ``Retry-After`` under load.
+- 400 for a malformed request, 404 for any bucket the request names that does not exist (before any
+  byte, with or without coer: coer covers missing objects and archived files, not a wrong bucket),
+  403 for a bucket whose access bits do not allow GET, 429 + ``Retry-After`` under load.
 - In a cluster a proxy validates (400/404 as above) and redirects (307) to a designated target picked at
   random among the active ones; that target assembles the batch, pulling peers' entries
   (``remote.RoutingSource``) on a thread so its event loop keeps serving.
@@ -28,7 +28,6 @@ from strata.api.node import Node
 from strata.api.proxy import TargetUnreachable
 from strata.archive import FileRegion, Output, content_type
 from strata.config.access import ACCESS_GET
-from strata.core.errors import BucketNotFound
 from strata.core.names import BucketRef
 from strata.core.query import Query
 from strata.getbatch.assembler import Assembler
@@ -58,15 +57,16 @@ def get_batch(
     provider = query.get("provider")
     default = BucketRef.parse(bucket_name, provider, query.get("namespace")) if bucket_name else None
     plan = plan_request(req, default, provider)
-    # 2. buckets: 404 before any byte (with coer, only for the URL's bucket)
-    missing = _missing_buckets(node, plan, default)
+    # 2. buckets: every one named must exist (404 before any byte)
+    for bck in plan.buckets.values():
+        node.bucket_props(bck, ACCESS_GET)
     if node.is_proxy:  # a proxy validates, then picks the designated target that assembles the batch
         return _to_designated_target(node, request)
     # 3. admission: a work item of the node's get-batch job (429 + Retry-After under load)
     work = service_for(node).begin()
     # 4. assemble, streamed or as a multipart answer
     try:
-        local = LocalSource(node.objects, node.shards, missing_buckets=missing)
+        local = LocalSource(node.objects)
         source: EntrySource = local
         if node.cluster is not None and not query.flag("local"):
             # a designated target: entries on peers come over the network (a peer's own share of a
@@ -104,19 +104,6 @@ async def _to_designated_target(node: Node, request: Request) -> Response:
     chosen = secrets.choice(targets)
     location = chosen.url + request.path + (f"?{request.query}" if request.query else "")
     return Response(307, [("Location", location)], b"")
-
-
-def _missing_buckets(node: Node, plan: BatchPlan, default: BucketRef | None) -> frozenset[str]:
-    """Keys of buckets that do not exist (tolerated with coer, except the URL's own bucket)."""
-    missing = set()
-    for key, bck in plan.buckets.items():
-        try:
-            node.bucket_props(bck, ACCESS_GET)
-        except BucketNotFound:
-            if not plan.coer or bck == default:
-                raise
-            missing.add(key)
-    return frozenset(missing)
 
 
 async def _streamed(

@@ -2,7 +2,8 @@
 
 The request is validated completely before the first byte goes out, because after that an error can only
 truncate the stream: every entry's object name, range and opaque value, the output format, and the
-buckets the batch names (``BatchPlan.buckets``). ``plan_request`` turns the wire request into a list of
+buckets the batch names (``BatchPlan.buckets``: each must exist, with or without ``coer``, since
+``coer`` covers a missing object, not a wrong bucket). ``plan_request`` turns the wire request into a list of
 ``Entry`` -- one small immutable record per ``in`` entry, with its bucket resolved -- that the assembler
 walks in order.
 
@@ -46,7 +47,7 @@ class MossReq(msgspec.Struct, omit_defaults=True):
 
     entries: list[MossIn] = msgspec.field(name="in", default_factory=list)
     mime: str = ""
-    coer: bool = False  # continue on error: missing entries become __404__/ members
+    coer: bool = False  # continue on error: missing objects become __404__/ members (not missing buckets)
     onob: bool = False  # only object name: members are named "obj", not "bucket/obj"
     strm: bool = False  # stream the archive; otherwise a multipart answer with metadata first
     coloc: int = 0  # a colocation hint; accepted and ignored (one node holds everything here)

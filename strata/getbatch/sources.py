@@ -25,12 +25,10 @@ from typing import Protocol
 
 from strata.archive import ArchiveReader, FileRegion, Member, format_of
 from strata.archive.reader import member_span
-from strata.config.access import ACCESS_GET
-from strata.core.errors import BucketNotFound, NotFound, ObjectNotFound, RangeNotSatisfiable, StrataError
+from strata.core.errors import NotFound, ObjectNotFound, RangeNotSatisfiable, StrataError
 from strata.getbatch.model import Entry
 from strata.objects.service import ObjectService
 from strata.storage.objects import OpenObject
-from strata.storage.shards import ShardIndexes
 
 # Bodies up to this size are read into memory and go out joined with their tar header: one pread is
 # cheaper than handing a small range to sendfile (see strata/server/http.py SMALL_FILE).
@@ -104,29 +102,23 @@ class _OpenShard:
 class LocalSource:
     """Entries on this node: objects opened per entry, shards opened once per request (LRU of open readers).
 
-    A TAR shard's index is the persisted one when it exists (``ShardIndexes``), otherwise built by the
-    first lookup and persisted for later requests; TGZ/TAR.LZ4 keep one decompression cursor per shard,
-    so entries in archive order cost one pass; ZIP reads its central directory once.
+    A TAR shard's index is the persisted one when it exists (the object service keeps them),
+    otherwise built by the first lookup and persisted for later requests; TGZ/TAR.LZ4 keep one
+    decompression cursor per shard, so entries in archive order cost one pass; ZIP reads its
+    central directory once.
     """
 
     def __init__(
         self,
         objects: ObjectService,
-        indexes: ShardIndexes,
         *,
-        missing_buckets: frozenset[str] = frozenset(),
         shards_open: int = SHARDS_OPEN,
     ) -> None:
         self.objects = objects
-        self.store = objects.store  # shard indexes and read-ahead hints work on the files themselves
-        self.missing_buckets = missing_buckets  # keys of buckets known not to exist (coer)
-        self.indexes = indexes
         self.capacity = shards_open
         self.shards: collections.OrderedDict[tuple[str, str], _OpenShard] = collections.OrderedDict()
 
     def fetch(self, entry: Entry) -> Payload:
-        if self.missing_buckets and entry.bck.key in self.missing_buckets:
-            raise BucketNotFound(entry.bck.uri)
         if entry.archpath:
             return self._archived(entry)
         obj = self.objects.open(entry.bck, entry.name)  # GET access, checksum validation if asked
@@ -149,7 +141,7 @@ class LocalSource:
         member = _find(reader, entry)
         if not shard.remembered:  # the index this lookup may have built serves later requests too
             shard.remembered = True
-            self.indexes.remember(self.store, shard.obj, reader)
+            self.objects.remember_shard(shard.obj, reader)
         start, length = (0, -1) if entry.whole else (entry.start, entry.length)
         offset, count = member_span(member, start, length)
         region = reader.region(member, offset, count)
@@ -169,8 +161,7 @@ class LocalSource:
             self.shards.move_to_end(key)
             return shard
         fmt = format_of(entry.name)  # InvalidRequest: not an archive by its name
-        self.objects.bucket(entry.bck, ACCESS_GET)
-        obj, reader = self.indexes.open(self.store, entry.bck, entry.name, fmt)
+        obj, reader = self.objects.open_shard(entry.bck, entry.name, fmt)
         shard = self.shards[key] = _OpenShard(obj, reader)
         while len(self.shards) > self.capacity:
             _, old = self.shards.popitem(last=False)
@@ -182,7 +173,7 @@ class LocalSource:
         if entry.archpath:
             return
         try:
-            obj = self.store.open(entry.bck, entry.name)
+            obj = self.objects.store.open(entry.bck, entry.name)  # a hint only: fetch checks access
         except StrataError:
             return
         try:
