@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from strata.archive import TAR, format_of
+from strata.archive.model import served_name
 from strata.core.errors import InvalidRequest
 from strata.core.names import BucketRef, validate_object_name
 
@@ -170,6 +171,12 @@ def _entry(
     else:
         raise InvalidRequest(f'no bucket for "{name}" (name one in the entry or in the URL)')
     _check_range(item.start, item.length)
+    if item.archpath and served_name(item.archpath.lstrip("/")) is None:
+        # its name would head the entry in the output (even as a missing one): never one that escapes
+        raise InvalidRequest(
+            f'invalid archpath "{item.archpath}": archived files are named by relative paths '
+            "without '..', NUL, backslash or drive prefix"
+        )
     opaque = _canonical_opaque(item.opaque) if item.opaque else ""
     if item.archpath or item.start or item.length or opaque:
         return Entry(bck, name, item.archpath, item.start, item.length, opaque)

@@ -394,27 +394,37 @@ def test_entry_errors_with_and_without_coer(client: Client, filled: Bucket) -> N
 def test_unsafe_and_non_regular_members_are_missing_entries(
     endpoint: str, client: Client, bucket: Bucket, fmt: str
 ) -> None:
-    """GetBatch serves a shard's members by the archive package's one rule: ``../``, absolute and
-    NUL/backslash/drive names, links, devices and FIFOs are missing entries (404 without coer); no
-    output member is a non-regular file or carries their bytes."""
+    """GetBatch serves a shard's members by the archive package's one rule: links, devices, FIFOs and
+    members stored under unsafe names are missing entries (404 without coer); no output member is a
+    non-regular file or carries their bytes. Asking for an unsafe archpath (``..``, NUL, backslash,
+    drive) is refused whole with 400: its name would head the output entry, even as a missing one."""
     shard = f"hostile{fmt}"
     bucket.object(shard).get_writer().put_content(hostile_shard(fmt))
     hostile = [*UNSAFE_NAMES, *NOT_REGULAR, "nul"]
+    refused = [name for name in hostile if model.served_name(name.lstrip("/")) is None]
+    missing = [name for name in hostile if name not in refused]
+    assert refused and missing
     safe = [(spelling, data) for raw_name, name, data in SAFE_MEMBERS for spelling in (raw_name, name)]
-    for first in range(0, len(hostile), 5):  # get_batch.max_soft_errs is 6 by default
+    for first in range(0, len(missing), 5):  # get_batch.max_soft_errs is 6 by default
         wanted: list[tuple[str, bytes | None]] = [
             *safe,
-            *((name, None) for name in hostile[first : first + 5]),
+            *((name, None) for name in missing[first : first + 5]),
         ]
         wanted.sort(key=lambda item: item[0][::-1])  # mix hostile and safe entries
         _check_hostile_batch(endpoint, client, bucket, shard, wanted)
-    # without coer the first hostile entry fails the request, as a missing member does
-    for archpath in hostile:
+    # without coer the first missing entry fails the request, as a missing member does
+    for archpath in missing:
         batch = client.batch(bucket=bucket, cont_on_err=False)
         batch.add(shard, archpath=SAFE_MEMBERS[0][0])
         batch.add(shard, archpath=archpath)
         with pytest.raises(ErrObjNotFound):
             list(batch.get())
+    # an unsafe archpath is a 400 before any byte, with or without coer
+    for archpath in refused:
+        for coer in (True, False):
+            body = {"in": [{"objname": shard, "archpath": archpath}], "coer": coer, "strm": True}
+            resp = moss(endpoint, bucket.name, body)
+            assert resp.status_code == 400 and "invalid archpath" in resp.text, (archpath, resp.text)
 
 
 def _check_hostile_batch(
