@@ -25,7 +25,7 @@ from strata.api.router import AisApp
 from strata.cluster.metastore import LocalMetaStore
 from strata.config.cluster import ClusterConfig, ConfigError, load_cluster_config
 from strata.jobs.registry import JobStore
-from strata.server.http import HttpProtocol, close_idle_connections
+from strata.server.http import ConnectionTimeouts, HttpProtocol, close_idle_connections
 from strata.storage.mountpaths import Mountpaths
 
 log = logging.getLogger("strata")
@@ -203,11 +203,14 @@ def worker_main(sock: socket.socket, make_node: Callable[[], Node]) -> int:
     executor = ThreadPoolExecutor(SENDFILE_THREADS, thread_name_prefix="sendfile")
     tls = tls_context(node.meta.config())
 
+    def connection() -> HttpProtocol:
+        # the limits are read per connection, so a set-config applies to the next connections
+        timeouts = ConnectionTimeouts.from_config(node.meta.config().net.http)
+        return HttpProtocol(app, executor, tls=tls is not None, timeouts=timeouts)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: HttpProtocol(app, executor, tls=tls is not None), sock=sock, backlog=2048, ssl=tls
-        )
+        server = await loop.create_server(connection, sock=sock, backlog=2048, ssl=tls)
         done = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, done.set)
         await done.wait()
