@@ -271,3 +271,7 @@ def _validate_net(cfg: ClusterConfig) -> None:
     rules.int_range("net.http.idle_conns_per_host", http.idle_conns_per_host, 0)
     rules.int_range("net.http.write_buffer_size", http.write_buffer_size, 0)
     rules.int_range("net.http.read_buffer_size", http.read_buffer_size, 0)
+    if http.server_read_header_time is not None:
+        rules.duration_range("net.http.server_read_header_time", http.server_read_header_time, 0.1, HOUR)
+    if http.server_idle_conn_time is not None:
+        rules.duration_range("net.http.server_idle_conn_time", http.server_idle_conn_time, 0.1, HOUR)

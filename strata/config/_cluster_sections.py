@@ -202,7 +202,23 @@ class L4Conf(msgspec.Struct, frozen=True, kw_only=True):
     sndrcv_buf_size: int = 131072
 
 
+# Strata's HTTP server limits against clients that hold a connection without using it (slowloris).
+# AIStore's Go server fixes its header deadline in code (http.Server.ReadHeaderTimeout, 16 s) and sets
+# no idle limit; here both are settable under net.http (see ``HTTPConf``) and default to:
+SERVER_READ_HEADER_TIME = 16.0  # AIStore's ReadHeaderTimeout: request line + headers must be in by then
+SERVER_IDLE_CONN_TIME = 60.0  # above any AIStore client's idle_conn_time (<= 30 s): clients hang up first
+
+
 class HTTPConf(msgspec.Struct, frozen=True, kw_only=True):
+    """AIStore's net.http, plus two keys of Strata's own at the end (left out of the wire until set).
+
+    ``server_read_header_time``: a request's line and headers must all arrive within this, counted from
+    the connection's accept (a fresh connection) or from the request's first byte (a kept-alive one);
+    trickling bytes does not extend it. ``server_idle_conn_time``: a kept-alive connection with no
+    request started for this long is closed. Neither cuts a body upload or a response in progress.
+    ``None`` means the defaults above.
+    """
+
     server_crt: str = ""
     server_key: str = ""
     client_ca_tls: str = ""
@@ -218,6 +234,16 @@ class HTTPConf(msgspec.Struct, frozen=True, kw_only=True):
     skip_verify: bool = False
     chunked_transfer: bool = True
     pub: dict[str, Any] | None = None
+    server_read_header_time: Duration | None = None  # None = SERVER_READ_HEADER_TIME
+    server_idle_conn_time: Duration | None = None  # None = SERVER_IDLE_CONN_TIME
+
+    def server_timeouts(self) -> tuple[float, float]:
+        """(``server_read_header_time``, ``server_idle_conn_time``), each its default when unset."""
+        header, idle = self.server_read_header_time, self.server_idle_conn_time
+        return (
+            SERVER_READ_HEADER_TIME if header is None else header,
+            SERVER_IDLE_CONN_TIME if idle is None else idle,
+        )
 
 
 class NetConf(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,12 @@ Contract with the application (``Application``):
 - An exchange with ``set_flow_control(pause, resume)`` gets two callables (event loop only) that stop
   and restart reading the client's body, for exchanges that pass it on slower than it arrives.
 - Responses go out strictly in request order, even when the client pipelines.
+
+Clients that hold a connection without using it (slowloris) are cut by two deadlines per connection
+(``ConnectionTimeouts``): the request line and headers must arrive within ``read_header`` seconds, and
+a kept-alive connection with no request started is closed after ``idle`` seconds. A body upload or a
+response in progress is never cut by them. Both run on one timer handle per connection, re-armed only
+when it fires: a request costs one ``loop.time()`` per phase change, no timer or task of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import select
 import socket
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import httptools
 import msgspec
@@ -230,6 +236,18 @@ def serialize_head(
     return "".join(parts).encode()
 
 
+class ConnectionTimeouts(NamedTuple):
+    """Seconds a connection may spend on a request's head, and idle between requests.
+
+    The daemon takes them from the cluster config (``net.http.server_read_header_time`` and
+    ``server_idle_conn_time``); the transport knows no config.
+    """
+
+    read_header: float
+    idle: float
+
+
+DEFAULT_TIMEOUTS = ConnectionTimeouts(16.0, 60.0)  # net.http's defaults, for a server built without config
 CONNECTIONS: set[HttpProtocol] = set()  # open connections of this worker, for a graceful stop
 
 
@@ -248,8 +266,16 @@ def close_idle_connections() -> int:
 class HttpProtocol(asyncio.Protocol):
     """One client connection: parse requests, hand them to the app, write responses in order."""
 
-    def __init__(self, app: Application, executor: ThreadPoolExecutor, *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        app: Application,
+        executor: ThreadPoolExecutor,
+        *,
+        tls: bool = False,
+        timeouts: ConnectionTimeouts = DEFAULT_TIMEOUTS,
+    ) -> None:
         self.app = app
+        self.timeouts = timeouts
         self.executor = executor
         # under TLS the socket carries ciphertext: bodies go through the transport, never sendfile
         self.zero_copy = not tls
@@ -270,6 +296,11 @@ class HttpProtocol(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._request: Request | None = None
         self._exchange: Exchange | None = None
+        # deadlines (loop time): the current request head must be in by ``_head_deadline`` (0.0 when no
+        # head is being read); an idle connection counts from ``_idle_since``. ``_timer`` checks them.
+        self._head_deadline = 0.0
+        self._idle_since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     # -- connection --------------------------------------------------------------------------
 
@@ -278,6 +309,10 @@ class HttpProtocol(asyncio.Protocol):
         CONNECTIONS.add(self)
         peer = transport.get_extra_info("peername")
         self.remote_addr = f"{peer[0]}:{peer[1]}" if peer else ""
+        # a fresh connection is expected to send its request at once: its head deadline runs from now
+        # (as Go's server does), so a connection that sends nothing is cut after ``read_header``
+        self._head_deadline = self.loop.time() + self.timeouts.read_header
+        self._timer = self.loop.call_at(self._head_deadline, self._check_deadlines)
 
     @property
     def idle(self) -> bool:
@@ -286,6 +321,9 @@ class HttpProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         CONNECTIONS.discard(self)
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.write_ready.set()
         if self._exchange is not None:
             self._exchange.abort()
@@ -311,6 +349,32 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fatal(400, f"malformed HTTP request: {exc}")
 
+    def _check_deadlines(self) -> None:
+        """The connection's timer: close it when a deadline passed, else re-arm for the next check.
+
+        The hot path only moves the deadlines; this runs at most every ``read_header`` seconds (so a
+        head started after the last arming is still caught on time) and computes the exact next one.
+        """
+        self._timer = None
+        if self.closed or self.transport is None:
+            return
+        now = self.loop.time()
+        if self._head_deadline and not self.reading_paused:  # a request head is arriving
+            deadline = self._head_deadline
+            what = "request headers"
+        elif self.idle and not self._head_deadline:  # nothing started since the last response
+            deadline = self._idle_since + self.timeouts.idle
+            what = "a new request"
+        else:  # a request in flight (body, handler, response) or reading held back by us: not timed
+            deadline = now + self.timeouts.read_header
+            what = ""
+        if what and now >= deadline:
+            log.debug("closing %s: no %s in time", self.remote_addr, what)
+            self.closed = True
+            self.transport.close()
+            return
+        self._timer = self.loop.call_at(min(deadline, now + self.timeouts.read_header), self._check_deadlines)
+
     def _fatal(self, status: int, message: str) -> None:
         if self._exchange is not None:
             self._exchange.abort()
@@ -328,6 +392,8 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = {}
+        if not self._head_deadline:  # a fresh connection's deadline already runs from its accept
+            self._head_deadline = self.loop.time() + self.timeouts.read_header
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -339,6 +405,7 @@ class HttpProtocol(asyncio.Protocol):
         self._headers[key] = text if previous is None else f"{previous}, {text}"
 
     def on_headers_complete(self) -> None:
+        self._head_deadline = 0.0
         url = self._url.decode("latin-1")
         path, _, query = url.partition("?")
         request = Request(
@@ -404,6 +471,7 @@ class HttpProtocol(asyncio.Protocol):
                     log.exception("failed writing the response to %s %s", request.method, request.path)
                     _release(result)
                     self._broken()
+                self._idle_since = self.loop.time()
                 return
             self.outbox.append((request, result))
         else:
@@ -456,6 +524,10 @@ class HttpProtocol(asyncio.Protocol):
         if self.reading_paused and len(self.outbox) <= _PIPELINE_LIMIT // 2 and self.transport is not None:
             self.reading_paused = False
             self.transport.resume_reading()
+            if self._head_deadline:  # a head cut off by our pause gets its full time again
+                self._head_deadline = self.loop.time() + self.timeouts.read_header
+        if not self.outbox and not self.busy:
+            self._idle_since = self.loop.time()
 
     def _finished(self, request: Request) -> None:
         self.busy = False

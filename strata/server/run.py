@@ -4,12 +4,14 @@ Why processes: Python runs one thread of bytecode at a time, so using both cores
 the data path means two interpreters. The supervisor binds the socket, prepares the data
 directory (sweeps work files a crash left behind), then forks the workers; the kernel hands each
 new connection to one of them. Metadata changes reach every worker through the ``MetaStore``.
-SIGTERM/SIGINT: workers stop accepting, finish in-flight requests (bounded), and exit.
+SIGTERM/SIGINT: workers stop accepting, finish in-flight requests (bounded), and exit. A worker
+whose supervisor dies (``kill -9``, OOM killer) gets that same SIGTERM from the kernel and exits too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -25,7 +27,7 @@ from strata.api.router import AisApp
 from strata.cluster.metastore import LocalMetaStore
 from strata.config.cluster import ClusterConfig, ConfigError, load_cluster_config
 from strata.jobs.registry import JobStore
-from strata.server.http import HttpProtocol, close_idle_connections
+from strata.server.http import ConnectionTimeouts, HttpProtocol, close_idle_connections
 from strata.storage.mountpaths import Mountpaths
 
 log = logging.getLogger("strata")
@@ -126,10 +128,15 @@ def supervise(
     """Fork ``count`` workers, restart any that dies, and stop them all on SIGTERM/SIGINT."""
     children: dict[int, int] = {}
     stopping = False
+    supervisor = os.getpid()
 
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
+            # the supervisor's own SIGTERM handler must not run here: until the worker's loop installs
+            # its handler, a SIGTERM (a stop, or the supervisor's death) just ends the worker
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            die_with_parent(supervisor)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
             os.environ[WORKER_SLOT_ENV] = str(slot)  # the worker's row in shared per-node counters
             code = 1
@@ -179,6 +186,29 @@ def supervise(
     return 0
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """In a freshly forked worker: have the kernel send SIGTERM when the supervisor dies.
+
+    Without it a worker outlives a ``kill -9`` of its supervisor, still serving on the shared socket
+    with nobody to restart or stop it. SIGTERM (not SIGKILL) runs the worker's normal graceful stop.
+    The signal is tied to the thread that forked, so the supervisor forks from its main thread only.
+    If the supervisor died before this call the worker was already re-parented and would never get
+    the signal: it exits at once instead. Not on Linux (no prctl), nothing is armed.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return
+    if prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed: %s", os.strerror(ctypes.get_errno()))
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def tls_context(config: ClusterConfig) -> ssl.SSLContext | None:
     """The server's TLS context when ``net.http.use_https`` is on (AIStore's switch and files)."""
     http = config.net.http
@@ -203,14 +233,20 @@ def worker_main(sock: socket.socket, make_node: Callable[[], Node]) -> int:
     executor = ThreadPoolExecutor(SENDFILE_THREADS, thread_name_prefix="sendfile")
     tls = tls_context(node.meta.config())
 
+    def connection() -> HttpProtocol:
+        # the limits are read per connection, so a set-config applies to the next connections
+        timeouts = ConnectionTimeouts(*node.meta.config().net.http.server_timeouts())
+        return HttpProtocol(app, executor, tls=tls is not None, timeouts=timeouts)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: HttpProtocol(app, executor, tls=tls is not None), sock=sock, backlog=2048, ssl=tls
-        )
+        server = await loop.create_server(connection, sock=sock, backlog=2048, ssl=tls)
         done = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, done.set)
         await done.wait()
+        # a stop that hangs past the drain still ends the worker (SIGALRM's default action): after a
+        # supervisor's death nobody else would
+        signal.alarm(int(DRAIN_SECONDS) + 5)
         server.close()
         deadline = loop.time() + DRAIN_SECONDS
         while close_idle_connections() and loop.time() < deadline:

@@ -413,6 +413,8 @@ VIOLATIONS: list[tuple[dict[str, Any], str]] = [
     ({"net.http.client_auth_tls": 5}, "net.http.client_auth_tls (5) must be in [0, 4]"),
     ({"net.http.idle_conn_time": "31s"}, "net.http.idle_conn_time (31s) must be in [0s, 30s]"),
     ({"net.http.idle_conns": 5000}, "net.http.idle_conns (5000) must be in [0, 4096]"),
+    ({"net.http.server_read_header_time": "0s"}, "net.http.server_read_header_time (0s) must be in [100ms, 1h0m]"),
+    ({"net.http.server_idle_conn_time": "2h"}, "net.http.server_idle_conn_time (2h0m) must be in [100ms, 1h0m]"),
     ({"fshc.io_err_time": "5s"}, "fshc.io_err_time (5s) must be in [10s, 1m]"),
     ({"distributed_sort.missing_shards": "explode"}, 'distributed_sort.missing_shards ("explode") must be one of'),
 ]  # fmt: skip
