@@ -156,6 +156,18 @@ def test_calls_reuse_one_pool_and_its_connections(server: _Server) -> None:
     assert server.seen[1][2]["Content-Type"] == "application/json"
 
 
+def test_a_streamed_answer_frees_its_connection_when_read_through(server: _Server) -> None:
+    client = HttpPeerClient(_config)
+    node = server.node()
+    assert b"".join(client.request("GET", node, "/echo", stream=True).iter_chunks(3)).startswith(b"{")
+    assert client.request("GET", node, "/echo", stream=True).content.startswith(b"{")
+    with client.request("GET", node, "/echo", stream=True) as partial:
+        partial.read(2)  # left unread: its connection cannot be reused and is closed
+    client.request("GET", node, "/echo")
+    first, second, third, fourth = (port for port, *_ in server.seen)
+    assert first == second == third != fourth
+
+
 def test_repeated_headers_stay_separate_lines(server: _Server) -> None:
     answer = HttpPeerClient(_config).request("GET", server.node(), "/headers")
     cookies = [value for name, value in answer.header_items() if name.lower() == "set-cookie"]
