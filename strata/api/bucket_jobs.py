@@ -18,7 +18,7 @@ from strata.cluster.rebalance import move_misplaced
 from strata.cluster.smap import NodeInfo
 from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps, new_bucket_props
-from strata.core.errors import BucketAlreadyExists, InvalidRequest, NotFound
+from strata.core.errors import BucketAlreadyExists, InvalidRequest, NotFound, ServiceUnavailable
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.wire import ActionMsg, json_encode
@@ -327,13 +327,13 @@ async def cluster_info(node: Node, request: Request, bck: BucketRef) -> Response
         query = f"{query}&xid={job_id}" if query else f"xid={job_id}"
     answers = await proxy.fan_out(node, "HEAD", request.path, query=query)
     if not answers:
-        raise proxy.TargetUnreachable("no target is available to summarize the bucket")
+        raise ServiceUnavailable("no target is available to summarize the bucket")
     parts: list[dict[str, Any]] = []
     for answer in answers.values():
-        if answer.status_code not in (200, 202):  # pass the target's error on (HEAD: in Hdr-Error)
+        if answer.status not in (200, 202):  # pass the target's error on (HEAD: in Hdr-Error)
             error = [("Hdr-Error", answer.headers["Hdr-Error"])] if "Hdr-Error" in answer.headers else []
-            return Response(answer.status_code, error, content_length=0)
-        if answer.status_code == 200:
+            return Response(answer.status, error, content_length=0)
+        if answer.status == 200:
             parts.append(msgspec.json.decode(answer.headers.get("Ais-Bucket-Summ", "{}")))
     headers = [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))]
     if len(parts) < len(answers):

@@ -22,7 +22,7 @@ from strata.config.bucket_props import (
     reset_bucket_props,
     update_bucket_props,
 )
-from strata.core.errors import InvalidRequest, NotImplementedYet, StrataError
+from strata.core.errors import InvalidRequest, NotImplementedYet, ServiceUnavailable, StrataError
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.wire import (
@@ -242,7 +242,7 @@ def cluster_bucket_action(
         bucket_jobs.ensure_destination(node, dst, node.bucket_props(bck))
         owner = node.cluster_map().target_for(dst, archname)
         if owner is None:
-            raise proxy.TargetUnreachable("no target is available to write the archive")
+            raise ServiceUnavailable("no target is available to write the archive")
         return proxy.forward_job(node, request, only=owner)
     if action in _REMOTE_ONLY.get(request.method, ()):
         return bucket_jobs.remote_only(node, bck, action)

@@ -284,7 +284,7 @@ async def reverse_to_node(node: Node, request: Request, target: NodeInfo, rest: 
     )
     answer = answers[target.id]
     content_type = answer.headers.get("Content-Type", "application/json")
-    return Response(answer.status_code, [("Content-Type", content_type)], answer.content)
+    return Response(answer.status, [("Content-Type", content_type)], answer.content)
 
 
 def _maintenance(node: Node, msg: ActionMsg) -> Response:

@@ -8,23 +8,18 @@ order (dropping duplicates, which exist while a rebalance moves objects).
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import heapq
 import secrets
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgspec
-import requests
 
 from strata.api.node import Node
 from strata.api.responses import MSGPACK, json_response
+from strata.cluster.peers import CallKind, PeerResponse, peer_client
 from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import intra_session
-from strata.core.errors import InvalidRequest, StrataError
+from strata.core.errors import InvalidRequest, ServiceUnavailable
 from strata.core.names import BucketRef
 from strata.core.wire import (
     ActionMsg,
@@ -37,52 +32,17 @@ from strata.core.wire import (
 from strata.jobs.registry import new_job_id
 from strata.server.http import Request, Response
 
-FANOUT_TIMEOUT = (3.0, 60.0)
 MAX_PAGE_SIZE = 10000
-_pool = ThreadPoolExecutor(16, thread_name_prefix="fanout")
 _page_decoder = msgspec.msgpack.Decoder(ListObjectsPage)
-
-
-class TargetUnreachable(StrataError):
-    """A target did not answer a fan-out request (its data is unavailable until it is back)."""
-
-    status = 503
 
 
 def redirect(node: Node, request: Request, bck: BucketRef, object_name: str) -> Response:
     """307 to the object's owner: the proxy does not read or write object bytes."""
     owner = node.cluster_map().target_for(bck, object_name)
     if owner is None:
-        raise TargetUnreachable("no target is available to serve the request")
+        raise ServiceUnavailable("no target is available to serve the request")
     location = owner.url + request.path + (f"?{request.query}" if request.query else "")
     return Response(307, [("Location", location), ("Content-Type", "text/plain")], b"")
-
-
-_sessions = threading.local()
-
-
-def _session() -> requests.Session:
-    """One intra-cluster session per fan-out thread (keep-alive connections to the targets)."""
-    session: requests.Session | None = getattr(_sessions, "session", None)
-    if session is None:
-        session = _sessions.session = intra_session()
-    return session
-
-
-def _call(
-    target: NodeInfo,
-    method: str,
-    path: str,
-    *,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    query: str = "",
-) -> requests.Response:
-    url = target.url + path + (f"?{query}" if query else "")
-    try:
-        return _session().request(method, url, data=body, headers=headers, timeout=FANOUT_TIMEOUT)
-    except requests.RequestException as exc:
-        raise TargetUnreachable(f"target {target.id} ({target.url}) did not answer: {exc}") from None
 
 
 async def fan_out(
@@ -94,18 +54,14 @@ async def fan_out(
     query: str = "",
     headers: dict[str, str] | None = None,
     only: NodeInfo | None = None,
-) -> dict[str, requests.Response]:
-    """The same request to every target (or ``only`` one), concurrently; answers keyed by target id."""
+    kind: CallKind = CallKind.CONTROL,
+) -> dict[str, PeerResponse]:
+    """The same request to every target (or ``only`` one), concurrently; answers keyed by target id.
+    A target that does not answer raises ``PeerUnreachable`` (503): its data is unavailable now."""
     targets = [only] if only is not None else list(node.cluster_map().targets.values())
-    loop = asyncio.get_running_loop()
-    calls = [
-        loop.run_in_executor(
-            _pool, functools.partial(_call, t, method, path, body=body, headers=headers, query=query)
-        )
-        for t in targets
-    ]
-    answers = await asyncio.gather(*calls)
-    return {t.id: a for t, a in zip(targets, answers, strict=True)}
+    return await peer_client().fan_out(
+        method, targets, path, query=query, headers=headers, body=body, kind=kind
+    )
 
 
 async def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
@@ -131,12 +87,13 @@ async def list_objects(node: Node, request: Request, bck: BucketRef, msg: Action
         body=forwarded,
         query=request.query,
         headers={"Accept": "application/msgpack", "Content-Type": "application/json"},
+        kind=CallKind.LIST,
     )
     pages: list[ListObjectsPage] = []
     for target_id, answer in answers.items():
-        if answer.status_code != 200:
-            raise TargetUnreachable(
-                f"target {target_id} failed to list: {answer.status_code} {answer.text[:200]}"
+        if answer.status != 200:
+            raise ServiceUnavailable(
+                f"target {target_id} failed to list: {answer.status} {answer.text[:200]}"
             )
         pages.append(_page_decoder.decode(answer.content))
     # 3. merge in name order, drop duplicates, cut one page
@@ -180,14 +137,14 @@ async def job_query(node: Node, request: Request, what: str) -> Response:
         query=request.query,
         headers={"Content-Type": "application/json"},
     )
-    known = {tid: a.json() for tid, a in answers.items() if a.status_code == 200}
+    known = {tid: a.json() for tid, a in answers.items() if a.status == 200}
     if what == "qryxstats":
         merged: dict[str, Any] = {}
         for part in known.values():
             merged.update(part)
         if not merged:  # no target knows the job asked for
             first = next(iter(answers.values()))
-            return Response(first.status_code, [("Content-Type", "application/json")], first.content)
+            return Response(first.status, [("Content-Type", "application/json")], first.content)
         return json_response(merged)
     if what == "running_all":
         names = sorted({name for part in known.values() for name in part or []})
@@ -199,8 +156,8 @@ async def job_query(node: Node, request: Request, what: str) -> Response:
     if not known:
         sample = next(iter(answers.values()), None)
         if sample is None:
-            raise TargetUnreachable("no target is available")
-        return Response(sample.status_code, [("Content-Type", "application/json")], sample.content)
+            raise ServiceUnavailable("no target is available")
+        return Response(sample.status, [("Content-Type", "application/json")], sample.content)
     parts = list(known.values())
     running = any(p["end_time"] == 0 for p in parts)
     return json_response(
@@ -227,8 +184,8 @@ async def forward_job(node: Node, request: Request, only: NodeInfo | None = None
         only=only,
     )
     for answer in answers.values():
-        if answer.status_code >= 300:  # the same validation failed everywhere: pass the first answer on
-            return Response(answer.status_code, [("Content-Type", "application/json")], answer.content)
+        if answer.status >= 300:  # the same validation failed everywhere: pass the first answer on
+            return Response(answer.status, [("Content-Type", "application/json")], answer.content)
     return Response(200, [("Content-Type", "text/plain; charset=utf-8")], job_id.encode())
 
 
@@ -251,15 +208,15 @@ async def forward_summary(node: Node, request: Request) -> Response:
         query=query,
         headers={"Content-Type": "application/json"},
     )
-    if any(a.status_code == 202 for a in answers.values()) or not value.get("uuid"):
+    if any(a.status == 202 for a in answers.values()) or not value.get("uuid"):
         for answer in answers.values():
-            if answer.status_code >= 300 and answer.status_code != 202:
-                return Response(answer.status_code, [("Content-Type", "application/json")], answer.content)
+            if answer.status >= 300 and answer.status != 202:
+                return Response(answer.status, [("Content-Type", "application/json")], answer.content)
         return Response(202, [("Content-Type", "text/plain")], job_id.encode())
     parts = []
     for answer in answers.values():
-        if answer.status_code != 200:
-            return Response(answer.status_code, [("Content-Type", "application/json")], answer.content)
+        if answer.status != 200:
+            return Response(answer.status, [("Content-Type", "application/json")], answer.content)
         parts.append(answer.json()[0])
     return json_response([sum_summaries(parts)])
 

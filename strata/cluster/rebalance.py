@@ -26,13 +26,13 @@ import threading
 import time
 
 import msgspec
-import requests
 
 from strata.cluster.etcd import EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
+from strata.cluster.peers import CallKind, PeerClient, peer_client
 from strata.cluster.smap import ClusterMap, NodeInfo
-from strata.cluster.transfer import TransferFailed, bucket_params, intra_session, object_url, put_object
-from strata.core.errors import ObjectNotFound
+from strata.cluster.transfer import bucket_params, object_path, put_object
+from strata.core.errors import ObjectNotFound, PeerUnreachable
 from strata.core.names import BucketRef
 from strata.jobs.registry import Job, JobRunner, JobStore
 from strata.storage.listing import iter_names
@@ -169,13 +169,9 @@ def move_misplaced(
     ``SENDERS`` transfers run at once (each waits on the network and the receiver), with at most
     twice as many queued, so memory stays bounded whatever the number of objects.
     """
-    sessions = threading.local()
 
     def move(bck: BucketRef, name: str, path: str, owner: NodeInfo) -> None:
-        session = getattr(sessions, "session", None)
-        if session is None:
-            session = sessions.session = intra_session()
-        if not send_object(session, owner, bck, name, path, transfer_id):
+        if not send_object(owner, bck, name, path, transfer_id):
             return
         try:
             size = os.stat(path).st_size
@@ -200,9 +196,7 @@ def move_misplaced(
             pending.popleft().result()
 
 
-def send_object(
-    session: requests.Session, owner: NodeInfo, bck: BucketRef, name: str, path: str, rebalance_id: str
-) -> bool:
+def send_object(owner: NodeInfo, bck: BucketRef, name: str, path: str, rebalance_id: str) -> bool:
     """PUT one object (bytes and metadata) to its owner; True once the owner holds it or newer."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -214,7 +208,6 @@ def send_object(
             return False
         md, raw = found
         resp = put_object(
-            session,
             owner,
             bck,
             name,
@@ -223,36 +216,43 @@ def send_object(
             params={"rebalance": rebalance_id},
             headers={METADATA_HEADER: base64.b64encode(raw).decode()},
         )
-    except TransferFailed as exc:
-        log.warning("rebalance: %s", exc.message)
+    except PeerUnreachable as exc:
+        log.warning("rebalance: sending %s failed: %s", bck.object_uri(name), exc.message)
         return False
     finally:
         os.close(fd)
-    if resp.status_code != 200:
+    if resp.status != 200:
         log.warning(
             "rebalance: %s refused %s: %s %s",
             owner.id,
             bck.object_uri(name),
-            resp.status_code,
+            resp.status,
             resp.text[:200],
         )
         return False
     return True
 
 
-def find_on_neighbours(cmap: ClusterMap, me: str, bck: BucketRef, name: str) -> NodeInfo | None:
-    """Get-from-neighbour: which other target holds the object (asked with a local-only HEAD)."""
-    session = intra_session()
+def find_on_neighbours(
+    cmap: ClusterMap, me: str, bck: BucketRef, name: str, peers: PeerClient | None = None
+) -> NodeInfo | None:
+    """Get-from-neighbour: which other target holds the object (asked with a local-only HEAD; a
+    neighbour that does not answer is skipped)."""
+    client = peers or peer_client()
     for target in cmap.targets.values():
         if target.id == me:
             continue
         try:
-            resp = session.head(
-                object_url(target, bck, name), params=bucket_params(bck, local="true"), timeout=(1.0, 3.0)
+            resp = client.request(
+                "HEAD",
+                target,
+                object_path(bck, name),
+                query=bucket_params(bck, local="true"),
+                kind=CallKind.PROBE,
             )
-        except requests.RequestException:
+        except PeerUnreachable:
             continue
-        if resp.status_code == 200:
+        if resp.status == 200:
             return target
     return None
 

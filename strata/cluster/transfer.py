@@ -1,7 +1,9 @@
 """Moving object bytes between targets over HTTP (rebalance, cluster copies, archive members).
 
 One place for target-to-target PUT and GET, streaming from and to open files: an object is never
-held whole in memory, and the receiver's normal PUT path (atomic write, checksums) applies.
+held whole in memory, and the receiver's normal PUT path (atomic write, checksums) applies. The
+calls go through the process's peer client (``strata.cluster.peers``) as ``DATA`` calls; a target
+that does not answer raises ``PeerUnreachable``.
 """
 
 from __future__ import annotations
@@ -10,37 +12,16 @@ import os
 from collections.abc import Iterator
 from urllib.parse import quote
 
-import requests
-
+from strata.cluster.peers import CallKind, PeerClient, PeerResponse, peer_client
 from strata.cluster.smap import NodeInfo
-from strata.core.errors import StrataError
+from strata.core.errors import ObjectNotFound, StrataError
 from strata.core.names import BucketRef
 
-TIMEOUT = (3.0, 120.0)
 _CHUNK = 1 << 20
-_verify: bool | str = True
 
 
-def configure_tls(*, skip_verify: bool, ca_bundle: str = "") -> None:
-    """How this process checks other nodes' certificates (``net.http.skip_verify``, ``client_ca_tls``)."""
-    global _verify
-    _verify = False if skip_verify else (ca_bundle or True)
-
-
-def intra_session() -> requests.Session:
-    """A session for node-to-node requests: every one of them goes through here."""
-    session = requests.Session()
-    session.verify = _verify
-    session.trust_env = False  # REQUESTS_CA_BUNDLE and proxies from the environment do not apply inside
-    return session
-
-
-class TransferFailed(StrataError):
-    status = 503
-
-
-def object_url(node: NodeInfo, bck: BucketRef, name: str) -> str:
-    return f"{node.url}/v1/objects/{bck.name}/{quote(name, safe='/')}"
+def object_path(bck: BucketRef, name: str) -> str:
+    return f"/v1/objects/{quote(bck.name)}/{quote(name, safe='/')}"
 
 
 def bucket_params(bck: BucketRef, **extra: str) -> dict[str, str]:
@@ -51,7 +32,7 @@ def bucket_params(bck: BucketRef, **extra: str) -> dict[str, str]:
 
 
 class _FileBody:
-    """A region of an open file as a request body with a known length (not chunked)."""
+    """A region of an open file as a request body (its length goes in ``Content-Length``)."""
 
     def __init__(self, fd: int, size: int) -> None:
         self.fd = fd
@@ -68,7 +49,6 @@ class _FileBody:
 
 
 def put_object(
-    session: requests.Session,
     node: NodeInfo,
     bck: BucketRef,
     name: str,
@@ -77,30 +57,38 @@ def put_object(
     *,
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
-) -> requests.Response:
-    try:
-        return session.put(
-            object_url(node, bck, name),
-            params=bucket_params(bck, **(params or {})),
-            data=_FileBody(fd, size),
-            headers=headers,
-            timeout=TIMEOUT,
-        )
-    except requests.RequestException as exc:
-        raise TransferFailed(f"sending {bck.object_uri(name)} to {node.id} failed: {exc}") from None
+    peers: PeerClient | None = None,
+) -> PeerResponse:
+    """PUT ``size`` bytes of ``fd`` as ``bck/name`` on ``node``; the answer is for the caller to judge."""
+    return (peers or peer_client()).request(
+        "PUT",
+        node,
+        object_path(bck, name),
+        query=bucket_params(bck, **(params or {})),
+        headers={**(headers or {}), "Content-Length": str(size)},
+        body=_FileBody(fd, size),
+        kind=CallKind.DATA,
+    )
 
 
 def get_object(
-    session: requests.Session, node: NodeInfo, bck: BucketRef, name: str
+    node: NodeInfo, bck: BucketRef, name: str, *, peers: PeerClient | None = None
 ) -> tuple[int, Iterator[bytes]]:
-    """Size and chunks of an object on another target (``local=true``: no further redirects)."""
-    try:
-        resp = session.get(
-            object_url(node, bck, name), params=bucket_params(bck, local="true"), stream=True, timeout=TIMEOUT
-        )
-    except requests.RequestException as exc:
-        raise TransferFailed(f"reading {bck.object_uri(name)} from {node.id} failed: {exc}") from None
-    if resp.status_code != 200:
-        resp.close()
-        raise TransferFailed(f"reading {bck.object_uri(name)} from {node.id}: {resp.status_code}")
-    return int(resp.headers.get("Content-Length", "0")), resp.iter_content(_CHUNK)
+    """Size and chunks of an object on another target (``local=true``: no further redirects).
+
+    ``ObjectNotFound`` when the target does not hold it; another failing status is a ``StrataError``.
+    """
+    resp = (peers or peer_client()).request(
+        "GET",
+        node,
+        object_path(bck, name),
+        query=bucket_params(bck, local="true"),
+        kind=CallKind.DATA,
+        stream=True,
+    )
+    if resp.status != 200:
+        detail = resp.text[:200]
+        if resp.status == 404:
+            raise ObjectNotFound(bck.object_uri(name), f"not on {node.id}")
+        raise StrataError(f"reading {bck.object_uri(name)} from {node.id}: {resp.status} {detail}")
+    return int(resp.headers.get("Content-Length", "0")), resp.iter_chunks(_CHUNK)

@@ -16,6 +16,8 @@
     +-- ObjectCorrupted (422)            -- stored bytes fail their checksum: retrying cannot help
     +-- TooManyRequests (429)            -- carries ``retry_after`` seconds
     +-- NotImplementedYet (501)          -- answered at once so the SDK does not retry
+    +-- ServiceUnavailable (503)         -- the cluster cannot serve it now (no target); retry later
+    |   +-- PeerUnreachable (503)        -- another node did not answer (carries ``node_id``)
     +-- InsufficientStorage (507)        -- the disk is full; nothing stored is harmed
 
 The official SDK retries 429/500/502/503/504 for about 90 seconds, so a client mistake must never
@@ -109,6 +111,29 @@ class TooManyRequests(StrataError):
 
 class NotImplementedYet(StrataError):
     status = 501
+
+
+class ServiceUnavailable(StrataError):
+    """The cluster cannot serve the request right now (no target to send it to, a node down).
+
+    503 on purpose: the request itself is fine and a retry may succeed once the cluster map has
+    caught up, so the SDK's and boto3's retries are the right reaction.
+    """
+
+    status = 503
+
+
+class PeerUnreachable(ServiceUnavailable):
+    """Another node of the cluster did not answer: connection refused or reset, a timeout, or an
+    answer broken off mid-body. Raised only by the peer client (``strata.cluster.peers``).
+
+    Never a 404: the object may well exist on the node that is down, and a 404 would tell clients
+    (and get-from-neighbour logic) that it does not.
+    """
+
+    def __init__(self, node_id: str, detail: str) -> None:
+        super().__init__(f"node {node_id} is unreachable: {detail}")
+        self.node_id = node_id
 
 
 class InsufficientStorage(StrataError):

@@ -11,8 +11,10 @@ Errors: with ``coer`` a missing entry (``NotFound``, and any other 4xx an entry 
 like a range past the end) becomes a zero-size ``__404__/<name>`` member and counts as a soft error;
 once soft errors exceed ``get_batch.max_soft_errs`` the request fails (``SoftErrorLimit``). Without
 ``coer`` the first failing entry's error is raised as it is (404 names ``ais://bucket/object``). A 5xx
-(an I/O failure) always fails the request. Raised before the first byte, these become the HTTP status;
-after it they can only truncate the stream.
+(an I/O failure) always fails the request -- except ``PeerUnreachable``: a target that is down makes
+only its own entries unavailable, so with ``coer`` they are soft errors like missing ones (and past
+the limit the request fails with its 503: the entries may exist, retry later). Raised before the
+first byte, these become the HTTP status; after it they can only truncate the stream.
 
 A ``FileRegion`` item stays valid until the consumer asks for the next item: the generator only
 closes the entry's descriptor when it resumes.
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 
 from strata.archive import Output, new_writer
-from strata.core.errors import StrataError
+from strata.core.errors import PeerUnreachable, StrataError
 from strata.getbatch.model import MISSING_DIR, BatchPlan, Entry, MossOut, member_name
 from strata.getbatch.sources import EntrySource
 
@@ -33,7 +35,8 @@ WARM_BLOCK = 64  # entries handed to the warm-up workers at a time, one block ah
 
 
 class SoftErrorLimit(StrataError):
-    """Too many soft errors in one work item; the status is the last soft error's (a 4xx)."""
+    """Too many soft errors in one work item; the status is the last soft error's (a 4xx, or 503 for
+    a peer that did not answer)."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -92,7 +95,7 @@ class Assembler:
                 try:
                     payload = source.fetch(entry)
                 except StrataError as exc:
-                    if not plan.coer or exc.status >= 500:
+                    if not plan.coer or (exc.status >= 500 and not isinstance(exc, PeerUnreachable)):
                         raise
                     self._soft_error(exc)
                     for item in writer.add(f"{MISSING_DIR}/{name}", 0, b""):

@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Iterator
 from typing import Any
 
 from strata.api.node import Node
-from strata.api.proxy import TargetUnreachable
 from strata.archive import FileRegion, Output, content_type
 from strata.config.access import ACCESS_GET
+from strata.core.errors import ServiceUnavailable
 from strata.core.names import BucketRef
 from strata.core.query import Query
 from strata.getbatch.assembler import Assembler
@@ -100,7 +100,7 @@ async def _to_designated_target(node: Node, request: Request) -> Response:
     """307 to a target chosen at random among the active ones (spreading the assembly work)."""
     targets = node.cluster_map().active
     if not targets:
-        raise TargetUnreachable("no target is available to assemble the batch")
+        raise ServiceUnavailable("no target is available to assemble the batch")
     chosen = secrets.choice(targets)
     location = chosen.url + request.path + (f"?{request.query}" if request.query else "")
     return Response(307, [("Location", location)], b"")

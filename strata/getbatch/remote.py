@@ -8,26 +8,26 @@ and interleaves them into the client's order. Memory stays bounded: a member is 
 turn comes (TCP flow control holds the peers back meanwhile). Entries a peer reports missing, or
 that a broken peer stream can no longer give, are fetched one by one (``_get``) or from a neighbour.
 A peer that does not answer within ``get_batch.max_wait``, or breaks the connection, is replaced by
-any neighbour holding the object (get-from-neighbour); if none does, the entry is missing: a soft
-error with ``coer``, a failed request without.
+any neighbour holding the object (get-from-neighbour); if none does, the peer's failure stands:
+``PeerUnreachable`` (503) for a peer that did not answer -- a soft error with ``coer`` (the assembler
+lets that one 5xx through: only the down peer's entries are affected), a 503 for the request without
+(retry once the cluster map has dropped the peer; never a 404, the object may well exist) -- and the
+entry's own error (e.g. ``ObjectNotFound``) for a peer that answered.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
+from typing import IO, cast
 
-import requests
-
+from strata.cluster.peers import CallKind, PeerClient, PeerResponse, peer_client
 from strata.cluster.rebalance import find_on_neighbours
 from strata.cluster.smap import ClusterMap, NodeInfo
-from strata.cluster.transfer import TIMEOUT, bucket_params, intra_session, object_url
-from strata.core.errors import ObjectNotFound, StrataError
+from strata.cluster.transfer import bucket_params, object_path
+from strata.core.errors import ObjectNotFound, PeerUnreachable, StrataError
 from strata.getbatch.model import MISSING_DIR, Entry
 from strata.getbatch.sources import LocalSource, Payload
 
@@ -37,7 +37,13 @@ _CHUNK = 1 << 20
 
 
 class PeerFailed(StrataError):
-    status = 404  # with coer a soft error; without, the entry is missing for the client
+    """A peer answered, but not with the entry: an error status, or a stream out of step.
+
+    404 as before: the entry is missing for the client (a soft error with coer). A peer that does
+    not answer at all is ``PeerUnreachable`` instead.
+    """
+
+    status = 404
 
 
 class _Fetched:
@@ -45,7 +51,7 @@ class _Fetched:
 
     __slots__ = ("body", "response", "size")
 
-    def __init__(self, size: int, body: bytes | None, response: requests.Response | None) -> None:
+    def __init__(self, size: int, body: bytes | None, response: PeerResponse | None) -> None:
         self.size = size
         self.body = body
         self.response = response
@@ -54,7 +60,7 @@ class _Fetched:
         if self.body is not None:
             return (self.body,)
         assert self.response is not None
-        return _stream(self.response)
+        return self.response.iter_chunks(_CHUNK)
 
 
 def _chunks(f: IO[bytes]) -> Iterator[bytes]:
@@ -72,38 +78,34 @@ def _moss_in(entry: Entry) -> dict[str, object]:
     return item
 
 
-def _stream(response: requests.Response) -> Iterator[bytes]:
-    try:
-        yield from response.iter_content(_CHUNK)
-    finally:
-        response.close()
-
-
 class PeerStream:
     """One peer's share of the batch: one GetBatch request, read as a TAR stream in order."""
 
-    def __init__(
-        self, session: requests.Session, peer: NodeInfo, entries: list[Entry], max_wait: float
-    ) -> None:
+    def __init__(self, peers: PeerClient, peer: NodeInfo, entries: list[Entry], max_wait: float) -> None:
         self.peer = peer
         self.broken: StrataError | None = None
+        self.response: PeerResponse | None = None
         body = {"in": [_moss_in(e) for e in entries], "mime": ".tar", "coer": True, "strm": True}
         try:
-            self.response = session.get(
-                f"{peer.url}/v1/ml/moss",
-                params={"local": "true"},
-                data=json.dumps(body),
-                headers={"Content-Type": "application/json"},
+            self.response = peers.request_json(
+                "GET",
+                peer,
+                "/v1/ml/moss",
+                body,
+                query={"local": "true"},
+                headers={"Accept": "*/*"},
+                kind=CallKind.DATA,
+                read_timeout=max_wait,
                 stream=True,
-                timeout=(TIMEOUT[0], max_wait),
             )
-            if self.response.status_code != 200:
-                raise PeerFailed(f"target {peer.id}: {self.response.status_code} {self.response.text[:200]}")
-            self.tar = tarfile.open(fileobj=self.response.raw, mode="r|")  # noqa: SIM115 (closed with the response)
+            if self.response.status != 200:
+                raise PeerFailed(f"target {peer.id}: {self.response.status} {self.response.text[:200]}")
+            # stream mode only reads: the answer is file enough; closed with the response
+            self.tar = tarfile.open(fileobj=cast(IO[bytes], self.response), mode="r|")  # noqa: SIM115
             self.members = iter(self.tar)
-        except (requests.RequestException, tarfile.TarError, OSError) as exc:
+        except (tarfile.TarError, OSError) as exc:
             self.broken = PeerFailed(f"target {peer.id} did not stream its entries: {exc}")
-        except PeerFailed as exc:
+        except StrataError as exc:  # PeerUnreachable, PeerFailed
             self.broken = exc
 
     def next(self, entry: Entry) -> Payload | None:
@@ -129,15 +131,17 @@ class PeerStream:
                     raise OSError(f"{len(data)} of {member.size} bytes")  # type: ignore[arg-type]
             else:  # large: stream it as the writer goes (consumed before the next member is read)
                 data = _chunks(extracted)
-        except (StopIteration, requests.RequestException, tarfile.TarError, OSError) as exc:
+        except PeerUnreachable as exc:
+            self.broken = exc
+            raise
+        except (StopIteration, tarfile.TarError, OSError) as exc:
             self.broken = PeerFailed(f"target {self.peer.id} broke off its stream: {exc!r}")
             raise self.broken from None
         return Payload(member.size, data, bool(entry.archpath), None)
 
     def close(self) -> None:
-        response = getattr(self, "response", None)
-        if response is not None:
-            response.close()
+        if self.response is not None:
+            self.response.close()
 
 
 class RoutingSource:
@@ -151,6 +155,7 @@ class RoutingSource:
         max_wait: float,
         gfn: Callable[[], None] | None = None,
         waited: Callable[[int], None] | None = None,
+        peers: PeerClient | None = None,
     ) -> None:
         self.on_wait = waited  # nanoseconds spent waiting for peers (ais_target_getbatch_rxwait_ns)
         self.local = local
@@ -158,7 +163,7 @@ class RoutingSource:
         self.me = me
         self.max_wait = max_wait
         self.on_gfn = gfn
-        self._sessions = threading.local()
+        self.peers = peers or peer_client()
         # 1. whose is each entry; 2. every peer's share requested at once, in parallel
         self.owners = [self._owner(e) for e in entries]
         shares: dict[str, tuple[NodeInfo, list[Entry]]] = {}
@@ -169,7 +174,7 @@ class RoutingSource:
             max(1, len(shares)), thread_name_prefix="getbatch-peer"
         )
         self.streams = {
-            peer_id: self.pool.submit(PeerStream, intra_session(), peer, share, max_wait)
+            peer_id: self.pool.submit(PeerStream, self.peers, peer, share, max_wait)
             for peer_id, (peer, share) in shares.items()
         }
         self.cursor = 0
@@ -221,12 +226,6 @@ class RoutingSource:
             return self._from_neighbour(entry, owner, exc)
         return Payload(fetched.size, fetched.chunks(), bool(entry.archpath), None)
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._sessions, "session", None)
-        if session is None:
-            session = self._sessions.session = intra_session()
-        return session
-
     def _get(self, peer: NodeInfo, entry: Entry) -> _Fetched:
         params = bucket_params(entry.bck, local="true")
         if entry.archpath:
@@ -235,35 +234,27 @@ class RoutingSource:
         if not entry.whole:
             end = "" if entry.length == -1 else str(entry.start + entry.length - 1)
             headers["Range"] = f"bytes={entry.start}-{end}"
-        try:
-            resp = self._session().get(
-                object_url(peer, entry.bck, entry.name),
-                params=params,
-                headers=headers,
-                stream=True,
-                timeout=TIMEOUT,
-            )
-        except requests.RequestException as exc:
-            raise PeerFailed(
-                f"target {peer.id} did not answer for {entry.bck.object_uri(entry.name)}: {exc}"
-            ) from None
-        if resp.status_code not in (200, 206):
+        resp = self.peers.request(  # PeerUnreachable when the peer does not answer within max_wait
+            "GET",
+            peer,
+            object_path(entry.bck, entry.name),
+            query=params,
+            headers=headers,
+            kind=CallKind.DATA,
+            read_timeout=self.max_wait,
+            stream=True,
+        )
+        if resp.status not in (200, 206):
             body = resp.text[:300]
-            resp.close()
-            if resp.status_code == 404:
+            if resp.status == 404:
                 raise ObjectNotFound(
                     entry.bck.object_uri(entry.name) + (f"/{entry.archpath}" if entry.archpath else "")
                 )
-            raise PeerFailed(f"target {peer.id}: {resp.status_code} {body}")
+            raise PeerFailed(f"target {peer.id}: {resp.status} {body}")
         size = int(resp.headers.get("Content-Length", "0"))
         if size > PREFETCH_MAX:
             return _Fetched(size, None, resp)
-        try:
-            body_bytes = resp.content
-        except requests.RequestException as exc:
-            raise PeerFailed(
-                f"target {peer.id} broke off {entry.bck.object_uri(entry.name)}: {exc}"
-            ) from None
+        body_bytes = resp.content
         if len(body_bytes) != size:
             raise PeerFailed(f"target {peer.id} sent {len(body_bytes)} of {size} bytes")
         return _Fetched(size, body_bytes, None)
@@ -271,13 +262,14 @@ class RoutingSource:
     def _from_neighbour(self, entry: Entry, owner: NodeInfo, cause: BaseException) -> Payload:
         """Get-from-neighbour: another target that holds the object (a rebalance not done yet, a peer
         that stopped answering); the original failure stands when none does."""
-        holder = find_on_neighbours(self.cluster_map(), owner.id, entry.bck, entry.name)
+        holder = find_on_neighbours(self.cluster_map(), owner.id, entry.bck, entry.name, self.peers)
         if holder is None:
             if isinstance(cause, StrataError):
                 raise cause
-            raise PeerFailed(
-                f"target {owner.id} did not answer within get_batch.max_wait ({self.max_wait:g}s) "
-                f"for {entry.bck.object_uri(entry.name)}"
+            raise PeerUnreachable(
+                owner.id,
+                f"no answer within get_batch.max_wait ({self.max_wait:g}s) "
+                f"for {entry.bck.object_uri(entry.name)}",
             )
         if self.on_gfn is not None:
             self.on_gfn()

@@ -13,11 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
 from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import TransferFailed, intra_session, put_object
-from strata.core.errors import InvalidRequest, ObjectNotFound
+from strata.cluster.transfer import put_object
+from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef, validate_object_name
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
@@ -106,7 +104,6 @@ def copy_objects(
     continue_on_error: bool,
 ) -> None:
     missing = Missing()
-    session = intra_session()
     for name, explicit in selection.iter(store.mountpaths, src):
         job.check()
         dst_name = validate_object_name(dst.prepend + name)
@@ -115,7 +112,7 @@ def copy_objects(
             if dry_run:
                 size = store.head(src, name).size
             elif owner is not None:
-                size = _copy_to(session, store, src, name, owner, dst.bck, dst_name)
+                size = _copy_to(store, src, name, owner, dst.bck, dst_name)
             else:
                 size = store.copy(
                     src, name, dst.bck, dst_name, checksum_type=dst.checksum_type, versioning=dst.versioning
@@ -130,7 +127,6 @@ def copy_objects(
 
 
 def _copy_to(
-    session: requests.Session,
     store: ObjectStore,
     src: BucketRef,
     name: str,
@@ -138,16 +134,15 @@ def _copy_to(
     dst: BucketRef,
     dst_name: str,
 ) -> int:
-    """A copy whose destination lives on another target: stream it there with a plain PUT."""
+    """A copy whose destination lives on another target: stream it there with a plain PUT (a target
+    that does not answer raises ``PeerUnreachable``, which fails the job)."""
     obj = store.open(src, name)
     try:
-        resp = put_object(session, owner, dst, dst_name, obj.fd, obj.size)
+        resp = put_object(owner, dst, dst_name, obj.fd, obj.size)
     finally:
         obj.close()
-    if resp.status_code != 200:
-        raise TransferFailed(
-            f"{owner.id} refused {dst.object_uri(dst_name)}: {resp.status_code} {resp.text[:200]}"
-        )
+    if resp.status != 200:
+        raise StrataError(f"{owner.id} refused {dst.object_uri(dst_name)}: {resp.status} {resp.text[:200]}")
     return obj.size
 
 

@@ -16,9 +16,10 @@ from typing import Protocol
 import msgspec
 
 from strata.archive import FileRegion, Source
-from strata.cluster.smap import ClusterMap
-from strata.cluster.transfer import TIMEOUT, TransferFailed, get_object, intra_session
-from strata.core.errors import ObjectNotFound
+from strata.cluster.peers import CallKind, PeerClient, peer_client
+from strata.cluster.smap import ClusterMap, NodeInfo
+from strata.cluster.transfer import get_object
+from strata.core.errors import StrataError
 from strata.core.names import BucketRef
 from strata.core.wire import ListObjectsPage
 from strata.jobs.bucket_ops import Selection
@@ -59,13 +60,23 @@ class LocalObjects:
 
 
 class ClusterObjects:
-    """Any object of the cluster, from this target's point of view."""
+    """Any object of the cluster, from this target's point of view.
 
-    def __init__(self, store: ObjectStore, cluster_map: Callable[[], ClusterMap], me: str) -> None:
+    An object its owner does not hold is ``ObjectNotFound`` (a missing member); an owner that does
+    not answer raises ``PeerUnreachable``: the object may exist, so it is never counted as missing.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        cluster_map: Callable[[], ClusterMap],
+        me: str,
+        peers: PeerClient | None = None,
+    ) -> None:
         self.local = LocalObjects(store)
         self.cluster_map = cluster_map
         self.me = me
-        self.session = intra_session()
+        self.peers = peers or peer_client()
 
     def names(self, bck: BucketRef, selection: Selection) -> Iterator[tuple[str, bool]]:
         if selection.names is not None:
@@ -73,23 +84,17 @@ class ClusterObjects:
         template = selection.template or ""
         if not is_prefix(template):
             return ((name, False) for name in expand_template(template))
-        streams = [self._target_names(url, bck, template) for url in self._target_urls()]
+        streams = [self._target_names(t, bck, template) for t in self.cluster_map().targets.values()]
         return ((name, False) for name in _unique(heapq.merge(*streams)))
 
     def open(self, bck: BucketRef, name: str) -> Opened:
         owner = self.cluster_map().target_for(bck, name)
         if owner is None or owner.id == self.me:
             return self.local.open(bck, name)
-        try:
-            size, chunks = get_object(self.session, owner, bck, name)
-        except TransferFailed:
-            raise ObjectNotFound(bck.object_uri(name)) from None
+        size, chunks = get_object(owner, bck, name, peers=self.peers)
         return Opened(size, 0, chunks, lambda: None)
 
-    def _target_urls(self) -> list[str]:
-        return [t.url for t in self.cluster_map().targets.values()]
-
-    def _target_names(self, url: str, bck: BucketRef, prefix: str) -> Iterator[str]:
+    def _target_names(self, target: NodeInfo, bck: BucketRef, prefix: str) -> Iterator[str]:
         """One target's local names under ``prefix``, page by page."""
         token = ""
         while True:
@@ -100,15 +105,17 @@ class ClusterObjects:
                 "flags": "16",
                 "props": "name",
             }
-            resp = self.session.get(
-                f"{url}/v1/buckets/{bck.name}",
-                params={"provider": bck.provider},
-                json={"action": "list", "name": "", "value": value},
+            resp = self.peers.request_json(
+                "GET",
+                target,
+                f"/v1/buckets/{bck.name}",
+                {"action": "list", "name": "", "value": value},
+                query={"provider": bck.provider},
                 headers={"Accept": "application/msgpack"},
-                timeout=TIMEOUT,
+                kind=CallKind.LIST,
             )
-            if resp.status_code != 200:
-                raise TransferFailed(f"listing {bck.uri} on {url}: {resp.status_code} {resp.text[:200]}")
+            if resp.status != 200:
+                raise StrataError(f"listing {bck.uri} on {target.id}: {resp.status} {resp.text[:200]}")
             page = _page_decoder.decode(resp.content)
             for entry in page.Entries or []:
                 yield entry.n

@@ -38,14 +38,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import quote, unquote
 
 import msgspec
-import requests
 
 from strata.api.node import Node
 from strata.cluster.etcd_store import EtcdMetaStore
+from strata.cluster.peers import CallKind, PeerResponse, peer_client
 from strata.cluster.rebalance import find_on_neighbours
 from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import bucket_params, intra_session, object_url
-from strata.core.errors import Conflict
+from strata.cluster.transfer import bucket_params, object_path
+from strata.core.errors import Conflict, PeerUnreachable
 from strata.core.names import BucketRef, validate_object_name
 from strata.s3.body import BodyReader
 from strata.s3.context import S3Context
@@ -56,33 +56,19 @@ from strata.s3.xml import XmlWriter, escape, xml_response
 from strata.server.http import Request, Response
 
 FORWARDED = "X-Strata-Forwarded"
-TIMEOUT = (3.0, 300.0)
 HIGH_WATER = 8 << 20  # bytes waiting for the target before the client connection is paused
 LOW_WATER = 2 << 20
 SMALL_REPLY = 64 << 10  # replies up to this size are read whole, larger ones streamed
 _CHUNK = 1 << 20
 # a forwarded request holds a thread while its body arrives: its own pool, so slow uploaders never
-# starve the relays of replies and the fan-outs
+# starve the relays of replies; the fan-outs run on the peer client's pool
 _senders = ThreadPoolExecutor(256, thread_name_prefix="s3-forward")
 _pool = ThreadPoolExecutor(64, thread_name_prefix="s3-relay")
-_sessions = threading.local()
 # hop-by-hop headers (and those the proxy's own server or client set) are not passed on
 _REQUEST_DROP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "expect", "te", "trailer", "upgrade", "content-length"}
 )
 _REPLY_DROP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
-
-
-def _session() -> requests.Session:
-    session: requests.Session | None = getattr(_sessions, "session", None)
-    if session is None:
-        session = _sessions.session = intra_session()
-        session.headers.clear()  # forward the client's headers, not requests' defaults
-    return session
-
-
-def unavailable(target: NodeInfo, exc: BaseException) -> S3Error:
-    return S3Error("ServiceUnavailable", f"target {target.id} did not answer: {type(exc).__name__}", 503)
 
 
 def owner_of(node: Node, ctx: S3Context) -> NodeInfo:
@@ -98,10 +84,6 @@ def forward_headers(node: Node, request: Request) -> dict[str, str]:
     return headers
 
 
-def target_url(target: NodeInfo, request: Request) -> str:
-    return target.url + request.path + (f"?{request.query}" if request.query else "")
-
-
 # -- forwarding one request ---------------------------------------------------------------------
 
 
@@ -114,7 +96,7 @@ class _Pipe:
 
     def __init__(self, length: int | None, pause: Callable[[], None], resume: Callable[[], None]) -> None:
         self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self.len = length  # requests sends Content-Length when it knows the size (``len``)
+        self.len = length  # sent as Content-Length (None: the body goes chunked)
         self.pending = 0
         self.paused = False
         self.dead = False  # the sending side is done: nobody reads any more
@@ -170,12 +152,13 @@ class ForwardExchange:
         if chunked or (length.isdigit() and int(length) > 0):
             self.pipe = _Pipe(None if chunked else int(length), self._pause_reading, self._resume_reading)
             body = iter(self.pipe) if chunked else self.pipe
-        self.future: Future[requests.Response] = _senders.submit(
-            self._send, target_url(target, request), forward_headers(node, request), body
-        )
+        headers = forward_headers(node, request)
+        if self.pipe is not None and self.pipe.len is not None:
+            headers["Content-Length"] = str(self.pipe.len)
+        self.future: Future[PeerResponse] = _senders.submit(self._send, target, headers, body)
         self.future.add_done_callback(self._sent)
 
-    def _sent(self, _future: Future[requests.Response]) -> None:
+    def _sent(self, _future: Future[PeerResponse]) -> None:
         """The target answered (or failed) before the body was all in: drop the rest, keep reading."""
         if self.pipe is not None:
             self.pipe.dead = True
@@ -192,20 +175,19 @@ class ForwardExchange:
         self.loop.call_soon_threadsafe(self._resume)
 
     def _send(
-        self, url: str, headers: dict[str, str], body: _Pipe | Iterator[bytes] | None
-    ) -> requests.Response:
-        try:
-            return _session().request(
-                self.request.method,
-                url,
-                headers=headers,
-                data=body,
-                stream=True,
-                allow_redirects=False,
-                timeout=TIMEOUT,
-            )
-        except requests.RequestException as exc:
-            raise unavailable(self.target, exc) from None
+        self, target: NodeInfo, headers: dict[str, str], body: _Pipe | Iterator[bytes] | None
+    ) -> PeerResponse:
+        """The request, verbatim, to ``target`` (``PeerUnreachable`` -- a 503 -- if it does not answer)."""
+        return peer_client().request(
+            self.request.method,
+            target,
+            self.request.path,
+            query=self.request.query,
+            headers=headers,
+            body=body,
+            kind=CallKind.DATA,
+            stream=True,
+        )
 
     def feed(self, data: bytes) -> None:
         if self.pipe is not None and not self.pipe.dead:
@@ -223,7 +205,7 @@ class ForwardExchange:
 
     async def _reply(self) -> Response:
         resp = await asyncio.wrap_future(self.future)
-        if resp.status_code == 404 and self.request.method in ("GET", "HEAD") and self.bck is not None:
+        if resp.status == 404 and self.request.method in ("GET", "HEAD") and self.bck is not None:
             # get-from-neighbour: during a rebalance the object may still be on its previous target;
             # the same signed request goes there (the holder checks the signature as the owner would)
             holder = await self.loop.run_in_executor(
@@ -232,11 +214,7 @@ class ForwardExchange:
             if holder is not None:
                 resp.close()
                 resp = await self.loop.run_in_executor(
-                    _senders,
-                    self._send,
-                    target_url(holder, self.request),
-                    forward_headers(self.node, self.request),
-                    None,
+                    _senders, self._send, holder, forward_headers(self.node, self.request), None
                 )
         return await relay(resp, self.request.method == "HEAD")
 
@@ -245,42 +223,39 @@ def _noop() -> None:
     pass
 
 
-def _close_quietly(future: Future[requests.Response]) -> None:
+def _close_quietly(future: Future[PeerResponse]) -> None:
     if not future.cancelled() and future.exception() is None:
         future.result().close()
 
 
-async def relay(resp: requests.Response, head: bool) -> Response:
+async def relay(resp: PeerResponse, head: bool) -> Response:
     """A target's reply as ours: status and headers as they are, the body streamed when large."""
-    headers = [(k, v) for k, v in resp.raw.headers.items() if k.lower() not in _REPLY_DROP]
+    headers = [(k, v) for k, v in resp.header_items() if k.lower() not in _REPLY_DROP]
     length_text = resp.headers.get("content-length", "")
     length = int(length_text) if length_text.isdigit() else None
-    if head or resp.status_code in (204, 304):
+    if head or resp.status in (204, 304):
         resp.close()
-        return Response(resp.status_code, headers, content_length=length if head else None)
+        return Response(resp.status, headers, content_length=length if head else None)
     if length is not None and length <= SMALL_REPLY:
         loop = asyncio.get_running_loop()
         body = await loop.run_in_executor(_pool, _read_all, resp)
-        return Response(resp.status_code, headers, body)
-    return Response(resp.status_code, headers, stream=_stream(resp), content_length=length)
+        return Response(resp.status, headers, body)
+    return Response(resp.status, headers, stream=_stream(resp), content_length=length)
 
 
-def _whole(resp: requests.Response) -> Response:
+def _whole(resp: PeerResponse) -> Response:
     """A reply already read (not streamed) as ours."""
-    headers = [(k, v) for k, v in resp.raw.headers.items() if k.lower() not in _REPLY_DROP]
-    return Response(resp.status_code, headers, resp.content)
+    headers = [(k, v) for k, v in resp.header_items() if k.lower() not in _REPLY_DROP]
+    return Response(resp.status, headers, resp.content)
 
 
-def _read_all(resp: requests.Response) -> bytes:
-    try:
-        return resp.raw.read(decode_content=False)
-    finally:
-        resp.close()
+def _read_all(resp: PeerResponse) -> bytes:
+    return resp.content  # read whole, the connection goes back to the pool
 
 
-async def _stream(resp: requests.Response) -> AsyncIterator[bytes]:
+async def _stream(resp: PeerResponse) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
-    chunks = resp.raw.stream(_CHUNK, decode_content=False)
+    chunks = resp.iter_chunks(_CHUNK)
     try:
         while True:
             chunk = await loop.run_in_executor(_pool, next, chunks, None)
@@ -292,20 +267,6 @@ async def _stream(resp: requests.Response) -> AsyncIterator[bytes]:
 
 
 # -- fan-out ------------------------------------------------------------------------------------
-
-
-def _call(target: NodeInfo, method: str, url: str, headers: dict[str, str] | None) -> requests.Response:
-    try:
-        return _session().request(method, url, headers=headers, timeout=TIMEOUT, allow_redirects=False)
-    except requests.RequestException as exc:
-        raise unavailable(target, exc) from None
-
-
-async def fan_out(
-    node: Node, calls: list[tuple[NodeInfo, str, str, dict[str, str] | None]]
-) -> list[requests.Response]:
-    loop = asyncio.get_running_loop()
-    return list(await asyncio.gather(*(loop.run_in_executor(_pool, _call, *c) for c in calls)))
 
 
 def _targets(node: Node) -> list[NodeInfo]:
@@ -363,11 +324,13 @@ async def list_merged(ctx: S3Context, body: bytes) -> Response:
     """Every target lists its own objects for the client's (signed) request; we merge the pages."""
     request = ctx.request
     headers = forward_headers(ctx.node, request)
-    answers = await fan_out(
-        ctx.node, [(t, "GET", target_url(t, request), headers) for t in _targets(ctx.node)]
+    targets = _targets(ctx.node)
+    by_target = await peer_client().fan_out(
+        "GET", targets, request.path, query=request.query, headers=headers, kind=CallKind.LIST
     )
+    answers = [by_target[t.id] for t in targets]
     for answer in answers:
-        if answer.status_code != 200:  # the same validation ran everywhere: pass the first failure on
+        if answer.status != 200:  # the same validation ran everywhere: pass the first failure on
             return _whole(answer)
     docs = [_parse_reply(answer.content) for answer in answers]
     query = ctx.query
@@ -472,31 +435,20 @@ def _merge(docs: list[ET.Element], kind: _Kind, *, v2: bool) -> bytes:
 async def bucket_has_objects(node: Node, ctx: S3Context) -> bool:
     """Does any target hold an object of the bucket? (a /v1 list of one entry from each)"""
     bck = ctx.bck
-    msg = msgspec.json.encode({"action": "list", "name": "", "value": {"pagesize": 1, "props": "name"}})
-    loop = asyncio.get_running_loop()
+    msg = {"action": "list", "name": "", "value": {"pagesize": 1, "props": "name"}}
+    peers = peer_client()
 
     def ask(target: NodeInfo) -> bool:
-        url = f"{target.url}/v1/buckets/{quote(bck.name)}"
-        try:
-            answer = _session().get(
-                url,
-                params=bucket_params(bck),
-                data=msg,
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-                timeout=TIMEOUT,
-            )
-        except requests.RequestException as exc:
-            raise unavailable(target, exc) from None
-        if answer.status_code == 404:
+        answer = peers.request_json(
+            "GET", target, f"/v1/buckets/{quote(bck.name)}", msg, query=bucket_params(bck)
+        )
+        if answer.status == 404:
             return False
-        if answer.status_code != 200:
-            raise S3Error(
-                "ServiceUnavailable", f"target {target.id} failed to list: {answer.status_code}", 503
-            )
+        if answer.status != 200:
+            raise S3Error("ServiceUnavailable", f"target {target.id} failed to list: {answer.status}", 503)
         return bool(answer.json().get("Entries"))
 
-    found = await asyncio.gather(*(loop.run_in_executor(_pool, ask, t) for t in _targets(node)))
-    return any(found)
+    return any(await peers.amap(ask, _targets(node)))
 
 
 async def delete_bucket(ctx: S3Context, body: bytes) -> Response:
@@ -518,7 +470,7 @@ async def delete_objects(ctx: S3Context, body: bytes) -> Response:
     quiet, keys, versions = parse_delete_request(ctx, body)
     # 2. delete everywhere at once
     bck, smap = ctx.bck, ctx.node.cluster_map()
-    loop = asyncio.get_running_loop()
+    peers = peer_client()
 
     def delete(key: str) -> S3Error | None:
         try:
@@ -529,16 +481,14 @@ async def delete_objects(ctx: S3Context, body: bytes) -> Response:
         if target is None:
             return S3Error("ServiceUnavailable", "No storage target is available", 503)
         try:
-            answer = _session().delete(
-                object_url(target, bck, key), params=bucket_params(bck), timeout=TIMEOUT
-            )
-        except requests.RequestException as exc:
-            return unavailable(target, exc)
-        if answer.status_code < 300 or answer.status_code == 404:
+            answer = peers.request("DELETE", target, object_path(bck, key), query=bucket_params(bck))
+        except PeerUnreachable as exc:
+            return to_s3_error(exc)
+        if answer.status < 300 or answer.status == 404:
             return None
-        return S3Error("InternalError", f"target {target.id} answered {answer.status_code}", 500)
+        return S3Error("InternalError", f"target {target.id} answered {answer.status}", 500)
 
-    results = await asyncio.gather(*(loop.run_in_executor(_pool, delete, k) for k in keys if k is not None))
+    results = await peers.amap(delete, [k for k in keys if k is not None])
     # 3. the report
     writer = XmlWriter("DeleteResult")
     for key, version, error in zip(keys, versions, results, strict=True):

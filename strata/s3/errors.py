@@ -26,6 +26,7 @@ from strata.core.errors import (
     PayloadTooLarge,
     PreconditionFailed,
     RangeNotSatisfiable,
+    ServiceUnavailable,
     StrataError,
     TooManyRequests,
 )
@@ -137,6 +138,8 @@ def to_s3_error(exc: BaseException, bucket: str = "", key: str = "") -> S3Error:
         return S3Error("InvalidRequest", exc.message, 400)
     if isinstance(exc, (msgspec.DecodeError, msgspec.ValidationError)):
         return S3Error("InvalidRequest", str(exc), 400)
+    if isinstance(exc, ServiceUnavailable):  # no target, or a target that did not answer: retry later
+        return S3Error("ServiceUnavailable", exc.message, 503)
     if isinstance(exc, StrataError):
         return S3Error("InternalError", exc.message, 500)
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)

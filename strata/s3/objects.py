@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-import requests
-
+from strata.cluster.peers import CallKind, peer_client
 from strata.cluster.rebalance import METADATA_HEADER
 from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import TIMEOUT, bucket_params, intra_session, object_url
+from strata.cluster.transfer import bucket_params, object_path
 from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_PUT
-from strata.core.errors import InvalidRequest, ObjectNotFound
+from strata.core.errors import InvalidRequest, ObjectNotFound, PeerUnreachable
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.ranges import parse_range
 from strata.objects.service import ObjectPut, ObjectService
@@ -397,20 +396,22 @@ class CopySource:
             return
         headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if length else {}
         try:
-            resp = intra_session().get(
-                object_url(self.owner, self.bck, self.key),
+            resp = peer_client().request(
+                "GET",
+                self.owner,
+                object_path(self.bck, self.key),
                 headers=headers,
                 stream=True,
-                params=bucket_params(self.bck, local="true"),
-                timeout=TIMEOUT,
+                query=bucket_params(self.bck, local="true"),
+                kind=CallKind.DATA,
             )
-        except requests.RequestException as exc:
+        except PeerUnreachable as exc:
             raise S3Error("ServiceUnavailable", f"The source's target did not answer: {exc}", 503) from None
         with resp:
-            if resp.status_code not in (200, 206):
+            if resp.status not in (200, 206):
                 raise no_such_key(self.key)
             received = 0
-            for chunk in resp.iter_content(1 << 20):
+            for chunk in resp.iter_chunks(1 << 20):
                 received += len(chunk)
                 yield chunk
             if received != length:
@@ -444,15 +445,17 @@ def source_metadata(ctx: S3Context, bucket: str, key: str, version: str) -> Copy
 def _remote_metadata(owner: NodeInfo, bck: BucketRef, key: str) -> ObjectMetadata | None:
     """The metadata record of an object on another target (a local-only HEAD), or None."""
     try:
-        answer = intra_session().head(
-            object_url(owner, bck, key),
-            params=bucket_params(bck, local="true", withmd="true"),
-            timeout=(1.0, 5.0),
+        answer = peer_client().request(
+            "HEAD",
+            owner,
+            object_path(bck, key),
+            query=bucket_params(bck, local="true", withmd="true"),
+            kind=CallKind.PROBE,
         )
-    except requests.RequestException:
+    except PeerUnreachable:
         raise S3Error("ServiceUnavailable", "The copy source's target did not answer", 503) from None
     record = answer.headers.get(METADATA_HEADER, "")
-    if answer.status_code != 200 or not record:
+    if answer.status != 200 or not record:
         return None
     return decode_metadata(base64.b64decode(record))
 

@@ -16,11 +16,11 @@ import threading
 import time
 
 from strata.api.node import TARGET, Node, jobs_dir, load_node_id
+from strata.cluster import peers
 from strata.cluster.etcd import Etcd, EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.rebalance import RebalanceCoordinator, TargetRebalancer
 from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import configure_tls
 from strata.config.cluster import ConfigError, load_cluster_config
 from strata.core.errors import Conflict
 from strata.core.names import BucketRef
@@ -83,7 +83,7 @@ def serve_cluster_node(
     me = NodeInfo(
         node_id, role, advertised, port, time.time_ns(), scheme="https" if http.use_https else "http"
     )
-    configure_tls(skip_verify=http.skip_verify, ca_bundle=http.client_ca_tls)
+    peers.configure(store.config)  # node-to-node calls: TLS and timeouts from the cluster config
     # 3. membership: register under a lease, keep it alive
     try:
         lease = store.register(me, LEASE_TTL)
@@ -112,8 +112,8 @@ def serve_cluster_node(
 
     # 5. workers, each with its own watched view of etcd
     def make_node() -> Node:
-        configure_tls(skip_verify=http.skip_verify, ca_bundle=http.client_ca_tls)
         view = EtcdMetaStore(Etcd(etcd_urls), cluster).start()
+        peers.configure(view.config)  # this worker's own client, on its own view of the config
         return Node(
             node_id=node_id,
             host=advertised,

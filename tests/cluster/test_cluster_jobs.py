@@ -97,3 +97,28 @@ def test_rename_bucket_across_the_cluster(cluster: DevCluster) -> None:
         owner = smap.get_target_for_object(f"ais/@#/after/{name}")
         url = f"{owner.public_net.direct_url}/v1/objects/after/{name}?provider=ais&local=true"
         assert requests.get(url, timeout=10).content == data
+
+
+def test_archive_member_on_a_target_that_is_down_fails_the_job(cluster: DevCluster) -> None:
+    """A member whose owner does not answer may exist: the job fails (the owner is unreachable); it
+    never counts the member as missing and writes a shard without it, even with continue_on_err."""
+    client = fast_client(cluster.endpoint)
+    bucket = client.bucket("arch-down").create()
+    names = [f"s/{i:03d}" for i in range(30)]
+    for name in names:
+        bucket.object(name).get_writer().put_content(name.encode())
+    smap = client.cluster().get_info()
+    writer = smap.get_target_for_object("ais/@#/arch-down/out/all.tar")
+    owners = {int(smap.get_target_for_object(f"ais/@#/arch-down/{n}").public_net.daemon_port) for n in names}
+    writer_port = int(writer.public_net.daemon_port)
+    victim = next(
+        p for p in cluster.procs.values() if p.role == "target" and p.port != writer_port and p.port in owners
+    )
+    cluster.kill(victim.name)  # still in the cluster map until its lease expires
+    ids = bucket.objects(obj_names=names).archive(archive_name="out/all.tar", continue_on_err=True)
+    cluster.wait_for_map(targets=2)  # job queries fan out to every target: wait for the map to drop it
+    results = [client.job(job_id=j).wait(timeout=60, verbose=False) for j in ids]
+    assert not any(r.success for r in results)
+    assert any("unreachable" in (r.error or "") for r in results), results
+    shard = f"{writer.public_net.direct_url}/v1/objects/arch-down/out/all.tar"
+    assert requests.head(shard, params={"provider": "ais", "local": "true"}, timeout=10).status_code == 404
