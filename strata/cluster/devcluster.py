@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -133,15 +132,20 @@ class DevCluster:
 
     def _spawn(self, proc: Proc) -> Proc:
         proc.log = os.path.join(self.root, "logs", f"{proc.name}.log")
-        with open(proc.log, "ab") as log:
-            child = subprocess.Popen(
+        # posix_spawn, not Popen: the node outlives this object (and the CLI command that started it);
+        # it is tracked by pid and reaped by ``Proc.alive``, so no Popen is left to warn at exit
+        with open(proc.log, "ab") as log, open(os.devnull, "rb") as devnull:
+            proc.pid = os.posix_spawnp(
+                proc.args[0],
                 proc.args,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, devnull.fileno(), 0),
+                    (os.POSIX_SPAWN_DUP2, log.fileno(), 1),
+                    (os.POSIX_SPAWN_DUP2, log.fileno(), 2),
+                ],
+                setsid=True,
             )
-        proc.pid = child.pid
         self.procs[proc.name] = proc
         self.save()
         return proc
