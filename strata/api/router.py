@@ -18,7 +18,6 @@ from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.getbatch import get_batch
 from strata.jobs.registry import REQUESTED_JOB_ID
-from strata.s3 import S3Application
 from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response, waits_for_answer
 
 Handler = Callable[[Request], Response]
@@ -34,29 +33,18 @@ def _decode_segment(raw: str, what: str) -> str:
 
 
 class AisApp:
-    """``Application`` for the HTTP server: one per worker process."""
+    """The ``/v1`` front of one worker process (``strata.daemons.app.NodeApp`` hands it ``/v1/`` paths)."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.s3 = S3Application(node)
 
     def error_response(self, request: Request, exc: BaseException) -> Response:
-        if not request.path.startswith("/v1/") and self.s3.handles(request):
-            return self.s3.error_response(request, exc)  # S3 clients get S3's XML errors
         if request.path.startswith("/v1/objects/"):
             self.node.objects.failed(request.method)
         return error_response(request, exc, self.node.node_id)
 
     def begin(self, request: Request) -> Exchange:
         path = request.path
-        if path == "/metrics":
-            node = self.node
-            body = node.metrics.exposition(node.role, node.node_id)
-            return FixedExchange(Response(200, [("Content-Type", "text/plain; version=0.0.4")], body))
-        if not path.startswith("/v1/"):
-            if self.s3.handles(request):  # /s3/..., or / when configured, or <bucket>.<domain>
-                return self.s3.begin(request)
-            raise NotFound(f'invalid path "{path}": the API lives under /v1/')
         resource, _, rest = path[4:].partition("/")
         if resource == "objects":
             return self._begin_object(request, rest)

@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from strata.server.run import serve
+        from strata.daemons.embedded import serve
 
         return serve(
             host=args.host,

@@ -35,7 +35,7 @@ def add_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_node_command(args: argparse.Namespace) -> int:
-    from strata.server.cluster_node import serve_cluster_node
+    from strata.daemons.cluster_node import serve_cluster_node
 
     return serve_cluster_node(
         role=args.command,

@@ -19,10 +19,10 @@ from typing import Any
 import msgspec
 
 from strata.api.node import Node
-from strata.api.router import AisApp
 from strata.cluster.metastore import LocalMetaStore
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.names import BucketRef
+from strata.daemons.app import NodeApp
 from strata.server.http import Request, Response
 from strata.storage.memory import MemoryStore
 from strata.storage.mountpaths import Mountpaths
@@ -89,7 +89,7 @@ class InProcessNode:
             clock=clock,
             store=self.memory,
         )
-        self.app = AisApp(self.node)
+        self.app = NodeApp(self.node)
 
     def close(self) -> None:
         """Release the files the node holds open (tests run with ResourceWarning as an error)."""

@@ -48,17 +48,6 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
     ("strata/s3/buckets.py", "api"): "bucket actions move to the roles, shared by both fronts",
     ("strata/s3/cluster.py", "api"): "bucket actions move to the roles, shared by both fronts",
     ("strata/s3/context.py", "api"): "the node context moves below the fronts (roles)",
-    ("strata/api/router.py", "s3"): "the daemon composes /v1 and /s3 (one app per front)",
-    ("strata/server/run.py", "api"): "process start-up moves to daemons/",
-    ("strata/server/run.py", "cluster"): "process start-up moves to daemons/",
-    ("strata/server/run.py", "jobs"): "process start-up moves to daemons/",
-    ("strata/server/run.py", "storage"): "process start-up moves to daemons/",
-    ("strata/server/run.py", "config"): "process start-up moves to daemons/",
-    ("strata/server/cluster_node.py", "api"): "process start-up moves to daemons/",
-    ("strata/server/cluster_node.py", "cluster"): "process start-up moves to daemons/",
-    ("strata/server/cluster_node.py", "jobs"): "process start-up moves to daemons/",
-    ("strata/server/cluster_node.py", "storage"): "process start-up moves to daemons/",
-    ("strata/server/cluster_node.py", "config"): "process start-up moves to daemons/",
 }
 
 

@@ -24,8 +24,9 @@ from strata.cluster.smap import NodeInfo
 from strata.config.cluster import ConfigError, load_cluster_config
 from strata.core.errors import Conflict
 from strata.core.names import BucketRef
+from strata.daemons.supervisor import default_data_dir, listen, setup_logging, supervise
+from strata.daemons.worker import worker_main
 from strata.jobs.registry import JobStore
-from strata.server.run import default_data_dir, listen, setup_logging, supervise, worker_main
 from strata.storage.mountpaths import Mountpaths
 
 log = logging.getLogger("strata.node")
