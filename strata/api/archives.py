@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from strata.api.node import Node
 from strata.archive import MODES, TAR, ArchiveReader, FileRegion, Member, format_of, new_writer
 from strata.archive.formats import content_type
 from strata.core.errors import InvalidRequest, NotFound, ObjectNotFound
 from strata.core.names import BucketRef
 from strata.core.query import Query
 from strata.core.ranges import parse_range
+from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, StreamItem
 from strata.storage.objects import OpenObject
 

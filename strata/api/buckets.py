@@ -5,24 +5,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable
-from typing import Any
 
-from strata.api import bucket_jobs, proxy
-from strata.api.node import EMBEDDED, Node
-from strata.api.responses import MSGPACK, empty_response, json_response
+from strata.api.getbatch import get_batch
 from strata.archive import format_of
 from strata.config.access import (
-    ACCESS_DESTROY_BUCKET,
     ACCESS_HEAD_BUCKET,
     ACCESS_LIST_OBJECTS,
     ACCESS_PATCH,
 )
 from strata.config.bucket_props import (
-    new_bucket_props,
     reset_bucket_props,
     update_bucket_props,
 )
-from strata.core.errors import InvalidRequest, NotImplementedYet, ServiceUnavailable, StrataError
+from strata.core.errors import InvalidRequest, ServiceUnavailable, StrataError
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.wire import (
@@ -37,9 +32,12 @@ from strata.core.wire import (
     json_encode,
     msgpack_encode,
 )
-from strata.getbatch import get_batch
 from strata.jobs.kinds import refuse_unbuilt_action
+from strata.roles import bucket_jobs, proxy
+from strata.roles import buckets as roles_buckets
+from strata.roles.node import Node
 from strata.server.http import Request, Response
+from strata.server.responses import MSGPACK, empty_response, json_response
 from strata.storage.listing import iter_names
 from strata.storage.metadata import read_metadata
 
@@ -80,45 +78,6 @@ def list_buckets(node: Node, request: Request, query: Query) -> Response:
             continue
         out.append(BucketName(bck.name, bck.provider, Namespace(bck.ns_uuid, bck.ns_name)))
     return json_response(out)
-
-
-def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
-    if bck.provider != "ais":
-        raise NotImplementedYet(f"{bck.uri}: remote buckets ({bck.provider}) are not implemented yet")
-    overrides = msg.value if isinstance(msg.value, dict) else None
-    if msg.value is not None and overrides is None:
-        raise InvalidRequest("create-bck value must be a JSON object of bucket props")
-    config = node.meta.config()
-
-    def change(bmd: Any) -> Any:
-        if bmd.get(bck) is not None:
-            return bmd.with_bucket(bck, bmd.get(bck))  # raises BucketAlreadyExists
-        props = new_bucket_props(
-            config,
-            provider=bck.provider,
-            created_ns=time.time_ns(),
-            bid=(bmd.version + 1) | (1 << 63),
-            overrides=overrides,
-        )
-        return bmd.with_bucket(bck, props)
-
-    if node.has_storage:
-        node.mountpaths.create_bucket(bck)
-    node.meta.update_bmd(change)
-    return empty_response()
-
-
-def destroy_bucket(node: Node, bck: BucketRef) -> Response:
-    """Out of the BMD first; embedded removes the data now, targets when they see the new BMD.
-
-    The bucket's ``access`` must allow it (AIStore's ``ACCESS_DESTROY_BUCKET``; ``ro`` and ``rw`` do
-    not): 403 otherwise, and nothing changes.
-    """
-    node.bucket_props(bck, ACCESS_DESTROY_BUCKET)
-    node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
-    if node.role == EMBEDDED:
-        node.mountpaths.destroy_bucket(bck)
-    return empty_response()
 
 
 def head_bucket(
@@ -162,7 +121,7 @@ def bucket_action(
     method = request.method
     if method == "POST":
         if action == "create-bck":
-            return create_bucket(node, bck, msg)
+            return roles_buckets.create_bucket(node, bck, msg)
         if action in ("copy-bck", "copy-bucket"):
             return bucket_jobs.copy_bucket(node, bck, query, msg)
         if action in ("move-bck", "rename-bucket"):
@@ -178,7 +137,7 @@ def bucket_action(
             return bucket_jobs.archive(node, bck, msg)
     elif method == "DELETE":
         if action == "destroy-bck":
-            return destroy_bucket(node, bck)
+            return roles_buckets.destroy_bucket(node, bck)
         if action in ("delete-listrange", "delete-objects"):
             return bucket_jobs.delete_objects(node, bck, msg)
         if action in _REMOTE_ONLY["DELETE"]:
@@ -214,9 +173,9 @@ def cluster_bucket_action(
     msg = decode_action(request.body, required=request.method != "DELETE")
     action = msg.action or ("destroy-bck" if request.method == "DELETE" else "")
     if request.method == "POST" and action == "create-bck":
-        return create_bucket(node, bck, msg)
+        return roles_buckets.create_bucket(node, bck, msg)
     if request.method == "DELETE" and action == "destroy-bck":
-        return destroy_bucket(node, bck)
+        return roles_buckets.destroy_bucket(node, bck)
     if request.method == "POST" and action == "getbatch":  # validated here, assembled by a target
         return get_batch(node, request, bck.name, query, msg.value if msg.value is not None else {})
     node.bucket_props(bck)

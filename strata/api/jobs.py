@@ -11,8 +11,6 @@ from typing import Any
 
 import msgspec
 
-from strata.api.node import Node
-from strata.api.responses import json_response, text_response
 from strata.core.errors import InvalidRequest, NotFound, StrataError
 from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
@@ -20,7 +18,9 @@ from strata.jobs import maintenance
 from strata.jobs.kinds import known_kind, startable_kind
 from strata.jobs.registry import Job, JobRecord
 from strata.jobs.snapshots import JobArgs, decode_job_args, job_snap, job_status
+from strata.roles.node import Node
 from strata.server.http import Request, Response
+from strata.server.responses import json_response, text_response
 
 # xact.QueryMsg's JSON tags (what list_jobs_status/list_running_jobs send) and xact.ArgsMsg's Go field
 # names (what job.start/status/wait send), lowercased, to our JobArgs fields

@@ -16,8 +16,6 @@ from typing import Any
 import msgspec
 
 from strata.api.archives import get_archived
-from strata.api.node import Node
-from strata.api.responses import empty_response, text_response
 from strata.cluster.rebalance import METADATA_HEADER, find_on_neighbours
 from strata.config.access import (
     ACCESS_GET,
@@ -29,7 +27,9 @@ from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
 from strata.objects.service import ObjectPut
+from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
+from strata.server.responses import empty_response, text_response
 from strata.storage import multipart
 from strata.storage.metadata import ObjectMetadata, decode_metadata, read_metadata_raw
 from strata.storage.objects import ObjectWriter, OpenObject

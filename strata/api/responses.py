@@ -1,36 +1,18 @@
-"""Building responses: JSON/msgpack bodies, the query string, and errors in AIStore's shape."""
+"""Errors in AIStore's shape: the JSON body (or ``Hdr-Error`` for HEAD) every ``/v1`` failure gets."""
 
 from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
 
 import msgspec
 
 from strata.core.errors import RangeNotSatisfiable, StrataError, TooManyRequests
 from strata.core.wire import ErrorBody, json_encode
 from strata.server.http import Request, Response
+from strata.server.responses import JSON
 
 log = logging.getLogger("strata.api")
-
-JSON = ("Content-Type", "application/json")
-MSGPACK = ("Content-Type", "application/msgpack")
-TEXT = ("Content-Type", "text/plain; charset=utf-8")
-
-
-def json_response(value: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
-    body = value if isinstance(value, bytes) else json_encode(value)
-    return Response(status, [JSON, *(headers or [])], body)
-
-
-def text_response(text: str, status: int = 200) -> Response:
-    return Response(status, [TEXT], text.encode())
-
-
-def empty_response(status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
-    return Response(status, headers or [])
-
 
 def error_response(request: Request, exc: BaseException, node_id: str) -> Response:
     """AIStore's error JSON; HEAD gets it in ``Hdr-Error`` since HEAD responses have no body."""

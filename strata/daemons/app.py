@@ -7,9 +7,9 @@ front answers errors in its own shape: AIS JSON for ``/v1``, S3 XML for S3 clien
 
 from __future__ import annotations
 
-from strata.api.node import Node
 from strata.api.router import AisApp
 from strata.core.errors import NotFound
+from strata.roles.node import Node
 from strata.s3 import S3Application
 from strata.server.http import Exchange, FixedExchange, Request, Response
 

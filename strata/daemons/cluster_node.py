@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 
-from strata.api.node import TARGET, Node, jobs_dir, load_node_id
 from strata.cluster import peers
 from strata.cluster.etcd import Etcd, EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
@@ -27,6 +26,7 @@ from strata.core.names import BucketRef
 from strata.daemons.supervisor import default_data_dir, listen, setup_logging, supervise
 from strata.daemons.worker import worker_main
 from strata.jobs.registry import JobStore
+from strata.roles.node import TARGET, Node, jobs_dir, load_node_id
 from strata.storage.mountpaths import Mountpaths
 
 log = logging.getLogger("strata.node")

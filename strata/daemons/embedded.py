@@ -11,12 +11,12 @@ import logging
 import os
 import sys
 
-from strata.api.node import Node, jobs_dir, load_node_id
 from strata.cluster.metastore import LocalMetaStore
 from strata.config.cluster import ConfigError, load_cluster_config
 from strata.daemons.supervisor import default_data_dir, listen, setup_logging, supervise
 from strata.daemons.worker import tls_context, worker_main
 from strata.jobs.registry import JobStore
+from strata.roles.node import Node, jobs_dir, load_node_id
 from strata.storage.mountpaths import Mountpaths
 
 log = logging.getLogger("strata")

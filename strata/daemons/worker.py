@@ -9,9 +9,9 @@ import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from strata.api.node import Node
 from strata.config.cluster import ClusterConfig, ConfigError
 from strata.daemons.app import NodeApp
+from strata.roles.node import Node
 from strata.server.http import ConnectionTimeouts, HttpProtocol, close_idle_connections
 
 DRAIN_SECONDS = 10.0

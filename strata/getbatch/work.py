@@ -21,19 +21,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-import weakref
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from strata.api.node import Node
 from strata.archive import Output
+from strata.config.cluster import ClusterConfig
 from strata.core.errors import TooManyRequests
 from strata.core.metrics import Metrics
 from strata.getbatch.assembler import Tally
 from strata.getbatch.model import Entry
 from strata.getbatch.sources import EntrySource
-from strata.jobs.load import CRITICAL, HIGH
-from strata.jobs.registry import Job, JobAborted
+from strata.jobs.load import CRITICAL, HIGH, LoadMonitor
+from strata.jobs.registry import Job, JobAborted, JobRunner
 
 MAX_PENDING = 32  # work items in flight per worker process before new ones get 429
 YIELD_EVERY = 32  # output items between turns given to other connections
@@ -45,8 +44,13 @@ _CLIENT_GONE = ConnectionResetError("the response was not sent to the end (the c
 class GetBatchService:
     """Per-node (per worker process) state: the current job, the count of work items, the warm-up pool."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self, runner: JobRunner, load: LoadMonitor, metrics: Metrics, config: Callable[[], ClusterConfig]
+    ) -> None:
+        self.runner = runner
+        self.load = load
+        self.metrics = metrics
+        self.config = config
         self.job: Job | None = None
         self.pending = 0
         self._warm_pool: ThreadPoolExecutor | None = None
@@ -60,17 +64,17 @@ class GetBatchService:
                 f"get-batch: {self.pending} work items already in flight on this node; retry later",
                 retry_after=1,
             )
-        self.node.load.admit("get-batch")
+        self.load.admit("get-batch")
         # 2. the job this work item belongs to
         job = self.job
         if job is None or job.record.finished or job.aborted():
             if job is not None:
                 job.finish()
-            job = self.job = self.node.runner.create("get-batch")
+            job = self.job = self.runner.create("get-batch")
         self.pending += 1
         if self.pending == 1:
             job.set_idle(False)
-        self.node.metrics.add("getbatch_count")
+        self.metrics.add("getbatch_count")
         return WorkItem(self, job)
 
     def end(self, job: Job) -> None:
@@ -79,7 +83,7 @@ class GetBatchService:
             job.set_idle(True)
 
     def warm_pool(self) -> ThreadPoolExecutor | None:
-        workers = self.node.meta.config().get_batch.warmup_workers
+        workers = self.config().get_batch.warmup_workers
         if workers <= 0:
             return None
         if self._warm_pool is None or self._warm_workers != workers:
@@ -90,24 +94,14 @@ class GetBatchService:
         return self._warm_pool
 
 
-_SERVICES: weakref.WeakKeyDictionary[Node, GetBatchService] = weakref.WeakKeyDictionary()
-
-
-def service_for(node: Node) -> GetBatchService:
-    service = _SERVICES.get(node)
-    if service is None:
-        service = _SERVICES[node] = GetBatchService(node)
-    return service
-
-
 class WorkItem:
     """One request's life: counters into the job and metrics, pacing, and exactly one ``finish``."""
 
     def __init__(self, service: GetBatchService, job: Job) -> None:
         self.service = service
         self.job = job
-        self.metrics = service.node.metrics
-        self.load = service.node.load
+        self.metrics = service.metrics
+        self.load = service.load
         metrics = self.metrics
         self.tally = Tally(lambda tally: _count(metrics, job, tally))  # no cycle back to self: see __del__
         self.finished = False

@@ -21,9 +21,9 @@ import os
 import traceback
 from collections.abc import Awaitable, Callable
 
-from strata.api.node import Node
 from strata.config import S3Conf
 from strata.core.names import validate_object_name
+from strata.roles.node import Node
 from strata.s3 import buckets, cluster, listing, multipart, objects
 from strata.s3.auth import Signature, authenticate
 from strata.s3.auth_v2 import authenticate_v2

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
-from strata.api import buckets as ais_buckets
 from strata.config.bucket_props import update_bucket_props
 from strata.core.errors import BucketAlreadyExists
 from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
+from strata.roles import buckets as roles_buckets
 from strata.s3.context import S3Context
 from strata.s3.errors import S3Error, access_denied, invalid_argument, malformed_xml, no_such_bucket
 from strata.s3.users import CANNED_ACLS, BucketRecord, Permission
@@ -80,7 +80,7 @@ def create_bucket(ctx: S3Context, body: bytes) -> Response:
     # 2. create through the /v1 logic; an existing bucket is "yours" or "not available"
     bck = BucketRef.parse(ctx.bucket, "ais")
     try:
-        ais_buckets.create_bucket(ctx.node, bck, ActionMsg(action="create-bck"))
+        roles_buckets.create_bucket(ctx.node, bck, ActionMsg(action="create-bck"))
     except BucketAlreadyExists:
         record = ctx.owners.get(ctx.bucket)
         owner = record.owner if record is not None else ""
@@ -114,7 +114,7 @@ def delete_bucket(ctx: S3Context, body: bytes) -> Response:
         raise S3Error(
             "BucketNotEmpty", "The bucket you tried to delete is not empty", 409, BucketName=ctx.bucket
         )
-    ais_buckets.destroy_bucket(ctx.node, bck)
+    roles_buckets.destroy_bucket(ctx.node, bck)
     ctx.owners.forget(ctx.bucket)
     return Response(204)
 

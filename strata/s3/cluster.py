@@ -39,7 +39,6 @@ from urllib.parse import quote, unquote
 
 import msgspec
 
-from strata.api.node import Node
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.peers import CallKind, PeerResponse, peer_client
 from strata.cluster.rebalance import find_on_neighbours
@@ -47,6 +46,7 @@ from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import bucket_params, object_path
 from strata.core.errors import Conflict, PeerUnreachable
 from strata.core.names import BucketRef, validate_object_name
+from strata.roles.node import Node
 from strata.s3.body import BodyReader
 from strata.s3.context import S3Context
 from strata.s3.errors import S3Error, to_s3_error
@@ -452,14 +452,14 @@ async def bucket_has_objects(node: Node, ctx: S3Context) -> bool:
 
 
 async def delete_bucket(ctx: S3Context, body: bytes) -> Response:
-    from strata.api import buckets as ais_buckets
+    from strata.roles import buckets as roles_buckets
 
     ctx.props(Permission.OWNER)
     if await bucket_has_objects(ctx.node, ctx):
         raise S3Error(
             "BucketNotEmpty", "The bucket you tried to delete is not empty", 409, BucketName=ctx.bucket
         )
-    ais_buckets.destroy_bucket(ctx.node, ctx.bck)
+    roles_buckets.destroy_bucket(ctx.node, ctx.bck)
     ctx.owners.forget(ctx.bucket)
     return Response(204)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from strata.api.node import Node
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import BucketNotFound
 from strata.core.names import BucketRef
+from strata.roles.node import Node
 from strata.s3.auth import Signature
 from strata.s3.errors import S3Error, no_such_bucket
 from strata.s3.users import Owners, Permission, User, authorize

@@ -18,11 +18,11 @@ from typing import Any
 
 import msgspec
 
-from strata.api.node import Node
 from strata.cluster.metastore import LocalMetaStore
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.names import BucketRef
 from strata.daemons.app import NodeApp
+from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.storage.memory import MemoryStore
 from strata.storage.mountpaths import Mountpaths

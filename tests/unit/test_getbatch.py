@@ -25,7 +25,8 @@ BCK = BucketRef.parse("b")
 
 
 def test_public_surface() -> None:
-    assert sorted(strata.getbatch.__all__) == ["MossIn", "MossOut", "MossReq", "MossResp", "get_batch"]
+    """The engine's wire shapes; the HTTP entry point is the AIS front's (``strata.api.getbatch``)."""
+    assert sorted(strata.getbatch.__all__) == ["MossIn", "MossOut", "MossReq", "MossResp"]
 
 
 def test_decode_and_plan() -> None:

@@ -9,6 +9,8 @@ The order (bottom first) is the architecture a newcomer should see in the tree:
     objects                    the object service: the one object path under every front
     jobs                       job kinds, registry, bucket and multi-object work
     getbatch                   GetBatch assembly
+    roles                      the node context and its role objects (embedded, proxy, target); bucket
+                               operations and cluster fan-outs every front shares
     api, s3                    the AIS /v1 and S3 fronts (protocol only)
     daemons                    processes: embedded, proxy, target, supervisor
     cli                        the ``strata`` command
@@ -32,6 +34,7 @@ LAYERS: list[set[str]] = [
     {"objects"},
     {"jobs"},
     {"getbatch"},
+    {"roles"},
     {"api", "s3"},
     {"daemons"},
     {"cli"},
@@ -42,12 +45,6 @@ LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in 
 # (importing module, imported package): the upward imports still to remove, and what removes them
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
     ("strata/cluster/rebalance.py", "jobs"): "rebalance is a job: it moves to jobs/ with the peer client",
-    ("strata/getbatch/endpoint.py", "api"): "the GetBatch HTTP handler moves to the api front",
-    ("strata/getbatch/work.py", "api"): "GetBatch work takes its context, not the front's Node",
-    ("strata/s3/app.py", "api"): "the node context moves below the fronts (roles)",
-    ("strata/s3/buckets.py", "api"): "bucket actions move to the roles, shared by both fronts",
-    ("strata/s3/cluster.py", "api"): "bucket actions move to the roles, shared by both fronts",
-    ("strata/s3/context.py", "api"): "the node context moves below the fronts (roles)",
 }
 
 

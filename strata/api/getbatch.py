@@ -24,7 +24,6 @@ import secrets
 from collections.abc import Awaitable, Iterator
 from typing import Any
 
-from strata.api.node import Node
 from strata.archive import FileRegion, Output, content_type
 from strata.config.access import ACCESS_GET
 from strata.core.errors import ServiceUnavailable
@@ -42,7 +41,8 @@ from strata.getbatch.model import (
 from strata.getbatch.remote import RoutingSource
 from strata.getbatch.sources import EntrySource, LocalSource
 from strata.getbatch.spool import Spool
-from strata.getbatch.work import BatchStream, WorkItem, service_for
+from strata.getbatch.work import BatchStream, WorkItem
+from strata.roles.node import Node
 from strata.server.http import Request, Response
 
 FIRST_BYTES = 256 << 10
@@ -63,7 +63,7 @@ def get_batch(
     if node.is_proxy:  # a proxy validates, then picks the designated target that assembles the batch
         return _to_designated_target(node, request)
     # 3. admission: a work item of the node's get-batch job (429 + Retry-After under load)
-    work = service_for(node).begin()
+    work = node.getbatch.begin()
     # 4. assemble, streamed or as a multipart answer
     try:
         local = LocalSource(node.objects)

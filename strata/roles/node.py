@@ -14,6 +14,7 @@ from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.hrw import digest
 from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
+from strata.getbatch.work import GetBatchService
 from strata.jobs.load import LoadMonitor
 from strata.jobs.registry import JobRunner, JobStore
 from strata.objects.hotcache import HotCache
@@ -110,6 +111,7 @@ class Node:
         self.scheme = "https" if config.net.http.use_https else "http"
         slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
+        self.getbatch = GetBatchService(self.runner, self.load, self.metrics, meta.config)
         self.objects = ObjectService(storage, self._lookup_bucket, self.metrics, self.hot)
         me = [NodeInfo(node_id, PROXY, host, port, self.started_ns), NodeInfo(node_id, TARGET, host, port)]
         self._embedded_map = ClusterMap(1, "", me, {})

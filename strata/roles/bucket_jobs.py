@@ -11,9 +11,6 @@ from typing import Any
 
 import msgspec
 
-from strata.api import proxy
-from strata.api.node import Node
-from strata.api.responses import json_response, text_response
 from strata.cluster.rebalance import move_misplaced
 from strata.cluster.smap import NodeInfo
 from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
@@ -27,7 +24,10 @@ from strata.jobs.archive_job import ArchiveRequest
 from strata.jobs.bucket_ops import CopyTarget, Selection
 from strata.jobs.registry import Job, JobRecord, new_job_id
 from strata.jobs.sources import ClusterObjects
+from strata.roles import proxy
+from strata.roles.node import Node
 from strata.server.http import Request, Response
+from strata.server.responses import json_response, text_response
 
 
 def parse_bucket_uname(raw: str, what: str) -> BucketRef:

@@ -15,8 +15,6 @@ from typing import Any
 
 import msgspec
 
-from strata.api.node import Node
-from strata.api.responses import MSGPACK, json_response
 from strata.cluster.peers import CallKind, PeerResponse, peer_client
 from strata.cluster.smap import NodeInfo
 from strata.core.errors import InvalidRequest, ServiceUnavailable
@@ -30,7 +28,9 @@ from strata.core.wire import (
     msgpack_encode,
 )
 from strata.jobs.registry import new_job_id
+from strata.roles.node import Node
 from strata.server.http import Request, Response
+from strata.server.responses import MSGPACK, json_response
 
 MAX_PAGE_SIZE = 10000
 _page_decoder = msgspec.msgpack.Decoder(ListObjectsPage)

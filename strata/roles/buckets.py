@@ -1,0 +1,59 @@
+"""Bucket lifecycle shared by every front: create and destroy, in the BMD and on the data path.
+
+The AIS ``/v1`` front and the S3 front both create and destroy buckets through these, so the rules
+(props inherited from the cluster config, the ``access`` bits a destroy needs, where the data goes)
+live once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from strata.config.access import ACCESS_DESTROY_BUCKET
+from strata.config.bucket_props import new_bucket_props
+from strata.core.errors import InvalidRequest, NotImplementedYet
+from strata.core.names import BucketRef
+from strata.core.wire import ActionMsg
+from strata.roles.node import EMBEDDED, Node
+from strata.server.http import Response
+from strata.server.responses import empty_response
+
+
+def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
+    if bck.provider != "ais":
+        raise NotImplementedYet(f"{bck.uri}: remote buckets ({bck.provider}) are not implemented yet")
+    overrides = msg.value if isinstance(msg.value, dict) else None
+    if msg.value is not None and overrides is None:
+        raise InvalidRequest("create-bck value must be a JSON object of bucket props")
+    config = node.meta.config()
+
+    def change(bmd: Any) -> Any:
+        if bmd.get(bck) is not None:
+            return bmd.with_bucket(bck, bmd.get(bck))  # raises BucketAlreadyExists
+        props = new_bucket_props(
+            config,
+            provider=bck.provider,
+            created_ns=time.time_ns(),
+            bid=(bmd.version + 1) | (1 << 63),
+            overrides=overrides,
+        )
+        return bmd.with_bucket(bck, props)
+
+    if node.has_storage:
+        node.mountpaths.create_bucket(bck)
+    node.meta.update_bmd(change)
+    return empty_response()
+
+
+def destroy_bucket(node: Node, bck: BucketRef) -> Response:
+    """Out of the BMD first; embedded removes the data now, targets when they see the new BMD.
+
+    The bucket's ``access`` must allow it (AIStore's ``ACCESS_DESTROY_BUCKET``; ``ro`` and ``rw`` do
+    not): 403 otherwise, and nothing changes.
+    """
+    node.bucket_props(bck, ACCESS_DESTROY_BUCKET)
+    node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
+    if node.role == EMBEDDED:
+        node.mountpaths.destroy_bucket(bck)
+    return empty_response()
