@@ -16,10 +16,11 @@ import mmap
 import os
 import struct
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from strata.cluster.bmd import BucketMetadata
+from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.config.cluster import (
     ClusterConfig,
     cluster_config_to_json,
@@ -35,6 +36,14 @@ class MetaStore(Protocol):
     def update_bmd(self, change: Callable[[BucketMetadata], BucketMetadata]) -> BucketMetadata: ...
     def config(self) -> ClusterConfig: ...
     def update_config(self, change: Callable[[ClusterConfig], ClusterConfig]) -> ClusterConfig: ...
+    def cluster_map(self) -> ClusterMap:
+        """The nodes of the cluster: registered under leases (etcd), or the one embedded node (local)."""
+        ...
+
+    def refresh(self) -> None:
+        """Catch up now with changes made elsewhere (another node); a local store is always current."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -55,7 +64,11 @@ def _write_atomically(path: str, data: bytes) -> None:
 class LocalMetaStore:
     """File-backed metadata for one node; safe to share between forked worker processes."""
 
-    def __init__(self, meta_dir: str, config_path: str | None = None) -> None:
+    def __init__(
+        self, meta_dir: str, config_path: str | None = None, *, members: Sequence[NodeInfo] = ()
+    ) -> None:
+        """``members``: the node this store serves, as its proxy and its target (``embedded_members``)."""
+        self._map = ClusterMap(1, "", list(members), {})
         os.makedirs(meta_dir, exist_ok=True)
         self.bmd_path = os.path.join(meta_dir, "bmd.json")
         self.config_path = os.path.join(meta_dir, "config.json")
@@ -83,6 +96,12 @@ class LocalMetaStore:
         self._bmd_seen = -1
         self._config: ClusterConfig | None = None
         self._config_seen = -1
+
+    def cluster_map(self) -> ClusterMap:
+        return self._map
+
+    def refresh(self) -> None:
+        pass  # every read already checks the shared version counters
 
     def close(self) -> None:
         """Release the shared version counters (a worker holds them for its whole life)."""

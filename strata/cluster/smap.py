@@ -94,3 +94,13 @@ def _no_proxy() -> Snode:
         flags=0,
         id_digest=0,
     )
+
+
+def embedded_members(
+    node_id: str, host: str, port: int, started_ns: int, scheme: str = "http"
+) -> list[NodeInfo]:
+    """An embedded node's cluster map: the one node, as the primary proxy and as the one target."""
+    return [
+        NodeInfo(node_id, "proxy", host, port, started_ns, scheme=scheme),
+        NodeInfo(node_id, "target", host, port, scheme=scheme),
+    ]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 from strata.cluster.metastore import LocalMetaStore
+from strata.cluster.smap import embedded_members
 from strata.config.cluster import ConfigError, load_cluster_config
 from strata.daemons.supervisor import default_data_dir, listen, setup_logging, supervise
 from strata.daemons.worker import tls_context, worker_main
@@ -74,9 +76,12 @@ def serve(
         f"; swept {swept} stale work file(s)" if swept else "",
     )
     # 3. workers, supervised until a signal says stop
+    started_ns = time.time_ns()
+    scheme = "https" if meta.config().net.http.use_https else "http"
 
     def make_node() -> Node:
-        meta = LocalMetaStore(meta_dir)  # its own mapping of the shared version counters
+        # its own mapping of the shared version counters
+        meta = LocalMetaStore(meta_dir, members=embedded_members(node_id, host, port, started_ns, scheme))
         return Node(
             node_id=node_id, host=host, port=port, meta=meta, mountpaths=Mountpaths(roots), data_dir=data_dir
         )

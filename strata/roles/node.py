@@ -8,7 +8,7 @@ import time
 
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.metastore import MetaStore
-from strata.cluster.smap import ClusterMap, NodeInfo
+from strata.cluster.smap import ClusterMap
 from strata.config.bucket_props import BucketProps
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.hrw import digest
@@ -113,8 +113,6 @@ class Node:
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
         self.getbatch = GetBatchService(self.runner, self.load, self.metrics, meta.config)
         self.objects = ObjectService(storage, self._lookup_bucket, self.metrics, self.hot)
-        me = [NodeInfo(node_id, PROXY, host, port, self.started_ns), NodeInfo(node_id, TARGET, host, port)]
-        self._embedded_map = ClusterMap(1, "", me, {})
 
     def close(self) -> None:
         """Release what the node holds open (in-process tests build and drop many nodes)."""
@@ -130,16 +128,13 @@ class Node:
         return self.role != PROXY
 
     def cluster_map(self) -> ClusterMap:
-        """The cluster map; in embedded mode, this node as the one proxy and the one target."""
-        if self.cluster is not None:
-            return self.cluster.cluster_map()
-        return self._embedded_map
+        """The cluster map, from the metadata store (embedded: this node as the one proxy and target)."""
+        return self.meta.cluster_map()
 
     def sync_metadata(self) -> None:
         """Before answering a metadata read, catch up with etcd (one small read): a bucket created or
         changed through another node moments ago is then seen here too. Embedded mode is always current."""
-        if self.cluster is not None:
-            self.cluster.refresh()
+        self.meta.refresh()
 
     def bucket_props(self, bck: BucketRef, access: int = 0) -> BucketProps:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""
@@ -147,7 +142,7 @@ class Node:
 
     def _lookup_bucket(self, bck: BucketRef) -> BucketProps:
         bmd = self.meta.bmd()
-        if bmd.get(bck) is None and self.cluster is not None:
-            self.cluster.refresh()  # another worker (or node) may have just created it
+        if bmd.get(bck) is None:
+            self.meta.refresh()  # another node may have just created it
             bmd = self.meta.bmd()
         return bmd.require(bck)

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from strata.cluster.metastore import LocalMetaStore
+from strata.cluster.smap import embedded_members
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.names import BucketRef
 from strata.daemons.app import NodeApp
@@ -83,7 +84,11 @@ class InProcessNode:
             node_id="inproc",
             host="127.0.0.1",
             port=0,
-            meta=LocalMetaStore(str(data / "meta"), None if config_path is None else str(config_path)),
+            meta=LocalMetaStore(
+                str(data / "meta"),
+                None if config_path is None else str(config_path),
+                members=embedded_members("inproc", "127.0.0.1", 0, 0),
+            ),
             mountpaths=Mountpaths([str(data / "mp")]),
             data_dir=str(data),
             clock=clock,
