@@ -19,11 +19,12 @@ from strata.api.node import TARGET, Node, jobs_dir, load_node_id
 from strata.cluster import peers
 from strata.cluster.etcd import Etcd, EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
-from strata.cluster.rebalance import RebalanceCoordinator, TargetRebalancer
+from strata.cluster.rebalance import RebalanceCoordinator
 from strata.cluster.smap import NodeInfo
 from strata.config.cluster import ConfigError, load_cluster_config
 from strata.core.errors import Conflict
 from strata.core.names import BucketRef
+from strata.jobs.rebalance import TargetRebalancer
 from strata.jobs.registry import JobStore
 from strata.server.run import default_data_dir, listen, setup_logging, supervise, worker_main
 from strata.storage.mountpaths import Mountpaths

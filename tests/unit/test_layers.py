@@ -41,7 +41,6 @@ LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in 
 
 # (importing module, imported package): the upward imports still to remove, and what removes them
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("strata/cluster/rebalance.py", "jobs"): "rebalance is a job: it moves to jobs/ with the peer client",
     ("strata/getbatch/endpoint.py", "api"): "the GetBatch HTTP handler moves to the api front",
     ("strata/getbatch/work.py", "api"): "GetBatch work takes its context, not the front's Node",
     ("strata/s3/app.py", "api"): "the node context moves below the fronts (roles)",
