@@ -293,6 +293,7 @@ class ObjectStore:
     def __init__(self, mountpaths: Mountpaths) -> None:
         self.mountpaths = mountpaths
         self.locks = ObjectLocks(os.path.join(mountpaths.all[0].root, LOCKS))
+        self._roots = [(m.root + os.sep, m.root) for m in mountpaths.all]
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -354,7 +355,10 @@ class ObjectStore:
 
     def mountpath_of(self, location: str) -> str:
         """The root of the mountpath a ``location`` (an object's path) is on; "" when on none."""
-        return next((m.root for m in self.mountpaths.all if location.startswith(m.root + os.sep)), "")
+        for prefix, root in self._roots:
+            if location.startswith(prefix):
+                return root
+        return ""
 
     def head(self, bck: BucketRef, object_name: str) -> ObjectMetadata:
         return self.find(bck, object_name)[1]
