@@ -38,8 +38,6 @@ from strata.roles import buckets as roles_buckets
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import MSGPACK, empty_response, json_response
-from strata.storage.listing import iter_names
-from strata.storage.metadata import read_metadata
 
 MAX_PAGE_SIZE = 10000
 
@@ -257,7 +255,7 @@ def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -
     # 2. walk the bucket in name order, one page (plus one to know whether there is more)
     entries: list[ListEntry] = []
     token = ""
-    names = iter_names(node.mountpaths, bck, prefix=lsmsg.prefix, after=after, recursive=recursive)
+    names = node.objects.walk(bck, prefix=lsmsg.prefix, after=after, recursive=recursive)
     for name, is_dir in names:
         if len(entries) == page_size:
             token = entries[-1].n
@@ -303,18 +301,10 @@ def _archive_entries(node: Node, bck: BucketRef, shard: ListEntry) -> list[ListE
 
 
 def _entry(node: Node, bck: BucketRef, name: str, props: set[str]) -> ListEntry | None:
-    mountpath = node.mountpaths.for_object(bck, name)
-    path = mountpath.object_path(bck, name)
-    md = read_metadata(path)
-    if md is None:
-        for other in node.mountpaths.others(mountpath):
-            path = other.object_path(bck, name)
-            md = read_metadata(path)
-            if md is not None:
-                mountpath = other
-                break
-        else:
-            return None  # deleted while listing
+    found = node.objects.listed(bck, name)
+    if found is None:
+        return None  # deleted while listing
+    location, md = found
     entry = ListEntry(n=name, s=md.size, f=ENTRY_IS_CACHED)
     if "checksum" in props:
         entry.cs = md.checksum_value
@@ -323,7 +313,7 @@ def _entry(node: Node, bck: BucketRef, name: str, props: set[str]) -> ListEntry 
     if "atime" in props:
         entry.a = _time_string(md.atime_ns)
     if "location" in props:
-        entry.t = f"t[{node.node_id}]:mp[{mountpath.root}]"
+        entry.t = f"t[{node.node_id}]:mp[{node.objects.mountpath_of(location)}]"
     if "copies" in props:
         entry.c = 1
     if "custom" in props and md.custom:

@@ -130,9 +130,9 @@ def start_job(node: Node, msg: ActionMsg) -> Response:
 def _work(node: Node, kind: str, buckets: list[BucketRef]) -> Callable[[Job], None]:
     """What a job started by name does; every startable kind the table marks built has an entry."""
     if kind == "resilver":
-        return lambda job: maintenance.resilver(job, node.mountpaths, buckets)
+        return lambda job: maintenance.resilver(job, node.objects, buckets)
     if kind == "cleanup-store":
-        return lambda job: maintenance.cleanup_store(job, node.mountpaths, buckets)
+        return lambda job: maintenance.cleanup_store(job, node.objects, buckets)
     if kind in ("rebalance", "lru"):
         # one node is the whole cluster: nothing to move; ais buckets are never evicted
         return _nothing_to_do

@@ -43,7 +43,7 @@ def metadata_headers(
     node: Node, bck: BucketRef, object_name: str, md: ObjectMetadata, path: str
 ) -> list[tuple[str, str]]:
     """Everything HEAD reports (v1 and v2 alike): AIStore's ``Ais-*`` headers plus ETag/Last-Modified."""
-    mountpath = next((m.root for m in node.mountpaths.all if path.startswith(m.root + os.sep)), "")
+    mountpath = node.objects.mountpath_of(path)
     headers = [
         ("Ais-Checksum-Type", md.checksum_type),
         ("Ais-Checksum-Value", md.checksum_value),

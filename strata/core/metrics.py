@@ -48,8 +48,16 @@ _ROW = len(COUNTERS) * _CELL.size
 
 
 class Metrics:
-    def __init__(self, path: str, slot: int = 0) -> None:
+    """``path`` is the node's shared counters file; None keeps the counters in this process only (the
+    supervisor's rebalance works through an object service, but it moves objects: nothing it does is
+    a client request to count)."""
+
+    def __init__(self, path: str | None, slot: int = 0) -> None:
         size = _ROW * MAX_WORKERS
+        if path is None:
+            self._map = mmap.mmap(-1, size)
+            self.slot = self._base = 0
+            return
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             if os.fstat(fd).st_size != size:

@@ -18,13 +18,14 @@ import time
 from strata.cluster import peers
 from strata.cluster.etcd import Etcd, EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
-from strata.cluster.rebalance import RebalanceCoordinator, TargetRebalancer
+from strata.cluster.rebalance import RebalanceCoordinator
 from strata.cluster.smap import NodeInfo
 from strata.config.cluster import ConfigError, load_cluster_config
 from strata.core.errors import Conflict
 from strata.core.names import BucketRef
 from strata.daemons.supervisor import default_data_dir, listen, setup_logging, supervise
 from strata.daemons.worker import worker_main
+from strata.jobs.rebalance import TargetRebalancer
 from strata.jobs.registry import JobStore
 from strata.roles.node import TARGET, Node, jobs_dir, load_node_id
 from strata.storage.mountpaths import Mountpaths

@@ -173,7 +173,7 @@ class LocalSource:
         if entry.archpath:
             return
         try:
-            obj = self.objects.store.open(entry.bck, entry.name)  # a hint only: fetch checks access
+            obj = self.objects.open_unchecked(entry.bck, entry.name)  # a hint only: fetch checks access
         except StrataError:
             return
         try:

@@ -1,8 +1,10 @@
 """The archive job: pack objects (a list, a range template or a prefix) into a new shard, or append
 them to an existing one (``aate``).
 
-The shard is written through the object store's atomic path, so until the last byte is in, readers
-see the previous version (or nothing); an aborted or failed job leaves no partial shard. Appending
+The shard is written through the object service as a PUT (atomic, versioned, fsynced and counted as
+the destination bucket asks), so until the last byte is in, readers see the previous version (or
+nothing); an aborted or failed job leaves no partial shard. Members are read through the service
+too (validated when their bucket asks), with the props the job checked when it started. Appending
 to a TAR copies the existing members kernel-side and continues after them; the compressed formats
 are re-packed member by member.
 """
@@ -13,17 +15,19 @@ from dataclasses import dataclass
 
 from strata.archive import TAR, ArchiveReader, ArchiveWriter, FileRegion, Output, format_of, new_writer
 from strata.archive.tar_writer import region_chunks
+from strata.config.bucket_props import BucketProps
 from strata.core.errors import ObjectNotFound
 from strata.core.names import BucketRef
 from strata.jobs.bucket_ops import CopyTarget, Missing, Selection
 from strata.jobs.registry import Job
 from strata.jobs.sources import LocalObjects, ObjectSource
-from strata.storage.objects import ObjectStore, ObjectWriter
+from strata.objects.service import ObjectPut, ObjectService
 
 
 @dataclass
 class ArchiveRequest:
     src: BucketRef
+    src_props: BucketProps  # as checked when the job started
     selection: Selection
     dst: CopyTarget
     archname: str
@@ -37,20 +41,20 @@ class ArchiveRequest:
         return format_of(self.archname, self.mime)
 
 
-def _write_output(out: ObjectWriter, item: Output) -> None:
+def _write_output(out: ObjectPut, shard_name: str, item: Output) -> None:
     if isinstance(item, FileRegion):
-        for chunk in region_chunks(out.object_name, item):
+        for chunk in region_chunks(shard_name, item):
             out.write(chunk)
     else:
         out.write(item)
 
 
 def _copy_existing(
-    store: ObjectStore, req: ArchiveRequest, out: ObjectWriter, fmt: str, writer: ArchiveWriter
+    objects: ObjectService, req: ArchiveRequest, out: ObjectPut, fmt: str, writer: ArchiveWriter
 ) -> None:
     """For ``aate``: bring the current shard's members into the new version first."""
     try:
-        shard = store.open(req.dst.bck, req.archname)
+        shard = objects.open(req.dst.bck, req.archname, req.dst.props)
     except ObjectNotFound:
         return
     try:
@@ -61,11 +65,11 @@ def _copy_existing(
                 for member in reader.members():
                     padded = (member.size + 511) // 512 * 512
                     end = max(end, member.data_offset + padded)
-                _write_output(out, FileRegion(shard.fd, 0, end))
+                _write_output(out, req.archname, FileRegion(shard.fd, 0, end))
             else:
                 for member in reader.members():
                     for item in writer.add(member.name, member.size, reader.read(member), mtime=member.mtime):
-                        _write_output(out, item)
+                        _write_output(out, req.archname, item)
         finally:
             reader.close()
     finally:
@@ -73,21 +77,21 @@ def _copy_existing(
 
 
 def archive_objects(
-    job: Job, store: ObjectStore, req: ArchiveRequest, source: ObjectSource | None = None
+    job: Job, objects: ObjectService, req: ArchiveRequest, source: ObjectSource | None = None
 ) -> None:
     """Write the shard on this node; members come from ``source`` (this node's disks by default)."""
-    objects = source if source is not None else LocalObjects(store)
+    members = source if source is not None else LocalObjects(objects)
     fmt = req.format
     writer = new_writer(fmt)
-    out = store.writer(req.dst.bck, req.archname, req.dst.checksum_type)
+    out = objects.put(req.dst.bck, req.archname, req.dst.props)
     missing = Missing()
     try:
         if req.append:
-            _copy_existing(store, req, out, fmt, writer)
-        for name, explicit in objects.names(req.src, req.selection):
+            _copy_existing(objects, req, out, fmt, writer)
+        for name, explicit in members.names(req.src, req.selection):
             job.check()
             try:
-                opened = objects.open(req.src, name)
+                opened = members.open(req.src, name, req.src_props)
             except ObjectNotFound:
                 if explicit:
                     missing.add(name)
@@ -95,7 +99,7 @@ def archive_objects(
             try:
                 member = f"{req.src.name}/{name}" if req.include_bucket_name else name
                 for item in writer.add(member, opened.size, opened.source, mtime=opened.mtime):
-                    _write_output(out, item)
+                    _write_output(out, req.archname, item)
             finally:
                 opened.close()
             job.add(1, opened.size)
@@ -103,7 +107,7 @@ def archive_objects(
             raise RuntimeError(missing.error(req.src))
         for item in writer.finish():
             out.write(item)
-        out.commit(versioning=req.dst.versioning)
+        out.commit()
         job.add(1, out.size, direction="out")
     except BaseException:
         out.abort()

@@ -1,28 +1,26 @@
 """The work of bucket-wide and multi-object jobs: copy, move, delete, summarize.
 
 Each function does one job's work on this node, checks ``job.check()`` between objects (so an
-abort stops it promptly) and counts progress on the job. Copies go through the object store's
-atomic write path, so an aborted copy never leaves a half-written object behind.
+abort stops it promptly) and counts progress on the job. Every object goes through the object
+service with the bucket props the job checked when it started (``strata.objects.service`` says why):
+a copy is a PUT like any other -- atomic, versioned, fsynced and counted as the destination bucket
+asks --, a delete a counted delete.
 """
 
 from __future__ import annotations
 
-import errno
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import put_object
+from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef, validate_object_name
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
-from strata.storage.listing import iter_names
-from strata.storage.metadata import read_metadata
-from strata.storage.mountpaths import Mountpaths
-from strata.storage.objects import ObjectStore
+from strata.objects.service import ObjectService
 
 MAX_LISTED_MISSING = 10
 
@@ -51,7 +49,7 @@ class Selection:
             next(iter(expand_template(template)), None)  # a malformed template fails now, as a 400
         return cls(template=template)
 
-    def iter(self, mountpaths: Mountpaths, bck: BucketRef) -> Iterator[tuple[str, bool]]:
+    def iter(self, objects: ObjectService, bck: BucketRef) -> Iterator[tuple[str, bool]]:
         """``(name, named_explicitly)``: explicit names must exist; range/prefix matches just do."""
         if self.names is not None:
             for name in self.names:
@@ -60,7 +58,7 @@ class Selection:
             for name in expand_template(self.template):
                 yield name, False
         else:
-            for name, _is_dir in iter_names(mountpaths, bck, prefix=self.template or ""):
+            for name in objects.names(bck, self.template or ""):
                 yield name, False
 
 
@@ -85,9 +83,11 @@ class Missing:
 
 @dataclass
 class CopyTarget:
+    """Where a job's copies go: the destination bucket with the props checked when the job started
+    (None for a dry run, which writes nothing), and a prefix for the destination names."""
+
     bck: BucketRef
-    checksum_type: str
-    versioning: bool
+    props: BucketProps | None
     prepend: str = ""
     # in a cluster: the target that owns a destination name, when it is not this one
     remote_owner: Callable[[str], NodeInfo | None] | None = None
@@ -95,8 +95,9 @@ class CopyTarget:
 
 def copy_objects(
     job: Job,
-    store: ObjectStore,
+    objects: ObjectService,
     src: BucketRef,
+    src_props: BucketProps,
     selection: Selection,
     dst: CopyTarget,
     *,
@@ -104,19 +105,17 @@ def copy_objects(
     continue_on_error: bool,
 ) -> None:
     missing = Missing()
-    for name, explicit in selection.iter(store.mountpaths, src):
+    for name, explicit in selection.iter(objects, src):
         job.check()
         dst_name = validate_object_name(dst.prepend + name)
         owner = dst.remote_owner(dst_name) if dst.remote_owner is not None and not dry_run else None
         try:
-            if dry_run:
-                size = store.head(src, name).size
+            if dry_run or dst.props is None:
+                size = objects.metadata(src, name).size
             elif owner is not None:
-                size = _copy_to(store, src, name, owner, dst.bck, dst_name)
+                size = _copy_to(objects, src, src_props, name, owner, dst.bck, dst_name)
             else:
-                size = store.copy(
-                    src, name, dst.bck, dst_name, checksum_type=dst.checksum_type, versioning=dst.versioning
-                ).size
+                size = objects.copy(src, name, dst.bck, dst_name, dst.props, src_props).size
         except ObjectNotFound:
             if explicit:
                 missing.add(name)
@@ -127,8 +126,9 @@ def copy_objects(
 
 
 def _copy_to(
-    store: ObjectStore,
+    objects: ObjectService,
     src: BucketRef,
+    src_props: BucketProps,
     name: str,
     owner: NodeInfo,
     dst: BucketRef,
@@ -136,7 +136,7 @@ def _copy_to(
 ) -> int:
     """A copy whose destination lives on another target: stream it there with a plain PUT (a target
     that does not answer raises ``PeerUnreachable``, which fails the job)."""
-    obj = store.open(src, name)
+    obj = objects.open(src, name, src_props)
     try:
         resp = put_object(owner, dst, dst_name, obj.fd, obj.size)
     finally:
@@ -147,17 +147,23 @@ def _copy_to(
 
 
 def delete_objects(
-    job: Job, store: ObjectStore, bck: BucketRef, selection: Selection, *, continue_on_error: bool
+    job: Job,
+    objects: ObjectService,
+    bck: BucketRef,
+    props: BucketProps,
+    selection: Selection,
+    *,
+    continue_on_error: bool,
 ) -> None:
     missing = Missing()
-    names = selection.iter(store.mountpaths, bck)
+    names = selection.iter(objects, bck)
     if selection.names is None:
         names = iter(list(names))  # do not walk the directories we are emptying
     for name, explicit in names:
         job.check()
         try:
-            size = store.head(bck, name).size
-            store.delete(bck, name)
+            size = objects.metadata(bck, name).size
+            objects.delete(bck, name, props)
         except ObjectNotFound:
             if explicit:
                 missing.add(name)
@@ -167,68 +173,23 @@ def delete_objects(
         raise RuntimeError(missing.error(bck))
 
 
-def move_bucket_dirs(mountpaths: Mountpaths, src: BucketRef, dst: BucketRef) -> None:
-    """Rename the bucket's directory on every mountpath (objects keep their files).
-
-    In a cluster, peers may already be sending objects of the renamed bucket here, so the
-    destination directory can exist: then the source tree is merged into it file by file.
-    """
-    for mp in mountpaths.all:
-        source = mp.bucket_dir(src)
-        if not os.path.isdir(source):
-            continue
-        target = mp.bucket_dir(dst)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            os.rename(source, target)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-            _merge_tree(source, target)
-
-
-def _merge_tree(source: str, target: str) -> None:
-    """Move every file of ``source`` into ``target``; where both hold an object, the newer write wins."""
-    for root, _dirs, files in os.walk(source, topdown=False):
-        rel = os.path.relpath(root, source)
-        into = os.path.normpath(os.path.join(target, rel))
-        os.makedirs(into, exist_ok=True)
-        for name in files:
-            here, there = os.path.join(root, name), os.path.join(into, name)
-            mine, theirs = read_metadata(here), read_metadata(there)
-            if theirs is not None and mine is not None and theirs.mtime_ns >= mine.mtime_ns:
-                os.unlink(here)
-            else:
-                os.replace(here, there)
-        os.rmdir(root)
-
-
-def summarize(job: Job, mountpaths: Mountpaths, bck: BucketRef, prefix: str) -> dict[str, Any]:
+def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> dict[str, Any]:
     """Object count and sizes (AIStore's BsummResult)."""
     count = total = on_disk = 0
     smallest, largest = -1, 0
-    for mp in mountpaths.all:
-        for name, _is_dir in iter_names(mountpaths, bck, prefix=prefix, only=mp):
-            job.check()
-            try:
-                st = os.stat(mp.object_path(bck, name))
-            except FileNotFoundError:
-                continue
-            count += 1
-            total += st.st_size
-            on_disk += st.st_blocks * 512
-            smallest = st.st_size if smallest < 0 else min(smallest, st.st_size)
-            largest = max(largest, st.st_size)
-            if count % 1000 == 0:
-                job.add(1000, 0)
-    disks = 0
-    seen_devices = set()
-    for mp in mountpaths.all:
-        device = os.stat(mp.root).st_dev
-        if device not in seen_devices:
-            seen_devices.add(device)
-            fs = os.statvfs(mp.root)
-            disks += fs.f_blocks * fs.f_frsize
+    for measured in objects.usage(bck, prefix):
+        job.check()
+        if measured is None:
+            continue
+        size, allocated = measured
+        count += 1
+        total += size
+        on_disk += allocated
+        smallest = size if smallest < 0 else min(smallest, size)
+        largest = max(largest, size)
+        if count % 1000 == 0:
+            job.add(1000, 0)
+    disks = objects.capacity()
     return {
         "name": bck.name,
         "provider": bck.provider,

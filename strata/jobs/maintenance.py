@@ -2,61 +2,35 @@
 
 In embedded mode the node is the whole cluster, so rebalance has nothing to move and ends at
 once; resilver (objects onto their HRW mountpath, after mountpaths change) and cleanup-store
-(stale work files, trash, empty directories) do real work.
+(stale work files, trash, empty directories) do real work. The files are the storage's business:
+the work goes through the object service, which walks them and yields step by step so the job can
+stop between steps and count what moved.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
 from strata.core.names import BucketRef
 from strata.jobs.registry import Job
-from strata.storage.listing import iter_names
-from strata.storage.mountpaths import OBJECTS, WORK, Mountpaths
-from strata.storage.objects import place_file
+from strata.objects.service import ObjectService
 
 STALE_WORK_S = 3600.0
 
 
-def resilver(job: Job, mountpaths: Mountpaths, buckets: list[BucketRef]) -> None:
+def resilver(job: Job, objects: ObjectService, buckets: list[BucketRef]) -> None:
     """Move every object that is not on its HRW mountpath there (rename when possible)."""
     for bck in buckets:
-        for mp in mountpaths.all:
-            for name, _is_dir in iter_names(mountpaths, bck, only=mp):
-                job.check()
-                home = mountpaths.for_object(bck, name)
-                if home is mp:
-                    continue
-                src = mp.object_path(bck, name)
-                dst = home.object_path(bck, name)
-                size = os.stat(src).st_size
-                place_file(src, dst, home.content_dir(bck, OBJECTS), cross_device_ok=True)
-                job.add(1, size)
+        for moved in objects.resilver(bck):
+            job.check()
+            if moved is not None:
+                job.add(1, moved)
 
 
-def cleanup_store(job: Job, mountpaths: Mountpaths, buckets: list[BucketRef]) -> None:
+def cleanup_store(job: Job, objects: ObjectService, buckets: list[BucketRef]) -> None:
     """Remove work files older than an hour, emptied trash, and empty virtual directories."""
-    cutoff = time.time() - STALE_WORK_S
-    mountpaths.empty_trash()
-    for bck in buckets:
-        for mp in mountpaths.all:
-            work = mp.content_dir(bck, WORK)
-            if os.path.isdir(work):
-                for name in os.listdir(work):
-                    path = os.path.join(work, name)
-                    try:
-                        st = os.stat(path)
-                        if st.st_mtime < cutoff:
-                            os.unlink(path)
-                            job.add(1, st.st_size)
-                    except FileNotFoundError:
-                        pass
-            objects_root = mp.content_dir(bck, OBJECTS)
-            for root, dirs, files in os.walk(objects_root, topdown=False):
-                job.check()
-                if root != objects_root and not dirs and not files:
-                    try:
-                        os.rmdir(root)
-                    except OSError:
-                        pass
+    for removed in objects.cleanup(buckets, time.time() - STALE_WORK_S):
+        if removed is None:
+            job.check()
+        else:
+            job.add(1, removed)

@@ -1,9 +1,10 @@
 """Where a job reads objects from: this node's disks, or -- in a cluster -- any target.
 
 Jobs that gather objects into one place (the archive job; GetBatch later) ask a source for the
-names a selection covers and for each object's bytes. ``LocalObjects`` reads this node's files
-(zero-copy regions); ``ClusterObjects`` reads local objects the same way and streams the others from
-their HRW owners, and lists prefixes across every target.
+names a selection covers and for each object's bytes. ``LocalObjects`` reads this node's objects
+through the object service (zero-copy regions, validated when the bucket asks); ``ClusterObjects``
+reads local objects the same way and streams the others from their HRW owners (whose GET path
+applies the same rules), and lists prefixes across every target.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from strata.archive import FileRegion, Source
 from strata.cluster.peers import CallKind, PeerClient, peer_client
 from strata.cluster.smap import ClusterMap, NodeInfo
 from strata.cluster.transfer import get_object
+from strata.config.bucket_props import BucketProps
 from strata.core.errors import StrataError
 from strata.core.names import BucketRef
 from strata.core.wire import ListObjectsPage
 from strata.jobs.bucket_ops import Selection
 from strata.jobs.templates import expand_template, is_prefix
-from strata.storage.objects import ObjectStore
+from strata.objects.service import ObjectService
 
 _page_decoder = msgspec.msgpack.Decoder(ListObjectsPage)
 LIST_PAGE = 10000
@@ -42,18 +44,22 @@ class Opened:
 
 class ObjectSource(Protocol):
     def names(self, bck: BucketRef, selection: Selection) -> Iterator[tuple[str, bool]]: ...
-    def open(self, bck: BucketRef, name: str) -> Opened: ...
+
+    def open(self, bck: BucketRef, name: str, props: BucketProps | None = None) -> Opened:
+        """The object's bytes; ``props`` are its bucket's as the job checked them when it started
+        (None: looked up and checked now)."""
+        ...
 
 
 class LocalObjects:
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
+    def __init__(self, objects: ObjectService) -> None:
+        self.objects = objects
 
     def names(self, bck: BucketRef, selection: Selection) -> Iterator[tuple[str, bool]]:
-        return selection.iter(self.store.mountpaths, bck)
+        return selection.iter(self.objects, bck)
 
-    def open(self, bck: BucketRef, name: str) -> Opened:
-        obj = self.store.open(bck, name)
+    def open(self, bck: BucketRef, name: str, props: BucketProps | None = None) -> Opened:
+        obj = self.objects.open(bck, name, props)
         return Opened(
             obj.size, obj.metadata.mtime_ns // 1_000_000_000, FileRegion(obj.fd, 0, obj.size), obj.close
         )
@@ -68,12 +74,12 @@ class ClusterObjects:
 
     def __init__(
         self,
-        store: ObjectStore,
+        objects: ObjectService,
         cluster_map: Callable[[], ClusterMap],
         me: str,
         peers: PeerClient | None = None,
     ) -> None:
-        self.local = LocalObjects(store)
+        self.local = LocalObjects(objects)
         self.cluster_map = cluster_map
         self.me = me
         self.peers = peers or peer_client()
@@ -87,10 +93,10 @@ class ClusterObjects:
         streams = [self._target_names(t, bck, template) for t in self.cluster_map().targets.values()]
         return ((name, False) for name in _unique(heapq.merge(*streams)))
 
-    def open(self, bck: BucketRef, name: str) -> Opened:
+    def open(self, bck: BucketRef, name: str, props: BucketProps | None = None) -> Opened:
         owner = self.cluster_map().target_for(bck, name)
         if owner is None or owner.id == self.me:
-            return self.local.open(bck, name)
+            return self.local.open(bck, name, props)
         size, chunks = get_object(owner, bck, name, peers=self.peers)
         return Opened(size, 0, chunks, lambda: None)
 

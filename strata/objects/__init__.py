@@ -13,8 +13,10 @@ and is the one place that applies what must hold whichever front a request came 
   metadata record through the storage's probe.
 
 Callers: the AIS ``/v1`` object handlers (``strata.api.objects``), the S3 handlers
-(``strata.s3.objects``), GetBatch sources, and rebalance receivers. They parse their protocol, call one
-method, and shape the answer; none of them applies an access bit or bumps an object counter itself.
+(``strata.s3.objects``), both fronts' listings, GetBatch sources, the jobs (copies, deletes, archives,
+move-bck, summary, resilver, cleanup) and rebalance senders and receivers. They parse their protocol
+or walk their selection, call one method per object, and shape the answer; none of them applies an
+access bit, bumps an object counter or computes where an object's file is.
 
 Next in this room, in the order ARCHITECTURE.md stacks them: the codec (compression frames and the
 savings ledger), the chunk layout, backends (cold GET, write-through), replicas, and the authorizer.

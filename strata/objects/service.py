@@ -8,12 +8,28 @@ replicas, the authorizer) plug in here too, so that a capability added once work
 
 Each operation checks the bucket's access bits for what it does (AIStore ``apc.Access*``); a caller
 that already holds the bucket's props for a request passes them, so a bucket is looked up once.
+
+Jobs (copy-bck, copy/delete-listrange, archive, move-bck, summary) go through the same methods, so a
+job's copies and shards are PUTs like any other -- versioned, fsynced, checksummed and counted in
+``put_count`` -- its deletes are counted deletes, and its reads are validated. Access, as in AIStore,
+is checked when the job starts (``strata.roles.bucket_jobs``), not per object: the job passes the props
+it checked then to every per-object call, so an object costs no bucket lookup and the whole job sees
+one version of the bucket's props (a props change applies to the next job). A job's reads of source
+objects are not client GETs and are not counted as such; the job's own stats count them.
+
+Internal moves are not client operations at all: a rebalance sender opens with ``open_unchecked``
+and drops its copy with ``remove_moved`` (no access bits -- a rebalance must move a read-only
+bucket's objects too --, no counters; the receiver checks the bytes against the carried checksum).
+
+Whole-bucket work on files (listing walks, rename, resilver, space used, cleanup, multipart records)
+is still written against the POSIX store only (``storage.listing``, ``storage.housekeeping``,
+``storage.multipart``); the service hands it the POSIX store and refuses it over any other.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from strata.archive import ArchiveReader
 from strata.config.access import (
@@ -32,7 +48,7 @@ from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
 from strata.objects.hotcache import HotCache
 from strata.storage import append as appends
-from strata.storage import multipart
+from strata.storage import housekeeping, multipart
 from strata.storage.checksum import Hasher, checksum_file
 from strata.storage.interface import ObjectStorage, PendingWrite
 from strata.storage.metadata import ObjectMetadata
@@ -211,8 +227,47 @@ class ObjectService:
         return found
 
     def metadata(self, bck: BucketRef, object_name: str) -> ObjectMetadata:
-        """An object's metadata for internal use (conditions, copy sources), with no access check."""
+        """An object's metadata for internal use (conditions, copy sources, job sizes): no access check."""
         return self.store.head(bck, object_name)
+
+    def open_unchecked(self, bck: BucketRef, object_name: str) -> OpenObject:
+        """Open for internal work that is not a client read: no access check, no validation, not counted.
+
+        For rebalance transfers (the receiver checks the bytes against the checksum they carry) and
+        read-ahead hints (the read that follows checks).
+        """
+        return self.store.open(bck, object_name)
+
+    # -- listing ------------------------------------------------------------------------------
+
+    def names(self, bck: BucketRef, prefix: str = "") -> Iterator[str]:
+        """The bucket's object names that start with ``prefix``, in order (jobs walk buckets with it).
+
+        No access check: a job checked the bucket's access when it started.
+        """
+        return self.store.iter_names(bck, prefix)
+
+    def walk(
+        self, bck: BucketRef, *, prefix: str = "", after: str = "", recursive: bool = True
+    ) -> Iterator[tuple[str, bool]]:
+        """A listing page's walk: ``(name, is_dir)`` after ``after`` in order; virtual directories
+        (``"dir/", True``) instead of what they hold when not ``recursive``.
+
+        The listing request checks LIST access once; ``listed`` gives each entry's metadata.
+        """
+        return self._posix("listing").walk(bck, prefix=prefix, after=after, recursive=recursive)
+
+    def listed(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata] | None:
+        """A listed object's location and metadata (one metadata read); None when it was deleted since
+        the walk saw it. Not counted as a HEAD."""
+        try:
+            return self.store.find(bck, object_name)
+        except ObjectNotFound:
+            return None
+
+    def mountpath_of(self, location: str) -> str:
+        """The mountpath an object's ``location`` is on (AIStore's ``Ais-Location``); "" when none."""
+        return self.store.mountpath_of(location) if isinstance(self.store, ObjectStore) else ""
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -250,6 +305,11 @@ class ObjectService:
         self.store.delete(bck, object_name)
         self.metrics.add("delete_count")
 
+    def remove_moved(self, bck: BucketRef, object_name: str) -> None:
+        """Drop this node's copy of an object its new owner now holds (rebalance): not a client
+        DELETE, so no access check and no counter."""
+        self.store.delete(bck, object_name)
+
     def update_metadata(
         self, bck: BucketRef, object_name: str, change: MetadataChange, access: int = ACCESS_UPDATE_OBJECT
     ) -> ObjectMetadata:
@@ -264,10 +324,17 @@ class ObjectService:
         dst_bck: BucketRef,
         dst_name: str,
         dst_props: BucketProps | None = None,
+        src_props: BucketProps | None = None,
     ) -> ObjectMetadata:
-        """Copy an object (GET on the source, PUT on the destination); bytes move kernel-side."""
-        self.bucket(src_bck, ACCESS_GET)
+        """Copy an object (GET on the source, PUT on the destination); bytes move kernel-side.
+
+        The copy reads the source: when its bucket validates reads, a corrupted source is refused
+        (``ObjectCorrupted``) rather than copied.
+        """
+        src_props = self.bucket(src_bck, ACCESS_GET, src_props)
         dst_props = self.bucket(dst_bck, ACCESS_PUT, dst_props)
+        if src_props.checksum.validate_warm_get:
+            self.open(src_bck, src_name, src_props).close()
         md = self.store.copy(
             src_bck,
             src_name,
@@ -348,3 +415,36 @@ class ObjectService:
     def abort_upload(self, bck: BucketRef, object_name: str, upload_id: str) -> None:
         self.bucket(bck, ACCESS_PUT)
         multipart.abort(self._posix("a multipart upload"), bck, object_name, upload_id)
+
+    def upload_record(
+        self, bck: BucketRef, object_name: str, upload_id: str
+    ) -> tuple[str, multipart.UploadRecord]:
+        """A multipart upload's directory and record (``NotFound`` unless it exists for this name)."""
+        return multipart.load_record(self._posix("a multipart upload"), bck, object_name, upload_id)
+
+    def uploads(self, bck: BucketRef) -> Iterator[tuple[str, multipart.UploadRecord]]:
+        """Every multipart upload in progress in the bucket: ``(upload id, record)``."""
+        return multipart.list_records(self._posix("a multipart upload"), bck)
+
+    # -- whole buckets (jobs; access was checked when the job started) --------------------------
+
+    def rename_bucket(self, src: BucketRef, dst: BucketRef) -> None:
+        """Move the bucket's objects under its new name (move-bck): its files keep their bytes."""
+        housekeeping.rename_bucket(self._posix("renaming a bucket"), src, dst)
+
+    def resilver(self, bck: BucketRef) -> Iterator[int | None]:
+        """Bring every object onto its HRW mountpath; yields per object its size if moved, else None."""
+        return housekeeping.resilver(self._posix("resilver"), bck)
+
+    def usage(self, bck: BucketRef, prefix: str = "") -> Iterator[tuple[int, int] | None]:
+        """Per object under ``prefix``: ``(size, bytes on disk)``; None for one deleted meanwhile."""
+        return housekeeping.usage(self._posix("a bucket summary"), bck, prefix)
+
+    def capacity(self) -> int:
+        """Total bytes of the filesystems the node's objects live on."""
+        return housekeeping.capacity(self._posix("a bucket summary"))
+
+    def cleanup(self, buckets: list[BucketRef], stale_before: float) -> Iterator[int | None]:
+        """Remove trash, stale work files and empty directories; yields removed work files' sizes
+        (None between steps)."""
+        return housekeeping.cleanup(self._posix("cleanup-store"), buckets, stale_before)

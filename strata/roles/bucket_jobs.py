@@ -11,7 +11,6 @@ from typing import Any
 
 import msgspec
 
-from strata.cluster.rebalance import move_misplaced
 from strata.cluster.smap import NodeInfo
 from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps, new_bucket_props
@@ -22,6 +21,7 @@ from strata.core.wire import ActionMsg, json_encode
 from strata.jobs import archive_job, bucket_ops, maintenance
 from strata.jobs.archive_job import ArchiveRequest
 from strata.jobs.bucket_ops import CopyTarget, Selection
+from strata.jobs.rebalance import move_misplaced
 from strata.jobs.registry import Job, JobRecord, new_job_id
 from strata.jobs.sources import ClusterObjects
 from strata.roles import proxy
@@ -92,11 +92,12 @@ def ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketP
 def _copy_target(
     node: Node, dst: BucketRef, src_props: BucketProps, prepend: str, dry_run: bool
 ) -> CopyTarget:
-    """Where copies go; a dry run only counts, so it creates nothing."""
+    """Where copies go, with the destination's props for the job's writes; a dry run only counts, so
+    it creates nothing."""
     if dry_run:
-        return CopyTarget(dst, "none", False, prepend)
+        return CopyTarget(dst, None, prepend)
     props = ensure_destination(node, dst, src_props)
-    target = CopyTarget(dst, props.checksum.type, props.versioning.enabled, prepend)
+    target = CopyTarget(dst, props, prepend)
     if node.cluster is not None:  # each copy goes to the target that owns its destination name
         me = node.node_id
 
@@ -123,13 +124,15 @@ def copy_bucket(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Res
     dry_run = _flag(value, "dry_run")
     # 2. the job, then the work
     target = _copy_target(node, dst, src_props, prepend, dry_run)
+    if not dry_run:
+        node.bucket_props(dst, ACCESS_PUT)
     node.runner.ensure_no_conflict("copy-bck", src)
     job = node.runner.create("copy-bck", bck=src, src=src, dst=dst)
     selection = Selection(template=prefix)
     node.runner.start(
         job,
         lambda j: bucket_ops.copy_objects(
-            j, node.store, src, selection, target, dry_run=dry_run, continue_on_error=True
+            j, node.objects, src, src_props, selection, target, dry_run=dry_run, continue_on_error=True
         ),
     )
     return text_response(job.id)
@@ -149,17 +152,15 @@ def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:
     def work(j: Job) -> None:
         # 2. destination in the BMD, directories renamed, source out of the BMD, stragglers resilvered
         node.meta.update_bmd(lambda bmd: bmd.with_bucket(dst, src_props))
-        bucket_ops.move_bucket_dirs(node.mountpaths, src, dst)
+        node.objects.rename_bucket(src, dst)
         node.meta.update_bmd(lambda bmd: bmd.without_bucket(src))
-        if len(node.mountpaths.all) > 1:
-            maintenance.resilver(j, node.mountpaths, [dst])
+        maintenance.resilver(j, node.objects, [dst])
 
     def cluster_work(j: Job) -> None:
         # 2. (the proxy updated the BMD) rename here, then send objects HRW places elsewhere to their owners
-        bucket_ops.move_bucket_dirs(node.mountpaths, src, dst)
-        if len(node.mountpaths.all) > 1:
-            maintenance.resilver(j, node.mountpaths, [dst])
-        move_misplaced(j, node.store, node.cluster_map(), node.node_id, [dst], j.id)
+        node.objects.rename_bucket(src, dst)
+        maintenance.resilver(j, node.objects, [dst])
+        move_misplaced(j, node.objects, node.cluster_map(), node.node_id, [dst], j.id)
 
     if node.cluster is not None:
         node.runner.start(job, cluster_work)
@@ -207,21 +208,22 @@ def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     node.runner.start(
         job,
         lambda j: bucket_ops.copy_objects(
-            j, node.store, src, selection, target, dry_run=dry_run, continue_on_error=coer
+            j, node.objects, src, src_props, selection, target, dry_run=dry_run, continue_on_error=coer
         ),
     )
     return text_response(job.id)
 
 
 def delete_objects(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
-    node.bucket_props(bck, ACCESS_DELETE_OBJECT)
+    props = node.bucket_props(bck, ACCESS_DELETE_OBJECT)
     value = _value(msg)
     selection = Selection.from_value(value)
     job = node.runner.create("delete-listrange", bck=bck)
     # in a cluster a named object lives on one target: the others skip it rather than fail
     coer = _flag(value, "coer") or node.cluster is not None
     node.runner.start(
-        job, lambda j: bucket_ops.delete_objects(j, node.store, bck, selection, continue_on_error=coer)
+        job,
+        lambda j: bucket_ops.delete_objects(j, node.objects, bck, props, selection, continue_on_error=coer),
     )
     return text_response(job.id)
 
@@ -236,6 +238,7 @@ def archive(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     archname = validate_object_name(str(value.get("archname", "")))
     request = ArchiveRequest(
         src=src,
+        src_props=src_props,
         selection=selection,
         dst=_copy_target(node, dst, src_props, "", dry_run=False),
         archname=archname,
@@ -246,11 +249,15 @@ def archive(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     )
     request.format  # noqa: B018 -- an unknown format is a 400 now, not a failed job later
     node.bucket_props(dst, ACCESS_PUT)
+    if request.append:  # appending reads the shard there
+        node.bucket_props(dst, ACCESS_GET)
     # 2. the job
     job = node.runner.create("archive", bck=src, src=src, dst=dst)
     # in a cluster the proxy sent this to the shard's owner, which pulls members from their owners
-    source = ClusterObjects(node.store, node.cluster_map, node.node_id) if node.cluster is not None else None
-    node.runner.start(job, lambda j: archive_job.archive_objects(j, node.store, request, source))
+    source = None
+    if node.cluster is not None:
+        source = ClusterObjects(node.objects, node.cluster_map, node.node_id)
+    node.runner.start(job, lambda j: archive_job.archive_objects(j, node.objects, request, source))
     return text_response(job.id)
 
 
@@ -268,7 +275,7 @@ def _summary_job(node: Node, bck: BucketRef, prefix: str) -> Job:
     job = node.runner.create("summary-bck", bck=bck)
 
     def work(j: Job) -> None:
-        j.record.extra["summary"] = bucket_ops.summarize(j, node.mountpaths, bck, prefix)
+        j.record.extra["summary"] = bucket_ops.summarize(j, node.objects, bck, prefix)
 
     node.runner.start(job, work)
     return job

@@ -19,7 +19,6 @@ from strata.s3.errors import S3Error, access_denied, invalid_argument, malformed
 from strata.s3.users import CANNED_ACLS, BucketRecord, Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import Response
-from strata.storage.listing import iter_names
 
 _S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _IP_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+")
@@ -110,7 +109,7 @@ def head_bucket(ctx: S3Context, body: bytes) -> Response:
 def delete_bucket(ctx: S3Context, body: bytes) -> Response:
     ctx.props(Permission.OWNER)
     bck = ctx.bck
-    for _name in iter_names(ctx.node.mountpaths, bck, recursive=True):
+    for _name in ctx.node.objects.names(bck):
         raise S3Error(
             "BucketNotEmpty", "The bucket you tried to delete is not empty", 409, BucketName=ctx.bucket
         )

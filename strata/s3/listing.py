@@ -1,9 +1,10 @@
 """ListObjects (v1), ListObjectsV2 and ListObjectVersions over the bucket's name-ordered walk.
 
-``storage.listing.iter_names`` yields names in S3's order (UTF-8 binary = code point order) and
-resumes after any name cheaply, so a page costs what it returns. Delimiters: for ``/`` the walk itself
-yields virtual directories, which are exactly S3's CommonPrefixes; for any other delimiter we walk
-recursively and, on each new common prefix, restart the walk past everything it covers.
+The object service's ``walk`` (``storage.listing``) yields names in S3's order (UTF-8 binary = code
+point order) and resumes after any name cheaply, so a page costs what it returns. Delimiters: for
+``/`` the walk itself yields virtual directories, which are exactly S3's CommonPrefixes; for any
+other delimiter we walk recursively and, on each new common prefix, restart the walk past everything
+it covers.
 
 Markers and continuation tokens name the last key or common prefix returned; resuming after a common
 prefix skips every key it rolls up (``_resume_after``). ListObjectVersions shows the current version
@@ -18,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from strata.core.errors import ObjectNotFound
 from strata.core.names import BucketRef
 from strata.s3.buckets import owner_xml
 from strata.s3.context import S3Context
@@ -27,7 +27,6 @@ from strata.s3.objects import etag_of
 from strata.s3.users import Permission
 from strata.s3.xml import XmlWriter, iso_time, xml_response
 from strata.server.http import Response
-from strata.storage.listing import iter_names
 from strata.storage.metadata import ObjectMetadata
 
 MAX_KEYS = 1000
@@ -95,12 +94,12 @@ def walk(ctx: S3Context, bck: BucketRef, prefix: str, delimiter: str, after: str
     if limit == 0:
         return Page([], False)
     entries: list[tuple[str, ObjectMetadata | None]] = []
-    store, mountpaths = ctx.node.store, ctx.node.mountpaths
+    objects = ctx.node.objects
     slash = delimiter == "/"
     after = _resume_after(after, prefix, delimiter)
     while True:
         restart = ""
-        for name, is_dir in iter_names(mountpaths, bck, prefix=prefix, after=after, recursive=not slash):
+        for name, is_dir in objects.walk(bck, prefix=prefix, after=after, recursive=not slash):
             if len(entries) == limit:
                 return Page(entries, True)
             if is_dir:
@@ -111,10 +110,9 @@ def walk(ctx: S3Context, bck: BucketRef, prefix: str, delimiter: str, after: str
                 entries.append((common, None))
                 restart = common + _PAST
                 break
-            try:
-                entries.append((name, store.head(bck, name)))
-            except ObjectNotFound:  # deleted while we list
-                continue
+            found = objects.listed(bck, name)
+            if found is not None:  # else deleted while we list
+                entries.append((name, found[1]))
         if not restart:
             return Page(entries, False)
         after = restart

@@ -39,7 +39,7 @@ _MAX_PARTS_METADATA = 1500  # characters of part sizes kept for GET ?partNumber
 def _load_upload(ctx: S3Context, upload_id: str) -> tuple[str, UploadRecord]:
     """The upload's directory and record; NoSuchUpload unless it exists for this very key."""
     try:
-        return native.load_record(ctx.node.store, ctx.bck, ctx.key, upload_id)
+        return ctx.node.objects.upload_record(ctx.bck, ctx.key, upload_id)
     except NotFound:
         raise no_such_upload(upload_id) from None
 
@@ -283,7 +283,7 @@ def list_uploads(ctx: S3Context, body: bytes) -> Response:
     # 2. every upload of the bucket on every mountpath, in (key, initiated) order, after the markers
     uploads = sorted(
         (record.key, record.initiated_ns, upload_id, record)
-        for upload_id, record in native.list_records(ctx.node.store, ctx.bck)
+        for upload_id, record in ctx.node.objects.uploads(ctx.bck)
         if record.key.startswith(prefix)
     )
     if key_marker:

@@ -21,10 +21,11 @@ The contract, beyond the signatures:
 - ``rename`` keeps the object's metadata as it was (version, times, custom); ``copy`` writes a new
   version at the destination with the source's bytes, custom metadata and ETag.
 
-Not in this interface yet: append handles and multipart uploads (``append.py``, ``multipart.py``), the
-jobs, listing pages with virtual directories, and shard-index persistence work on the POSIX store's
-files directly, so the object service hands them the POSIX ``ObjectStore`` and refuses those
-operations over any other store.
+Not in this interface yet: append handles and multipart uploads (``append.py``, ``multipart.py``),
+listing pages with virtual directories (``ObjectStore.walk``), whole-bucket work (rename, resilver,
+space used, cleanup: ``housekeeping.py``) and shard-index persistence work on the POSIX store's files
+directly, so the object service hands them the POSIX ``ObjectStore`` and refuses those operations over
+any other store. Per-object job work (copy, delete, names, reads) is in the interface.
 """
 
 from __future__ import annotations

@@ -293,6 +293,7 @@ class ObjectStore:
     def __init__(self, mountpaths: Mountpaths) -> None:
         self.mountpaths = mountpaths
         self.locks = ObjectLocks(os.path.join(mountpaths.all[0].root, LOCKS))
+        self._roots = [(m.root + os.sep, m.root) for m in mountpaths.all]
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -338,11 +339,26 @@ class ObjectStore:
         return OpenObject(fd, found[0].size, found[0], path, found[1])  # size from metadata: no fstat
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
-        for _mp, path in self._candidate_paths(bck, object_name):
+        """Where the object is and its metadata: one metadata read when it is on its HRW mountpath
+        (the other mountpaths' paths are computed only when it is not: listing calls this per entry)."""
+        home = self.mountpaths.for_object(bck, object_name)
+        path = home.object_path(bck, object_name)
+        md = read_metadata(path)
+        if md is not None:
+            return path, md
+        for other in self.mountpaths.others(home):
+            path = other.object_path(bck, object_name)
             md = read_metadata(path)
             if md is not None:
                 return path, md
         raise ObjectNotFound(bck.object_uri(object_name))
+
+    def mountpath_of(self, location: str) -> str:
+        """The root of the mountpath a ``location`` (an object's path) is on; "" when on none."""
+        for prefix, root in self._roots:
+            if location.startswith(prefix):
+                return root
+        return ""
 
     def head(self, bck: BucketRef, object_name: str) -> ObjectMetadata:
         return self.find(bck, object_name)[1]
@@ -351,6 +367,15 @@ class ObjectStore:
         """The bucket's object names that start with ``prefix``, in order, over all mountpaths."""
         for name, _is_dir in iter_names(self.mountpaths, bck, prefix=prefix):
             yield name  # a recursive walk yields objects only
+
+    def walk(
+        self, bck: BucketRef, *, prefix: str = "", after: str = "", recursive: bool = True
+    ) -> Iterator[tuple[str, bool]]:
+        """``(name, is_dir)`` after ``after`` in name order: a listing page's walk (``storage.listing``).
+
+        Without ``recursive``, virtual directories come as ``("dir/", True)`` instead of what they hold.
+        """
+        return iter_names(self.mountpaths, bck, prefix=prefix, after=after, recursive=recursive)
 
     # -- writes -----------------------------------------------------------------------------
 

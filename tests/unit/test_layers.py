@@ -44,7 +44,6 @@ LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in 
 
 # (importing module, imported package): the upward imports still to remove, and what removes them
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("strata/cluster/rebalance.py", "jobs"): "rebalance is a job: it moves to jobs/ with the peer client",
 }
 
 

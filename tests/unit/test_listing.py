@@ -94,8 +94,9 @@ def test_no_recursion_lists_virtual_directories(tmp_path: object) -> None:
 
 
 def test_bucket_rename_merges_into_a_destination_that_already_has_objects(tmp_path: object) -> None:
-    from strata.jobs.bucket_ops import move_bucket_dirs
+    from strata.storage.housekeeping import rename_bucket
     from strata.storage.metadata import ObjectMetadata, write_metadata
+    from strata.storage.objects import ObjectStore
 
     mps = Mountpaths([f"{tmp_path}/mp"])
     src, dst = BucketRef.parse("before"), BucketRef.parse("after")
@@ -104,6 +105,6 @@ def test_bucket_rename_merges_into_a_destination_that_already_has_objects(tmp_pa
         write_metadata(mps.all[0].object_path(src, name), ObjectMetadata(size=len(name), mtime_ns=1))
     _put(mps, dst, "from-a-peer")  # a peer already sent one here
     write_metadata(mps.all[0].object_path(dst, "from-a-peer"), ObjectMetadata(size=11, mtime_ns=2))
-    move_bucket_dirs(mps, src, dst)
+    rename_bucket(ObjectStore(mps), src, dst)
     assert _names(mps, dst) == ["a/1", "a/2", "b", "from-a-peer"]
     assert not os.path.exists(mps.all[0].bucket_dir(src))
