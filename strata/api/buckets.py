@@ -2,65 +2,32 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Awaitable
 
-from strata.api.getbatch import get_batch
-from strata.archive import format_of
 from strata.config.access import (
     ACCESS_HEAD_BUCKET,
-    ACCESS_LIST_OBJECTS,
     ACCESS_PATCH,
 )
 from strata.config.bucket_props import (
     reset_bucket_props,
     update_bucket_props,
 )
-from strata.core.errors import InvalidRequest, ServiceUnavailable, StrataError
+from strata.core.errors import InvalidRequest, ServiceUnavailable
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.wire import (
-    ActionMsg,
     BucketName,
-    ListEntry,
-    ListObjectsMsg,
-    ListObjectsPage,
     Namespace,
-    convert_value,
     decode_action,
-    json_encode,
-    msgpack_encode,
 )
 from strata.jobs.kinds import refuse_unbuilt_action
-from strata.roles import bucket_jobs, proxy
+from strata.roles import bucket_jobs, listing, proxy
 from strata.roles import buckets as roles_buckets
+from strata.roles.batch import get_batch
 from strata.roles.node import Node
 from strata.server.http import Request, Response
-from strata.server.responses import MSGPACK, empty_response, json_response
+from strata.server.responses import empty_response, json_response
 
-MAX_PAGE_SIZE = 10000
-
-# list-objects flags (api/apc/lsmsg.go)
-FLAG_CACHED = 1
-FLAG_MISSING = 2
-FLAG_DELETED = 4
-FLAG_ARCH_DIR = 8
-FLAG_NAME_ONLY = 16
-FLAG_NAME_SIZE = 32
-FLAG_BCK_PRESENT = 64
-FLAG_NOT_CACHED = 512
-FLAG_NO_RECURSION = 2048
-FLAG_NO_DIRS = 8192
-# page flags: a rebalance is moving objects, so the listing may be unstable (AIStore warns likewise)
-LIST_REBALANCING = 1
-# entry flags (cmn/objlist.go)
-ENTRY_IS_CACHED = 64
-ENTRY_IN_ARCH = 128
-ENTRY_IS_DIR = 256
-ENTRY_IS_ARCHIVE = 512
-
-# Actions on remote buckets only (a clear 400 for an ais bucket), by method
 _REMOTE_ONLY = {
     "POST": ("prefetch-listrange", "prefetch-objects"),
     "DELETE": ("evict-listrange", "evict-objects", "evict-remote-bck"),
@@ -211,120 +178,10 @@ def get_bucket(node: Node, request: Request, bck: BucketRef, query: Query) -> Re
     if msg.action == "list":
         if node.is_proxy:
             return proxy.list_objects(node, request, bck, msg)
-        return list_objects(node, request, bck, msg)
+        return listing.list_objects(node, request, bck, msg)
     if msg.action in ("summary-bck", "summary"):
         if node.is_proxy:
             node.bucket_props(bck)
             return proxy.forward_summary(node, request)
         return bucket_jobs.summary(node, bck, msg)
     return _unserved_action(node, bck, msg.action, "GET")
-
-
-# -- list objects --------------------------------------------------------------------------------
-
-
-def _time_string(ns: int) -> str:
-    """AIStore's default list time format (RFC822: ``02 Jan 06 15:04 UTC``)."""
-    return time.strftime("%d %b %y %H:%M UTC", time.gmtime(ns / 1e9))
-
-
-def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
-    # 1. parse and validate the request
-    node.metrics.add("lst_count")
-    node.bucket_props(bck, ACCESS_LIST_OBJECTS)
-    lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
-    try:
-        flags = int(lsmsg.flags or "0")
-    except ValueError:
-        raise InvalidRequest(
-            f'invalid list-objects flags "{lsmsg.flags}" (expected a decimal number)'
-        ) from None
-    if lsmsg.pagesize < 0:
-        raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
-    page_size = min(lsmsg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-    props = {p.strip() for p in lsmsg.props.split(",") if p.strip()} if lsmsg.props else {"name", "size"}
-    if flags & FLAG_NAME_ONLY:
-        props = {"name"}
-    elif flags & FLAG_NAME_SIZE:
-        props = {"name", "size"}
-    want_md = bool(props - {"name"})
-    recursive = not flags & FLAG_NO_RECURSION
-    after = max(lsmsg.continuation_token, lsmsg.start_after)
-    if flags & FLAG_NOT_CACHED:  # ais buckets hold only present objects
-        return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, "", [])
-    # 2. walk the bucket in name order, one page (plus one to know whether there is more)
-    entries: list[ListEntry] = []
-    token = ""
-    names = node.objects.walk(bck, prefix=lsmsg.prefix, after=after, recursive=recursive)
-    for name, is_dir in names:
-        if len(entries) == page_size:
-            token = entries[-1].n
-            break
-        if is_dir:
-            if not flags & FLAG_NO_DIRS:
-                entries.append(ListEntry(n=name, f=ENTRY_IS_DIR))
-            continue
-        entry = _entry(node, bck, name, props) if want_md else ListEntry(n=name, f=ENTRY_IS_CACHED)
-        if entry is not None:
-            entries.append(entry)
-            if flags & FLAG_ARCH_DIR:  # a shard's members follow it (all in this page, see below)
-                entries.extend(_archive_entries(node, bck, entry))
-    rebalancing = node.cluster is not None and node.jobs.find(kind="rebalance", running_only=True)
-    page_flags = LIST_REBALANCING if rebalancing else 0
-    return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries, page_flags)
-
-
-def _archive_entries(node: Node, bck: BucketRef, shard: ListEntry) -> list[ListEntry]:
-    """``shard.tar/member`` entries. A shard's members always go in the same page as the shard, so
-    the continuation token (the last name) never splits one; a malformed shard lists no members."""
-    try:
-        fmt = format_of(shard.n)
-    except InvalidRequest:
-        return []
-    try:
-        obj, reader = node.objects.open_shard(bck, shard.n, fmt)
-    except StrataError:
-        return []
-    try:
-        members = [
-            ListEntry(n=f"{shard.n}/{m.name}", s=m.size, f=ENTRY_IN_ARCH | ENTRY_IS_CACHED)
-            for m in reader.members()
-        ]
-        node.objects.remember_shard(obj, reader)
-    except StrataError:
-        return []
-    finally:
-        reader.close()
-        obj.close()
-    shard.f |= ENTRY_IS_ARCHIVE
-    return members
-
-
-def _entry(node: Node, bck: BucketRef, name: str, props: set[str]) -> ListEntry | None:
-    found = node.objects.listed(bck, name)
-    if found is None:
-        return None  # deleted while listing
-    location, md = found
-    entry = ListEntry(n=name, s=md.size, f=ENTRY_IS_CACHED)
-    if "checksum" in props:
-        entry.cs = md.checksum_value
-    if "version" in props:
-        entry.v = md.version
-    if "atime" in props:
-        entry.a = _time_string(md.atime_ns)
-    if "location" in props:
-        entry.t = f"t[{node.node_id}]:mp[{node.objects.mountpath_of(location)}]"
-    if "copies" in props:
-        entry.c = 1
-    if "custom" in props and md.custom:
-        entry.m = ",".join(f"{k}={v}" for k, v in md.custom.items())
-    return entry
-
-
-def _list_page(
-    request: Request, list_uuid: str, token: str, entries: list[ListEntry], flags: int = 0
-) -> Response:
-    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=flags, Entries=entries or None)
-    if "msgpack" in request.headers.get("accept", ""):
-        return Response(200, [MSGPACK], msgpack_encode(page))
-    return json_response(json_encode(page))

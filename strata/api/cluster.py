@@ -10,14 +10,13 @@ import os
 import time
 from collections.abc import Awaitable
 
-from strata.api import jobs
 from strata.cluster.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, NodeInfo
 from strata.config.cluster import cluster_config_to_json, local_config_json, update_cluster_config
 from strata.core.errors import InvalidRequest, NotFound, NotImplementedYet
 from strata.core.query import Query
 from strata.core.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
 from strata.jobs.kinds import startable_kind
-from strata.roles import proxy
+from strata.roles import jobs, proxy
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import empty_response, json_response

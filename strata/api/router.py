@@ -11,13 +11,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from strata.api import buckets, cluster, objects
-from strata.api.getbatch import get_batch
 from strata.api.responses import error_response
 from strata.core.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.jobs.registry import REQUESTED_JOB_ID
 from strata.roles import proxy
+from strata.roles.batch import get_batch
 from strata.roles.node import Node
 from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response, waits_for_answer
 

@@ -28,11 +28,11 @@ from strata.core.wire import (
     msgpack_encode,
 )
 from strata.jobs.registry import new_job_id
+from strata.roles.listing import MAX_PAGE_SIZE
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import MSGPACK, json_response
 
-MAX_PAGE_SIZE = 10000
 _page_decoder = msgspec.msgpack.Decoder(ListObjectsPage)
 
 

@@ -25,7 +25,7 @@ BCK = BucketRef.parse("b")
 
 
 def test_public_surface() -> None:
-    """The engine's wire shapes; the HTTP entry point is the AIS front's (``strata.api.getbatch``)."""
+    """The engine's wire shapes; the HTTP entry point is the AIS front's (``strata.roles.batch``)."""
     assert sorted(strata.getbatch.__all__) == ["MossIn", "MossOut", "MossReq", "MossResp"]
 
 
