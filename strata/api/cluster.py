@@ -15,7 +15,6 @@ from strata.config.cluster import cluster_config_to_json, local_config_json, upd
 from strata.core.errors import InvalidRequest, NotFound, NotImplementedYet
 from strata.core.query import Query
 from strata.core.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
-from strata.jobs.kinds import startable_kind
 from strata.roles import jobs, proxy
 from strata.roles.node import Node
 from strata.server.http import Request, Response
@@ -51,7 +50,7 @@ def snode(node: Node, request: Request, daemon_type: str) -> Snode:
 
 
 def smap(node: Node, request: Request) -> Smap:
-    if node.cluster is not None:
+    if node.role.in_cluster:
         return node.cluster_map().to_smap(_started(node))
     target = snode(node, request, "target")
     proxy = snode(node, request, "proxy")
@@ -76,12 +75,12 @@ def health(node: Node, request: Request, query: Query) -> Response:
 def own_snode(node: Node, request: Request) -> Snode:
     """This node as the cluster map shows it (its role, flags and registered address); embedded, the
     one target reached at the address the client used."""
-    if node.cluster is not None:
+    if node.role.in_cluster:
         cluster_map = node.cluster_map()
         info = cluster_map.node(node.node_id)
-        if info is not None and info.role == node.role:
+        if info is not None and info.role == node.role.name:
             return info.snode(cluster_map.flags.get(node.node_id, 0))
-    return snode(node, request, "proxy" if node.is_proxy else "target")
+    return snode(node, request, "target" if node.role.stores_objects else "proxy")
 
 
 def _capacity(node: Node) -> dict[str, object]:
@@ -90,7 +89,7 @@ def _capacity(node: Node) -> dict[str, object]:
     mountpaths: dict[str, object] = {}
     percents: list[float] = []
     total_used = total_avail = 0
-    for mp in node.mountpaths.all if node.has_storage else []:
+    for mp in node.mountpaths.all if node.role.stores_objects else []:
         st = os.statvfs(mp.root)
         total, avail = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
         used = total - st.f_bfree * st.f_frsize
@@ -135,7 +134,7 @@ def node_status(node: Node, request: Request) -> dict[str, object]:
         "tracker": _tracker(node),
         "capacity": _capacity(node),
         "status": "online",
-        "deployment": "embedded" if node.cluster is None else "dev",
+        "deployment": "dev" if node.role.in_cluster else "embedded",
         "ais_version": VERSION,
         "build_time": "",
         "k8s_pod_name": "",
@@ -195,17 +194,8 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
         return Response(200, [], _public_host(node, request)[0].encode())
     if what == "remote":
         return json_response({"a": [], "ver": 0})
-    if node.is_proxy and what in ("running_all", "status_all", "status", "qryxstats"):
-        jobs.query_args(request)  # a bad query is refused here, once, rather than by every target
-        return proxy.job_query(node, request, what)  # jobs run on the targets: ask them all
-    if what == "running_all":
-        return jobs.running_all_response(node, request)
-    if what == "status_all":
-        return jobs.status_all_response(node, request)
-    if what == "status":
-        return jobs.job_status_response(node, request)
-    if what == "qryxstats":
-        return jobs.query_stats_response(node, request)
+    if what in jobs.JOB_QUERIES:
+        return node.role.job_query(node, request, what)
     if what in ("stats", "sysinfo"):
         raise NotImplementedYet(f'cluster "what={what}" is not implemented yet')
     raise InvalidRequest(f'invalid "what={what}" for GET /v1/cluster')
@@ -219,15 +209,10 @@ def put_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
         value = msg.value
         node.meta.update_config(lambda cfg: update_cluster_config(cfg, value))
         return empty_response()
-    if node.is_proxy and msg.action == "start":
-        startable_kind(jobs.job_args(msg.value).Kind)  # 400/501 from the gateway, before any target
-        return proxy.forward_job(node, request)  # jobs run on the targets
-    if node.is_proxy and msg.action in ("stop", "stop-xaction", "abort"):
-        return proxy.forward_job(node, request)
     if msg.action == "start":
-        return jobs.start_job(node, msg)
+        return node.role.start_job(node, request, query, msg)
     if msg.action in ("stop", "stop-xaction", "abort"):
-        return jobs.stop_jobs(node, msg)
+        return node.role.stop_jobs(node, request, msg)
     if msg.action in ("start-maintenance", "stop-maintenance", "decommission-node", "decommission"):
         return _maintenance(node, msg)
     if msg.action in _CLUSTER_ACTIONS_NOT_YET:

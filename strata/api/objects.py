@@ -7,7 +7,6 @@ straight into the object's work file as they arrive.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 from collections.abc import Awaitable
@@ -16,7 +15,8 @@ from typing import Any
 import msgspec
 
 from strata.api.archives import get_archived
-from strata.cluster.rebalance import METADATA_HEADER, find_on_neighbours
+from strata.cluster.rebalance import METADATA_HEADER
+from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_GET,
 )
@@ -83,9 +83,10 @@ def get_object(
     try:
         obj = objects.open(bck, object_name, props)
     except ObjectNotFound:
-        if node.cluster is None or query.flag("local"):
+        holder = None if query.flag("local") else node.role.neighbour(node, bck, object_name)
+        if holder is None:
             raise
-        return _from_neighbour(node, request, bck, object_name)  # e.g. not moved here yet by a rebalance
+        return _from_neighbour(holder, request, bck, object_name)  # e.g. not moved here yet by a rebalance
     try:
         md = obj.metadata
         # 4. range, then hand the fd to the server (zero-copy for large bodies)
@@ -109,12 +110,11 @@ def get_object(
         raise
 
 
-async def _from_neighbour(node: Node, request: Request, bck: BucketRef, object_name: str) -> Response:
+async def _from_neighbour(
+    neighbour: Awaitable[NodeInfo | None], request: Request, bck: BucketRef, object_name: str
+) -> Response:
     """Get-from-neighbour: send the client to the target that still holds the object."""
-    loop = asyncio.get_running_loop()
-    holder = await loop.run_in_executor(
-        None, find_on_neighbours, node.cluster_map(), node.node_id, bck, object_name
-    )
+    holder = await neighbour
     if holder is None:
         raise ObjectNotFound(bck.object_uri(object_name))
     query = f"{request.query}&local=true" if request.query else "local=true"
@@ -240,7 +240,7 @@ class RebalanceExchange:
 
 
 def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_name: str) -> RebalanceExchange:
-    if node.cluster is None:
+    if not node.role.in_cluster:
         raise InvalidRequest("rebalance transfers exist only in cluster mode")
     try:
         carried = decode_metadata(

@@ -15,11 +15,9 @@ from strata.api.responses import error_response
 from strata.core.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
-from strata.jobs.registry import REQUESTED_JOB_ID
-from strata.roles import proxy
 from strata.roles.batch import get_batch
 from strata.roles.node import Node
-from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response, waits_for_answer
+from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response
 
 Handler = Callable[[Request], Response]
 
@@ -54,7 +52,7 @@ class AisApp:
             if resource in _NOT_YET:
                 raise NotImplementedYet(f"/v1/{resource} is not implemented yet")
             raise NotFound(f'invalid path "{path}": unknown resource "{resource}"')
-        return BufferedExchange(request, lambda req: _with_job_id(route, self.node, req, rest))
+        return BufferedExchange(request, lambda req: route(self.node, req, rest))
 
     # -- objects ---------------------------------------------------------------------------------
 
@@ -67,14 +65,9 @@ class AisApp:
         object_name = validate_object_name(_decode_segment(name_raw, "object name"))
         node = self.node
         method = request.method
-        if node.is_proxy:  # a gateway never touches object bytes
-            node.metrics.add("redirect_count")
-            return FixedExchange(proxy.redirect(node, request, bck, object_name))
-        if node.scheme == "https" and waits_for_answer(request):
-            # over HTTPS the SDK first asks a "proxy" where to send a body: embedded, that is here
-            host = request.headers.get("host", f"{node.host}:{node.port}")
-            location = f"https://{host}{request.path}" + (f"?{request.query}" if request.query else "")
-            return FixedExchange(Response(307, [("Location", location)], b""))
+        elsewhere = node.role.route_object(node, request, bck, object_name)  # a proxy: to the owner
+        if elsewhere is not None:
+            return FixedExchange(elsewhere)
         if method == "GET":
             return _ObjectRead(node, request, bck, object_name, query)
         if method == "HEAD":
@@ -90,22 +83,6 @@ class AisApp:
         if handler is None:
             raise MethodNotAllowed(f"{method} is not allowed on objects")
         return BufferedExchange(request, lambda req: handler(node, req, bck, object_name, query))
-
-
-def _with_job_id(
-    route: Callable[[Node, Request, str], Response | Awaitable[Response]],
-    node: Node,
-    request: Request,
-    rest: str,
-) -> Response | Awaitable[Response]:
-    """Run a handler; a target told by its proxy which id a job has (``?xid=``) uses that id."""
-    if "xid=" not in request.query:
-        return route(node, request, rest)
-    token = REQUESTED_JOB_ID.set(Query(request.query).get("xid"))
-    try:
-        return route(node, request, rest)
-    finally:
-        REQUESTED_JOB_ID.reset(token)
 
 
 class _ObjectRead:
@@ -151,8 +128,6 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response | Awaita
     if method == "PATCH":
         return buckets.patch_bucket(node, request, bck)
     if method in ("POST", "PUT", "DELETE"):
-        if node.is_proxy:
-            return buckets.cluster_bucket_action(node, request, bck, query)
         return buckets.bucket_action(node, request, bck, query)
     raise MethodNotAllowed(f"{method} is not allowed on buckets")
 
@@ -209,7 +184,7 @@ def _route_reverse(node: Node, request: Request, rest: str) -> Response | Awaita
         raise NotFound(f'invalid path "/v1/reverse/{rest}"')
     if node_id == node.node_id:
         return _route_daemon(node, request, rest)
-    other = node.cluster_map().node(node_id) if node.is_proxy else None
+    other = node.cluster_map().node(node_id) if not node.role.stores_objects else None
     if other is None:
         raise NotFound(f'node "{node_id}" does not exist')
     return cluster.reverse_to_node(node, request, other, rest)

@@ -30,7 +30,7 @@ class NodeApp:
             return self.ais.begin(request)
         if path == "/metrics":
             node = self.node
-            body = node.metrics.exposition(node.role, node.node_id)
+            body = node.metrics.exposition(node.role.name, node.node_id)
             return FixedExchange(Response(200, [_PROMETHEUS], body))
         if self.s3.handles(request):  # /s3/..., or / when configured, or <bucket>.<domain>
             return self.s3.begin(request)

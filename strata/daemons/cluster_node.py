@@ -27,7 +27,8 @@ from strata.daemons.supervisor import default_data_dir, listen, setup_logging, s
 from strata.daemons.worker import worker_main
 from strata.jobs.rebalance import TargetRebalancer
 from strata.jobs.registry import JobStore
-from strata.roles.node import TARGET, Node, jobs_dir, load_node_id
+from strata.roles.node import Node, jobs_dir, load_node_id
+from strata.roles.role import ROLES, TargetRole
 from strata.storage.mountpaths import Mountpaths
 
 log = logging.getLogger("strata.node")
@@ -68,7 +69,7 @@ def serve_cluster_node(
         print(f"strata: {exc.message}", file=sys.stderr)
         return 2
     mounts = Mountpaths(roots)
-    if role == TARGET:
+    if role == TargetRole.name:
         mounts.clean_work_dirs(store.bmd().refs())
         mounts.empty_trash()
         mounts.reset_indexes()
@@ -96,7 +97,7 @@ def serve_cluster_node(
     membership.start()
     # 4. a target drops the data of destroyed buckets and moves objects in rebalances; the primary
     #    proxy starts rebalances when the active targets change
-    if role == TARGET:
+    if role == TargetRole.name:
         _watch_destroyed_buckets(store, mounts)
         TargetRebalancer(store, node_id, mounts, JobStore(jobs_dir(data_dir), node_id)).start()
     else:
@@ -123,7 +124,7 @@ def serve_cluster_node(
             meta=view,
             mountpaths=Mountpaths(roots),
             data_dir=data_dir,
-            role=role,
+            role=ROLES[role](),
             cluster=view,
         )
 

@@ -19,6 +19,7 @@ from strata.daemons.supervisor import default_data_dir, listen, setup_logging, s
 from strata.daemons.worker import tls_context, worker_main
 from strata.jobs.registry import JobStore
 from strata.roles.node import Node, jobs_dir, load_node_id
+from strata.roles.role import EmbeddedRole
 from strata.storage.mountpaths import Mountpaths
 
 log = logging.getLogger("strata")
@@ -83,7 +84,13 @@ def serve(
         # its own mapping of the shared version counters
         meta = LocalMetaStore(meta_dir, members=embedded_members(node_id, host, port, started_ns, scheme))
         return Node(
-            node_id=node_id, host=host, port=port, meta=meta, mountpaths=Mountpaths(roots), data_dir=data_dir
+            node_id=node_id,
+            host=host,
+            port=port,
+            meta=meta,
+            mountpaths=Mountpaths(roots),
+            data_dir=data_dir,
+            role=EmbeddedRole(),
         )
 
     return supervise(sock, count, lambda: worker_main(sock, make_node))

@@ -14,7 +14,6 @@ aborted ("the process running it exited"), so a crash never leaves a job running
 
 from __future__ import annotations
 
-import contextvars
 import fcntl
 import os
 import re
@@ -31,7 +30,6 @@ from strata.core.errors import Conflict, InvalidRequest, NotFound
 from strata.core.names import BucketRef
 from strata.jobs.load import LoadMonitor
 
-REQUESTED_JOB_ID: contextvars.ContextVar[str] = contextvars.ContextVar("requested_job_id", default="")
 FLUSH_EVERY = 0.25
 _RECEIVED = struct.Struct("<QQ")  # objects, bytes
 KEEP_FINISHED_S = 3600.0
@@ -356,15 +354,16 @@ class JobRunner:
         bck: BucketRef | None = None,
         src: BucketRef | None = None,
         dst: BucketRef | None = None,
+        job_id: str = "",
     ) -> Job:
         """A new job, unless the node is overloaded (429 with Retry-After: the SDK retries).
 
-        In a cluster the proxy names the job (``REQUESTED_JOB_ID``) so that every target's part of
-        it shares one id.
+        In a cluster the proxy names the job (``job_id``, sent to targets as ``?xid=``) so that every
+        target's part of it shares one id; otherwise a new id is made.
         """
         if self.load is not None:
             self.load.admit(f'starting a "{kind}" job')
-        job = self.store.create(kind, bck=bck, src=src, dst=dst, job_id=REQUESTED_JOB_ID.get())
+        job = self.store.create(kind, bck=bck, src=src, dst=dst, job_id=job_id)
         if self.load is not None:
             job.throttle = self.load.throttle
         return job

@@ -60,26 +60,37 @@ def get_batch(
     # 2. buckets: every one named must exist (404 before any byte)
     for bck in plan.buckets.values():
         node.bucket_props(bck, ACCESS_GET)
-    if node.is_proxy:  # a proxy validates, then picks the designated target that assembles the batch
-        return _to_designated_target(node, request)
-    # 3. admission: a work item of the node's get-batch job (429 + Retry-After under load)
-    work = node.getbatch.begin()
-    # 4. assemble, streamed or as a multipart answer
+    # 3. serve it: here, or (a proxy) on a designated target
+    return node.role.serve_batch(node, request, plan, query)
+
+
+def local_source(node: Node) -> LocalSource:
+    """Entries on this node's own disks, read through the object service."""
+    return LocalSource(node.objects)
+
+
+def routing_source(node: Node, plan: BatchPlan, local: LocalSource) -> EntrySource:
+    """Entries on this node from ``local``, the others from their owners over the peer client."""
+    config = node.meta.config().get_batch
+    return RoutingSource(
+        local,
+        plan.entries,
+        node.cluster_map,
+        node.node_id,
+        max_wait=config.max_wait,
+        gfn=lambda: node.metrics.add("getbatch_gfn_count"),
+        waited=lambda ns: node.metrics.add("getbatch_rxwait_ns", ns),
+    )
+
+
+def assemble(node: Node, plan: BatchPlan, source: EntrySource, *, threaded: bool) -> Awaitable[Response]:
+    """Admit the batch as a work item of the node's get-batch job, then stream or spool it.
+
+    ``threaded``: entries come from peers, so the assembly waits for them on a thread rather than on
+    the event loop.
+    """
+    work = node.getbatch.begin()  # 429 + Retry-After under load
     try:
-        local = LocalSource(node.objects)
-        source: EntrySource = local
-        if node.cluster is not None and not query.flag("local"):
-            # a designated target: entries on peers come over the network (a peer's own share of a
-            # batch arrives with local=true and is served from its disks only)
-            source = RoutingSource(
-                local,
-                plan.entries,
-                node.cluster_map,
-                node.node_id,
-                max_wait=node.meta.config().get_batch.max_wait,
-                gfn=lambda: node.metrics.add("getbatch_gfn_count"),
-                waited=lambda ns: node.metrics.add("getbatch_rxwait_ns", ns),
-            )
         assembler = Assembler(
             plan,
             source,
@@ -92,11 +103,11 @@ def get_batch(
         work.finish(exc)
         raise
     if plan.strm:
-        return _streamed(plan, assembler, work, threaded=node.cluster is not None)
-    return _multipart(node, plan, assembler, work)
+        return _streamed(plan, assembler, work, threaded=threaded)
+    return _multipart(node, plan, assembler, work, threaded=threaded)
 
 
-async def _to_designated_target(node: Node, request: Request) -> Response:
+async def to_designated_target(node: Node, request: Request) -> Response:
     """307 to a target chosen at random among the active ones (spreading the assembly work)."""
     targets = node.cluster_map().active
     if not targets:
@@ -137,10 +148,12 @@ def _prime(items: Iterator[Output]) -> tuple[list[Output], bool]:
     return head, False
 
 
-async def _multipart(node: Node, plan: BatchPlan, assembler: Assembler, work: WorkItem) -> Response:
+async def _multipart(
+    node: Node, plan: BatchPlan, assembler: Assembler, work: WorkItem, *, threaded: bool
+) -> Response:
     spool = Spool(node.data_dir)
     try:
-        if node.cluster is not None:  # entries from peers: wait for them on a thread, not the event loop
+        if threaded:  # entries from peers: wait for them on a thread, not the event loop
             await asyncio.get_running_loop().run_in_executor(None, _spool_all, assembler, spool)
         else:
             for count, item in enumerate(assembler.items(), 1):

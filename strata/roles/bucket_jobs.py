@@ -98,7 +98,7 @@ def _copy_target(
         return CopyTarget(dst, None, prepend)
     props = ensure_destination(node, dst, src_props)
     target = CopyTarget(dst, props, prepend)
-    if node.cluster is not None:  # each copy goes to the target that owns its destination name
+    if node.role.in_cluster:  # each copy goes to the target that owns its destination name
         me = node.node_id
 
         def remote_owner(name: str) -> NodeInfo | None:
@@ -127,7 +127,7 @@ def copy_bucket(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Res
     if not dry_run:
         node.bucket_props(dst, ACCESS_PUT)
     node.runner.ensure_no_conflict("copy-bck", src)
-    job = node.runner.create("copy-bck", bck=src, src=src, dst=dst)
+    job = node.runner.create("copy-bck", bck=src, src=src, dst=dst, job_id=query.get("xid"))
     selection = Selection(template=prefix)
     node.runner.start(
         job,
@@ -144,10 +144,10 @@ def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:
     dst = parse_bucket_uname(query.get("bck_to"), "destination bucket (bck_to)")
     if dst.provider != "ais" or src.provider != "ais":
         raise InvalidRequest("only ais buckets can be renamed")
-    if node.meta.bmd().get(dst) is not None and node.cluster is None:
+    if node.meta.bmd().get(dst) is not None and not node.role.in_cluster:
         raise BucketAlreadyExists(dst.uri)
     node.runner.ensure_no_conflict("move-bck", src)
-    job = node.runner.create("move-bck", bck=src, src=src, dst=dst)
+    job = node.runner.create("move-bck", bck=src, src=src, dst=dst, job_id=query.get("xid"))
 
     def work(j: Job) -> None:
         # 2. destination in the BMD, directories renamed, source out of the BMD, stragglers resilvered
@@ -162,7 +162,7 @@ def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:
         maintenance.resilver(j, node.objects, [dst])
         move_misplaced(j, node.objects, node.cluster_map(), node.node_id, [dst], j.id)
 
-    if node.cluster is not None:
+    if node.role.in_cluster:
         node.runner.start(job, cluster_work)
         return text_response(job.id)
 
@@ -191,7 +191,7 @@ def start_cluster_move(node: Node, src: BucketRef, query: Query) -> BucketRef:
     return dst
 
 
-def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
+def copy_objects(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Response:
     src_props = node.bucket_props(src, ACCESS_GET)
     value = _value(msg)
     selection = Selection.from_value(value)
@@ -203,8 +203,8 @@ def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     target = _copy_target(node, dst, src_props, prepend, dry_run)
     if not dry_run:
         node.bucket_props(dst, ACCESS_PUT)
-    job = node.runner.create("copy-listrange", bck=src, src=src, dst=dst)
-    coer = _flag(value, "coer") or node.cluster is not None  # a named object lives on one target
+    job = node.runner.create("copy-listrange", bck=src, src=src, dst=dst, job_id=query.get("xid"))
+    coer = _flag(value, "coer") or node.role.in_cluster  # a named object lives on one target
     node.runner.start(
         job,
         lambda j: bucket_ops.copy_objects(
@@ -214,13 +214,13 @@ def copy_objects(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     return text_response(job.id)
 
 
-def delete_objects(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
+def delete_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Response:
     props = node.bucket_props(bck, ACCESS_DELETE_OBJECT)
     value = _value(msg)
     selection = Selection.from_value(value)
-    job = node.runner.create("delete-listrange", bck=bck)
+    job = node.runner.create("delete-listrange", bck=bck, job_id=query.get("xid"))
     # in a cluster a named object lives on one target: the others skip it rather than fail
-    coer = _flag(value, "coer") or node.cluster is not None
+    coer = _flag(value, "coer") or node.role.in_cluster
     node.runner.start(
         job,
         lambda j: bucket_ops.delete_objects(j, node.objects, bck, props, selection, continue_on_error=coer),
@@ -228,7 +228,7 @@ def delete_objects(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
     return text_response(job.id)
 
 
-def archive(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
+def archive(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Response:
     """``PUT /v1/buckets/B {"action": "archive"}``: pack objects into a shard (in this or ``tobck``)."""
     # 1. validate: source, selection, destination, shard name and format (a 400 before any job)
     src_props = node.bucket_props(src, ACCESS_GET)
@@ -252,10 +252,10 @@ def archive(node: Node, src: BucketRef, msg: ActionMsg) -> Response:
     if request.append:  # appending reads the shard there
         node.bucket_props(dst, ACCESS_GET)
     # 2. the job
-    job = node.runner.create("archive", bck=src, src=src, dst=dst)
+    job = node.runner.create("archive", bck=src, src=src, dst=dst, job_id=query.get("xid"))
     # in a cluster the proxy sent this to the shard's owner, which pulls members from their owners
     source = None
-    if node.cluster is not None:
+    if node.role.in_cluster:
         source = ClusterObjects(node.objects, node.cluster_map, node.node_id)
     node.runner.start(job, lambda j: archive_job.archive_objects(j, node.objects, request, source))
     return text_response(job.id)
@@ -271,8 +271,8 @@ def remote_only(node: Node, bck: BucketRef, action: str) -> Response:
 # -- summary (GET, 202-then-poll) and info (HEAD, 202-then-poll) ------------------------------------------
 
 
-def _summary_job(node: Node, bck: BucketRef, prefix: str) -> Job:
-    job = node.runner.create("summary-bck", bck=bck)
+def _summary_job(node: Node, bck: BucketRef, prefix: str, job_id: str) -> Job:
+    job = node.runner.create("summary-bck", bck=bck, job_id=job_id)
 
     def work(j: Job) -> None:
         j.record.extra["summary"] = bucket_ops.summarize(j, node.objects, bck, prefix)
@@ -293,12 +293,12 @@ def _finished_summary(node: Node, job_id: str) -> JobRecord | None:
     return record
 
 
-def summary(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
+def summary(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Response:
     node.bucket_props(bck)
     value = _value(msg)
     job_id = str(value.get("uuid", ""))
     if not job_id:
-        job = _summary_job(node, bck, str(value.get("prefix", "")))
+        job = _summary_job(node, bck, str(value.get("prefix", "")), query.get("xid"))
         return Response(202, [("Content-Type", "text/plain")], job.id.encode())
     record = _finished_summary(node, job_id)
     if record is None:
@@ -312,7 +312,7 @@ def info(node: Node, bck: BucketRef, query: Query, prefix: str) -> Response:
     headers = [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))]
     job_id = query.get("uuid")
     if not job_id:
-        job = _summary_job(node, bck, prefix)
+        job = _summary_job(node, bck, prefix, query.get("xid"))
         headers.append(("Ais-Xaction-Id", job.id))
         return Response(202, headers, content_length=0)
     record = _finished_summary(node, job_id)

@@ -15,7 +15,7 @@ from strata.config.bucket_props import new_bucket_props
 from strata.core.errors import InvalidRequest, NotImplementedYet
 from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
-from strata.roles.node import EMBEDDED, Node
+from strata.roles.node import Node
 from strata.server.http import Response
 from strata.server.responses import empty_response
 
@@ -40,20 +40,19 @@ def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
         )
         return bmd.with_bucket(bck, props)
 
-    if node.has_storage:
-        node.mountpaths.create_bucket(bck)
+    node.role.bucket_created(node, bck)
     node.meta.update_bmd(change)
     return empty_response()
 
 
 def destroy_bucket(node: Node, bck: BucketRef) -> Response:
-    """Out of the BMD first; embedded removes the data now, targets when they see the new BMD.
+    """Out of the BMD first, then the data (the role decides when: embedded at once, targets when
+    they see the new BMD, proxies hold none).
 
     The bucket's ``access`` must allow it (AIStore's ``ACCESS_DESTROY_BUCKET``; ``ro`` and ``rw`` do
     not): 403 otherwise, and nothing changes.
     """
     node.bucket_props(bck, ACCESS_DESTROY_BUCKET)
     node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
-    if node.role == EMBEDDED:
-        node.mountpaths.destroy_bucket(bck)
+    node.role.bucket_destroyed(node, bck)
     return empty_response()

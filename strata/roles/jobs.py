@@ -83,6 +83,11 @@ def _not_found(args: JobArgs) -> NotFound:
     return NotFound(f"{what} not found on this node")
 
 
+def answer_query(node: Node, request: Request, what: str) -> Response:
+    """``GET /v1/cluster?what=running_all|status_all|status|qryxstats`` about this node's jobs."""
+    return _QUERIES[what](node, request)
+
+
 def job_status_response(node: Node, request: Request) -> Response:
     args = query_args(request)
     records = _matching(node, args)
@@ -110,7 +115,7 @@ def status_all_response(node: Node, request: Request) -> Response:
     return json_response([job_status(r) for r in records] or None)
 
 
-def start_job(node: Node, msg: ActionMsg) -> Response:
+def start_job(node: Node, msg: ActionMsg, job_id: str = "") -> Response:
     """``PUT /v1/cluster {"action": "start", "value": JobArgs}`` for the kinds started by name.
 
     The kinds table decides what may be started (400 otherwise) and what is built (501 otherwise).
@@ -122,7 +127,7 @@ def start_job(node: Node, msg: ActionMsg) -> Response:
         node.bucket_props(bck)
     buckets = [bck] if bck is not None else node.meta.bmd().refs()
     work = _work(node, kind.name, buckets)
-    job = node.runner.create(kind.name, bck=bck)
+    job = node.runner.create(kind.name, bck=bck, job_id=job_id)
     node.runner.start(job, work)
     return text_response(job.id)
 
@@ -147,7 +152,7 @@ def stop_jobs(node: Node, msg: ActionMsg) -> Response:
     """Abort a job by id, or every running job of a kind (and bucket)."""
     args = job_args(msg.value)
     if args.ID:
-        if node.cluster is not None and node.jobs.load(args.ID) is None:
+        if node.role.in_cluster and node.jobs.load(args.ID) is None:
             return json_response(None)  # a cluster job may have no part on this target
         node.jobs.request_abort(args.ID)
         return json_response(None)
@@ -156,3 +161,12 @@ def stop_jobs(node: Node, msg: ActionMsg) -> Response:
     for record in _matching(node, args, running_only=True):
         node.jobs.request_abort(record.id)
     return json_response(None)
+
+
+_QUERIES = {
+    "running_all": running_all_response,
+    "status_all": status_all_response,
+    "status": job_status_response,
+    "qryxstats": query_stats_response,
+}
+JOB_QUERIES = frozenset(_QUERIES)

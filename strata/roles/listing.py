@@ -96,7 +96,7 @@ def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -
             entries.append(entry)
             if flags & FLAG_ARCH_DIR:  # a shard's members follow it (all in this page, see below)
                 entries.extend(_archive_entries(node, bck, entry))
-    rebalancing = node.cluster is not None and node.jobs.find(kind="rebalance", running_only=True)
+    rebalancing = node.role.in_cluster and node.jobs.find(kind="rebalance", running_only=True)
     page_flags = LIST_REBALANCING if rebalancing else 0
     return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries, page_flags)
 

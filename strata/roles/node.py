@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.metastore import MetaStore
@@ -22,6 +23,9 @@ from strata.objects.service import ObjectService
 from strata.storage.interface import ObjectStorage
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from strata.roles.role import Role
 
 HOT_CACHE_BYTES = 64 << 20  # per worker process
 HOT_CACHE_MAX_OBJECT = 64 << 10
@@ -56,18 +60,14 @@ def load_node_id(meta_dir: str) -> str:
         return f.read().strip()
 
 
-EMBEDDED, PROXY, TARGET = "embedded", "proxy", "target"
-
-
 class Node:
-    """One node as a worker process sees it.
+    """One node as a worker process sees it: identity, metadata, the object service, jobs, metrics.
 
-    ``role`` is ``embedded`` (proxy and target in one server: the default ``strata serve``),
-    ``proxy`` (a gateway: metadata and redirects, never object bytes) or ``target`` (storage).
-    ``cluster`` is the etcd-backed store in cluster mode (the cluster map lives there); None when
-    embedded, where the node is the whole cluster. ``store`` is the object service's storage
-    (default: the POSIX store over ``mountpaths``; tests pass a ``MemoryStore``); jobs, listing,
-    archives, append and multipart still use the POSIX ``self.store`` directly.
+    ``role`` is the node's role object (``strata.roles.role``: embedded, proxy or target); fronts ask it
+    whatever depends on the role. ``cluster`` is the etcd store in cluster mode, for the metadata only
+    a cluster has (maintenance flags, S3 bucket owners); the cluster map and the BMD come from ``meta``
+    in every mode. ``store`` is the object service's storage (default: the POSIX store over
+    ``mountpaths``; tests pass a ``MemoryStore``).
     """
 
     def __init__(
@@ -80,7 +80,7 @@ class Node:
         mountpaths: Mountpaths,
         data_dir: str,
         jobs: JobStore | None = None,
-        role: str = EMBEDDED,
+        role: Role,
         cluster: EtcdMetaStore | None = None,
         clock: Clock = SYSTEM_CLOCK,
         store: ObjectStorage | None = None,
@@ -118,14 +118,6 @@ class Node:
         """Release what the node holds open (in-process tests build and drop many nodes)."""
         self.meta.close()
         self.metrics.close()
-
-    @property
-    def is_proxy(self) -> bool:
-        return self.role == PROXY
-
-    @property
-    def has_storage(self) -> bool:
-        return self.role != PROXY
 
     def cluster_map(self) -> ClusterMap:
         """The cluster map, from the metadata store (embedded: this node as the one proxy and target)."""

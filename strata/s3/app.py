@@ -200,14 +200,14 @@ class S3Application:
             raise S3Error(
                 "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
             )
-        if not self.node.has_storage and handler in _DATA_HANDLERS:
+        if not self.node.role.stores_objects and handler in _DATA_HANDLERS:
             # a cluster proxy holds no objects: what needs them asks every target
             return cluster.AsyncSmallBodyExchange(ctx, _DATA_HANDLERS[handler])
         return self._small(ctx, handler)
 
     def _object(self, ctx: S3Context) -> Exchange:
         method, query, headers = ctx.request.method, ctx.query, ctx.request.headers
-        if not self.node.has_storage:
+        if not self.node.role.stores_objects:
             # a cluster proxy: the key's owner answers (boto3 does not follow redirects)
             return cluster.ForwardExchange(
                 self.node, ctx.request, cluster.owner_of(self.node, ctx), bck=ctx.bck, key=ctx.key

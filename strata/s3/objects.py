@@ -427,7 +427,7 @@ def source_metadata(ctx: S3Context, bucket: str, key: str, version: str) -> Copy
         md = ctx.node.objects.metadata(src, key)
     except ObjectNotFound:
         # a forwarded copy lands on the destination's owner; the source may live on another target
-        owner = ctx.node.cluster_map().target_for(src, key) if ctx.node.cluster is not None else None
+        owner = ctx.node.cluster_map().target_for(src, key) if ctx.node.role.in_cluster else None
         found = (
             _remote_metadata(owner, src, key) if owner is not None and owner.id != ctx.node.node_id else None
         )

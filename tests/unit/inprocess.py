@@ -24,6 +24,7 @@ from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.names import BucketRef
 from strata.daemons.app import NodeApp
 from strata.roles.node import Node
+from strata.roles.role import EmbeddedRole
 from strata.server.http import Request, Response
 from strata.storage.memory import MemoryStore
 from strata.storage.mountpaths import Mountpaths
@@ -92,6 +93,7 @@ class InProcessNode:
             mountpaths=Mountpaths([str(data / "mp")]),
             data_dir=str(data),
             clock=clock,
+            role=EmbeddedRole(),
             store=self.memory,
         )
         self.app = NodeApp(self.node)
