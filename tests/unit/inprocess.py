@@ -13,19 +13,20 @@ import asyncio
 import inspect
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from strata.cluster.metastore import LocalMetaStore
-from strata.cluster.smap import embedded_members
+from strata.cluster.smap import NodeInfo, embedded_members
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.names import BucketRef
 from strata.daemons.app import NodeApp
 from strata.roles.node import Node
-from strata.roles.role import EmbeddedRole
-from strata.server.http import Request, Response
+from strata.roles.role import EmbeddedRole, Role
+from strata.server.http import Request, Response, StreamItem
 from strata.storage.memory import MemoryStore
 from strata.storage.mountpaths import Mountpaths
 
@@ -42,7 +43,13 @@ class Answer:
         return msgspec.json.decode(self.body)
 
 
-def _body_of(response: Response) -> bytes:
+def _item_bytes(item: StreamItem) -> bytes:
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item)
+    return os.pread(item.fd, item.count, item.offset)  # a file region the stream sends zero-copy
+
+
+async def _body_of(response: Response) -> bytes:
     if response.raw is not None:
         head, _, body = response.raw.partition(b"\r\n\r\n")
         response.status = int(head.split(b" ", 2)[1])
@@ -52,7 +59,12 @@ def _body_of(response: Response) -> bytes:
             return os.pread(response.file.fd, response.file.count, response.file.offset)
         finally:
             os.close(response.file.fd)
-    return response.body
+    stream = response.stream
+    if stream is None:
+        return response.body
+    if isinstance(stream, AsyncIterator):
+        return b"".join([_item_bytes(item) async for item in stream])
+    return b"".join(_item_bytes(item) for item in stream)
 
 
 class InProcessNode:
@@ -70,7 +82,14 @@ class InProcessNode:
         *,
         config: dict[str, Any] | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        role: Role | None = None,
+        node_id: str = "inproc",
+        port: int = 0,
+        members: list[NodeInfo] | None = None,
+        meta_dir: Path | None = None,
     ) -> None:
+        """``role``, ``node_id``, ``port``, ``members`` and ``meta_dir`` (shared) make it one node of an
+        in-process cluster (``inprocess_cluster``); by default it is an embedded node of its own."""
         if storage not in self.STORAGES:
             raise ValueError(f"unknown storage {storage!r} (expected one of {self.STORAGES})")
         self.storage = storage
@@ -81,19 +100,21 @@ class InProcessNode:
         if config is not None:
             config_path = root / "config.json"
             config_path.write_text(json.dumps(config))
+        if members is None:
+            members = embedded_members(node_id, "127.0.0.1", port, 0)
         self.node = Node(
-            node_id="inproc",
+            node_id=node_id,
             host="127.0.0.1",
-            port=0,
+            port=port,
             meta=LocalMetaStore(
-                str(data / "meta"),
+                str(meta_dir or data / "meta"),
                 None if config_path is None else str(config_path),
-                members=embedded_members("inproc", "127.0.0.1", 0, 0),
+                members=members,
             ),
             mountpaths=Mountpaths([str(data / "mp")]),
             data_dir=str(data),
             clock=clock,
-            role=EmbeddedRole(),
+            role=role or EmbeddedRole(),
             store=self.memory,
         )
         self.app = NodeApp(self.node)
@@ -123,12 +144,16 @@ class InProcessNode:
             method, path, query, {k.lower(): v for k, v in (headers or {}).items()}, "127.0.0.1"
         )
         request.headers.setdefault("content-length", str(len(body)))
+        return asyncio.run(self._answer(request, body))
+
+    async def _answer(self, request: Request, body: bytes) -> Answer:
+        """As the server does it, on an event loop: begin, feed, finish (awaited), the body read out."""
         try:
             exchange = self.app.begin(request)
             if body:
                 exchange.feed(body)
             result = exchange.finish()
-            response = asyncio.run(result) if inspect.isawaitable(result) else result  # type: ignore[arg-type]
+            response = await result if inspect.isawaitable(result) else result
         except Exception as exc:
             response = self.app.error_response(request, exc)
-        return Answer(response, _body_of(response))
+        return Answer(response, await _body_of(response))
