@@ -45,6 +45,7 @@ INDEX = {name: i for i, (name, _help) in enumerate(COUNTERS)}
 MAX_WORKERS = 64
 _CELL = struct.Struct("<Q")
 _ROW = len(COUNTERS) * _CELL.size
+_MASK = 0xFFFFFFFFFFFFFFFF  # counters wrap as uint64, as Prometheus expects of a counter
 
 
 class Metrics:
@@ -56,25 +57,27 @@ class Metrics:
         size = _ROW * MAX_WORKERS
         if path is None:
             self._map = mmap.mmap(-1, size)
-            self.slot = self._base = 0
-            return
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            if os.fstat(fd).st_size != size:
-                os.ftruncate(fd, size)
-            self._map = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)
-        self.slot = slot % MAX_WORKERS
+            self.slot = 0
+        else:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                if os.fstat(fd).st_size != size:
+                    os.ftruncate(fd, size)
+                self._map = mmap.mmap(fd, size)
+            finally:
+                os.close(fd)
+            self.slot = slot % MAX_WORKERS
         self._base = self.slot * _ROW
+        # each counter's cell in this worker's row, found once: a bump is then one dict lookup
+        self._offsets = {name: self._base + i * _CELL.size for name, i in INDEX.items()}
 
     def close(self) -> None:
         self._map.close()
 
     def add(self, name: str, value: int = 1) -> None:
-        offset = self._base + INDEX[name] * _CELL.size
-        current = _CELL.unpack_from(self._map, offset)[0]
-        _CELL.pack_into(self._map, offset, (current + value) & 0xFFFFFFFFFFFFFFFF)
+        offset = self._offsets[name]
+        mapped = self._map
+        _CELL.pack_into(mapped, offset, (_CELL.unpack_from(mapped, offset)[0] + value) & _MASK)
 
     def totals(self) -> dict[str, int]:
         out = dict.fromkeys(INDEX, 0)

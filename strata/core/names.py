@@ -108,8 +108,10 @@ class BucketRef(msgspec.Struct, frozen=True):
 
     @property
     def key(self) -> str:
-        """Stable key in the bucket metadata: ``ais/@#/b``."""
-        return f"{self.provider}/{self.namespace_uname}/{self.name}"
+        """Stable key in the bucket metadata: ``ais/@#/b`` (every object request computes it)."""
+        if not self.ns_uuid and not self.ns_name:
+            return f"{self.provider}/@#/{self.name}"
+        return f"{self.provider}/@{self.ns_uuid}#{self.ns_name}/{self.name}"
 
     def object_uri(self, object_name: str) -> str:
         return f"{self.uri}/{object_name}"

@@ -25,7 +25,10 @@ from typing import Protocol
 
 from strata.archive import ArchiveReader, FileRegion, Member, format_of
 from strata.archive.reader import member_span
+from strata.config.access import ACCESS_GET
+from strata.config.bucket_props import BucketProps
 from strata.core.errors import NotFound, ObjectNotFound, RangeNotSatisfiable, StrataError
+from strata.core.names import BucketRef
 from strata.getbatch.model import Entry
 from strata.objects.service import ObjectService
 from strata.storage.objects import OpenObject
@@ -115,13 +118,21 @@ class LocalSource:
         shards_open: int = SHARDS_OPEN,
     ) -> None:
         self.objects = objects
+        self.props: dict[BucketRef, BucketProps] = {}  # the request's buckets, as of its start
         self.capacity = shards_open
         self.shards: collections.OrderedDict[tuple[str, str], _OpenShard] = collections.OrderedDict()
+
+    def _props(self, bck: BucketRef) -> BucketProps:
+        """A bucket's props, looked up (and its GET access checked) once per request, not per entry."""
+        props = self.props.get(bck)
+        if props is None:
+            props = self.props[bck] = self.objects.bucket(bck, ACCESS_GET)
+        return props
 
     def fetch(self, entry: Entry) -> Payload:
         if entry.archpath:
             return self._archived(entry)
-        obj = self.objects.open(entry.bck, entry.name)  # GET access, checksum validation if asked
+        obj = self.objects.open(entry.bck, entry.name, self._props(entry.bck))  # validated if asked
         try:
             offset, count = (0, obj.size) if entry.whole else object_span(entry, obj.size, _uri(entry))
             if count > INLINE_MAX:
@@ -161,7 +172,7 @@ class LocalSource:
             self.shards.move_to_end(key)
             return shard
         fmt = format_of(entry.name)  # InvalidRequest: not an archive by its name
-        obj, reader = self.objects.open_shard(entry.bck, entry.name, fmt)
+        obj, reader = self.objects.open_shard(entry.bck, entry.name, fmt, self._props(entry.bck))
         shard = self.shards[key] = _OpenShard(obj, reader)
         while len(self.shards) > self.capacity:
             _, old = self.shards.popitem(last=False)

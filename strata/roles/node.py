@@ -133,8 +133,8 @@ class Node:
         return self.objects.bucket(bck, access)
 
     def _lookup_bucket(self, bck: BucketRef) -> BucketProps:
-        bmd = self.meta.bmd()
-        if bmd.get(bck) is None:
-            self.meta.refresh()  # another node may have just created it
-            bmd = self.meta.bmd()
-        return bmd.require(bck)
+        props = self.meta.bmd().get(bck)
+        if props is not None:
+            return props
+        self.meta.refresh()  # another node may have just created it
+        return self.meta.bmd().require(bck)
