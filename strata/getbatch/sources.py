@@ -119,20 +119,27 @@ class LocalSource:
     ) -> None:
         self.objects = objects
         self.props: dict[BucketRef, BucketProps] = {}  # the request's buckets, as of its start
+        self._last: tuple[BucketRef | None, BucketProps] = (None, BucketProps())
         self.capacity = shards_open
         self.shards: collections.OrderedDict[tuple[str, str], _OpenShard] = collections.OrderedDict()
 
     def _props(self, bck: BucketRef) -> BucketProps:
-        """A bucket's props, looked up (and its GET access checked) once per request, not per entry."""
+        """A bucket's props, looked up (and its GET access checked) once per request, not per entry.
+
+        Entries of one plan share their ``BucketRef`` objects: ``fetch`` finds the last one by identity.
+        """
         props = self.props.get(bck)
         if props is None:
             props = self.props[bck] = self.objects.bucket(bck, ACCESS_GET)
+        self._last = (bck, props)
         return props
 
     def fetch(self, entry: Entry) -> Payload:
         if entry.archpath:
             return self._archived(entry)
-        obj = self.objects.open(entry.bck, entry.name, self._props(entry.bck))  # validated if asked
+        bck = entry.bck
+        props = self._last[1] if bck is self._last[0] else self._props(bck)
+        obj = self.objects.open(bck, entry.name, props)  # checksum validated if the bucket asks
         try:
             offset, count = (0, obj.size) if entry.whole else object_span(entry, obj.size, _uri(entry))
             if count > INLINE_MAX:

@@ -174,29 +174,35 @@ class ObjectService:
         """Open for reading (GET access); validates the checksum when the bucket asks for it.
 
         The descriptor keeps this version readable even if the object is overwritten meanwhile. The
-        caller sends the bytes and reports them with ``sent``.
+        caller sends the bytes and reports them with ``sent``. (GetBatch opens thousands per request:
+        props it already holds that allow GET skip the lookup.)
         """
-        props = self.bucket(bck, ACCESS_GET, props)
+        if props is None or not props.access & ACCESS_GET:
+            props = self.bucket(bck, ACCESS_GET, props)
         obj = self.store.open(bck, object_name)
-        md = obj.metadata
-        if props.checksum.validate_warm_get and md.checksum_type != "none":
-            try:
-                actual = checksum_file(obj.fd, md.checksum_type)
-            except BaseException:
-                obj.close()
-                raise
-            if actual != md.checksum_value:
-                obj.close()
-                self.metrics.add("err_cksum_count")
-                log.error(
-                    "corrupted object %s at %s: stored %s checksum %s, computed %s",
-                    bck.object_uri(object_name), obj.path, md.checksum_type, md.checksum_value, actual,
-                )  # fmt: skip
-                raise ObjectCorrupted(
-                    f"{bck.object_uri(object_name)}: checksum mismatch: stored {md.checksum_value}, "
-                    f"computed {actual} ({md.checksum_type}); the object is corrupted"
-                )
+        if props.checksum.validate_warm_get and obj.metadata.checksum_type != "none":
+            self._validate(bck, object_name, obj)
         return obj
+
+    def _validate(self, bck: BucketRef, object_name: str, obj: OpenObject) -> None:
+        """Recompute an opened object's checksum; a mismatch closes it, is counted, logged and raised."""
+        md = obj.metadata
+        try:
+            actual = checksum_file(obj.fd, md.checksum_type)
+        except BaseException:
+            obj.close()
+            raise
+        if actual != md.checksum_value:
+            obj.close()
+            self.metrics.add("err_cksum_count")
+            log.error(
+                "corrupted object %s at %s: stored %s checksum %s, computed %s",
+                bck.object_uri(object_name), obj.path, md.checksum_type, md.checksum_value, actual,
+            )  # fmt: skip
+            raise ObjectCorrupted(
+                f"{bck.object_uri(object_name)}: checksum mismatch: stored {md.checksum_value}, "
+                f"computed {actual} ({md.checksum_type}); the object is corrupted"
+            )
 
     def open_shard(
         self, bck: BucketRef, object_name: str, fmt: str, props: BucketProps | None = None
