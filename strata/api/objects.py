@@ -31,7 +31,7 @@ from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
 from strata.server.responses import empty_response, text_response
 from strata.storage import multipart
-from strata.storage.metadata import ObjectMetadata, decode_metadata, read_metadata_raw
+from strata.storage.metadata import ObjectMetadata, decode_metadata
 from strata.storage.objects import ObjectWriter, OpenObject
 
 
@@ -138,9 +138,9 @@ def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> R
     path, md = node.objects.head(bck, object_name)
     headers = metadata_headers(node, bck, object_name, md, path)
     if "withmd" in query:  # a peer wants the exact metadata record (custom values may hold commas)
-        found = read_metadata_raw(path)
-        if found is not None:
-            headers.append((METADATA_HEADER, base64.b64encode(found[1]).decode()))
+        record = node.objects.record(path)
+        if record:
+            headers.append((METADATA_HEADER, base64.b64encode(record).decode()))
     return Response(200, headers, content_length=md.size)
 
 

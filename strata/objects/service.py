@@ -271,6 +271,11 @@ class ObjectService:
         except ObjectNotFound:
             return None
 
+    def record(self, location: str) -> bytes:
+        """The exact metadata record of the object at ``location`` (b"" when gone): what a peer needs
+        to move an object with its metadata (custom values may hold commas)."""
+        return self.store.current_record(location)
+
     def mountpath_of(self, location: str) -> str:
         """The mountpath an object's ``location`` is on (AIStore's ``Ais-Location``); "" when none."""
         return self.store.mountpath_of(location) if isinstance(self.store, ObjectStore) else ""
@@ -377,6 +382,16 @@ class ObjectService:
             checksum_type=props.checksum.type,
             versioning=props.versioning.enabled,
         )
+
+    # -- buckets' space ----------------------------------------------------------------------------
+
+    def create_bucket(self, bck: BucketRef) -> None:
+        """Make room for a bucket about to enter the BMD (called by the roles that store objects)."""
+        self.store.create_bucket(bck)
+
+    def destroy_bucket(self, bck: BucketRef) -> None:
+        """Remove a destroyed bucket's objects (after it left the BMD: no new writes can arrive)."""
+        self.store.destroy_bucket(bck)
 
     # -- multipart uploads -----------------------------------------------------------------------
 

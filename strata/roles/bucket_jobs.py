@@ -84,7 +84,7 @@ def ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketP
         )
         return bmd.with_bucket(dst, inherited)
 
-    node.mountpaths.create_bucket(dst)
+    node.objects.create_bucket(dst)
     node.meta.update_bmd(change)
     return node.meta.bmd().require(dst)
 

@@ -114,7 +114,7 @@ class _StoringRole(Role):
     stores_objects = True
 
     def bucket_created(self, node: Node, bck: BucketRef) -> None:
-        node.mountpaths.create_bucket(bck)
+        node.objects.create_bucket(bck)
 
     def route_object(self, node: Node, request: Request, bck: BucketRef, object_name: str) -> Response | None:
         if node.scheme == "https" and waits_for_answer(request):
@@ -148,7 +148,7 @@ class EmbeddedRole(_StoringRole):
     in_cluster = False
 
     def bucket_destroyed(self, node: Node, bck: BucketRef) -> None:
-        node.mountpaths.destroy_bucket(bck)  # a target does it when it sees the BMD change (daemons)
+        node.objects.destroy_bucket(bck)  # a target does it when it sees the BMD change (daemons)
 
     def serve_batch(self, node: Node, request: Request, plan: BatchPlan, query: Query) -> Awaitable[Response]:
         return batch.assemble(node, plan, batch.local_source(node), threaded=False)

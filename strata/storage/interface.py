@@ -107,6 +107,14 @@ class ObjectStorage(Protocol):
         """The raw metadata record at ``location``, b"" when nothing is there: a cheap validity probe."""
         ...
 
+    def create_bucket(self, bck: BucketRef) -> None:
+        """Make room for a new bucket's objects (directories on every mountpath; nothing in memory)."""
+        ...
+
+    def destroy_bucket(self, bck: BucketRef) -> None:
+        """Remove every object of a bucket at once (the POSIX store trashes its directories)."""
+        ...
+
     def open(self, bck: BucketRef, object_name: str) -> OpenObject:
         """Open the current version for reading (an ``ObjectReader``; the caller closes it).
 

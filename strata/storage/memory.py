@@ -172,6 +172,15 @@ class MemoryStore:
             stored = self._objects.get(location)
         return stored.record if stored is not None else b""
 
+    def create_bucket(self, bck: BucketRef) -> None:
+        pass  # a bucket is just the prefix of its objects' locations
+
+    def destroy_bucket(self, bck: BucketRef) -> None:
+        prefix = self._bucket_prefix(bck)
+        with self._lock:
+            for location in [loc for loc in self._objects if loc.startswith(prefix)]:
+                del self._objects[location]
+
     def _get(self, bck: BucketRef, object_name: str) -> tuple[str, _Stored]:
         location = self.location(bck, object_name)
         with self._lock:

@@ -308,6 +308,12 @@ class ObjectStore:
         except OSError:
             return b""
 
+    def create_bucket(self, bck: BucketRef) -> None:
+        self.mountpaths.create_bucket(bck)
+
+    def destroy_bucket(self, bck: BucketRef) -> None:
+        self.mountpaths.destroy_bucket(bck)
+
     def _candidate_paths(self, bck: BucketRef, object_name: str) -> list[tuple[Mountpath, str]]:
         home = self.mountpaths.for_object(bck, object_name)
         paths = [(home, home.object_path(bck, object_name))]
