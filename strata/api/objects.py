@@ -83,7 +83,7 @@ def get_object(
     try:
         obj = objects.open(bck, object_name, props)
     except ObjectNotFound:
-        holder = None if query.flag("local") else node.role.neighbour(node, bck, object_name)
+        holder = None if query.flag("local") else objects.elsewhere(bck, object_name)
         if holder is None:
             raise
         return _from_neighbour(holder, request, bck, object_name)  # e.g. not moved here yet by a rebalance

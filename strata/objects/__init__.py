@@ -10,7 +10,9 @@ and is the one place that applies what must hold whichever front a request came 
 - versioning and the ``Fsync-PUT`` bucket feature on every write;
 - the Prometheus counters (``get_count``, ``put_bytes``, ``err_get_count``...);
 - the hot cache of whole small-object responses (``hotcache.py``), validated by the object's exact
-  metadata record through the storage's probe.
+  metadata record through the storage's probe;
+- get-from-neighbour (``elsewhere``): where else a missing object may be, as the node's role answers
+  (a target asks its peers during a rebalance; an embedded node has nowhere else).
 
 Callers: the AIS ``/v1`` object handlers (``strata.api.objects``), the S3 handlers
 (``strata.s3.objects``), both fronts' listings, GetBatch sources, the jobs (copies, deletes, archives,

@@ -29,9 +29,10 @@ is still written against the POSIX store only (``storage.listing``, ``storage.ho
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from strata.archive import ArchiveReader
+from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_APPEND,
     ACCESS_DELETE_OBJECT,
@@ -63,6 +64,7 @@ _FAILURE_COUNTERS = {
     "HEAD": "err_head_count",
     "DELETE": "err_delete_count",
 }
+Elsewhere = Callable[[BucketRef, str], Awaitable[NodeInfo | None] | None]
 BucketLookup = Callable[[BucketRef], BucketProps]
 MetadataChange = Callable[[ObjectMetadata], ObjectMetadata]
 
@@ -121,7 +123,10 @@ class ObjectService:
         bucket_lookup: BucketLookup,
         metrics: Metrics,
         hot: HotCache,
+        elsewhere: Elsewhere | None = None,
     ) -> None:
+        """``elsewhere``: the node's get-from-neighbour (a target asks its peers; None: nowhere else)."""
+        self._elsewhere = elsewhere
         self.store = store
         self._bucket_lookup = bucket_lookup
         self.metrics = metrics
@@ -217,6 +222,11 @@ class ObjectService:
 
     def remember_shard(self, obj: OpenObject, reader: ArchiveReader) -> None:
         self.shards.remember(self.store, obj, reader)
+
+    def elsewhere(self, bck: BucketRef, object_name: str) -> Awaitable[NodeInfo | None] | None:
+        """Get-from-neighbour: another node that may hold an object missing here (a rebalance has not
+        moved it yet), to await; None when there is nowhere else to look."""
+        return None if self._elsewhere is None else self._elsewhere(bck, object_name)
 
     def sent(self, nbytes: int) -> None:
         """Count one GET that sends ``nbytes`` of object data."""

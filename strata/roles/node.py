@@ -112,7 +112,13 @@ class Node:
         slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
         self.getbatch = GetBatchService(self.runner, self.load, self.metrics, meta.config)
-        self.objects = ObjectService(storage, self._lookup_bucket, self.metrics, self.hot)
+        self.objects = ObjectService(
+            storage,
+            self._lookup_bucket,
+            self.metrics,
+            self.hot,
+            elsewhere=lambda bck, object_name: role.neighbour(self, bck, object_name),
+        )
 
     def close(self) -> None:
         """Release what the node holds open (in-process tests build and drop many nodes)."""
