@@ -3,8 +3,9 @@
 ``interface`` is the contract the object service relies on; ``objects`` (the POSIX store: one file
 per object on its HRW mountpath, metadata in an xattr, atomic work-file-then-rename writes) and
 ``memory`` (the in-memory twin, memfd readers) implement it, held to the same behaviour by a
-conformance test. Around the POSIX store: ``mountpaths`` and ``fsnames`` (layout and name encoding),
-``metadata`` and ``checksum``, ``locks``, ``listing`` and ``dirindex`` (name-ordered walks in bounded
-memory), ``append`` and ``multipart`` (work files that become objects), ``shards`` (persisted TAR
-indexes), ``housekeeping`` (whole-bucket work: rename, resilver, usage, cleanup).
+conformance test; ``commit`` holds what a finished write becomes, for both. Around the POSIX store:
+``mountpaths`` and ``fsnames`` (layout and name encoding), ``metadata`` and ``checksum``, ``locks``,
+``listing`` and ``dirindex`` (name-ordered walks in bounded memory), ``append`` and ``multipart`` (work
+files that become objects), ``shards`` (persisted TAR indexes), ``housekeeping`` (whole-bucket work:
+rename, resilver, usage, cleanup).
 """

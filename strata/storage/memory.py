@@ -17,16 +17,16 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher, new_hasher
+from strata.storage.commit import check_written, new_metadata
 from strata.storage.fsnames import encode_object_name
 from strata.storage.metadata import ObjectMetadata, encode_metadata
-from strata.storage.objects import OpenObject, next_version, os_error
+from strata.storage.objects import OpenObject, os_error
 
 _SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL
 
@@ -100,38 +100,30 @@ class MemoryWriter:
         """Publish the buffered bytes: the checks and metadata of ``ObjectWriter.commit``, step by step."""
         if self.finished:
             raise StrataError(f"{self.bck.object_uri(self.object_name)}: commit after the write ended")
-        uri = self.bck.object_uri(self.object_name)
         value = self.known_checksum or self.hasher.hexdigest()
-        if carried is not None:
-            if carried.size != self.size or (
-                carried.checksum_type == self.checksum_type
-                and carried.checksum_value
-                and carried.checksum_value != value
-            ):
-                self.abort()
-                raise InvalidRequest(f"{uri}: received bytes do not match the metadata they came with")
-            return self._publish(carried)
-        if (
-            expected_checksum is not None
-            and expected_checksum[0] == self.checksum_type
-            and (expected_checksum[1] and expected_checksum[1] != value)
-        ):
-            self.abort()
-            raise InvalidRequest(
-                f"{uri}: checksum mismatch "
-                f"({self.checksum_type} {expected_checksum[1]} expected, {value} computed)"
-            )
-
-        def fresh(previous: ObjectMetadata | None) -> ObjectMetadata:
-            now = time.time_ns()
-            return ObjectMetadata(
+        try:
+            check_written(
+                self.bck.object_uri(self.object_name),
                 size=self.size,
                 checksum_type=self.checksum_type,
-                checksum_value=value,
-                version=next_version(previous if versioning else None, versioning),
-                mtime_ns=now,
-                atime_ns=now,
-                custom=custom or {},
+                value=value,
+                expected=expected_checksum,
+                carried=carried,
+            )
+        except InvalidRequest:
+            self.abort()
+            raise
+        if carried is not None:
+            return self._publish(carried)
+
+        def fresh(previous: ObjectMetadata | None) -> ObjectMetadata:
+            return new_metadata(
+                previous,
+                size=self.size,
+                checksum_type=self.checksum_type,
+                value=value,
+                versioning=versioning,
+                custom=custom,
                 etag=etag,
             )
 

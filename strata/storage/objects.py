@@ -11,12 +11,12 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterator
 
 from strata.core.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
+from strata.storage.commit import check_written, new_metadata
 from strata.storage.listing import iter_names
 from strata.storage.locks import ObjectLocks
 from strata.storage.metadata import (
@@ -38,14 +38,6 @@ def os_error(exc: OSError, what: str) -> StrataError:
     if exc.errno == errno.ENAMETOOLONG:
         return InvalidRequest(f"{what}: name too long")
     return StrataError(f"{what}: {exc.strerror}")
-
-
-def next_version(previous: ObjectMetadata | None, versioning: bool) -> str:
-    if not versioning:
-        return ""
-    if previous is None or not previous.version.isdigit():
-        return "1"
-    return str(int(previous.version) + 1)
 
 
 def copy_range(src_fd: int, dst_fd: int, count: int, dst_offset: int = 0) -> int:
@@ -200,40 +192,29 @@ class ObjectWriter:
         targets): it is kept as it is -- version, times, custom -- once the bytes hash to it.
         """
         value = self.hasher.hexdigest()
-        if carried is not None:
-            if carried.size != self.size or (
-                carried.checksum_type == self.checksum_type
-                and carried.checksum_value
-                and carried.checksum_value != value
-            ):
-                self.abort()
-                raise InvalidRequest(
-                    f"{self.bck.object_uri(self.object_name)}: received bytes do not match "
-                    "the metadata they came with"
-                )
-            return self._publish(carried)
-        if (
-            expected_checksum is not None
-            and expected_checksum[0] == self.checksum_type
-            and (expected_checksum[1] and expected_checksum[1] != value)
-        ):
-            self.abort()
-            raise InvalidRequest(
-                f"{self.bck.object_uri(self.object_name)}: checksum mismatch "
-                f"({self.checksum_type} {expected_checksum[1]} expected, {value} computed)"
-            )
-
-        def fresh() -> ObjectMetadata:
-            previous = read_metadata(self.final_path) if versioning else None
-            now = time.time_ns()
-            return ObjectMetadata(
+        try:
+            check_written(
+                self.bck.object_uri(self.object_name),
                 size=self.size,
                 checksum_type=self.checksum_type,
-                checksum_value=value,
-                version=next_version(previous, versioning),
-                mtime_ns=now,
-                atime_ns=now,
-                custom=custom or {},
+                value=value,
+                expected=expected_checksum,
+                carried=carried,
+            )
+        except InvalidRequest:
+            self.abort()
+            raise
+        if carried is not None:
+            return self._publish(carried)
+
+        def fresh() -> ObjectMetadata:
+            return new_metadata(
+                read_metadata(self.final_path) if versioning else None,
+                size=self.size,
+                checksum_type=self.checksum_type,
+                value=value,
+                versioning=versioning,
+                custom=custom,
                 etag=etag,
             )
 
