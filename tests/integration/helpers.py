@@ -39,6 +39,15 @@ def fast_client(endpoint: str) -> Client:
     return Client(endpoint, retry_config=retry, timeout=CLIENT_TIMEOUT)
 
 
+def metric(endpoint: str, name: str) -> int:
+    """A counter of a node's Prometheus ``/metrics`` (``ais_target_<name>``), summed over its workers."""
+    text = requests.get(f"{endpoint}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(f"ais_target_{name}{{"):
+            return int(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not exported")
+
+
 def raw(method: str, url: str, **kwargs: Any) -> requests.Response:
     """One request on a fresh session (a new TCP connection), the way a new client would send it."""
     kwargs.setdefault("timeout", CLIENT_TIMEOUT)

@@ -14,21 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from aistore.sdk import Client
 from aistore.sdk.bucket import Bucket
 
+from .helpers import metric
 from .server import StrataServer
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def _metric(server: StrataServer, name: str) -> int:
-    text = requests.get(f"{server.endpoint}/metrics", timeout=10).text
-    for line in text.splitlines():
-        if line.startswith(f"ais_target_{name}{{"):
-            return int(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not exported")
+    return metric(server.endpoint, name)
 
 
 def _counters(server: StrataServer) -> dict[str, int]:

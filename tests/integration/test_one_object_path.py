@@ -15,11 +15,11 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import pytest
-import requests
 from aistore.sdk import Client
 from aistore.sdk.errors import AISError
 from botocore.config import Config
 
+from .helpers import metric
 from .server import StrataServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -37,11 +37,7 @@ def _s3(server: StrataServer) -> Any:
 
 
 def _metric(server: StrataServer, name: str) -> int:
-    text = requests.get(f"{server.endpoint}/metrics", timeout=10).text
-    for line in text.splitlines():
-        if line.startswith(f"ais_target_{name}{{"):
-            return int(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not exported")
+    return metric(server.endpoint, name)
 
 
 def _code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
