@@ -196,18 +196,24 @@ _DEVICE = b"0000000\0" * 2
 _CONSTANT_SUM = sum(_UID_GID) + sum(b" " * 8) + sum(_POSIX_MAGIC) + sum(_DEVICE)
 
 
+def _mode_field(mode: int) -> tuple[bytes, int]:
+    """A mode's header field and its byte sum (a stream repeats a handful of modes: computed once)."""
+    known = _MODE_FIELDS.get(mode)
+    if known is None:
+        field = b"%07o\0" % (mode & 0o7777)
+        known = _MODE_FIELDS[mode] = (field, sum(field))
+    return known
+
+
+_MODE_FIELDS: dict[int, tuple[bytes, int]] = {}
+
+
 def _ustar(name: bytes, prefix: bytes, size: int, mtime: int, mode: int, typeflag: bytes) -> bytes:
-    mode_field = b"%07o\0" % (mode & 0o7777)
+    mode_field, mode_sum = _mode_field(mode)
     size_field = b"%011o\0" % size
     mtime_field = b"%011o\0" % mtime
     checksum = (
-        _CONSTANT_SUM
-        + sum(name)
-        + sum(prefix)
-        + sum(mode_field)
-        + sum(size_field)
-        + sum(mtime_field)
-        + typeflag[0]
+        _CONSTANT_SUM + sum(name) + sum(prefix) + mode_sum + sum(size_field) + sum(mtime_field) + typeflag[0]
     )
     return _HEADER.pack(
         name, mode_field, _UID_GID, size_field, mtime_field, b"%06o\0 " % checksum, typeflag, b"",
