@@ -134,8 +134,11 @@ class FrameEncoder:
         self.level = level
         self.frame_size = frame_size
         self.stats = EncodeStats()
-        self._options: dict[int, int] = {pyzstd.CParameter.compressionLevel: level, pyzstd.CParameter.checksumFlag: 1,
-                         pyzstd.CParameter.contentSizeFlag: 1}
+        self._options: dict[int, int] = {
+            pyzstd.CParameter.compressionLevel: level,
+            pyzstd.CParameter.checksumFlag: 1,  # zstd verifies each frame on decode: bit rot is caught
+            pyzstd.CParameter.contentSizeFlag: 1,  # the frame states its size: checked before decoding
+        }
         self._pending = bytearray()
         self._entries: list[tuple[int, int]] = []
         self._finished = False
