@@ -306,9 +306,15 @@ class StoredReader:
         frame = _read_exact(self._read_at, start, end - start)
         try:
             declared = pyzstd.get_frame_info(frame).decompressed_size
-            if declared != expected:  # checked before decoding: a lying header must not allocate
+            if declared is None:  # a writer that did not record sizes: decode at most what the table says
+                decompressor = pyzstd.ZstdDecompressor()
+                data = decompressor.decompress(frame, expected + 1)
+                if not decompressor.eof or decompressor.unused_data:
+                    raise ObjectCorrupted(f"frame {index} does not end where the seek table says")
+            elif declared != expected:  # checked before decoding: a lying header must not allocate
                 raise ObjectCorrupted(f"frame {index} declares {declared} B, the seek table {expected} B")
-            data = pyzstd.decompress(frame)
+            else:
+                data = pyzstd.decompress(frame)
         except pyzstd.ZstdError as error:
             raise ObjectCorrupted(f"frame {index} of the compressed object does not decode: {error}") \
                 from None
