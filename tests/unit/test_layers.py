@@ -3,7 +3,8 @@
 The order (bottom first) is the architecture a newcomer should see in the tree:
 
     core                       names, errors, HRW, wire structs: imports no other Strata package
-    config, archive, server    bucket props and cluster config; archive formats; the HTTP transport
+    config, archive, server,   bucket props and cluster config; archive formats; the HTTP transport;
+    compress                   the compressed stored form and the codec choice
     storage                    mountpaths, object files, metadata, multipart and append files
     cluster                    cluster map, BMD, metadata stores, etcd, node-to-node transfers
     objects                    the object service: the one object path under every front
@@ -28,7 +29,7 @@ from pathlib import Path
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "strata"
 LAYERS: list[set[str]] = [
     {"core"},
-    {"config", "archive", "server"},
+    {"config", "archive", "server", "compress"},
     {"storage"},
     {"cluster"},
     {"objects"},
