@@ -73,6 +73,8 @@ def validate(cfg: ClusterConfig) -> None:
     _validate_memsys(cfg)
     sections.validate_write_policy(cfg.write_policy)
     sections.validate_rate_limit(cfg.rate_limit)
+    if cfg.compression is not None:
+        sections.validate_compression(cfg.compression)
     _validate_auth(cfg)
     _validate_keepalive(cfg)
     rules.duration_range("downloader.timeout", cfg.downloader.timeout, 1.0, HOUR)

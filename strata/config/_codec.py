@@ -9,6 +9,8 @@ as ``int``, durations as float seconds) and mark the wire encoding on the field 
     Duration   -> "2h0m"             SizeIEC  -> "256KiB"
     QuotedInt  -> "18446744073709551615"
     OmitZero   -> left out when 0 / "" / empty (Go's omitempty on a leaf)
+    SizeExact  -> "4MiB" or "5000B" (Strata's own keys: exact, and a JSON number of bytes is accepted too)
+    SizeOrAuto -> a SizeExact where 0 is spelled "auto" both ways
     ``X | None`` fields are pointers in Go: left out when None.
 
 Decoding follows AIStore's jsoniter setup: keys match case-insensitively, unknown keys are rejected, and
@@ -30,7 +32,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from .units import format_duration, format_size_iec, parse_duration, parse_size_iec
+from .units import format_duration, format_size_exact, format_size_iec, parse_duration, parse_size_iec
 
 
 class Wire(enum.Enum):
@@ -38,11 +40,15 @@ class Wire(enum.Enum):
     SIZE = "size"
     QUOTED = "quoted"
     OMIT_ZERO = "omit_zero"
+    SIZE_EXACT = "size_exact"
+    AUTO = "auto"
 
 
 Duration = Annotated[float, Wire.DURATION]
 SizeIEC = Annotated[int, Wire.SIZE]
 QuotedInt = Annotated[int, Wire.QUOTED]
+SizeExact = Annotated[int, Wire.SIZE_EXACT]
+SizeOrAuto = Annotated[int, Wire.SIZE_EXACT, Wire.AUTO]
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
 
@@ -55,10 +61,11 @@ class FieldError(ValueError):
 class _Field:
     name: str  # Python attribute
     key: str  # AIStore JSON key
-    kind: str  # bool | int | float | str | duration | size | quoted | struct | list | dict | any
+    kind: str  # bool | int | float | str | duration | size | size_exact | quoted | struct | list | dict | any
     struct: type[msgspec.Struct] | None
     optional: bool
     omit_zero: bool
+    auto: bool = False  # 0 is spelled "auto" on the wire (SizeOrAuto)
 
 
 def _classify(name: str, key: str, tp: Any) -> _Field:
@@ -77,6 +84,8 @@ def _classify(name: str, key: str, tp: Any) -> _Field:
         kind = "duration"
     elif Wire.SIZE in markers:
         kind = "size"
+    elif Wire.SIZE_EXACT in markers:
+        kind = "size_exact"
     elif Wire.QUOTED in markers:
         kind = "quoted"
     elif isinstance(origin, type) and issubclass(origin, msgspec.Struct):
@@ -89,7 +98,7 @@ def _classify(name: str, key: str, tp: Any) -> _Field:
         kind = "dict"
     else:
         kind = "any"
-    return _Field(name, key, kind, struct, optional, Wire.OMIT_ZERO in markers)
+    return _Field(name, key, kind, struct, optional, Wire.OMIT_ZERO in markers, Wire.AUTO in markers)
 
 
 @functools.cache
@@ -130,6 +139,8 @@ def _encode_value(field: _Field, value: Any) -> Any:
         return format_duration(value)
     if field.kind == "size":
         return format_size_iec(value)
+    if field.kind == "size_exact":
+        return "auto" if field.auto and value == 0 else format_size_exact(value)
     if field.kind == "quoted":
         return str(value)
     if field.kind in ("list", "dict", "any"):
@@ -231,6 +242,13 @@ def _decode_value(field: _Field, current: Any, value: Any, key: str, readonly: f
             value = decode_json_object(value, key)
         base = current if current is not None else field.struct()
         return merge(base, value, path=key, readonly=readonly)
+    if field.auto:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return 0
+        try:
+            return decode_scalar(field.kind, value, key)
+        except FieldError:
+            raise FieldError(f'{key} is not "auto" or a valid size: {_show(value)} (e.g. "4MiB")') from None
     return decode_scalar(field.kind, value, key)
 
 
@@ -278,6 +296,15 @@ def decode_scalar(kind: str, value: Any, key: str) -> Any:
             return parse_size_iec(value)
         except ValueError:
             raise FieldError(f'{key} is not a valid size: {_show(value)} (e.g. "256KiB", "1GiB")') from None
+    if kind == "size_exact":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value  # a number of bytes
+        if isinstance(value, str):
+            try:
+                return parse_size_iec(value)
+            except ValueError:
+                pass
+        raise FieldError(f'{key} is not a valid size: {_show(value)} (e.g. "4MiB", "65536", or 65536)')
     if kind == "list":
         if isinstance(value, str):
             text = value.strip()

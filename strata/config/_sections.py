@@ -13,12 +13,16 @@ from typing import Annotated
 import msgspec
 
 from . import _rules as rules
-from ._codec import Duration, SizeIEC, Wire
-from .units import GiB, KiB, TiB
+from ._codec import Duration, SizeExact, SizeIEC, SizeOrAuto, Wire
+from .units import GiB, KiB, MiB, TiB, format_size_exact
 
 CHECKSUM_TYPES = ("none", "xxhash", "xxhash2", "md5", "crc32c", "sha256", "sha512")
 COMPRESSION_CHOICES = ("never", "always")
 WRITE_POLICIES = ("immediate", "delayed", "never")
+COMPRESSION_CODECS = ("auto", "zstd", "none")
+COMPRESSION_LEVELS = (1, 19)  # zstd's regular levels; 20-22 ("ultra") need windows too large per frame
+COMPRESSION_FRAME_SIZES = (64 * KiB, 64 * MiB)  # a frame is the unit a range read decodes whole
+COMPRESSION_MIN_SIZES = (0, GiB)  # objects below min_size are stored as they are; 0 = compress all
 
 OmitZeroInt = Annotated[int, Wire.OMIT_ZERO]
 OmitZeroSize = Annotated[int, Wire.SIZE, Wire.OMIT_ZERO]
@@ -75,6 +79,24 @@ class LRUConf(msgspec.Struct, frozen=True, kw_only=True):
 class WritePolicyConf(msgspec.Struct, frozen=True, kw_only=True):
     data: str = "immediate"
     md: str = "immediate"
+
+
+class CompressionConf(msgspec.Struct, frozen=True, kw_only=True):
+    """Compression at rest (Strata's own; not an AIStore section). Settings only: changing them never
+    rewrites stored objects, it applies to what is written afterwards.
+
+    ``codec``: ``auto`` (zstd, passing already-compressed data through), ``zstd`` or ``none``.
+    ``level``: zstd level in [1, 19]. ``frame_size``: bytes per independent frame, ``auto`` (``0`` on
+    input; sized by the object: 1MiB up to 1MiB, 4MiB up to 100MiB, 16MiB above) or a size in
+    [64KiB, 64MiB]. ``min_size``: objects smaller than this are stored uncompressed, in [0, 1GiB].
+    Sizes are exact on the wire (``"4MiB"``, ``"5000B"``) and may also be given as a number of bytes.
+    """
+
+    enabled: bool = False
+    codec: str = "auto"
+    level: int = 3
+    frame_size: SizeOrAuto = 0  # 0 = auto
+    min_size: SizeExact = 4 * KiB
 
 
 class RateLimitBackendConf(msgspec.Struct, frozen=True, kw_only=True):
@@ -203,3 +225,21 @@ __all__ = [
     "VersioningConf",
     "WritePolicyConf",
 ]
+
+
+def validate_compression(conf: CompressionConf, key: str = "compression") -> None:
+    rules.one_of(f"{key}.codec", conf.codec, COMPRESSION_CODECS)
+    rules.int_range(f"{key}.level", conf.level, *COMPRESSION_LEVELS)
+    if conf.frame_size != 0:  # 0 = auto
+        low, high = COMPRESSION_FRAME_SIZES
+        if not low <= conf.frame_size <= high:
+            raise rules.Violation(
+                f'{key}.frame_size ({format_size_exact(conf.frame_size)}) must be "auto" or in '
+                f"[{rules.show_size(low)}, {rules.show_size(high)}]"
+            )
+    low, high = COMPRESSION_MIN_SIZES
+    if not low <= conf.min_size <= high:
+        raise rules.Violation(
+            f"{key}.min_size ({format_size_exact(conf.min_size)}) must be in "
+            f"[{rules.show_size(low)}, {rules.show_size(high)}]"
+        )

@@ -3,7 +3,7 @@
 The JSON of ``BucketProps`` is the ``Ais-Bucket-Props`` header of ``HEAD /v1/buckets/B`` and what we
 persist in the bucket metadata, so it is byte-for-byte AIStore's shape: keys in AIStore's encoding order,
 the literal key ``Renamed`` (a Go field with no json tag), ``access``/``features``/``bid``/``created``
-as quoted integers, every section present.
+as quoted integers, every section present -- plus Strata's ``compression`` section, last.
 
 Lifecycle, as in AIStore:
 1. create-bck: ``new_bucket_props`` copies the inheritable sections of the cluster config (once -- a
@@ -174,6 +174,9 @@ class BucketProps(msgspec.Struct, frozen=True, kw_only=True):
     bid: QuotedInt = 0
     created: QuotedInt = 0  # Unix nanoseconds
     versioning: shared.VersioningConf = msgspec.field(default_factory=shared.VersioningConf)
+    # Strata's own, last so AIStore's keys keep their order; clients that parse the header as JSON (the
+    # SDK, ``ais``) pass unknown keys through.
+    compression: shared.CompressionConf = msgspec.field(default_factory=shared.CompressionConf)
 
 
 def normalize_provider(provider: str) -> str:
@@ -263,6 +266,7 @@ def _inherit(cfg: ClusterConfig, *, provider: str, created_ns: int, bid: int) ->
         chunks=shared.normalize_chunks(cfg.chunks),
         write_policy=shared.normalize_write_policy(cfg.write_policy),
         rate_limit=cfg.rate_limit,
+        compression=cfg.compression or shared.CompressionConf(),
         features=cfg.features & BUCKET_FEATURES,
         access=ACCESS_ALL,
         bid=bid,
@@ -341,6 +345,7 @@ def _check_rules(props: BucketProps, *, previous: BucketProps | None, force: boo
     shared.validate_lru(props.lru)
     shared.validate_write_policy(props.write_policy)
     shared.validate_rate_limit(props.rate_limit)
+    shared.validate_compression(props.compression)
     if props.mirror.enabled and props.chunks.objsize_limit > 0:
         raise _rules.Violation(
             "mirror cannot be combined with chunking: disable mirror or set chunks.objsize_limit to 0 "

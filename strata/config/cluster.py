@@ -88,6 +88,9 @@ class ClusterConfig(msgspec.Struct, frozen=True, kw_only=True):
     write_policy: shared.WritePolicyConf = _field(shared.WritePolicyConf)
     tracing: dict[str, Any] | None = None
     s3: cs.S3Conf | None = None  # Strata's own: the S3 front's users and addressing
+    # Strata's own: what new buckets inherit as their ``compression`` prop; left out of the wire until
+    # set, so an untouched config stays AIStore's shape. None reads as ``CompressionConf()``.
+    compression: shared.CompressionConf | None = None
     features: QuotedInt = 0
     lastupdate_time: str = ""
     uuid: str = ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_duration", "format_size_iec", "parse_duration", "parse_size_iec"]
+__all__ = ["format_duration", "format_size_exact", "format_size_iec", "parse_duration", "parse_size_iec"]
 
 _NS_PER_UNIT = {
     "ns": 1,
@@ -157,4 +157,16 @@ def format_size_iec(n: int) -> str:
     for suffix, unit in _SIZE_UNITS:
         if n >= unit:
             return f"{n / unit:.0f}{suffix}"
+    return f"{n}B"
+
+
+def format_size_exact(n: int) -> str:
+    """Bytes to IEC text that reads back to the same number: 4194304 -> ``"4MiB"``, 5000 -> ``"5000B"``.
+
+    For Strata's own size keys (``compression.min_size``...), where ``format_size_iec``'s rounding would
+    change a stored value on its way through the bucket metadata (5000 bytes -> ``"5KiB"`` = 5120).
+    """
+    for suffix, unit in _SIZE_UNITS:
+        if n >= unit and n % unit == 0:
+            return f"{n // unit}{suffix}"
     return f"{n}B"

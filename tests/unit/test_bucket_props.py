@@ -32,7 +32,7 @@ from strata.core.errors import InvalidRequest
 CREATED = 1_700_000_000_123_456_789
 KEY_ORDER = [
     "backend_bck", "write_policy", "provider", "Renamed", "checksum", "extra", "rate_limit", "ec", "chunks",
-    "mirror", "lru", "access", "features", "bid", "created", "versioning",
+    "mirror", "lru", "access", "features", "bid", "created", "versioning", "compression",
 ]  # fmt: skip
 
 # A new ais:// bucket under the code-default cluster config, as the spec's table lists it.
@@ -58,6 +58,8 @@ EXPECTED_NEW_AIS_BUCKET: dict[str, Any] = {
     "bid": str((1 << 63) | 7),
     "created": str(CREATED),
     "versioning": {"enabled": True, "validate_warm_get": False, "synchronize": False},
+    # Strata's own section, last (not in AIStore's Bprops)
+    "compression": {"enabled": False, "codec": "auto", "level": 3, "frame_size": "auto", "min_size": "4KiB"},
 }  # fmt: skip
 
 
@@ -342,6 +344,21 @@ VIOLATIONS: list[tuple[str, dict[str, Any], str]] = [
     ("ais", {"extra.oci.region": "r" * 65}, "extra.oci.region is 65 characters long; the limit is 64"),
     ("ais", {"extra.custom": "c" * 129}, "extra.custom is 129 characters long; the limit is 128"),
     ("ais", {"extra.custom": "bad\nvalue"}, "extra.custom must not contain control characters"),
+    ("ais", {"compression.codec": "gzip"}, 'compression.codec ("gzip") must be one of "auto", "zstd", "none"'),
+    ("ais", {"compression.level": 0}, "compression.level (0) must be in [1, 19]"),
+    ("ais", {"compression.level": "20"}, "compression.level (20) must be in [1, 19]"),
+    ("ais", {"compression.level": "high"}, "compression.level must be an integer"),
+    ("ais", {"compression.enabled": "yes"}, "compression.enabled must be a boolean"),
+    ("ais", {"compression.frame_size": "32KiB"}, 'compression.frame_size (32KiB) must be "auto" or in [64KiB, 64MiB]'),
+    ("ais", {"compression.frame_size": 65535}, 'compression.frame_size (65535B) must be "auto" or in [64KiB, 64MiB]'),
+    ("ais", {"compression.frame_size": "128MiB"}, 'compression.frame_size (128MiB) must be "auto" or in [64KiB, 64MiB]'),
+    ("ais", {"compression.frame_size": "big"}, 'compression.frame_size is not "auto" or a valid size: "big"'),
+    ("ais", {"compression.frame_size": True}, 'compression.frame_size is not "auto" or a valid size: true'),
+    ("ais", {"compression.min_size": "4 furlongs"}, 'compression.min_size is not a valid size: "4 furlongs"'),
+    ("ais", {"compression.min_size": "auto"}, 'compression.min_size is not a valid size: "auto"'),
+    ("ais", {"compression.min_size": -1}, "compression.min_size (-1B) must be in [0B, 1GiB]"),
+    ("ais", {"compression.min_size": "2GiB"}, "compression.min_size (2GiB) must be in [0B, 1GiB]"),
+    ("ais", {"compression.ratio": 2}, 'unknown key "compression.ratio"'),
 ]  # fmt: skip
 
 
@@ -353,6 +370,75 @@ def test_every_rule_has_a_clear_message(provider: str, partial: dict[str, Any], 
     assert message in str(info.value), str(info.value)
     assert str(info.value).startswith("bucket props: ")
     assert isinstance(info.value, InvalidRequest) and info.value.status == 400
+
+
+# --- compression (Strata's own prop) -----------------------------------------------------------------
+
+
+def test_compression_sizes_are_exact_and_auto_both_ways() -> None:
+    """Sizes take IEC text, plain digits or a JSON number, and read back exactly (no IEC rounding)."""
+    props = update_bucket_props(
+        new_ais(),
+        {"compression.enabled": "true", "compression.codec": "zstd", "compression.level": "19",
+         "compression.frame_size": "4MiB", "compression.min_size": 5000},
+    )  # fmt: skip
+    conf = props.compression
+    assert (conf.enabled, conf.codec, conf.level, conf.frame_size, conf.min_size) == (
+        True, "zstd", 19, 4 << 20, 5000,
+    )  # fmt: skip
+    assert wire(props)["compression"] == {
+        "enabled": True, "codec": "zstd", "level": 19, "frame_size": "4MiB", "min_size": "5000B",
+    }  # fmt: skip
+    assert bucket_props_from_json(bucket_props_to_json(props)) == props
+    for spelling, expected in (("auto", 0), ("AUTO", 0), (0, 0), ("65536", 64 << 10), (64 << 20, 64 << 20)):
+        assert (
+            update_bucket_props(props, {"compression.frame_size": spelling}).compression.frame_size
+            == expected
+        )
+    assert (
+        wire(update_bucket_props(props, {"compression.frame_size": "auto"}))["compression"]["frame_size"]
+        == "auto"
+    )
+    assert update_bucket_props(props, {"compression": {"min_size": "0"}}).compression.min_size == 0
+    assert update_bucket_props(props, {"compression.level": 1}).compression.level == 1
+
+
+def test_props_stored_before_compression_existed_still_load() -> None:
+    """Bucket metadata written by an older Strata has no ``compression`` key: it loads with the default."""
+    document = wire(new_ais())
+    del document["compression"]
+    props = bucket_props_from_json(json.dumps(document).encode())
+    assert props.compression == new_ais().compression
+
+
+def test_compression_is_inherited_from_the_cluster_config_once() -> None:
+    cfg = update_cluster_config(
+        default_cluster_config(),
+        {
+            "compression": {
+                "enabled": True,
+                "codec": "zstd",
+                "level": 7,
+                "frame_size": "1MiB",
+                "min_size": "0",
+            }
+        },
+    )
+    props = new_bucket_props(cfg, provider="ais", created_ns=1, bid=1)
+    assert wire(props)["compression"] == {
+        "enabled": True, "codec": "zstd", "level": 7, "frame_size": "1MiB", "min_size": "0B",
+    }  # fmt: skip
+    # a create request's props win over the inherited ones; a later cluster change reaches no bucket
+    overridden = new_bucket_props(
+        cfg, provider="ais", created_ns=1, bid=1, overrides={"compression.enabled": False}
+    )
+    assert not overridden.compression.enabled and overridden.compression.level == 7
+    later = update_cluster_config(cfg, {"compression.level": 9})
+    assert props.compression.level == 7 and later.compression is not None and later.compression.level == 9
+    # reset-bprops inherits afresh
+    changed = update_bucket_props(props, {"compression.enabled": False})
+    assert reset_bucket_props(changed, later).compression.level == 9
+    assert reset_bucket_props(changed, default_cluster_config()).compression == new_ais().compression
 
 
 def test_partial_must_be_an_object() -> None:

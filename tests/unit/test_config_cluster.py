@@ -417,6 +417,11 @@ VIOLATIONS: list[tuple[dict[str, Any], str]] = [
     ({"net.http.server_idle_conn_time": "2h"}, "net.http.server_idle_conn_time (2h0m) must be in [100ms, 1h0m]"),
     ({"fshc.io_err_time": "5s"}, "fshc.io_err_time (5s) must be in [10s, 1m]"),
     ({"distributed_sort.missing_shards": "explode"}, 'distributed_sort.missing_shards ("explode") must be one of'),
+    ({"compression.codec": "lz4"}, 'compression.codec ("lz4") must be one of "auto", "zstd", "none"'),
+    ({"compression.level": 22}, "compression.level (22) must be in [1, 19]"),
+    ({"compression.frame_size": "64MiB1"}, 'compression.frame_size is not "auto" or a valid size: "64MiB1"'),
+    ({"compression.frame_size": "65MiB"}, 'compression.frame_size (65MiB) must be "auto" or in [64KiB, 64MiB]'),
+    ({"compression.min_size": "1.5GiB"}, "compression.min_size (1536MiB) must be in [0B, 1GiB]"),
 ]  # fmt: skip
 
 
@@ -452,6 +457,26 @@ def test_boundaries_are_inclusive() -> None:
     )
     assert cfg.mirror.copies == 32
     assert cfg.timeout.ec_streams_time == -1
+
+
+def test_compression_section_is_strata_own_and_left_out_until_set(tmp_path: Path) -> None:
+    """An untouched config keeps AIStore's shape; once set, the section is on the wire and round-trips."""
+    assert "compression" not in wire(default_cluster_config())
+    cfg = update_cluster_config(
+        default_cluster_config(), {"compression.enabled": "true", "compression.frame_size": "64KiB"}
+    )
+    assert wire(cfg)["compression"] == {
+        "enabled": True, "codec": "auto", "level": 3, "frame_size": "64KiB", "min_size": "4KiB",
+    }  # fmt: skip
+    assert cluster_config_from_json(cluster_config_to_json(cfg, mask_secrets=False)) == cfg
+    bounds = update_cluster_config(
+        cfg, {"compression": {"frame_size": 64 << 20, "level": 19, "min_size": "1GiB"}}
+    )
+    assert bounds.compression is not None and bounds.compression.frame_size == 64 << 20
+    path = tmp_path / "cluster.json"
+    path.write_text(json.dumps({"compression": {"level": 11}}))
+    loaded = load_cluster_config(str(path)).compression
+    assert loaded is not None and (loaded.level, loaded.enabled, loaded.frame_size) == (11, False, 0)
 
 
 # --- GET /v1/daemon?what=config --------------------------------------------------------------------

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from strata.config.units import format_duration, format_size_iec, parse_duration, parse_size_iec
+from strata.config.units import (
+    format_duration,
+    format_size_exact,
+    format_size_iec,
+    parse_duration,
+    parse_size_iec,
+)
 
 GiB = 1 << 30
 
@@ -108,3 +114,19 @@ def test_format_size_iec_zero_decimals(size: int, text: str) -> None:
 def test_sizes_that_are_whole_units_round_trip() -> None:
     for size in (0, 1, 512, 4096, 65536, 1 << 20, 5 << 30, 1 << 40):
         assert parse_size_iec(format_size_iec(size)) == size
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0B"),
+        (5000, "5000B"),
+        (4096, "4KiB"),
+        (4 << 20, "4MiB"),
+        ((1 << 30) + 1024, "1048577KiB"),
+        (-1, "-1B"),
+    ],
+)
+def test_format_size_exact_reads_back_to_the_same_number(size: int, text: str) -> None:
+    assert format_size_exact(size) == text
+    assert parse_size_iec(text) == size
