@@ -28,6 +28,8 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.foundation import git_line
+
 # Runs inside the tree under test. It knows both shapes of the code: the node and app moved in the
 # object-service redesign (strata.roles / strata.daemons), and the old ones (strata.api).
 _PROBE = textwrap.dedent(
@@ -127,14 +129,6 @@ LOADS = (
 )
 
 
-def _git_line(tree: Path) -> str:
-    def git(*args: str) -> str:
-        out = subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True, check=False)
-        return out.stdout.strip()
-
-    return f"{git('rev-parse', '--abbrev-ref', 'HEAD')} @ {git('rev-parse', '--short', 'HEAD')}"
-
-
 def _probe(tree: Path, load: str, repeats: int) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
@@ -179,7 +173,7 @@ def main() -> int:
     command = "python -m bench.handler_cost " + " ".join(sys.argv[1:])
     section = "\n".join(
         [
-            f"## {stamp} — handler cost in-process — {_git_line(before)} → {_git_line(after)}",
+            f"## {stamp} — handler cost in-process — {git_line(before)} → {git_line(after)}",
             "",
             f"- command: `{command}`",
             f"- before: `{before}`; after: `{after}`; each probe a fresh process on that tree, alternating",

@@ -119,7 +119,7 @@ class LocalSource:
     ) -> None:
         self.objects = objects
         self.props: dict[BucketRef, BucketProps] = {}  # the request's buckets, as of its start
-        self._last: tuple[BucketRef | None, BucketProps] = (None, BucketProps())
+        self._last: tuple[BucketRef, BucketProps] | None = None  # the last entry's bucket
         self.capacity = shards_open
         self.shards: collections.OrderedDict[tuple[str, str], _OpenShard] = collections.OrderedDict()
 
@@ -138,7 +138,8 @@ class LocalSource:
         if entry.archpath:
             return self._archived(entry)
         bck = entry.bck
-        props = self._last[1] if bck is self._last[0] else self._props(bck)
+        last = self._last
+        props = last[1] if last is not None and bck is last[0] else self._props(bck)
         obj = self.objects.open(bck, entry.name, props)  # checksum validated if the bucket asks
         try:
             offset, count = (0, obj.size) if entry.whole else object_span(entry, obj.size, _uri(entry))

@@ -73,6 +73,12 @@ def fsync_wanted(props: BucketProps) -> bool:
     return bool(int(props.features) & FEATURE_FSYNC_PUT)
 
 
+def count_put(metrics: Metrics, md: ObjectMetadata) -> None:
+    """Count one stored write (PUT, copy, multipart complete, a job's copy or shard) of ``md.size``."""
+    metrics.add("put_count")
+    metrics.add("put_bytes", md.size)
+
+
 class ObjectPut:
     """A write in progress: bytes go to a work file as they arrive; ``commit`` publishes them.
 
@@ -106,8 +112,7 @@ class ObjectPut:
             expected_checksum=expected_checksum,
             etag=etag,
         )
-        self._metrics.add("put_count")
-        self._metrics.add("put_bytes", md.size)
+        count_put(self._metrics, md)
         return md
 
     def abort(self) -> None:
@@ -365,8 +370,7 @@ class ObjectService:
             versioning=dst_props.versioning.enabled,
             fsync=fsync_wanted(dst_props),
         )
-        self.metrics.add("put_count")
-        self.metrics.add("put_bytes", md.size)
+        count_put(self.metrics, md)
         return md
 
     def rename(self, bck: BucketRef, src_name: str, dst_name: str) -> None:
@@ -439,8 +443,7 @@ class ObjectService:
             custom=custom,
             etag=etag,
         )
-        self.metrics.add("put_count")
-        self.metrics.add("put_bytes", md.size)
+        count_put(self.metrics, md)
         return md
 
     def abort_upload(self, bck: BucketRef, object_name: str, upload_id: str) -> None:
