@@ -22,6 +22,11 @@ class ObjectMetadata(msgspec.Struct, array_like=True):
 
     ``size`` is the logical size a client sees; ``mtime_ns`` is when this version was written
     (Last-Modified); ``atime_ns`` the last access recorded (set on write, refreshed lazily).
+
+    ``codec`` is how the bytes are stored: "" as they are, ``"zstd"`` in the seekable zstd form
+    (``strata.compress``), ``stored_size`` bytes on disk. ``size``, ``checksum_value`` and ``etag`` are
+    always those of the original bytes, whatever the codec. (New fields go last: records written before
+    them decode with the defaults.)
     """
 
     size: int
@@ -32,6 +37,13 @@ class ObjectMetadata(msgspec.Struct, array_like=True):
     atime_ns: int = 0
     custom: dict[str, str] = {}
     etag: str = ""
+    codec: str = ""
+    stored_size: int = 0
+
+    @property
+    def stored(self) -> int:
+        """Bytes this version takes on disk (its file's size): ``stored_size`` when compressed."""
+        return self.stored_size if self.codec else self.size
 
 
 _encoder = msgspec.msgpack.Encoder()
