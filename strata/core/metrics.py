@@ -40,6 +40,10 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("redirect_count", "requests redirected to a target (proxy)"),
     ("hot_hit_count", "GETs answered from the hot cache"),
     ("err_cksum_count", "reads refused because the stored bytes fail their checksum"),
+    ("compressed_put_count", "writes stored compressed (zstd frames)"),
+    ("passthrough_put_count", "writes to a compressing bucket stored as they are (already compressed, "
+     "too small, or not shrinking)"),
+    ("frames_decoded_count", "compressed frames decoded to serve reads"),
 )
 INDEX = {name: i for i, (name, _help) in enumerate(COUNTERS)}
 MAX_WORKERS = 64
