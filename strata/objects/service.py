@@ -418,7 +418,18 @@ class ObjectService:
         requests for the same shard version.
         """
         self.bucket(bck, ACCESS_GET, props)
-        return self.shards.open(self.store, bck, object_name, fmt)
+        obj = self.store.open(bck, object_name)
+        try:
+            return obj, self.shard_reader(obj, fmt, bck.object_uri(object_name))
+        except BaseException:
+            obj.close()
+            raise
+
+    def shard_reader(self, obj: OpenObject, fmt: str, uri: str = "") -> ArchiveReader:
+        """An archive reader over an open version: its file, or its frames when stored compressed
+        (members are then read through the seek table, decoding only the frames they lie in)."""
+        source: int | Decoded = self.decoded(obj, uri) if obj.metadata.codec else obj.fd
+        return self.shards.reader(self.store, obj, source, fmt)
 
     def remember_shard(self, obj: OpenObject, reader: ArchiveReader) -> None:
         self.shards.remember(self.store, obj, reader)
