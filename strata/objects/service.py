@@ -627,9 +627,26 @@ class ObjectService:
         self.metrics.add("append_count")
         return handle
 
-    def flush(self, bck: BucketRef, object_name: str, handle: str) -> ObjectMetadata:
-        """Publish what was appended under ``handle`` as the object's new version."""
+    def flush(
+        self, bck: BucketRef, object_name: str, handle: str
+    ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
+        """Publish what was appended under ``handle`` as the object's new version.
+
+        Into a compressing bucket the appended bytes are encoded on the way (in the codec threads:
+        an awaitable); otherwise the append file is renamed into place.
+        """
         props = self.bucket(bck, ACCESS_APPEND)
+        store = self._posix("append")
+        path = appends.handle_path(store, bck, object_name, handle)
+        size = os.stat(path).st_size
+        if compresses(props, size):
+
+            def encode() -> ObjectMetadata:
+                md = self._encode_files(bck, object_name, props, [path], size)
+                os.unlink(path)
+                return md
+
+            return self._offloaded(encode)
         return appends.flush(
             self._posix("append"),
             bck,
@@ -671,9 +688,24 @@ class ObjectService:
         *,
         custom: dict[str, str] | None = None,
         etag: str = "",
-    ) -> ObjectMetadata:
-        """Assemble the parts in order and publish them as the object (PUT access)."""
+    ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
+        """Assemble the parts in order and publish them as the object (PUT access).
+
+        Into a compressing bucket the parts are encoded as one stream (no per-part frames or padding:
+        a multipart upload compresses as well as a single PUT), in the codec threads (an awaitable).
+        """
         props = self.bucket(bck, ACCESS_PUT)
+        store = self._posix("a multipart upload")
+        directory, paths = multipart.part_files(store, bck, object_name, upload_id, parts)
+        size = sum(os.stat(path).st_size for path in paths)
+        if compresses(props, size):
+
+            def encode() -> ObjectMetadata:
+                md = self._encode_files(bck, object_name, props, paths, size, custom=custom, etag=etag)
+                multipart.completed(directory)
+                return md
+
+            return self._offloaded(encode)
         md = multipart.complete(
             self._posix("a multipart upload"),
             bck,
@@ -687,6 +719,34 @@ class ObjectService:
         )
         count_put(self.metrics, md)
         return md
+
+    def _encode_files(
+        self,
+        bck: BucketRef,
+        object_name: str,
+        props: BucketProps,
+        paths: list[str],
+        size: int,
+        *,
+        custom: dict[str, str] | None = None,
+        etag: str = "",
+    ) -> ObjectMetadata:
+        """Write the concatenation of ``paths`` as the object through the bucket's encoding (the caller
+        removes its files once the object is published)."""
+        out = self.put(bck, object_name, props, size_hint=size)
+        try:
+            for path in paths:
+                with open(path, "rb", buffering=0) as part:
+                    while piece := part.read(OFFLOAD_CHUNK):
+                        out.write(piece)
+        except BaseException:
+            out.abort()
+            raise
+        return out.commit(custom=custom, etag=etag)
+
+    @staticmethod
+    async def _offloaded(work: Callable[[], ObjectMetadata]) -> ObjectMetadata:
+        return await asyncio.get_running_loop().run_in_executor(codec_pool(), work)
 
     def abort_upload(self, bck: BucketRef, object_name: str, upload_id: str) -> None:
         self.bucket(bck, ACCESS_PUT)
