@@ -21,11 +21,13 @@ most two chunks queued before it holds back the client (``ObjectPut.feed`` in ``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from strata.compress import SAMPLE_SIZE, FrameEncoder, StoredReader, choose_codec, read_at_fd
 from strata.config.bucket_props import BucketProps
@@ -55,6 +57,32 @@ def codec_pool() -> ThreadPoolExecutor:
             _pool = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="codec")
             _pool_pid = os.getpid()
         return _pool
+
+
+T = TypeVar("T")
+_END = object()
+
+
+async def off_loop(work: Callable[[], T]) -> T:
+    """Run ``work`` in the codec threads (decoding a compressed shard's members, encoding a file)."""
+    return await asyncio.get_running_loop().run_in_executor(codec_pool(), work)
+
+
+async def iterate_off_loop(items: Iterator[T]) -> AsyncIterator[T]:
+    """Each next item of ``items`` produced in the codec threads: a response body whose every piece
+    may decode frames. Closing this closes ``items`` (its ``finally`` releases what it holds)."""
+    loop = asyncio.get_running_loop()
+    pool = codec_pool()
+    try:
+        while True:
+            item = await loop.run_in_executor(pool, next, items, _END)
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 def compresses(props: BucketProps, size_hint: int | None = None) -> bool:

@@ -56,6 +56,7 @@ from strata.objects.compression import (
     EncodingWrite,
     codec_pool,
     compresses,
+    off_loop,
     same_stored_form,
 )
 from strata.objects.hotcache import HotCache
@@ -646,7 +647,7 @@ class ObjectService:
                 os.unlink(path)
                 return md
 
-            return self._offloaded(encode)
+            return off_loop(encode)
         return appends.flush(
             self._posix("append"),
             bck,
@@ -705,7 +706,7 @@ class ObjectService:
                 multipart.completed(directory)
                 return md
 
-            return self._offloaded(encode)
+            return off_loop(encode)
         md = multipart.complete(
             self._posix("a multipart upload"),
             bck,
@@ -743,10 +744,6 @@ class ObjectService:
             out.abort()
             raise
         return out.commit(custom=custom, etag=etag)
-
-    @staticmethod
-    async def _offloaded(work: Callable[[], ObjectMetadata]) -> ObjectMetadata:
-        return await asyncio.get_running_loop().run_in_executor(codec_pool(), work)
 
     def abort_upload(self, bck: BucketRef, object_name: str, upload_id: str) -> None:
         self.bucket(bck, ACCESS_PUT)
