@@ -99,8 +99,8 @@ class ObjectPut:
     Checksum, versioning, fsync and compression follow the bucket's props as they were when the write
     began. Two ways in: ``write``/``commit`` from a thread (jobs, multipart, copies: compression runs
     inline), and ``feed``/``finish`` from the event loop (streamed PUT bodies): when the bucket
-    compresses, whole chunks go to the codec threads in order, at most two queued before the client
-    is held back (``set_flow_control``), and ``finish`` awaits them.
+    compresses, 1 MiB chunks go to the codec threads in order, at most a frame's worth queued before
+    the client is held back (``set_flow_control``), and ``finish`` awaits them.
     """
 
     __slots__ = (
@@ -195,13 +195,18 @@ class ObjectPut:
         if self._error is not None:
             raise self._error
         self._chunk += data
-        if len(self._chunk) >= max(encoding.frame, OFFLOAD_CHUNK):
+        if len(self._chunk) >= OFFLOAD_CHUNK:
             self._queue.append(self._chunk)
             self._chunk = bytearray()
             self._kick()
-            if len(self._queue) >= 2 and self._pause is not None and not self._paused:
+            if self._backlogged() and self._pause is not None and not self._paused:
                 self._paused = True
                 self._pause()
+
+    def _backlogged(self) -> bool:
+        """Whether the codec threads are a frame behind: hold the client back until they catch up."""
+        assert self._encoding is not None
+        return len(self._queue) * OFFLOAD_CHUNK >= max(self._encoding.frame, 2 * OFFLOAD_CHUNK)
 
     def _kick(self) -> None:
         if self._busy is not None or not self._queue or self._encoding is None:
@@ -220,7 +225,7 @@ class ObjectPut:
             self._queue.clear()
         else:
             self._kick()
-        if self._paused and (error is not None or len(self._queue) < 2):
+        if self._paused and (error is not None or not self._backlogged()):
             self._paused = False
             if self._resume is not None:
                 self._resume()
@@ -234,7 +239,10 @@ class ObjectPut:
     ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
         """Commit a fed write: at once when nothing heavy is left, else in the codec threads."""
         if self._encoding is None or (
-            self._busy is None and not self._queue and self._error is None and self.size <= INLINE_MAX
+            self._busy is None
+            and not self._queue
+            and self._error is None
+            and self.size + len(self._chunk) <= INLINE_MAX
         ):
             if self._chunk:
                 self.write(self._chunk)
@@ -399,15 +407,26 @@ class ObjectService:
         closes the version when done."""
         loop = asyncio.get_running_loop()
         end = offset + count
+        frames = decoded.frames_for(offset, count)
+        ahead: asyncio.Future[bytes] | None = None  # the next frame, decoding while this one is sent
         try:
-            for index in decoded.frames_for(offset, count):
+            for position, index in enumerate(frames):
                 start = decoded.frame_start(index)
-                if decoded.frame_start(index + 1) - start <= INLINE_MAX:
-                    data = decoded.frame(index)
+                if ahead is not None:
+                    data = await ahead
+                elif decoded.frame_start(index + 1) - start <= INLINE_MAX:
+                    data = decoded.decode(index)
                 else:
-                    data = await loop.run_in_executor(codec_pool(), decoded.frame, index)
+                    data = await loop.run_in_executor(codec_pool(), decoded.decode, index)
+                ahead = None
+                if position + 1 < len(frames):
+                    ahead = loop.run_in_executor(codec_pool(), decoded.decode, frames[position + 1])
                 yield data[max(offset - start, 0) : min(end - start, len(data))]
         finally:
+            if ahead is not None:  # its thread reads the descriptor closed next: let it finish
+                await asyncio.wait([ahead])
+                if not ahead.cancelled():
+                    ahead.exception()  # retrieved: an error there matters no more
             decoded.obj.close()
 
     def open_shard(
