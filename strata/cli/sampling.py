@@ -28,13 +28,13 @@ import re
 from dataclasses import dataclass, field
 
 NO_EXTENSION = "(none)"
-_EXTENSION = re.compile(r"[A-Za-z0-9_-]{1,10}")
+_EXTENSION = re.compile(r"[A-Za-z0-9_-]{1,12}")
 
 
 def stratum_of(object_name: str) -> str:
     """The extension of the name's last path segment, lower-cased (``a/b.TAR.gz`` -> ``gz``).
 
-    Only an extension that looks like one -- up to 10 letters, digits, ``_`` or ``-``, with a letter --
+    Only an extension that looks like one -- up to 12 letters, digits, ``_`` or ``-``, with a letter --
     makes a stratum; ``shard.000017``, ``.bashrc`` or a name ending in a dot fall in ``(none)``, so
     numbered or random suffixes do not split a bucket into thousands of one-object strata.
     """

@@ -94,20 +94,30 @@ def write_table(out: TextIO, report: dict[str, Any]) -> None:
 
 
 def _write_verification(out: TextIO, report: dict[str, Any]) -> int:
-    """One line per difference between the ledger and a recount; 1 when there is any."""
+    """One line per difference between the ledger and a recount (and per bucket written to while it
+    was recounted); 1 when there is any."""
     differences = report.get("differences") or []
-    if report.get("verified") and not differences:
+    unsettled = report.get("unsettled") or []
+    if report.get("verified") and not differences and not unsettled:
         out.write("verified: the ledger equals a recount of every object on disk\n")
         return 0
     for difference in differences:
-        where = f" on {difference['node']}" if difference.get("node") else ""
         out.write(
-            f"DIFFERENCE {difference['bucket']}{where}: ledger {_footprint(difference['ledger'])}, "
+            f"DIFFERENCE {difference['bucket']}{_on(difference)}: ledger {_footprint(difference['ledger'])}, "
             f"recount {_footprint(difference['recount'])}\n"
         )
-    if not differences:
+    for bucket in unsettled:
+        out.write(
+            f"UNSETTLED {bucket['bucket']}{_on(bucket)}: written to while it was recounted; "
+            "verify again when writes pause\n"
+        )
+    if not differences and not unsettled:
         out.write("not verified: the server did not recount\n")
     return 1
+
+
+def _on(item: dict[str, Any]) -> str:
+    return f" on {item['node']}" if item.get("node") else ""
 
 
 def _footprint(values: dict[str, Any]) -> str:

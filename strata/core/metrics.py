@@ -49,7 +49,7 @@ COUNTERS: tuple[tuple[str, str], ...] = (
 )
 INDEX = {name: i for i, (name, _help) in enumerate(COUNTERS)}
 # Strata's own names for counters that have no AIStore equivalent, exported beside the ais_* series
-# (which stay as they are): what the Grafana dashboard (deploy/grafana/strata-savings.json) queries.
+# (which stay as they are): what the Grafana dashboard (contrib/grafana/strata-savings.json) queries.
 STRATA_NAMES: dict[str, str] = {
     "compressed_put_count": "strata_compressed_puts_total",
     "passthrough_put_count": "strata_passthrough_puts_total",
