@@ -52,6 +52,7 @@ from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
 from strata.storage.checksum import Hasher, checksum_file
 from strata.storage.interface import ObjectStorage, PendingWrite
+from strata.storage.ledger import Ledger
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.objects import ObjectStore, ObjectWriter, OpenObject
 from strata.storage.shards import ShardIndexes
@@ -137,6 +138,11 @@ class ObjectService:
         self.metrics = metrics
         self.hot = hot
         self.shards = ShardIndexes()
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """The store's savings ledger (``storage.ledger``; None when ``STRATA_LEDGER=0``)."""
+        return self.store.ledger
 
     def _posix(self, what: str) -> ObjectStore:
         """The store for operations still written against the POSIX files (see ``storage.interface``)."""
