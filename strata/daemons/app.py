@@ -32,9 +32,10 @@ class NodeApp:
         if path == "/metrics":
             node = self.node
             body = node.metrics.exposition(node.role.name, node.node_id)
-            # the savings ledger's gauges; a gateway stores nothing, so it shows the names only
-            ledger = node.objects.ledger.totals() if node.role.stores_objects else {}
-            body += ledger_exposition(node.node_id, ledger)
+            # the savings ledger's gauges (none when it is off); a gateway stores nothing: names only
+            ledger = node.objects.ledger if node.role.stores_objects else None
+            if ledger is not None or not node.role.stores_objects:
+                body += ledger_exposition(node.node_id, ledger.totals() if ledger is not None else {})
             return FixedExchange(Response(200, [_PROMETHEUS], body))
         if self.s3.handles(request):  # /s3/..., or / when configured, or <bucket>.<domain>
             return self.s3.begin(request)
