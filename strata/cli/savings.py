@@ -98,7 +98,8 @@ def _write_verification(out: TextIO, report: dict[str, Any]) -> int:
     was recounted); 1 when there is any."""
     differences = report.get("differences") or []
     unsettled = report.get("unsettled") or []
-    if report.get("verified") and not differences and not unsettled:
+    corrupted = report.get("corrupted") or []
+    if report.get("verified") and not differences and not unsettled and not corrupted:
         out.write("verified: the ledger equals a recount of every object on disk\n")
         return 0
     for difference in differences:
@@ -111,7 +112,9 @@ def _write_verification(out: TextIO, report: dict[str, Any]) -> int:
             f"UNSETTLED {bucket['bucket']}{_on(bucket)}: written to while it was recounted; "
             "verify again when writes pause\n"
         )
-    if not differences and not unsettled:
+    for item in corrupted:
+        out.write(f"CORRUPTED {item['bucket']}/{item['object']}{_on(item)}: {item['error']}\n")
+    if not differences and not unsettled and not corrupted:
         out.write("not verified: the server did not recount\n")
     return 1
 

@@ -435,6 +435,27 @@ class ObjectService:
                     ahead.exception()  # retrieved: an error there matters no more
             decoded.obj.close()
 
+    def undecodable(self, bck: BucketRef) -> Iterator[tuple[str, str]]:
+        """Every compressed object of the bucket whose frames fail to decode or whose original fails
+        its checksum, with the reason (``strata savings --verify``: a full read of compressed data)."""
+        for name in self.store.iter_names(bck):
+            try:
+                obj = self.store.open(bck, name)
+            except ObjectNotFound:
+                continue
+            try:
+                md = obj.metadata
+                if not md.codec:
+                    continue
+                actual = self.decoded(obj, bck.object_uri(name)).checksum(md.checksum_type)
+                if md.checksum_type != "none" and actual != md.checksum_value:
+                    self.metrics.add("err_cksum_count")
+                    yield name, f"checksum mismatch: stored {md.checksum_value}, computed {actual}"
+            except ObjectCorrupted as exc:
+                yield name, exc.message
+            finally:
+                obj.close()
+
     def open_shard(
         self, bck: BucketRef, object_name: str, fmt: str, props: BucketProps | None = None
     ) -> tuple[OpenObject, ArchiveReader]:

@@ -12,7 +12,8 @@ adds up per bucket, an embedded node answers its own. The shape::
 ``ratio`` is original / stored (1.0 for an empty bucket), ``saved_bytes`` is ``max(0, original -
 stored)``, ``saved_ratio`` saved / original. Query: ``bck=NAME[&provider=ais]`` narrows to one bucket
 (404 when it does not exist); ``verify=true`` also recounts every object on disk (off the event loop)
-and adds ``"verified"`` and ``"differences"``: ``[{"bucket", "ledger": {...}, "recount": {...}}]`` (with
+and adds ``"verified"``, ``"corrupted"`` (compressed objects whose frames fail to decode: bit rot) and
+``"differences"``: ``[{"bucket", "ledger": {...}, "recount": {...}}]`` (with
 ``"node"`` in a cluster: a difference is one target's, and two targets' errors must not cancel out).
 A bucket whose ledger moved while the disks were walked cannot be judged either way: it is listed
 under ``"unsettled"`` (``[{"bucket"[, "node"]}]``) and the answer is not ``verified``.
@@ -127,13 +128,20 @@ def verify(node: Node, only: str | None) -> dict[str, Any]:
         ledger, recounted = after.get(bucket, empty), counted.get(bucket, empty)
         if ledger != recounted:
             differences.append({"bucket": bucket, "ledger": _as_dict(ledger), "recount": _as_dict(recounted)})
+    corrupted = [
+        {"bucket": bck.uri, "object": name, "error": error}
+        for bck in node.meta.bmd().refs()
+        if bck.uri in counted
+        for name, error in node.objects.undecodable(bck)
+    ]
     counts = dict(after)
     if only is not None:
         counts.setdefault(only, empty)
     body = report(counts)
-    body["verified"] = not differences and not unsettled
+    body["verified"] = not differences and not unsettled and not corrupted
     body["differences"] = differences
     body["unsettled"] = unsettled
+    body["corrupted"] = corrupted
     return body
 
 
@@ -152,6 +160,7 @@ async def from_targets(node: Node, request: Request, query: Query) -> Response:
     sums: dict[str, list[int]] = {}
     differences: list[dict[str, Any]] = []
     unsettled: list[dict[str, str]] = []
+    corrupted: list[dict[str, str]] = []
     verified = True
     for target_id, answer in sorted(answers.items()):
         if answer.status != 200:  # a target refused (the same 4xx everywhere) or failed: pass it on
@@ -167,9 +176,11 @@ async def from_targets(node: Node, request: Request, query: Query) -> Response:
             verified = verified and bool(part.get("verified"))
             differences += [{**difference, "node": target_id} for difference in part.get("differences", [])]
             unsettled += [{**bucket, "node": target_id} for bucket in part.get("unsettled", [])]
+            corrupted += [{**item, "node": target_id} for item in part.get("corrupted", [])]
     body = report({bucket: (values[0], values[1], values[2]) for bucket, values in sums.items()})
     if verifying:
-        body["verified"] = verified and not differences and not unsettled
+        body["verified"] = verified and not differences and not unsettled and not corrupted
         body["differences"] = differences
         body["unsettled"] = unsettled
+        body["corrupted"] = corrupted
     return json_response(body)
