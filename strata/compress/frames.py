@@ -26,11 +26,12 @@ import bisect
 import collections
 import os
 import struct
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
-import pyzstd
+import zstandard
 
 from strata.core.errors import ObjectCorrupted, RangeNotSatisfiable
 
@@ -60,6 +61,30 @@ _ZSTD_BLOCK_HEADER = 3
 _HEADER = struct.Struct("<II")
 _ENTRY = struct.Struct("<II")
 _FOOTER = struct.Struct("<IBI")
+
+_contexts = threading.local()  # zstd contexts are not for two threads at once: one set per thread
+
+
+def compress_frame(data: bytes | bytearray | memoryview, level: int) -> bytes:
+    """One independent zstd frame that records its size and ends with zstd's content checksum (so
+    bit rot is caught on decode). The GIL is released while zstd works: frames compress in parallel."""
+    compressors: dict[int, zstandard.ZstdCompressor] | None = getattr(_contexts, "compressors", None)
+    if compressors is None:
+        compressors = _contexts.compressors = {}
+    compressor = compressors.get(level)
+    if compressor is None:
+        compressor = compressors[level] = zstandard.ZstdCompressor(
+            level=level, write_checksum=True, write_content_size=True
+        )
+    return compressor.compress(data)
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    decompressor: zstandard.ZstdDecompressor | None = getattr(_contexts, "decompressor", None)
+    if decompressor is None:
+        decompressor = _contexts.decompressor = zstandard.ZstdDecompressor()
+    return decompressor
+
 
 ReadAt = Callable[[int, int], bytes]
 """``read_at(offset, length)`` returns exactly ``length`` bytes of the stored object from ``offset``."""
@@ -141,11 +166,7 @@ class FrameEncoder:
         self.level = level
         self.frame_size = frame_size
         self.stats = EncodeStats()
-        self._options: dict[int, int] = {
-            pyzstd.CParameter.compressionLevel: level,
-            pyzstd.CParameter.checksumFlag: 1,  # zstd verifies each frame on decode: bit rot is caught
-            pyzstd.CParameter.contentSizeFlag: 1,  # the frame states its size: checked before decoding
-        }
+
         self._pending = bytearray()
         self._entries: list[tuple[int, int]] = []
         self._finished = False
@@ -212,9 +233,9 @@ class FrameEncoder:
         """Compress one frame's input: now, or in the executor (a private copy: the caller's buffer
         may change once ``write`` returns), collecting finished frames in order into ``out``."""
         if self._executor is None:
-            out.append(self._record(pyzstd.compress(chunk, self._options), len(chunk)))
+            out.append(self._record(compress_frame(chunk, self.level), len(chunk)))
             return
-        future = self._executor.submit(pyzstd.compress, bytes(chunk), self._options)
+        future = self._executor.submit(compress_frame, bytes(chunk), self.level)
         self._running.append((future, len(chunk)))
         while len(self._running) > self._in_flight:
             self._collect(out, wait=True, keep=self._in_flight)
@@ -352,17 +373,14 @@ class StoredReader:
         expected = table.original_offsets[index + 1] - table.original_offsets[index]
         frame = _read_exact(self._read_at, start, end - start)
         try:
-            declared = pyzstd.get_frame_info(frame).decompressed_size
-            if declared is None:  # a writer that did not record sizes: decode at most what the table says
-                decompressor = pyzstd.ZstdDecompressor()
-                data = decompressor.decompress(frame, expected + 1)
-                if not decompressor.eof or decompressor.unused_data:
-                    raise ObjectCorrupted(f"frame {index} does not end where the seek table says")
+            declared = zstandard.get_frame_parameters(frame).content_size
+            if declared in (0, zstandard.CONTENTSIZE_UNKNOWN):  # no size recorded: decode at most the table's
+                data = _decompressor().decompress(frame, max_output_size=expected + 1)
             elif declared != expected:  # checked before decoding: a lying header must not allocate
                 raise ObjectCorrupted(f"frame {index} declares {declared} B, the seek table {expected} B")
             else:
-                data = pyzstd.decompress(frame)
-        except pyzstd.ZstdError as error:
+                data = _decompressor().decompress(frame)
+        except zstandard.ZstdError as error:
             raise ObjectCorrupted(f"frame {index} of the compressed object does not decode: {error}") \
                 from None
         if len(data) != expected:
