@@ -16,6 +16,7 @@ import msgspec
 from strata.api.archives import get_archived
 from strata.cluster.rebalance import METADATA_HEADER
 from strata.cluster.smap import NodeInfo
+from strata.cluster.transfer import STORED_MD_HEADER
 from strata.config.access import (
     ACCESS_GET,
 )
@@ -199,6 +200,9 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
         return PartExchange(node.objects.put_part(bck, object_name, upload_id, part))
     if "rebalance" in query:
         return begin_rebalance_put(node, request, bck, object_name)
+    stored = request.headers.get(STORED_MD_HEADER.lower())
+    if stored is not None:  # a copy from another target, as it is stored there (compressed)
+        return PutExchange(node.objects.put_stored(bck, object_name, _peer_metadata(node, stored)), None)
     expected = None
     client_type = request.headers.get("ais-checksum-type", "")
     client_value = request.headers.get("ais-checksum-value", "")
@@ -244,15 +248,18 @@ class RebalanceExchange:
             self.writer.abort()
 
 
-def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_name: str) -> RebalanceExchange:
+def _peer_metadata(node: Node, header: str) -> ObjectMetadata:
+    """A metadata record another target sent along with an object's bytes (cluster mode only)."""
     if not node.role.in_cluster:
-        raise InvalidRequest("rebalance transfers exist only in cluster mode")
+        raise InvalidRequest("object transfers between targets exist only in cluster mode")
     try:
-        carried = decode_metadata(
-            base64.b64decode(request.headers.get("ais-rebalance-md", ""), validate=True)
-        )
+        return decode_metadata(base64.b64decode(header, validate=True))
     except (ValueError, msgspec.DecodeError):
-        raise InvalidRequest("rebalance transfer without valid object metadata") from None
+        raise InvalidRequest("object transfer without valid object metadata") from None
+
+
+def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_name: str) -> RebalanceExchange:
+    carried = _peer_metadata(node, request.headers.get(METADATA_HEADER.lower(), ""))
     writer = node.objects.receive(bck, object_name, carried)
     if writer is None:
         return RebalanceExchange(None, carried)

@@ -24,6 +24,10 @@ def object_path(bck: BucketRef, name: str) -> str:
     return f"/v1/objects/{quote(bck.name)}/{quote(name, safe='/')}"
 
 
+STORED_MD_HEADER = "Strata-Stored-Md"
+"""A copy sent between targets as it is stored (compressed): the source's metadata record, base64."""
+
+
 def bucket_params(bck: BucketRef, **extra: str) -> dict[str, str]:
     params = {"provider": bck.provider, **extra}
     if bck.ns_uuid or bck.ns_name:

@@ -47,7 +47,14 @@ from strata.config.access import (
 )
 from strata.config.bucket_props import BucketProps
 from strata.config.features import FEATURE_FSYNC_PUT
-from strata.core.errors import Forbidden, NotImplementedYet, ObjectCorrupted, ObjectNotFound, StrataError
+from strata.core.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotImplementedYet,
+    ObjectCorrupted,
+    ObjectNotFound,
+    StrataError,
+)
 from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
 from strata.objects.compression import (
@@ -63,6 +70,7 @@ from strata.objects.hotcache import HotCache
 from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
 from strata.storage.checksum import Hasher, checksum_file
+from strata.storage.commit import Encoded
 from strata.storage.interface import ObjectStorage, PendingWrite
 from strata.storage.ledger import Ledger
 from strata.storage.metadata import ObjectMetadata
@@ -114,6 +122,7 @@ class ObjectPut:
         "_paused",
         "_queue",
         "_resume",
+        "_stored",
         "props",
         "writer",
     )
@@ -124,7 +133,10 @@ class ObjectPut:
         props: BucketProps,
         metrics: Metrics,
         encoding: EncodingWrite | None = None,
+        stored: ObjectMetadata | None = None,
     ) -> None:
+        """``stored``: the bytes arrive in this version's stored form (a copy between targets)."""
+        self._stored = stored
         self.writer = writer
         self.props = props
         self._metrics = metrics
@@ -164,6 +176,8 @@ class ObjectPut:
             md = self._encoding.commit(
                 versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
             )
+        elif self._stored is not None:
+            md = self._commit_stored(self._stored, versioning)
         else:
             md = self.writer.commit(
                 versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
@@ -172,6 +186,19 @@ class ObjectPut:
                 self._metrics.add("passthrough_put_count")
         count_put(self._metrics, md)
         return md
+
+    def _commit_stored(self, source: ObjectMetadata, versioning: bool) -> ObjectMetadata:
+        """A new version from a copy's stored bytes, keeping the source's codec, original size and
+        checksum, custom metadata and ETag (the bytes are checked against the stored size)."""
+        if self.writer.size != source.stored:
+            self.writer.abort()
+            raise InvalidRequest(f"a stored copy of {source.stored} B arrived with {self.writer.size} B")
+        return self.writer.commit(
+            versioning=versioning,
+            custom=dict(source.custom),
+            etag=source.etag,
+            encoded=Encoded(source.codec, source.size, source.checksum_type, source.checksum_value),
+        )
 
     def abort(self) -> None:
         self._queue.clear()
@@ -576,6 +603,20 @@ class ObjectService:
         checksum_type = props.checksum.type
         writer = self.store.writer(bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher)
         return ObjectPut(writer, props, self.metrics)
+
+    def put_stored(
+        self, bck: BucketRef, object_name: str, source: ObjectMetadata, props: BucketProps | None = None
+    ) -> ObjectPut:
+        """Begin a copy whose bytes arrive as they are stored at the source (PUT access): a compressed
+        object copied between targets into a bucket whose settings keep that form -- no recompression.
+        """
+        props = self.bucket(bck, ACCESS_PUT, props)
+        if not same_stored_form(source, props):
+            raise InvalidRequest(
+                f"{bck.object_uri(object_name)}: the copy's stored form does not suit the bucket"
+            )
+        writer = self.store.writer(bck, object_name, "none", fsync=fsync_wanted(props))
+        return ObjectPut(writer, props, self.metrics, stored=source)
 
     def receive(self, bck: BucketRef, object_name: str, carried: ObjectMetadata) -> ObjectWriter | None:
         """A write of an object moved here by a rebalance, with the metadata it had on the sender.
