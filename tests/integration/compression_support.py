@@ -147,6 +147,33 @@ def seek_table_frames(stored: bytes) -> int:
     return frames
 
 
+def seek_table_entries(stored: bytes) -> list[tuple[int, int]]:
+    """``(stored bytes, original bytes)`` of every data frame, in order, from the seek table."""
+    frames = seek_table_frames(stored)
+    entry = 12 if stored[-5] & 0x80 else 8
+    start = len(stored) - 9 - frames * entry
+    return [
+        (int.from_bytes(stored[at : at + 4], "little"), int.from_bytes(stored[at + 4 : at + 8], "little"))
+        for at in range(start, start + frames * entry, entry)
+    ]
+
+
+def flip_bytes(path: Path, offset: int, count: int = 4) -> None:
+    """Invert ``count`` bytes of a file in place at ``offset`` (bit rot), keeping its size and xattr."""
+    with path.open("r+b") as f:
+        f.seek(offset)
+        old = f.read(count)
+        f.seek(offset)
+        f.write(bytes(b ^ 0xFF for b in old))
+
+
+def frame_middle(path: Path, index: int) -> int:
+    """The stored offset of the middle of data frame ``index`` of a zstd seekable file."""
+    entries = seek_table_entries(path.read_bytes())
+    start = sum(stored for stored, _ in entries[:index])
+    return start + entries[index][0] // 2
+
+
 def zstd_decode(path: Path) -> bytes:
     """``zstd -d`` of a stored file, by the stock command (skips the test when it is absent)."""
     if not os.access(ZSTD_BINARY, os.X_OK) and shutil.which("zstd") is None:
