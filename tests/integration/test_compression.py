@@ -108,6 +108,42 @@ def test_overwrite_changes_the_stored_form_with_the_content(
     assert codecs == ["zstd", "", "zstd"]
 
 
+# --- append and flush ---------------------------------------------------------------------------------
+
+
+def test_append_handles_then_flush_store_the_whole_object_compressed(
+    server: StrataServer, auto_bucket: Bucket
+) -> None:
+    pieces = [compressible(700 * KIB + i, shift=i * 13) for i in range(4)]
+    writer = auto_bucket.object("appended").get_writer()
+    handle = ""
+    with deltas(server.endpoint) as put:
+        for piece in pieces:
+            handle = writer.append_content(piece, handle=handle)
+        writer.append_content(b"", handle=handle, flush=True)
+    data = b"".join(pieces)
+    assert put["compressed_put_count"] == 1
+    assert auto_bucket.object("appended").get_reader().read_all() == data
+    assert auto_bucket.object("appended").head().checksum_value == xxh64(data)
+    assert_stored_compressed(stored_path(server.data_dir, auto_bucket.name, "appended"), data, 4 * MIB)
+
+
+def test_appending_to_a_compressed_object_keeps_it_compressed(
+    server: StrataServer, auto_bucket: Bucket
+) -> None:
+    obj = auto_bucket.object("journal")
+    base = compressible(MIB + 5, shift=41)
+    obj.get_writer().put_content(base)
+    more = [compressible(300 * KIB, shift=42), compressible(5, shift=43)]
+    with obj.get_writer().as_file(mode="a") as f:
+        for piece in more:
+            f.write(piece)
+    data = base + b"".join(more)
+    assert obj.get_reader().read_all() == data
+    assert obj.head().size == len(data)
+    assert_stored_compressed(stored_path(server.data_dir, auto_bucket.name, "journal"), data)
+
+
 # --- the codec choice: already-compressed data passes through ------------------------------------
 
 

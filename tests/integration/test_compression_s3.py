@@ -40,10 +40,6 @@ from .server import StrataServer
 pytestmark = pytest.mark.timeout(180)
 
 KEYS = {"access_key": "compression-tests", "secret_key": "compression-tests"}
-MULTIPART_NOT_WIRED = (
-    "multipart complete stores the assembled object uncompressed: the lead is wiring it (issue 10, "
-    "Writes); remove this mark when main has it"
-)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +78,6 @@ def test_boto3_round_trip(server: StrataServer, s3_bucket: Bucket, size: int) ->
     check_stored(server, s3_bucket.name, key, data)
 
 
-@pytest.mark.xfail(strict=True, reason=MULTIPART_NOT_WIRED)
 def test_boto3_multipart_upload_compresses_like_a_single_put(server: StrataServer, s3_bucket: Bucket) -> None:
     """Parts are assembled before compressing: no per-part padding, the same frames as one PUT."""
     s3 = s3_client(server.endpoint)
@@ -162,7 +157,6 @@ def test_awscli_sync_up_and_down_at_edge_sizes_and_100_mib(
     assert (head["ContentLength"], head["ETag"]) == (BIG, f'"{md5(files["big.log"])}"')
 
 
-@pytest.mark.xfail(strict=True, reason=MULTIPART_NOT_WIRED)
 def test_awscli_multipart_upload_is_stored_compressed(
     server: StrataServer, s3_bucket: Bucket, tmp_path: Path
 ) -> None:
@@ -172,7 +166,30 @@ def test_awscli_multipart_upload_is_stored_compressed(
     run("s3", "cp", str(tmp_path / "mp.log"), f"s3://{s3_bucket.name}/cli-mp/mp.log")  # 3 parts of 8 MB
     got = s3_client(server.endpoint).get_object(Bucket=s3_bucket.name, Key="cli-mp/mp.log")["Body"].read()
     assert got == data
-    assert_stored_compressed(stored_path(server.data_dir, s3_bucket.name, "cli-mp/mp.log"), data)
+    assert_stored_compressed(stored_path(server.data_dir, s3_bucket.name, "cli-mp/mp.log"), data, 4 * MIB)
+
+
+@pytest.mark.parametrize("directive", ["COPY", "REPLACE"])
+def test_s3_copy_object_keeps_the_stored_form(
+    server: StrataServer, s3_bucket: Bucket, directive: str
+) -> None:
+    s3 = s3_client(server.endpoint)
+    data = compressible(5 * MIB + 3, shift=61)
+    s3.put_object(Bucket=s3_bucket.name, Key="copy-src", Body=data)
+    extra = {"Metadata": {"k": "v"}} if directive == "REPLACE" else {}
+    s3.copy_object(
+        Bucket=s3_bucket.name,
+        Key=f"copy-{directive}",
+        CopySource={"Bucket": s3_bucket.name, "Key": "copy-src"},
+        MetadataDirective=directive,
+        **extra,
+    )
+    answer = s3.get_object(Bucket=s3_bucket.name, Key=f"copy-{directive}")
+    assert answer["Body"].read() == data and answer["ETag"] == f'"{md5(data)}"'
+    assert answer["Metadata"] == ({"k": "v"} if directive == "REPLACE" else {})
+    copy_path = stored_path(server.data_dir, s3_bucket.name, f"copy-{directive}")
+    assert_stored_compressed(copy_path, data, 4 * MIB)
+    assert copy_path.read_bytes() == stored_path(server.data_dir, s3_bucket.name, "copy-src").read_bytes()
 
 
 # --- s3fs and pandas --------------------------------------------------------------------------------
