@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,7 +29,9 @@ from .compression_support import (
     assert_stored_plain,
     compressible,
     compressing,
+    deltas,
     expected_frame_size,
+    frames_for,
     md5,
     s3_client,
     stored_metadata,
@@ -134,25 +137,33 @@ def test_awscli_sync_up_and_down_at_edge_sizes_and_100_mib(
     server: StrataServer, s3_bucket: Bucket, tmp_path: Path
 ) -> None:
     upload, download = awscli(server, tmp_path, "200MB"), awscli(server, tmp_path, "8MB")
-    local = tmp_path / "up"
-    local.mkdir()
-    files = {f"edge-{size}.log": compressible(size, shift=size + 5) for size in EDGE_SIZES}
-    files["big.log"] = compressible(BIG, shift=99)
-    for name, data in files.items():
-        (local / name).write_bytes(data)
-    upload("s3", "sync", str(local), f"s3://{s3_bucket.name}/cli/")
-    listing = upload("s3api", "list-objects-v2", "--bucket", s3_bucket.name, "--prefix", "cli/")
-    listed = {o["Key"]: (o["Size"], o["ETag"]) for o in json.loads(listing)["Contents"]}
-    assert listed == {f"cli/{n}": (len(d), f'"{md5(d)}"') for n, d in files.items()}
-    ls_lines = upload("s3", "ls", f"s3://{s3_bucket.name}/cli/").splitlines()
-    ls_sizes = {line.split()[-1]: int(line.split()[-2]) for line in ls_lines}
-    assert ls_sizes == {n: len(d) for n, d in files.items()}
-    for name, data in files.items():
-        check_stored(server, s3_bucket.name, f"cli/{name}", data)
-    back = tmp_path / "down"
-    download("s3", "sync", f"s3://{s3_bucket.name}/cli/", str(back))  # big.log in 13 ranged GETs
-    for name, data in files.items():
-        assert (back / name).read_bytes() == data, name
+    local, back = tmp_path / "up", tmp_path / "down"
+    try:
+        local.mkdir()
+        files = {f"edge-{size}.log": compressible(size, shift=size + 5) for size in EDGE_SIZES}
+        files["big.log"] = compressible(BIG, shift=99)
+        for name, data in files.items():
+            (local / name).write_bytes(data)
+        upload("s3", "sync", str(local), f"s3://{s3_bucket.name}/cli/")
+        listing = upload("s3api", "list-objects-v2", "--bucket", s3_bucket.name, "--prefix", "cli/")
+        listed = {o["Key"]: (o["Size"], o["ETag"]) for o in json.loads(listing)["Contents"]}
+        assert listed == {f"cli/{n}": (len(d), f'"{md5(d)}"') for n, d in files.items()}
+        ls_lines = upload("s3", "ls", f"s3://{s3_bucket.name}/cli/").splitlines()
+        ls_sizes = {line.split()[-1]: int(line.split()[-2]) for line in ls_lines}
+        assert ls_sizes == {n: len(d) for n, d in files.items()}
+        for name, data in files.items():
+            check_stored(server, s3_bucket.name, f"cli/{name}", data)
+        with deltas(server.endpoint) as counted:
+            download("s3", "sync", f"s3://{s3_bucket.name}/cli/", str(back))
+        assert counted["get_count"] == len(EDGE_SIZES) + 13, "big.log comes in 13 ranged GETs of 8 MiB"
+        # each frame once: the 8 MiB ranges fall on 4 MiB frame edges, so none is decoded twice
+        edge_frames = sum(frames_for(s, expected_frame_size(s)) for s in EDGE_SIZES if s >= MIN_SIZE)
+        assert counted["frames_decoded_count"] == edge_frames + BIG // (4 * MIB)
+        for name, data in files.items():
+            assert (back / name).read_bytes() == data, name
+    finally:  # 200 MiB of local copies: not left behind in pytest's kept temp dirs
+        shutil.rmtree(local, ignore_errors=True)
+        shutil.rmtree(back, ignore_errors=True)
     head = json.loads(download("s3api", "head-object", "--bucket", s3_bucket.name, "--key", "cli/big.log"))
     assert (head["ContentLength"], head["ETag"]) == (BIG, f'"{md5(files["big.log"])}"')
 
