@@ -10,8 +10,11 @@ damage lies in a frame after the first one a whole GET has already sent, the bod
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,8 +36,8 @@ from .compression_support import (
     set_props,
     stored_path,
 )
-from .helpers import raw
-from .server import StrataServer
+from .helpers import fast_client, raw
+from .server import REPO_ROOT, StrataServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,6 +53,11 @@ SMALL_DOUBLE_CLOSE = (
     "server defect: a damaged object small enough for the hot cache answers 500 'OSError: [Errno 9] Bad "
     "file descriptor': api/objects.py _cached_response closes the fd in its finally, then get_object's "
     "except BaseException closes it again (EBADF masks ObjectCorrupted; a reused fd would be closed)"
+)
+
+VERIFY_SIZES_ONLY = (
+    "server defect: strata savings --verify recounts objects and sizes only; a compressed file whose "
+    "frames no longer decode (same size) is not reported, though issue 10 says it must be"
 )
 
 
@@ -193,3 +201,33 @@ def test_validating_bucket_refuses_any_damaged_frame_before_sending(
             s3_client(server.endpoint).get_object(Bucket=bucket.name, Key="obj")
     assert info.value.response["Error"]["Code"] == "ObjectCorrupted"
     assert counted["err_cksum_count"] == 3
+
+
+# --- strata savings --verify --------------------------------------------------------------------------
+
+
+def run_strata(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["AIS_ENDPOINT"] = endpoint
+    env.pop("STRATA_ENDPOINT", None)
+    command = [sys.executable, "-m", "strata", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+@pytest.mark.xfail(strict=True, reason=VERIFY_SIZES_ONLY)
+def test_savings_verify_reports_a_damaged_compressed_file(
+    server_factory: Callable[..., StrataServer],
+) -> None:
+    """Issue 10: a stored compressed file that fails to decode "is reported by strata savings --verify"."""
+    srv = server_factory(workers=1)
+    bucket = compressing(fast_client(srv.endpoint).bucket("rotten").create(), frame_size="64KiB")
+    for i in range(3):
+        bucket.object(f"obj-{i}").get_writer().put_content(compressible(3 * F + i, shift=i))
+    clean = run_strata(srv.endpoint, "savings", "--verify")
+    assert clean.returncode == 0, (clean.stdout, clean.stderr)
+    path = stored_path(srv.data_dir, "rotten", "obj-1")
+    flip_bytes(path, frame_middle(path, 1))  # same size: only decoding can tell
+    result = run_strata(srv.endpoint, "savings", "--verify")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "ais://rotten" in result.stdout and "Traceback" not in result.stderr, result.stdout
