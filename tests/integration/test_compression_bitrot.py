@@ -59,6 +59,15 @@ VERIFY_SIZES_ONLY = (
     "server defect: strata savings --verify recounts objects and sizes only; a compressed file whose "
     "frames no longer decode (same size) is not reported, though issue 10 says it must be"
 )
+GETBATCH_LAZY_CORRUPTION = (
+    "server defect: with coer a damaged compressed entry fails the whole GetBatch (422, or a cut stream "
+    "once bytes went out) instead of a soft __404__ error: the frames are decoded while the archive "
+    "writer consumes payload.source, outside the assembler's try around source.fetch()"
+)
+CORRUPTION_MESSAGE_PATH = (
+    "server defect: ObjectService.read()/chunks() build Decoded without a uri, so the 422 message of a "
+    "damaged object read by GetBatch (and jobs) names the server's file path, not ais://bucket/object"
+)
 
 
 @pytest.fixture
@@ -231,3 +240,41 @@ def test_savings_verify_reports_a_damaged_compressed_file(
     result = run_strata(srv.endpoint, "savings", "--verify")
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "ais://rotten" in result.stdout and "Traceback" not in result.stderr, result.stdout
+
+
+# --- GetBatch -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=GETBATCH_LAZY_CORRUPTION)
+def test_getbatch_with_coer_makes_a_damaged_entry_a_soft_error(
+    server: StrataServer, damaged: tuple[Bucket, Path, bytes]
+) -> None:
+    """With continue-on-error, the damaged object is an error entry; the rest of the batch is intact
+    (strata/getbatch/assembler.py: a 4xx an entry alone is to blame for is a soft error)."""
+    bucket, path, _data = damaged
+    good = compressible(3 * F, shift=99)
+    bucket.object("good").get_writer().put_content(good)
+    flip_bytes(path, frame_middle(path, 0))
+    client = fast_client(server.endpoint)
+    with deltas(server.endpoint) as counted:
+        results = list(client.batch(["good", "obj", "good"], bucket=bucket, cont_on_err=True).get())
+    served = [(out.obj_name, got) for out, got in results if not out.err_msg]
+    assert served == [("good", good), ("good", good)]
+    [failed] = [out for out, _ in results if out.err_msg]
+    assert failed.obj_name == "obj" and "corrupt" in failed.err_msg, failed.err_msg
+    assert counted["err_cksum_count"] == 1
+
+
+@pytest.mark.xfail(strict=True, reason=CORRUPTION_MESSAGE_PATH)
+def test_getbatch_without_coer_refuses_naming_the_object_not_a_server_path(
+    server: StrataServer, damaged: tuple[Bucket, Path, bytes]
+) -> None:
+    bucket, path, _data = damaged
+    flip_bytes(path, frame_middle(path, 0))
+    started = time.monotonic()
+    with pytest.raises(AISError) as info:
+        list(Client(server.endpoint, timeout=(3.0, 30.0)).batch(["obj"], bucket=bucket).get())
+    assert time.monotonic() - started < NOT_RETRIED_WITHIN_S
+    assert info.value.status_code == 422
+    message = json.loads(info.value.message)["message"]
+    assert f"ais://{bucket.name}/obj" in message and str(server.data_dir) not in message, message
