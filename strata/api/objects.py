@@ -100,16 +100,16 @@ def get_object(
         ]
         if span is None:
             if cacheable and obj.size <= objects.hot.max_object:
-                return _cached_response(node, obj, headers)
+                response = _cached_response(node, obj, headers)  # raising, it leaves obj to the except
+                obj.close()
+                return response
             status, offset, length = 200, 0, obj.size
         else:
             offset, length = span
             headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{obj.size}"))
             status = 206
         if md.codec:  # stored compressed: decode the frames the range touches
-            decoded = objects.decoded(obj, bck.object_uri(object_name))
-            body = objects.stream(decoded, offset, length)
-            return Response(status, headers, stream=body, content_length=length)
+            return objects.respond_decoded(obj, status, headers, offset, length)
         return Response(status, headers, file=FileBody(obj.fd, offset, length))
     except BaseException:
         obj.close()
@@ -129,10 +129,7 @@ async def _from_neighbour(
 
 def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]) -> Response:
     """Read a small object whole, answer it, and keep the serialized response in the hot cache."""
-    try:
-        data = node.objects.read(obj, 0, obj.size)
-    finally:
-        obj.close()
+    data = node.objects.read(obj, 0, obj.size)
     raw = serialize_head(200, headers, obj.size, True) + data
     node.objects.remember(obj, raw)
     return Response(raw=raw)

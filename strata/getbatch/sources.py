@@ -19,6 +19,7 @@ I/O failure and always fails the request.
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 from collections.abc import Iterable
 from typing import Protocol
@@ -145,7 +146,9 @@ class LocalSource:
             offset, count = (0, obj.size) if entry.whole else object_span(entry, obj.size, _uri(entry))
             if count > INLINE_MAX:
                 if obj.metadata.codec:  # stored compressed: decoded as the writer consumes it
-                    return Payload(count, self.objects.chunks(obj, offset, count), False, obj)
+                    pieces = self.objects.chunks(obj, offset, count)
+                    first = next(pieces, b"")  # here: a damaged first frame is this entry's own error
+                    return Payload(count, itertools.chain((first,), pieces), False, obj)
                 return Payload(count, FileRegion(obj.fd, offset, count), False, obj)
             data = self.objects.read(obj, offset, count)
         except BaseException:

@@ -254,9 +254,9 @@ class Decoded:
 
     __slots__ = ("_frame", "_frame_index", "_metrics", "_reader", "obj", "uri")
 
-    def __init__(self, obj: OpenObject, metrics: Metrics, uri: str) -> None:
+    def __init__(self, obj: OpenObject, metrics: Metrics) -> None:
         self.obj = obj
-        self.uri = uri
+        self.uri = obj.uri or "the object"
         self._metrics = metrics
         self._frame_index = -1
         self._frame = b""

@@ -67,6 +67,7 @@ from strata.objects.compression import (
     same_stored_form,
 )
 from strata.objects.hotcache import HotCache
+from strata.server.http import Response
 from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
 from strata.storage.checksum import Hasher, checksum_file
@@ -385,7 +386,7 @@ class ObjectService:
         md = obj.metadata
         try:
             if md.codec:
-                actual = self.decoded(obj, bck.object_uri(object_name)).checksum(md.checksum_type)
+                actual = self.decoded(obj).checksum(md.checksum_type)
             else:
                 actual = checksum_file(obj.fd, md.checksum_type)
         except BaseException:
@@ -405,12 +406,12 @@ class ObjectService:
 
     # -- compressed versions -------------------------------------------------------------------------
 
-    def decoded(self, obj: OpenObject, uri: str = "") -> Decoded:
+    def decoded(self, obj: OpenObject) -> Decoded:
         """A compressed version's original bytes, decoded frame by frame (``obj.metadata.codec`` set).
 
         The seek table is read now: a damaged one is ``ObjectCorrupted`` before any byte is sent.
         """
-        return Decoded(obj, self.metrics, uri or obj.path)
+        return Decoded(obj, self.metrics)
 
     def read(self, obj: OpenObject, offset: int, count: int) -> bytes:
         """``count`` original bytes of an open version at ``offset`` (small reads: GetBatch, hot cache)."""
@@ -435,25 +436,43 @@ class ObjectService:
             offset += len(data)
             yield data
 
-    async def stream(self, decoded: Decoded, offset: int, count: int) -> AsyncIterator[bytes]:
-        """A compressed version's range for a response body, decoding big frames in the codec threads;
-        closes the version when done."""
+    async def respond_decoded(
+        self, obj: OpenObject, status: int, headers: list[tuple[str, str]], offset: int, count: int
+    ) -> Response:
+        """The response to a read of a compressed version: its first frame decoded before the head goes
+        out -- bit rot there is a 422, not a broken 200 -- then the rest streamed, decoding one frame
+        ahead in the codec threads. Owns ``obj`` from here on (closed when the body is done)."""
+        try:
+            decoded = self.decoded(obj)
+            frames = decoded.frames_for(offset, count)
+            first = await self._decode(decoded, frames[0]) if frames else b""
+        except BaseException:
+            obj.close()
+            raise
+        return Response(status, headers, stream=self._stream(decoded, frames, first, offset, count),
+                        content_length=count)  # fmt: skip
+
+    @staticmethod
+    async def _decode(decoded: Decoded, index: int) -> bytes:
+        """One frame, in the codec threads unless it is small."""
+        if decoded.frame_start(index + 1) - decoded.frame_start(index) <= INLINE_MAX:
+            return decoded.decode(index)
+        return await asyncio.get_running_loop().run_in_executor(codec_pool(), decoded.decode, index)
+
+    @staticmethod
+    async def _stream(
+        decoded: Decoded, frames: range, first: bytes, offset: int, count: int
+    ) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         end = offset + count
-        frames = decoded.frames_for(offset, count)
         ahead: asyncio.Future[bytes] | None = None  # the next frame, decoding while this one is sent
         try:
             for position, index in enumerate(frames):
-                start = decoded.frame_start(index)
-                if ahead is not None:
-                    data = await ahead
-                elif decoded.frame_start(index + 1) - start <= INLINE_MAX:
-                    data = decoded.decode(index)
-                else:
-                    data = await loop.run_in_executor(codec_pool(), decoded.decode, index)
+                data = first if position == 0 else await ahead if ahead is not None else b""
                 ahead = None
                 if position + 1 < len(frames):
                     ahead = loop.run_in_executor(codec_pool(), decoded.decode, frames[position + 1])
+                start = decoded.frame_start(index)
                 yield data[max(offset - start, 0) : min(end - start, len(data))]
         finally:
             if ahead is not None:  # its thread reads the descriptor closed next: let it finish
@@ -474,7 +493,7 @@ class ObjectService:
                 md = obj.metadata
                 if not md.codec:
                     continue
-                actual = self.decoded(obj, bck.object_uri(name)).checksum(md.checksum_type)
+                actual = self.decoded(obj).checksum(md.checksum_type)
                 if md.checksum_type != "none" and actual != md.checksum_value:
                     self.metrics.add("err_cksum_count")
                     yield name, f"checksum mismatch: stored {md.checksum_value}, computed {actual}"
@@ -494,15 +513,15 @@ class ObjectService:
         self.bucket(bck, ACCESS_GET, props)
         obj = self.store.open(bck, object_name)
         try:
-            return obj, self.shard_reader(obj, fmt, bck.object_uri(object_name))
+            return obj, self.shard_reader(obj, fmt)
         except BaseException:
             obj.close()
             raise
 
-    def shard_reader(self, obj: OpenObject, fmt: str, uri: str = "") -> ArchiveReader:
+    def shard_reader(self, obj: OpenObject, fmt: str) -> ArchiveReader:
         """An archive reader over an open version: its file, or its frames when stored compressed
         (members are then read through the seek table, decoding only the frames they lie in)."""
-        source: int | Decoded = self.decoded(obj, uri) if obj.metadata.codec else obj.fd
+        source: int | Decoded = self.decoded(obj) if obj.metadata.codec else obj.fd
         return self.shards.reader(self.store, obj, source, fmt)
 
     def remember_shard(self, obj: OpenObject, reader: ArchiveReader) -> None:

@@ -270,7 +270,7 @@ class ObjectRead:
     def feed(self, data: bytes) -> None:
         pass
 
-    def finish(self) -> Response:
+    def finish(self) -> Response | Awaitable[Response]:
         ctx = self.ctx
         objects = ctx.node.objects
         if ctx.request.method == "HEAD":
@@ -289,8 +289,7 @@ class ObjectRead:
             status, headers, offset, length = answer
             objects.sent(length)
             if obj.metadata.codec:  # stored compressed: decode the frames the range touches
-                body = objects.stream(objects.decoded(obj, ctx.bck.object_uri(ctx.key)), offset, length)
-                return Response(status, headers, stream=body, content_length=length)
+                return objects.respond_decoded(obj, status, headers, offset, length)
             return Response(status, headers, file=FileBody(obj.fd, offset, length))
         except BaseException:
             obj.close()

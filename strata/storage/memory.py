@@ -209,7 +209,8 @@ class MemoryStore:
             fd = sealed_memfd(stored.data)
         except OSError as exc:
             raise os_error(exc, bck.object_uri(object_name)) from exc
-        return OpenObject(fd, stored.metadata.size, stored.metadata, location, stored.record)
+        metadata = stored.metadata
+        return OpenObject(fd, metadata.size, metadata, location, stored.record, bck.object_uri(object_name))
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
         location, stored = self._get(bck, object_name)

@@ -278,14 +278,17 @@ class ObjectWriter:
 class OpenObject:
     """An object opened for reading: the fd stays valid even if the object is replaced meanwhile."""
 
-    __slots__ = ("fd", "metadata", "path", "raw_metadata", "size")
+    __slots__ = ("fd", "metadata", "path", "raw_metadata", "size", "uri")
 
-    def __init__(self, fd: int, size: int, metadata: ObjectMetadata, path: str, raw_metadata: bytes) -> None:
+    def __init__(
+        self, fd: int, size: int, metadata: ObjectMetadata, path: str, raw_metadata: bytes, uri: str = ""
+    ) -> None:
         self.fd = fd
         self.size = size
         self.metadata = metadata
         self.path = path
         self.raw_metadata = raw_metadata
+        self.uri = uri  # ais://bucket/name: how errors name it (never the file's path)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -370,7 +373,8 @@ class ObjectStore:
         if found is None:  # a directory (a virtual "folder"), or a foreign file
             os.close(fd)
             raise ObjectNotFound(bck.object_uri(object_name))
-        return OpenObject(fd, found[0].size, found[0], path, found[1])  # size from metadata: no fstat
+        # size from metadata: no fstat
+        return OpenObject(fd, found[0].size, found[0], path, found[1], bck.object_uri(object_name))
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
         """Where the object is and its metadata: one metadata read when it is on its HRW mountpath
