@@ -225,13 +225,8 @@ def _level(text: str) -> int:
     return value
 
 
-def _add_savings(sub: SubParsers) -> None:
-    p = _verb(
-        sub, "savings", _run_savings, "what compression at rest saves: per bucket and total, from the ledger"
-    )
-    p.add_argument(
-        "uri", nargs="?", default="", metavar="ais://BUCKET", help="only this bucket (default: all)"
-    )
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """The options both savings reports take: the storage price and the output format."""
     p.add_argument(
         "--price-per-gb-month",
         type=_price,
@@ -246,6 +241,16 @@ def _add_savings(sub: SubParsers) -> None:
         metavar="FORMAT",
         help="table or json (default: table)",
     )
+
+
+def _add_savings(sub: SubParsers) -> None:
+    p = _verb(
+        sub, "savings", _run_savings, "what compression at rest saves: per bucket and total, from the ledger"
+    )
+    p.add_argument(
+        "uri", nargs="?", default="", metavar="ais://BUCKET", help="only this bucket (default: all)"
+    )
+    _add_report_options(p)
     p.add_argument(
         "--verify",
         action="store_true",
@@ -272,20 +277,7 @@ def _add_estimate(sub: SubParsers) -> None:
     p.add_argument(
         "--endpoint-url", default=None, metavar="URL", help="S3 endpoint for s3:// (e.g. http://HOST:8080/s3)"
     )
-    p.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        metavar="FORMAT",
-        help="table or json (default: table)",
-    )
-    p.add_argument(
-        "--price-per-gb-month",
-        type=_price,
-        metavar="USD",
-        default=0.023,
-        help="storage price in $ per GiB-month (default: 0.023)",
-    )
+    _add_report_options(p)
     p.add_argument("--level", type=_level, default=None, help="zstd level (default: the bucket's, else 3)")
     p.add_argument(
         "--codec",
