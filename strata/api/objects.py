@@ -8,8 +8,7 @@ straight into the object's work file as they arrive.
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -20,7 +19,7 @@ from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_GET,
 )
-from strata.core.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
+from strata.core.errors import InvalidRequest, NotImplementedYet, ObjectNotFound
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.ranges import parse_range
@@ -29,7 +28,7 @@ from strata.jobs.registry import JobStore
 from strata.objects.service import ObjectPut
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
-from strata.server.responses import empty_response, text_response
+from strata.server.responses import answer_when, empty_response, text_response
 from strata.storage import multipart
 from strata.storage.metadata import ObjectMetadata, decode_metadata
 from strata.storage.objects import ObjectWriter, OpenObject
@@ -101,10 +100,16 @@ def get_object(
         if span is None:
             if cacheable and obj.size <= objects.hot.max_object:
                 return _cached_response(node, obj, headers)
-            return Response(200, headers, file=FileBody(obj.fd, 0, obj.size))
-        offset, length = span
-        headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{obj.size}"))
-        return Response(206, headers, file=FileBody(obj.fd, offset, length))
+            status, offset, length = 200, 0, obj.size
+        else:
+            offset, length = span
+            headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{obj.size}"))
+            status = 206
+        if md.codec:  # stored compressed: decode the frames the range touches
+            decoded = objects.decoded(obj, bck.object_uri(object_name))
+            body = objects.stream(decoded, offset, length)
+            return Response(status, headers, stream=body, content_length=length)
+        return Response(status, headers, file=FileBody(obj.fd, offset, length))
     except BaseException:
         obj.close()
         raise
@@ -124,11 +129,9 @@ async def _from_neighbour(
 def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]) -> Response:
     """Read a small object whole, answer it, and keep the serialized response in the hot cache."""
     try:
-        data = os.pread(obj.fd, obj.size, 0)
+        data = node.objects.read(obj, 0, obj.size)
     finally:
         obj.close()
-    if len(data) != obj.size:
-        raise StrataError(f"{obj.path}: object file is shorter ({len(data)}) than its metadata ({obj.size})")
     raw = serialize_head(200, headers, obj.size, True) + data
     node.objects.remember(obj, raw)
     return Response(raw=raw)
@@ -156,12 +159,14 @@ class PutExchange:
         self.put = put
         self.expected = expected
 
-    def feed(self, data: bytes) -> None:
-        self.put.write(data)
+    def set_flow_control(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        self.put.set_flow_control(pause, resume)
 
-    def finish(self) -> Response:
-        self.put.commit(expected_checksum=self.expected)
-        return Response(200)
+    def feed(self, data: bytes) -> None:
+        self.put.feed(data)
+
+    def finish(self) -> Response | Awaitable[Response]:
+        return answer_when(self.put.finish(expected_checksum=self.expected), lambda _md: Response(200))
 
     def abort(self) -> None:
         self.put.abort()
@@ -199,7 +204,7 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
     client_value = request.headers.get("ais-checksum-value", "")
     if client_type and client_value:
         expected = (client_type, client_value)
-    return PutExchange(node.objects.put(bck, object_name), expected)
+    return PutExchange(node.objects.put(bck, object_name, size_hint=request.content_length), expected)
 
 
 class RebalanceExchange:

@@ -148,6 +148,11 @@ class FrameEncoder:
         """Input bytes held now, waiting for their frame to fill."""
         return len(self._pending)
 
+    def whole_input(self) -> bytes | None:
+        """Everything written so far, while no frame has been emitted yet (the object fits one frame):
+        lets a caller that finds the one frame does not shrink store the input as it is instead."""
+        return None if self._entries else bytes(self._pending)
+
     def write(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Take the next piece of the object; return the stored frames it completed (often none)."""
         if self._finished:

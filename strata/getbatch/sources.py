@@ -144,10 +144,10 @@ class LocalSource:
         try:
             offset, count = (0, obj.size) if entry.whole else object_span(entry, obj.size, _uri(entry))
             if count > INLINE_MAX:
+                if obj.metadata.codec:  # stored compressed: decoded as the writer consumes it
+                    return Payload(count, self.objects.chunks(obj, offset, count), False, obj)
                 return Payload(count, FileRegion(obj.fd, offset, count), False, obj)
-            data = os.pread(obj.fd, count, offset) if count else b""
-            if len(data) != count:
-                raise StrataError(f"{_uri(entry)}: object file is shorter than its metadata says")
+            data = self.objects.read(obj, offset, count)
         except BaseException:
             obj.close()
             raise

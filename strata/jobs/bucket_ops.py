@@ -138,7 +138,8 @@ def _copy_to(
     that does not answer raises ``PeerUnreachable``, which fails the job)."""
     obj = objects.open(src, name, src_props)
     try:
-        resp = put_object(owner, dst, dst_name, obj.fd, obj.size)
+        source = objects.chunks(obj, 0, obj.size) if obj.metadata.codec else obj.fd  # originals travel
+        resp = put_object(owner, dst, dst_name, source, obj.size)
     finally:
         obj.close()
     if resp.status != 200:

@@ -28,8 +28,11 @@ is still written against the POSIX store only (``storage.listing``, ``storage.ho
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from strata.archive import ArchiveReader
 from strata.cluster.smap import NodeInfo
@@ -44,9 +47,17 @@ from strata.config.access import (
 )
 from strata.config.bucket_props import BucketProps
 from strata.config.features import FEATURE_FSYNC_PUT
-from strata.core.errors import Forbidden, NotImplementedYet, ObjectCorrupted, ObjectNotFound
+from strata.core.errors import Forbidden, NotImplementedYet, ObjectCorrupted, ObjectNotFound, StrataError
 from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
+from strata.objects.compression import (
+    INLINE_MAX,
+    Decoded,
+    EncodingWrite,
+    codec_pool,
+    compresses,
+    same_stored_form,
+)
 from strata.objects.hotcache import HotCache
 from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
@@ -57,6 +68,8 @@ from strata.storage.objects import ObjectStore, ObjectWriter, OpenObject
 from strata.storage.shards import ShardIndexes
 
 log = logging.getLogger("strata.objects")
+
+OFFLOAD_CHUNK = 1 << 20  # a streamed PUT hands the codec threads at least this much at a time
 
 _FAILURE_COUNTERS = {
     "GET": "err_get_count",
@@ -82,22 +95,60 @@ def count_put(metrics: Metrics, md: ObjectMetadata) -> None:
 class ObjectPut:
     """A write in progress: bytes go to a work file as they arrive; ``commit`` publishes them.
 
-    Checksum, versioning and fsync follow the bucket's props as they were when the write began.
+    Checksum, versioning, fsync and compression follow the bucket's props as they were when the write
+    began. Two ways in: ``write``/``commit`` from a thread (jobs, multipart, copies: compression runs
+    inline), and ``feed``/``finish`` from the event loop (streamed PUT bodies): when the bucket
+    compresses, whole chunks go to the codec threads in order, at most two queued before the client
+    is held back (``set_flow_control``), and ``finish`` awaits them.
     """
 
-    __slots__ = ("_metrics", "props", "writer")
+    __slots__ = (
+        "_busy",
+        "_chunk",
+        "_encoding",
+        "_error",
+        "_metrics",
+        "_pause",
+        "_paused",
+        "_queue",
+        "_resume",
+        "props",
+        "writer",
+    )
 
-    def __init__(self, writer: PendingWrite, props: BucketProps, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        writer: PendingWrite,
+        props: BucketProps,
+        metrics: Metrics,
+        encoding: EncodingWrite | None = None,
+    ) -> None:
         self.writer = writer
         self.props = props
         self._metrics = metrics
+        self._encoding = encoding
+        self._chunk = bytearray()
+        self._queue: collections.deque[bytearray] = collections.deque()
+        self._busy: asyncio.Future[None] | None = None
+        self._error: BaseException | None = None
+        self._pause: Callable[[], None] | None = None
+        self._resume: Callable[[], None] | None = None
+        self._paused = False
 
     @property
     def size(self) -> int:
-        return self.writer.size
+        """Original bytes written so far."""
+        return self._encoding.size if self._encoding is not None else self.writer.size
+
+    @property
+    def compressing(self) -> bool:
+        return self._encoding is not None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writer.write(data)
+        if self._encoding is not None:
+            self._encoding.write(data)
+        else:
+            self.writer.write(data)
 
     def commit(
         self,
@@ -106,17 +157,110 @@ class ObjectPut:
         expected_checksum: tuple[str, str] | None = None,
         etag: str = "",
     ) -> ObjectMetadata:
-        md = self.writer.commit(
-            versioning=self.props.versioning.enabled,
-            custom=custom,
-            expected_checksum=expected_checksum,
-            etag=etag,
-        )
+        versioning = self.props.versioning.enabled
+        if self._encoding is not None:
+            md = self._encoding.commit(
+                versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
+            )
+        else:
+            md = self.writer.commit(
+                versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
+            )
+            if self.props.compression.enabled:  # too small to compress (or compression not wanted)
+                self._metrics.add("passthrough_put_count")
         count_put(self._metrics, md)
         return md
 
     def abort(self) -> None:
-        self.writer.abort()
+        self._queue.clear()
+        self._chunk = bytearray()
+        if self._encoding is not None:
+            self._encoding.abort()
+        else:
+            self.writer.abort()
+
+    # -- from the event loop -----------------------------------------------------------------------
+
+    def set_flow_control(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        """How to hold back and let go the client sending the body (the HTTP connection's)."""
+        self._pause, self._resume = pause, resume
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """The next piece of a streamed body, on the event loop: never compresses here."""
+        encoding = self._encoding
+        if encoding is None:
+            self.writer.write(data)
+            return
+        if self._error is not None:
+            raise self._error
+        self._chunk += data
+        if len(self._chunk) >= max(encoding.frame, OFFLOAD_CHUNK):
+            self._queue.append(self._chunk)
+            self._chunk = bytearray()
+            self._kick()
+            if len(self._queue) >= 2 and self._pause is not None and not self._paused:
+                self._paused = True
+                self._pause()
+
+    def _kick(self) -> None:
+        if self._busy is not None or not self._queue or self._encoding is None:
+            return
+        chunk = self._queue.popleft()
+        self._busy = asyncio.get_running_loop().run_in_executor(codec_pool(), self._encoding.write, chunk)
+        self._busy.add_done_callback(self._done)
+
+    def _done(self, future: asyncio.Future[None]) -> None:
+        self._busy = None
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            self._error = error
+            self._queue.clear()
+        else:
+            self._kick()
+        if self._paused and (error is not None or len(self._queue) < 2):
+            self._paused = False
+            if self._resume is not None:
+                self._resume()
+
+    def finish(
+        self,
+        *,
+        custom: dict[str, str] | None = None,
+        expected_checksum: tuple[str, str] | None = None,
+        etag: str = "",
+    ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
+        """Commit a fed write: at once when nothing heavy is left, else in the codec threads."""
+        if self._encoding is None or (
+            self._busy is None and not self._queue and self._error is None and self.size <= INLINE_MAX
+        ):
+            if self._chunk:
+                self.write(self._chunk)
+                self._chunk = bytearray()
+            return self.commit(custom=custom, expected_checksum=expected_checksum, etag=etag)
+        return self._finish(custom, expected_checksum, etag)
+
+    async def _finish(
+        self, custom: dict[str, str] | None, expected_checksum: tuple[str, str] | None, etag: str
+    ) -> ObjectMetadata:
+        try:
+            while self._busy is not None:
+                await asyncio.wait([self._busy])
+            if self._error is not None:
+                raise self._error
+            loop = asyncio.get_running_loop()
+            if self._chunk:
+                chunk, self._chunk = self._chunk, bytearray()
+                await loop.run_in_executor(codec_pool(), self.write, chunk)
+
+            def commit() -> ObjectMetadata:
+                return self.commit(custom=custom, expected_checksum=expected_checksum, etag=etag)
+
+            return await loop.run_in_executor(codec_pool(), commit)
+        except BaseException:
+            self.abort()
+            raise
 
 
 class ObjectService:
@@ -198,7 +342,10 @@ class ObjectService:
         """Recompute an opened object's checksum; a mismatch closes it, is counted, logged and raised."""
         md = obj.metadata
         try:
-            actual = checksum_file(obj.fd, md.checksum_type)
+            if md.codec:
+                actual = self.decoded(obj, bck.object_uri(object_name)).checksum(md.checksum_type)
+            else:
+                actual = checksum_file(obj.fd, md.checksum_type)
         except BaseException:
             obj.close()
             raise
@@ -214,6 +361,54 @@ class ObjectService:
                 f"computed {actual} ({md.checksum_type}); the object is corrupted"
             )
 
+    # -- compressed versions -------------------------------------------------------------------------
+
+    def decoded(self, obj: OpenObject, uri: str = "") -> Decoded:
+        """A compressed version's original bytes, decoded frame by frame (``obj.metadata.codec`` set).
+
+        The seek table is read now: a damaged one is ``ObjectCorrupted`` before any byte is sent.
+        """
+        return Decoded(obj, self.metrics, uri or obj.path)
+
+    def read(self, obj: OpenObject, offset: int, count: int) -> bytes:
+        """``count`` original bytes of an open version at ``offset`` (small reads: GetBatch, hot cache)."""
+        if obj.metadata.codec:
+            return self.decoded(obj).pread(count, offset)
+        data = os.pread(obj.fd, count, offset) if count else b""
+        if len(data) != count:
+            raise StrataError(f"{obj.path}: object file is shorter ({len(data)}) than its metadata says")
+        return data
+
+    def chunks(self, obj: OpenObject, offset: int, count: int) -> Iterator[bytes]:
+        """Original bytes ``[offset, offset + count)`` of an open version, in pieces of at most a frame
+        (1 MiB for a plain one), for a caller already off the event loop (jobs, GetBatch)."""
+        if obj.metadata.codec:
+            yield from self.decoded(obj).chunks(offset, count)
+            return
+        end = offset + count
+        while offset < end:
+            data = os.pread(obj.fd, min(end - offset, 1 << 20), offset)
+            if not data:
+                raise StrataError(f"{obj.path}: object file is shorter than its metadata says")
+            offset += len(data)
+            yield data
+
+    async def stream(self, decoded: Decoded, offset: int, count: int) -> AsyncIterator[bytes]:
+        """A compressed version's range for a response body, decoding big frames in the codec threads;
+        closes the version when done."""
+        loop = asyncio.get_running_loop()
+        end = offset + count
+        try:
+            for index in decoded.frames_for(offset, count):
+                start = decoded.frame_start(index)
+                if decoded.frame_start(index + 1) - start <= INLINE_MAX:
+                    data = decoded.frame(index)
+                else:
+                    data = await loop.run_in_executor(codec_pool(), decoded.frame, index)
+                yield data[max(offset - start, 0) : min(end - start, len(data))]
+        finally:
+            decoded.obj.close()
+
     def open_shard(
         self, bck: BucketRef, object_name: str, fmt: str, props: BucketProps | None = None
     ) -> tuple[OpenObject, ArchiveReader]:
@@ -223,7 +418,18 @@ class ObjectService:
         requests for the same shard version.
         """
         self.bucket(bck, ACCESS_GET, props)
-        return self.shards.open(self.store, bck, object_name, fmt)
+        obj = self.store.open(bck, object_name)
+        try:
+            return obj, self.shard_reader(obj, fmt, bck.object_uri(object_name))
+        except BaseException:
+            obj.close()
+            raise
+
+    def shard_reader(self, obj: OpenObject, fmt: str, uri: str = "") -> ArchiveReader:
+        """An archive reader over an open version: its file, or its frames when stored compressed
+        (members are then read through the seek table, decoding only the frames they lie in)."""
+        source: int | Decoded = self.decoded(obj, uri) if obj.metadata.codec else obj.fd
+        return self.shards.reader(self.store, obj, source, fmt)
 
     def remember_shard(self, obj: OpenObject, reader: ArchiveReader) -> None:
         self.shards.remember(self.store, obj, reader)
@@ -304,12 +510,24 @@ class ObjectService:
         props: BucketProps | None = None,
         *,
         extra_hasher: Hasher | None = None,
+        size_hint: int | None = None,
+        compress: bool = True,
     ) -> ObjectPut:
-        """Begin a write (PUT access); the caller streams bytes into it and commits."""
+        """Begin a write (PUT access); the caller streams bytes into it and commits.
+
+        ``size_hint`` (the body's length when known) lets a small object skip compression at once and
+        sizes the frames. ``compress=False`` stores the bytes as they come whatever the bucket says.
+        """
         props = self.bucket(bck, ACCESS_PUT, props)
-        writer = self.store.writer(
-            bck, object_name, props.checksum.type, fsync=fsync_wanted(props), extra_hasher=extra_hasher
-        )
+        fsync = fsync_wanted(props)
+        if compress and compresses(props, size_hint):
+            writer = self.store.writer(bck, object_name, "none", fsync=fsync)
+            encoding = EncodingWrite(
+                writer, props, self.metrics, size_hint=size_hint, extra_hasher=extra_hasher
+            )
+            return ObjectPut(writer, props, self.metrics, encoding)
+        checksum_type = props.checksum.type
+        writer = self.store.writer(bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher)
         return ObjectPut(writer, props, self.metrics)
 
     def receive(self, bck: BucketRef, object_name: str, carried: ObjectMetadata) -> ObjectWriter | None:
@@ -324,7 +542,9 @@ class ObjectService:
             current = None
         if current is not None and current.mtime_ns >= carried.mtime_ns:
             return None
-        return self._posix("a rebalance transfer").writer(bck, object_name, carried.checksum_type)
+        # a compressed version's checksum is of its original: its stored bytes are not hashed here
+        checksum_type = "none" if carried.codec else carried.checksum_type
+        return self._posix("a rebalance transfer").writer(bck, object_name, checksum_type)
 
     def delete(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> None:
         self.bucket(bck, ACCESS_DELETE_OBJECT, props)
@@ -361,6 +581,9 @@ class ObjectService:
         dst_props = self.bucket(dst_bck, ACCESS_PUT, dst_props)
         if src_props.checksum.validate_warm_get:
             self.open(src_bck, src_name, src_props).close()
+        source = self.store.head(src_bck, src_name)
+        if not same_stored_form(source, dst_props):  # compress, or decode, on the way
+            return self._recode(src_bck, src_name, dst_bck, dst_name, dst_props)
         md = self.store.copy(
             src_bck,
             src_name,
@@ -372,6 +595,25 @@ class ObjectService:
         )
         count_put(self.metrics, md)
         return md
+
+    def _recode(
+        self, src_bck: BucketRef, src_name: str, dst_bck: BucketRef, dst_name: str, dst_props: BucketProps
+    ) -> ObjectMetadata:
+        """A copy whose stored form changes (into or out of a compressing bucket): original bytes read
+        and written again, in bounded memory, keeping custom metadata and ETag."""
+        source = self.store.open(src_bck, src_name)
+        try:
+            md = source.metadata
+            out = self.put(dst_bck, dst_name, dst_props, size_hint=md.size)
+            try:
+                for piece in self.chunks(source, 0, md.size):
+                    out.write(piece)
+            except BaseException:
+                out.abort()
+                raise
+        finally:
+            source.close()
+        return out.commit(custom=dict(md.custom), etag=md.etag)
 
     def rename(self, bck: BucketRef, src_name: str, dst_name: str) -> None:
         props = self.bucket(bck, ACCESS_MOVE_OBJECT)
