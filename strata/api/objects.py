@@ -265,7 +265,9 @@ def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_nam
     return RebalanceExchange(writer, carried, node.jobs, transfer)
 
 
-def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def put_buffered(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     """PUTs whose body is small or absent: append/flush and copy (``object_to``)."""
     objects = node.objects
     append_type = query.get("append_type")
@@ -279,8 +281,7 @@ def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str,
                 raise InvalidRequest("flush requires an append handle")
             if request.body:
                 handle = objects.append(bck, object_name, handle, request.body)
-            objects.flush(bck, object_name, handle)
-            return Response(200)
+            return answer_when(objects.flush(bck, object_name, handle), lambda _md: Response(200))
         raise InvalidRequest(f'invalid append_type "{append_type}" (expected "append" or "flush")')
     dst_bck, dst_name = parse_object_uname(query.get("object_to"))
     objects.copy(bck, object_name, dst_bck, dst_name)
@@ -326,13 +327,15 @@ def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str,
     return empty_response()
 
 
-def post_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def post_object(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     msg = decode_action(request.body)
     if msg.action == "mpt-upload":
         return text_response(node.objects.create_upload(bck, object_name))
     if msg.action == "mpt-complete":
-        node.objects.complete_upload(bck, object_name, query.get("uploadId"), _part_numbers(msg))
-        return empty_response()
+        done = node.objects.complete_upload(bck, object_name, query.get("uploadId"), _part_numbers(msg))
+        return answer_when(done, lambda _md: empty_response())
     if msg.action == "rename-obj":
         node.objects.rename(bck, object_name, validate_object_name(msg.name))
         return empty_response()

@@ -30,6 +30,7 @@ from strata.jobs.registry import JobStore
 from strata.roles.node import Node, jobs_dir, load_node_id
 from strata.roles.role import ROLES, TargetRole
 from strata.storage.mountpaths import Mountpaths
+from strata.storage.objects import ObjectStore
 
 log = logging.getLogger("strata.node")
 
@@ -73,6 +74,7 @@ def serve_cluster_node(
         mounts.clean_work_dirs(store.bmd().refs())
         mounts.empty_trash()
         mounts.reset_indexes()
+        ObjectStore(mounts).close()  # opens the savings ledger once: a stale one is recounted here
         JobStore(jobs_dir(data_dir), node_id).settle_after_restart()
     # 2. the socket
     try:
@@ -176,10 +178,13 @@ def _watch_destroyed_buckets(store: EtcdMetaStore, mounts: Mountpaths) -> None:
             if known[key].renamed:  # renamed, not destroyed: the move job keeps its data
                 continue
             log.info("bucket %s was destroyed: removing its data", key)
+            objects = ObjectStore(mounts)  # through the store: the savings ledger drops the bucket too
             try:
-                mounts.destroy_bucket(BucketRef.from_key(key))
+                objects.destroy_bucket(BucketRef.from_key(key))
             except OSError as exc:
                 log.error("cannot remove the data of %s: %s", key, exc)
+            finally:
+                objects.close()
         known = current
 
     store.listeners.append(on_change)

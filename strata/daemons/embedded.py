@@ -21,6 +21,7 @@ from strata.jobs.registry import JobStore
 from strata.roles.node import Node, jobs_dir, load_node_id
 from strata.roles.role import EmbeddedRole
 from strata.storage.mountpaths import Mountpaths
+from strata.storage.objects import ObjectStore
 
 log = logging.getLogger("strata")
 
@@ -54,6 +55,7 @@ def serve(
     swept = mounts.clean_work_dirs(meta.bmd().refs())
     mounts.empty_trash()
     mounts.reset_indexes()
+    ObjectStore(mounts).close()  # opens the savings ledger: a stale one is recounted here, not in workers
     node_id = load_node_id(meta_dir)
     interrupted = JobStore(jobs_dir(data_dir), node_id).settle_after_restart()
     if interrupted:

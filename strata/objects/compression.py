@@ -21,13 +21,22 @@ most two chunks queued before it holds back the client (``ObjectPut.feed`` in ``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-from strata.compress import SAMPLE_SIZE, FrameEncoder, StoredReader, choose_codec, read_at_fd
+from strata.compress import (
+    SAMPLE_SIZE,
+    FrameEncoder,
+    StoredReader,
+    choose_codec,
+    frame_size_for,
+    read_at_fd,
+)
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import ObjectCorrupted
 from strata.core.metrics import Metrics
@@ -42,19 +51,53 @@ log = logging.getLogger("strata.objects")
 ZSTD = "zstd"
 INLINE_MAX = 64 << 10  # pieces up to this size are (de)compressed in place: a thread hop costs more
 
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_lock = threading.Lock()
+_pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(name: str) -> ThreadPoolExecutor:
+    with _pools_lock:
+        found = _pools.get(name)
+        if found is None or found[0] != os.getpid():  # made after fork, in the worker that uses it
+            found = _pools[name] = (os.getpid(), ThreadPoolExecutor(max(2, os.cpu_count() or 2), name))
+        return found[1]
 
 
 def codec_pool() -> ThreadPoolExecutor:
-    """The process's threads for compression work (created after fork, in the worker that uses it)."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="codec")
-            _pool_pid = os.getpid()
-        return _pool
+    """Threads that run a request's compression work off the event loop (one piece at a time each)."""
+    return _pool("codec")
+
+
+def frame_pool() -> ThreadPoolExecutor:
+    """Threads that compress single frames of a big object side by side. Apart from ``codec_pool``
+    because its threads wait for these: sharing one pool could leave every thread waiting."""
+    return _pool("frame")
+
+
+T = TypeVar("T")
+_END = object()
+
+
+async def off_loop(work: Callable[[], T]) -> T:
+    """Run ``work`` in the codec threads (decoding a compressed shard's members, encoding a file)."""
+    return await asyncio.get_running_loop().run_in_executor(codec_pool(), work)
+
+
+async def iterate_off_loop(items: Iterator[T]) -> AsyncIterator[T]:
+    """Each next item of ``items`` produced in the codec threads: a response body whose every piece
+    may decode frames. Closing this closes ``items`` (its ``finally`` releases what it holds)."""
+    loop = asyncio.get_running_loop()
+    pool = codec_pool()
+    try:
+        while True:
+            item = await loop.run_in_executor(pool, next, items, _END)
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 def compresses(props: BucketProps, size_hint: int | None = None) -> bool:
@@ -147,7 +190,10 @@ class EncodingWrite:
         decision = choose_codec(sample, self.conf_codec)
         if decision.codec == ZSTD:
             self.codec = ZSTD
-            self._encoder = FrameEncoder(self.level, self.frame_size, self.size_hint)
+            frame_size = self.frame_size or frame_size_for(self.size_hint)
+            big = self.size_hint is None or self.size_hint > frame_size  # several frames: in parallel
+            executor = frame_pool() if big else None
+            self._encoder = FrameEncoder(self.level, frame_size, self.size_hint, executor=executor)
             for frame in self._encoder.write(sample):
                 self.writer.write(frame)
         else:
@@ -193,7 +239,9 @@ class EncodingWrite:
 
     def abort(self) -> None:
         self._sample = bytearray()
-        self._encoder = None
+        if self._encoder is not None:
+            self._encoder.abandon()
+            self._encoder = None
         self.writer.abort()
 
 
@@ -231,12 +279,18 @@ class Decoded:
         """One frame's original bytes, verified (the last one is kept for the next small read)."""
         if index == self._frame_index:
             return self._frame
+        data = self.decode(index)
+        self._frame_index, self._frame = index, data
+        return data
+
+    def decode(self, index: int) -> bytes:
+        """One frame's original bytes, verified and counted, without touching the kept frame: safe to
+        run for different frames in several threads at once (a response decoding one frame ahead)."""
         try:
             data = self._reader.decode_frame(index)
         except ObjectCorrupted as exc:
             raise self._corrupted(exc) from None
         self._metrics.add("frames_decoded_count")
-        self._frame_index, self._frame = index, data
         return data
 
     def _corrupted(self, exc: ObjectCorrupted) -> ObjectCorrupted:

@@ -56,6 +56,7 @@ from strata.objects.compression import (
     EncodingWrite,
     codec_pool,
     compresses,
+    off_loop,
     same_stored_form,
 )
 from strata.objects.hotcache import HotCache
@@ -63,6 +64,7 @@ from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
 from strata.storage.checksum import Hasher, checksum_file
 from strata.storage.interface import ObjectStorage, PendingWrite
+from strata.storage.ledger import Ledger
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.objects import ObjectStore, ObjectWriter, OpenObject
 from strata.storage.shards import ShardIndexes
@@ -98,8 +100,8 @@ class ObjectPut:
     Checksum, versioning, fsync and compression follow the bucket's props as they were when the write
     began. Two ways in: ``write``/``commit`` from a thread (jobs, multipart, copies: compression runs
     inline), and ``feed``/``finish`` from the event loop (streamed PUT bodies): when the bucket
-    compresses, whole chunks go to the codec threads in order, at most two queued before the client
-    is held back (``set_flow_control``), and ``finish`` awaits them.
+    compresses, 1 MiB chunks go to the codec threads in order, at most a frame's worth queued before
+    the client is held back (``set_flow_control``), and ``finish`` awaits them.
     """
 
     __slots__ = (
@@ -194,13 +196,18 @@ class ObjectPut:
         if self._error is not None:
             raise self._error
         self._chunk += data
-        if len(self._chunk) >= max(encoding.frame, OFFLOAD_CHUNK):
+        if len(self._chunk) >= OFFLOAD_CHUNK:
             self._queue.append(self._chunk)
             self._chunk = bytearray()
             self._kick()
-            if len(self._queue) >= 2 and self._pause is not None and not self._paused:
+            if self._backlogged() and self._pause is not None and not self._paused:
                 self._paused = True
                 self._pause()
+
+    def _backlogged(self) -> bool:
+        """Whether the codec threads are a frame behind: hold the client back until they catch up."""
+        assert self._encoding is not None
+        return len(self._queue) * OFFLOAD_CHUNK >= max(self._encoding.frame, 2 * OFFLOAD_CHUNK)
 
     def _kick(self) -> None:
         if self._busy is not None or not self._queue or self._encoding is None:
@@ -219,7 +226,7 @@ class ObjectPut:
             self._queue.clear()
         else:
             self._kick()
-        if self._paused and (error is not None or len(self._queue) < 2):
+        if self._paused and (error is not None or not self._backlogged()):
             self._paused = False
             if self._resume is not None:
                 self._resume()
@@ -233,7 +240,10 @@ class ObjectPut:
     ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
         """Commit a fed write: at once when nothing heavy is left, else in the codec threads."""
         if self._encoding is None or (
-            self._busy is None and not self._queue and self._error is None and self.size <= INLINE_MAX
+            self._busy is None
+            and not self._queue
+            and self._error is None
+            and self.size + len(self._chunk) <= INLINE_MAX
         ):
             if self._chunk:
                 self.write(self._chunk)
@@ -281,6 +291,11 @@ class ObjectService:
         self.metrics = metrics
         self.hot = hot
         self.shards = ShardIndexes()
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """The store's savings ledger (``storage.ledger``; None when ``STRATA_LEDGER=0``)."""
+        return self.store.ledger
 
     def _posix(self, what: str) -> ObjectStore:
         """The store for operations still written against the POSIX files (see ``storage.interface``)."""
@@ -398,15 +413,26 @@ class ObjectService:
         closes the version when done."""
         loop = asyncio.get_running_loop()
         end = offset + count
+        frames = decoded.frames_for(offset, count)
+        ahead: asyncio.Future[bytes] | None = None  # the next frame, decoding while this one is sent
         try:
-            for index in decoded.frames_for(offset, count):
+            for position, index in enumerate(frames):
                 start = decoded.frame_start(index)
-                if decoded.frame_start(index + 1) - start <= INLINE_MAX:
-                    data = decoded.frame(index)
+                if ahead is not None:
+                    data = await ahead
+                elif decoded.frame_start(index + 1) - start <= INLINE_MAX:
+                    data = decoded.decode(index)
                 else:
-                    data = await loop.run_in_executor(codec_pool(), decoded.frame, index)
+                    data = await loop.run_in_executor(codec_pool(), decoded.decode, index)
+                ahead = None
+                if position + 1 < len(frames):
+                    ahead = loop.run_in_executor(codec_pool(), decoded.decode, frames[position + 1])
                 yield data[max(offset - start, 0) : min(end - start, len(data))]
         finally:
+            if ahead is not None:  # its thread reads the descriptor closed next: let it finish
+                await asyncio.wait([ahead])
+                if not ahead.cancelled():
+                    ahead.exception()  # retrieved: an error there matters no more
             decoded.obj.close()
 
     def open_shard(
@@ -627,9 +653,26 @@ class ObjectService:
         self.metrics.add("append_count")
         return handle
 
-    def flush(self, bck: BucketRef, object_name: str, handle: str) -> ObjectMetadata:
-        """Publish what was appended under ``handle`` as the object's new version."""
+    def flush(
+        self, bck: BucketRef, object_name: str, handle: str
+    ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
+        """Publish what was appended under ``handle`` as the object's new version.
+
+        Into a compressing bucket the appended bytes are encoded on the way (in the codec threads:
+        an awaitable); otherwise the append file is renamed into place.
+        """
         props = self.bucket(bck, ACCESS_APPEND)
+        store = self._posix("append")
+        path = appends.handle_path(store, bck, object_name, handle)
+        size = os.stat(path).st_size
+        if compresses(props, size):
+
+            def encode() -> ObjectMetadata:
+                md = self._encode_files(bck, object_name, props, [path], size)
+                os.unlink(path)
+                return md
+
+            return off_loop(encode)
         return appends.flush(
             self._posix("append"),
             bck,
@@ -671,9 +714,24 @@ class ObjectService:
         *,
         custom: dict[str, str] | None = None,
         etag: str = "",
-    ) -> ObjectMetadata:
-        """Assemble the parts in order and publish them as the object (PUT access)."""
+    ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
+        """Assemble the parts in order and publish them as the object (PUT access).
+
+        Into a compressing bucket the parts are encoded as one stream (no per-part frames or padding:
+        a multipart upload compresses as well as a single PUT), in the codec threads (an awaitable).
+        """
         props = self.bucket(bck, ACCESS_PUT)
+        store = self._posix("a multipart upload")
+        directory, paths = multipart.part_files(store, bck, object_name, upload_id, parts)
+        size = sum(os.stat(path).st_size for path in paths)
+        if compresses(props, size):
+
+            def encode() -> ObjectMetadata:
+                md = self._encode_files(bck, object_name, props, paths, size, custom=custom, etag=etag)
+                multipart.completed(directory)
+                return md
+
+            return off_loop(encode)
         md = multipart.complete(
             self._posix("a multipart upload"),
             bck,
@@ -687,6 +745,30 @@ class ObjectService:
         )
         count_put(self.metrics, md)
         return md
+
+    def _encode_files(
+        self,
+        bck: BucketRef,
+        object_name: str,
+        props: BucketProps,
+        paths: list[str],
+        size: int,
+        *,
+        custom: dict[str, str] | None = None,
+        etag: str = "",
+    ) -> ObjectMetadata:
+        """Write the concatenation of ``paths`` as the object through the bucket's encoding (the caller
+        removes its files once the object is published)."""
+        out = self.put(bck, object_name, props, size_hint=size)
+        try:
+            for path in paths:
+                with open(path, "rb", buffering=0) as part:
+                    while piece := part.read(OFFLOAD_CHUNK):
+                        out.write(piece)
+        except BaseException:
+            out.abort()
+            raise
+        return out.commit(custom=custom, etag=etag)
 
     def abort_upload(self, bck: BucketRef, object_name: str, upload_id: str) -> None:
         self.bucket(bck, ACCESS_PUT)

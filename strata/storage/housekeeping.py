@@ -8,13 +8,13 @@ whether it was aborted and counts its progress; the storage never imports the jo
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterator
+from functools import partial
 
 from strata.core.names import BucketRef
+from strata.storage.bookkeeping import move_object_file
 from strata.storage.listing import iter_names
-from strata.storage.metadata import read_metadata
 from strata.storage.mountpaths import OBJECTS, WORK
 from strata.storage.objects import ObjectStore, place_file
 
@@ -23,42 +23,17 @@ def rename_bucket(store: ObjectStore, src: BucketRef, dst: BucketRef) -> None:
     """Rename the bucket's directory on every mountpath (objects keep their files).
 
     In a cluster, peers may already be sending objects of the renamed bucket here, so the
-    destination directory can exist: then the source tree is merged into it file by file.
+    destination directory can exist: then the source tree is merged into it file by file
+    (``bookkeeping.rename_bucket_dirs``; the savings ledger moves the bucket's row with it).
     """
-    for mp in store.mountpaths.all:
-        source = mp.bucket_dir(src)
-        if not os.path.isdir(source):
-            continue
-        target = mp.bucket_dir(dst)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            os.rename(source, target)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-            _merge_tree(source, target)
-
-
-def _merge_tree(source: str, target: str) -> None:
-    """Move every file of ``source`` into ``target``; where both hold an object, the newer write wins."""
-    for root, _dirs, files in os.walk(source, topdown=False):
-        rel = os.path.relpath(root, source)
-        into = os.path.normpath(os.path.join(target, rel))
-        os.makedirs(into, exist_ok=True)
-        for name in files:
-            here, there = os.path.join(root, name), os.path.join(into, name)
-            mine, theirs = read_metadata(here), read_metadata(there)
-            if theirs is not None and mine is not None and theirs.mtime_ns >= mine.mtime_ns:
-                os.unlink(here)
-            else:
-                os.replace(here, there)
-        os.rmdir(root)
+    store.rename_bucket(src, dst)
 
 
 def resilver(store: ObjectStore, bck: BucketRef) -> Iterator[int | None]:
     """Move every object of the bucket that is not on its HRW mountpath there (rename when possible).
 
-    Yields once per object examined: its size when it was moved, None when it already was home.
+    Yields once per object examined: its size when it was moved (0: deleted meanwhile), None when it
+    already was home. Each move holds both objects' locks and keeps the savings ledger in step.
     With one mountpath every object is home: nothing to walk.
     """
     mountpaths = store.mountpaths
@@ -70,10 +45,20 @@ def resilver(store: ObjectStore, bck: BucketRef) -> Iterator[int | None]:
             if home is mp:
                 yield None
                 continue
-            src = mp.object_path(bck, name)
-            size = os.stat(src).st_size
-            place_file(src, home.object_path(bck, name), home.content_dir(bck, OBJECTS), cross_device_ok=True)
-            yield size
+            stop_at = home.content_dir(bck, OBJECTS)
+            yield move_object_file(
+                store.locks,
+                store.books,
+                bck,
+                mp.object_path(bck, name),
+                home.object_path(bck, name),
+                work_path=home.work_path(bck),
+                place=partial(_place, stop_at=stop_at),
+            )
+
+
+def _place(src: str, dst: str, *, stop_at: str) -> None:
+    place_file(src, dst, stop_at)
 
 
 def usage(store: ObjectStore, bck: BucketRef, prefix: str = "") -> Iterator[tuple[int, int] | None]:

@@ -36,6 +36,7 @@ from typing import Protocol
 from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher
 from strata.storage.commit import Encoded
+from strata.storage.ledger import Footprint, Ledger
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.objects import OpenObject
 
@@ -101,6 +102,13 @@ class PendingWrite(Protocol):
 
 class ObjectStorage(Protocol):
     """A node's objects: bytes plus one metadata record each, per bucket (see the module docstring)."""
+
+    # the savings ledger, changed in the same step as every object (None when ``STRATA_LEDGER=0``)
+    ledger: Ledger | None
+
+    def recount(self) -> dict[str, Footprint]:
+        """What the ledger should say, counted from the stored objects themselves (slow: every object)."""
+        ...
 
     def location(self, bck: BucketRef, object_name: str) -> str:
         """A stable string naming where the object lives (the hot cache's key), whether it exists or not."""

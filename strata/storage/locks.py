@@ -7,6 +7,11 @@ metadata patch can land on another version's bytes. Reads need no lock (rename i
 Locks are striped: an object's name hashes to one of ``STRIPES`` lock files, each guarded by a
 ``flock`` (between processes) and a ``threading.Lock`` (between threads of one process, which
 share the flock). Two objects may share a stripe; that only serializes them, briefly.
+
+A stripe is also the unit of the savings ledger's crash recovery (``strata.storage.ledger``): a
+``StripeGuard`` sees every stripe right after it is taken and settles what a writer that died holding
+it left behind. Several stripes are always taken in ascending order (``hold_pair``, ``hold_all``), so
+holders never deadlock.
 """
 
 from __future__ import annotations
@@ -16,9 +21,28 @@ import os
 import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from strata.storage.bookkeeping import Bookkeeper
 
 STRIPES = 256
+
+
+class StripeGuard(Protocol):
+    def ready(self, stripes: tuple[int, ...]) -> bool:
+        """Called with the stripes just taken: settle what a dead holder left; False when a whole-bucket
+        change must be finished first (the stripes are then released and ``finish`` is called)."""
+        ...
+
+    def finish(self) -> None:
+        """Finish what a dead whole-bucket change left (called holding no stripe)."""
+        ...
+
+
+def stripe_of(key: str) -> int:
+    return zlib.crc32(key.encode(errors="surrogateescape")) % STRIPES
 
 
 class ObjectLocks:
@@ -28,6 +52,7 @@ class ObjectLocks:
         self._threads = [threading.Lock() for _ in range(STRIPES)]
         self._fds: list[int] = [-1] * STRIPES
         self._pid = os.getpid()
+        self.guard: Bookkeeper | None = None  # a ``StripeGuard``
 
     def _fd(self, stripe: int) -> int:
         if self._pid != os.getpid():  # forked: flock belongs to the open file, so reopen per process
@@ -41,9 +66,16 @@ class ObjectLocks:
             self._fds[stripe] = fd
         return fd
 
+    def close(self) -> None:
+        """Close the lock files this process opened (a supervisor before it forks the workers)."""
+        if self._pid == os.getpid():
+            for fd in self._fds:
+                if fd >= 0:
+                    os.close(fd)
+        self._fds = [-1] * STRIPES
+
     @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        stripe = zlib.crc32(key.encode()) % STRIPES
+    def _take(self, stripe: int) -> Iterator[None]:
         with self._threads[stripe]:
             fd = self._fd(stripe)
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -51,3 +83,38 @@ class ObjectLocks:
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[int]:
+        """Hold the stripe of ``key``; yields the stripe number."""
+        stripe = stripe_of(key)
+        while True:
+            with self._take(stripe):
+                guard = self.guard
+                if guard is None or guard.ready((stripe,)):
+                    yield stripe
+                    return
+            guard.finish()
+
+    @contextmanager
+    def hold_pair(self, first: str, second: str) -> Iterator[tuple[int, int]]:
+        """Hold the stripes of two keys (one when they share it); yields both stripe numbers."""
+        stripes = (stripe_of(first), stripe_of(second))
+        ordered = tuple(sorted(set(stripes)))
+        while True:
+            with ExitStack() as stack:
+                for stripe in ordered:
+                    stack.enter_context(self._take(stripe))
+                guard = self.guard
+                if guard is None or guard.ready(ordered):
+                    yield stripes
+                    return
+            guard.finish()
+
+    @contextmanager
+    def hold_all(self) -> Iterator[None]:
+        """Hold every stripe: nothing else changes any object meanwhile (whole-bucket changes)."""
+        with ExitStack() as stack:
+            for stripe in range(STRIPES):
+                stack.enter_context(self._take(stripe))
+            yield

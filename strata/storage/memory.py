@@ -9,7 +9,9 @@ and anything keyed by the record work unchanged. A reader gets a real descriptor
 private copy of the version's bytes, so ``pread``, ``sendfile`` (``FileBody``) and checksum validation
 work as on a file, and a later overwrite never changes what an open reader sees. A writer buffers its
 bytes and publishes them at ``commit`` with the same checks and metadata as ``ObjectWriter.commit``.
-One lock guards the dict; bytes are hashed and buffered outside it.
+One lock guards the dict; bytes are hashed and buffered outside it. The savings ledger (an anonymous
+``Ledger``) changes under that same lock, in the same step as the dict: nothing survives a crash here,
+so no intent is needed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher, new_hasher
 from strata.storage.commit import Encoded, check_written, new_metadata, stored_form
 from strata.storage.fsnames import encode_object_name
+from strata.storage.ledger import Footprint, Ledger, footprint
 from strata.storage.metadata import ObjectMetadata, encode_metadata
 from strata.storage.objects import OpenObject, os_error
 
@@ -154,6 +157,18 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._objects: dict[str, _Stored] = {}
+        self.ledger: Ledger | None = Ledger(None)
+        self._ledger = self.ledger
+
+    def recount(self) -> dict[str, Footprint]:
+        """Every bucket's objects counted from the dict (stored bytes: what is held for each version)."""
+        counts: dict[str, Footprint] = {}
+        with self._lock:
+            for location, stored in self._objects.items():
+                uri = BucketRef.from_key("/".join(location[len("memory:") :].split("/", 3)[:3])).uri
+                version = Footprint(stored.metadata.size, len(stored.data), 1)
+                counts[uri] = counts.get(uri, Footprint()) + version
+        return counts
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -178,6 +193,7 @@ class MemoryStore:
         with self._lock:
             for location in [loc for loc in self._objects if loc.startswith(prefix)]:
                 del self._objects[location]
+            self._ledger.finish_destroy(bck.uri)
 
     def _get(self, bck: BucketRef, object_name: str) -> tuple[str, _Stored]:
         location = self.location(bck, object_name)
@@ -235,19 +251,22 @@ class MemoryStore:
         """Make ``data`` the object's current version; reading the previous one is part of the step."""
         location = self.location(bck, object_name)
         with self._lock:
+            previous = self._objects.get(location)
             if isinstance(metadata, ObjectMetadata):
                 md = metadata
             else:
-                previous = self._objects.get(location)
                 md = metadata(previous.metadata if previous is not None else None)
             self._objects[location] = _Stored(data, md, encode_metadata(md))  # InvalidRequest: too large
+            self._ledger.add(bck.uri, footprint(md) - footprint(previous.metadata if previous else None))
         return md
 
     def delete(self, bck: BucketRef, object_name: str) -> None:
         location = self.location(bck, object_name)
         with self._lock:
-            if self._objects.pop(location, None) is None:
+            gone = self._objects.pop(location, None)
+            if gone is None:
                 raise ObjectNotFound(bck.object_uri(object_name))
+            self._ledger.add(bck.uri, -footprint(gone.metadata))
 
     def update_metadata(
         self, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
@@ -259,6 +278,7 @@ class MemoryStore:
                 raise ObjectNotFound(bck.object_uri(object_name))
             new_md = change(stored.metadata)
             self._objects[location] = _Stored(stored.data, new_md, encode_metadata(new_md))
+            self._ledger.add(bck.uri, footprint(new_md) - footprint(stored.metadata))
         return new_md
 
     def copy(
@@ -293,7 +313,10 @@ class MemoryStore:
             stored = self._objects.pop(src, None)
             if stored is None:
                 raise ObjectNotFound(bck.object_uri(src_name))
+            replaced = self._objects.get(dst) if dst != src else None
             self._objects[dst] = stored
+            if replaced is not None:  # the object keeps its footprint; what it replaces leaves
+                self._ledger.add(bck.uri, -footprint(replaced.metadata))
 
     # -- tests ------------------------------------------------------------------------------
 

@@ -12,11 +12,21 @@ import errno
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from strata.core.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef
+from strata.storage.bookkeeping import (
+    Bookkeeper,
+    count_mountpaths,
+    current_record,
+    open_ledger,
+    plain_merge_file,
+    rename_bucket_dirs,
+)
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
 from strata.storage.commit import Encoded, check_written, new_metadata, stored_form
+from strata.storage.ledger import Footprint, Ledger, footprint, record_footprint
 from strata.storage.listing import iter_names
 from strata.storage.locks import ObjectLocks
 from strata.storage.metadata import (
@@ -231,12 +241,16 @@ class ObjectWriter:
             if self.fsync:
                 os.fsync(self.fd)
             # read-the-previous-version and publish are one step for concurrent writers and patches
-            with self.locks.hold(self.final_path):
+            with self.locks.hold(self.final_path) as stripe:
                 md = metadata if isinstance(metadata, ObjectMetadata) else metadata()
                 write_metadata(self.fd, md)
                 os.close(self.fd)
                 self.closed = True
-                place_file(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
+                books = self.locks.guard
+                if isinstance(books, Bookkeeper):  # the savings ledger, in the same step
+                    books.publish(stripe, self.bck, self.final_path, footprint(md), self._place)
+                else:
+                    self._place()
         except OSError as exc:
             self.abort()
             raise os_error(exc, self.bck.object_uri(self.object_name)) from exc
@@ -244,6 +258,9 @@ class ObjectWriter:
             self.abort()
             raise
         return md
+
+    def _place(self) -> None:
+        place_file(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
 
     def abort(self) -> None:
         if not self.closed:
@@ -281,6 +298,20 @@ class ObjectStore:
         self.mountpaths = mountpaths
         self.locks = ObjectLocks(os.path.join(mountpaths.all[0].root, LOCKS))
         self._roots = [(m.root + os.sep, m.root) for m in mountpaths.all]
+        # the savings ledger (None with STRATA_LEDGER=0); its guard settles what a dead writer left
+        self.books = open_ledger(mountpaths, self.locks)
+        self.ledger: Ledger | None = self.books.ledger if self.books is not None else None
+        self.locks.guard = self.books
+
+    def close(self) -> None:
+        """Release the ledger map and lock files (a supervisor does, before it forks the workers)."""
+        if self.ledger is not None:
+            self.ledger.close()
+        self.locks.close()
+
+    def recount(self) -> dict[str, Footprint]:
+        """What the ledger should say, counted from the files (``strata savings --verify``): slow."""
+        return count_mountpaths(self.mountpaths)
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -298,8 +329,18 @@ class ObjectStore:
     def create_bucket(self, bck: BucketRef) -> None:
         self.mountpaths.create_bucket(bck)
 
+    def rename_bucket(self, src: BucketRef, dst: BucketRef) -> None:
+        """Rename the bucket's directories (move-bck): its objects keep their files, and its row."""
+        if self.books is not None:
+            self.books.rename_bucket(src, dst)  # holds every stripe; rolled forward after a death
+        else:
+            rename_bucket_dirs(self.mountpaths, src, dst, plain_merge_file)
+
     def destroy_bucket(self, bck: BucketRef) -> None:
-        self.mountpaths.destroy_bucket(bck)
+        if self.books is not None:
+            self.books.destroy_bucket(bck)  # holds every stripe; the row goes with the directories
+        else:
+            self.mountpaths.destroy_bucket(bck)
 
     def _candidate_paths(self, bck: BucketRef, object_name: str) -> list[tuple[Mountpath, str]]:
         home = self.mountpaths.for_object(bck, object_name)
@@ -395,12 +436,18 @@ class ObjectStore:
         return ObjectWriter.adopt(mountpath, bck, object_name, work_path, checksum_type, self.locks)
 
     def delete(self, bck: BucketRef, object_name: str) -> None:
+        books = self.books
         for mp, path in self._candidate_paths(bck, object_name):
-            with self.locks.hold(mp.object_path(bck, object_name)):
-                if read_metadata(path) is None:
+            with self.locks.hold(mp.object_path(bck, object_name)) as stripe:
+                found = read_metadata_raw(path)
+                if found is None:
                     continue
                 try:
-                    os.unlink(path)
+                    if books is None:
+                        os.unlink(path)
+                    else:
+                        changes = [(bck.uri, -footprint(found[0]))]
+                        books.change(stripe, path, found[1], changes, partial(os.unlink, path))
                 except FileNotFoundError:
                     continue
             _prune_empty_dirs(path, mp.content_dir(bck, OBJECTS))
@@ -412,13 +459,19 @@ class ObjectStore:
     ) -> ObjectMetadata:
         """Read, change and write back an object's metadata as one step (under the object's lock)."""
         for _mp, path in self._candidate_paths(bck, object_name):
-            with self.locks.hold(path):
-                md = read_metadata(path)
-                if md is None:
+            with self.locks.hold(path) as stripe:
+                found = read_metadata_raw(path)
+                if found is None:
                     continue
+                md, record = found
                 new_md = change(md)
+                delta = footprint(new_md) - footprint(md)
                 try:
-                    write_metadata(path, new_md)
+                    if self.books is None or delta.is_zero():
+                        write_metadata(path, new_md)
+                    else:
+                        write = partial(write_metadata, path, new_md)
+                        self.books.change(stripe, path, record, [(bck.uri, delta)], write)
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
@@ -475,8 +528,21 @@ class ObjectStore:
         dst_mp = self.mountpaths.for_object(bck, dst_name)
         dst_path = dst_mp.object_path(bck, dst_name)
         if src_path.startswith(dst_mp.root + os.sep):  # same mountpath: a rename suffices
-            try:
+            def place() -> None:
                 place_file(src_path, dst_path, dst_mp.content_dir(bck, OBJECTS))
+
+            try:
+                with self.locks.hold_pair(src_path, dst_path) as (src_stripe, _dst_stripe):
+                    before = current_record(src_path)
+                    if not before:
+                        raise ObjectNotFound(bck.object_uri(src_name))  # deleted meanwhile
+                    # the object keeps its footprint; whatever it replaces leaves (decided by the source)
+                    replaced = current_record(dst_path) if dst_path != src_path else b""
+                    if self.books is None or not replaced:
+                        place()
+                    else:
+                        changes = [(bck.uri, -record_footprint(replaced))]
+                        self.books.change(src_stripe, src_path, before, changes, place)
             except OSError as exc:
                 raise os_error(exc, bck.object_uri(dst_name)) from exc
             _prune_empty_dirs(src_path, dst_mp.content_dir(bck, OBJECTS))
