@@ -185,6 +185,18 @@ def counter(sample: dict[str, float], names: tuple[str, ...]) -> tuple[str, floa
     return None
 
 
+def ledger(base: str, bucket: str) -> dict[str, Any] | None:
+    """The savings ledger's entry for a bucket (``GET /v1/cluster?what=savings``), None if not served."""
+    try:
+        answer = json.loads(request(base, "GET", f"/v1/cluster?what=savings&bck={bucket}&provider=ais"))
+    except BenchError:
+        return None
+    for entry in answer.get("buckets", []):
+        if str(entry.get("bucket", "")).removeprefix("ais://") == bucket:
+            return dict(entry)
+    return None
+
+
 def object_file(data_dir: Path, bucket: str, name: str) -> Path:
     """The file Strata keeps an object's stored bytes in: ``<mountpath>/@ais/<bucket>/%ob/<name>``."""
     for root, dirs, _files in os.walk(data_dir):

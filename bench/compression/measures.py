@@ -93,7 +93,22 @@ def decoded_sha256(path: Path) -> str | None:
 
 
 def stored_note(ctx: Context, bucket: str, name: str, original_sha: str) -> str:
+    """How the object is stored (frames, ``zstd -d`` of the file) and whether the savings ledger of its
+    bucket (which holds only this object) agrees with the file's size."""
     path = client.object_file(ctx.data_dir, bucket, name)
+    return f"{frames_note(path, original_sha)}; {ledger_note(ctx, bucket, path.stat().st_size)}"
+
+
+def ledger_note(ctx: Context, bucket: str, stored: int) -> str:
+    entry = client.ledger(ctx.base, bucket)
+    if entry is None:
+        return "no savings ledger served"
+    ledger_stored = int(entry.get("stored_bytes", -1))
+    agrees = "agrees" if ledger_stored == stored else f"DIFFERS by {ledger_stored - stored:+,} B"
+    return f"savings ledger: {ledger_stored:,} B stored, {int(entry.get('objects', -1))} object(s) ({agrees})"
+
+
+def frames_note(path: Path, original_sha: str) -> str:
     frames = client.stored_frames(path)
     if frames is None:
         return "stored as it is (no seek table)"
