@@ -7,6 +7,7 @@ run by run, the median kept.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import mmap
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from bench.compression import client
 from bench.compression.data import DataFile, sha256_of
-from bench.compression.report import Report, Row, median, runs_text
+from bench.compression.report import Report, Row, median
 from bench.foundation import human_size, say
 from bench.harness import CpuMeter, StrataServer, WrkResult, run_wrk, warm_page_cache
 from bench.loader import put_objects
@@ -152,41 +153,59 @@ def bench_file(ctx: Context, kind: str) -> None:
     get_cmd = f"zstd -d -q -c {zst} > /dev/null"
     report.command(put_cmd)
     report.command(get_cmd.replace(str(ctx.workdir), "SCRATCH"))
-    puts: dict[str, list[float]] = {"strata": [], "anchor": []}
-    gets: dict[str, list[float]] = {"strata": [], "anchor": []}
+    puts: dict[str, list[Sample]] = {"strata": [], "anchor": []}
+    gets: dict[str, list[Sample]] = {"strata": [], "anchor": []}
     for run in range(ctx.runs):
-        puts["anchor"].append(mb_s(size, timed(put_cmd)))
-        puts["strata"].append(mb_s(size, client.put_file(ctx.base, bucket, name, path)))
-        gets["anchor"].append(mb_s(size, timed(get_cmd)))
-        gets["strata"].append(mb_s(size, client.get_discard(ctx.base, bucket, name, size)[0]))
+        puts["anchor"].append(sample(ctx, size, lambda: timed(put_cmd), server=False))
+        puts["strata"].append(sample(ctx, size, lambda: client.put_file(ctx.base, bucket, name, path)))
+        gets["anchor"].append(sample(ctx, size, lambda: timed(get_cmd), server=False))
+        gets["strata"].append(sample(ctx, size, lambda: client.get_discard(ctx.base, bucket, name, size)[0]))
         say(
-            f"{label} run {run + 1}: PUT {puts['strata'][-1]:,.0f} MB/s "
-            f"(zstd -3 -T2 {puts['anchor'][-1]:,.0f}), "
-            f"GET {gets['strata'][-1]:,.0f} MB/s (zstd -d {gets['anchor'][-1]:,.0f})"
+            f"{label} run {run + 1}: PUT {puts['strata'][-1].mb_s:,.0f} MB/s "
+            f"(zstd -3 -T2 {puts['anchor'][-1].mb_s:,.0f}), "
+            f"GET {gets['strata'][-1].mb_s:,.0f} MB/s (zstd -d {gets['anchor'][-1].mb_s:,.0f})"
         )
-    report.add(
-        Row(
-            f"{label}: PUT MB/s",
-            median(puts["strata"]),
-            median(puts["anchor"]),
-            "zstd -3 -T2 to /dev/null",
-            low=0.6,
+    for what, runs, anchor, low in (
+        ("PUT", puts, "zstd -3 -T2 to /dev/null", 0.6),
+        ("GET", gets, "zstd -d to /dev/null", 0.7),
+    ):
+        strata_rate, anchor_rate = (
+            median([x.mb_s for x in runs["strata"]]),
+            median([x.mb_s for x in runs["anchor"]]),
         )
-    )
-    report.add(
-        Row(
-            f"{label}: GET MB/s",
-            median(gets["strata"]),
-            median(gets["anchor"]),
-            "zstd -d to /dev/null",
-            low=0.7,
+        report.add(Row(f"{label}: {what} MB/s", strata_rate, anchor_rate, anchor, low=low))
+        strata_cpu, anchor_cpu = (
+            median([x.cpu_s_gb for x in runs["strata"]]),
+            median([x.cpu_s_gb for x in runs["anchor"]]),
         )
-    )
-    for what, runs in (("PUT", puts), ("GET", gets)):
+        report.add(Row(f"{label}: {what} CPU-seconds per GB", strata_cpu, anchor_cpu, "zstd's"))
         report.notes.append(
-            f"{label} {what} runs (median kept): strata {runs_text(runs['strata'], 'MB/s')}; "
-            f"anchor {runs_text(runs['anchor'], 'MB/s')}"
+            f"{label} {what} runs (median kept): strata {'; '.join(x.text() for x in runs['strata'])}; "
+            f"anchor {'; '.join(x.text() for x in runs['anchor'])}"
         )
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured transfer: MB/s, the CPU it cost per GB (the server's process tree for Strata, the
+    anchor command's for zstd), and the cores everything else on the machine used meanwhile."""
+
+    mb_s: float
+    cpu_s_gb: float
+    others_cores: float
+
+    def text(self) -> str:
+        return f"{self.mb_s:,.0f} MB/s ({self.cpu_s_gb:.2f} CPU-s/GB, others {self.others_cores:.2f} cores)"
+
+
+def sample(ctx: Context, size: int, work: Callable[[], float], server: bool = True) -> Sample:
+    with CpuMeter([ctx.server.pid]) as meter:
+        seconds = work()
+    split = meter.split
+    assert split is not None
+    # the anchor command is this process's child: its CPU is what the meter counts as the client's
+    cpu = split.server_user_s + split.server_system_s if server else split.client_cores * split.seconds
+    return Sample(mb_s(size, seconds), cpu / (size / 1e9), split.foreign_cores)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,26 +230,25 @@ def bench_random(ctx: Context) -> None:
         f"{label}: stored as {stored:,} B ({(stored - size) / size:+.4%}); "
         f"{stored_note(ctx, 'cz-random', name, data.sha256)}"
     )
-    runs: dict[str, list[float]] = {"cz-random": [], "plain-random": []}
+    runs: dict[str, list[Sample]] = {"cz-random": [], "plain-random": []}
     for run in range(ctx.runs):
         for bucket in runs:
-            runs[bucket].append(mb_s(size, client.put_file(ctx.base, bucket, name, data.path)))
+            runs[bucket].append(
+                sample(ctx, size, functools.partial(client.put_file, ctx.base, bucket, name, data.path))
+            )
         say(
-            f"{label} run {run + 1}: PUT {runs['cz-random'][-1]:,.0f} MB/s, "
-            f"uncompressed {runs['plain-random'][-1]:,.0f}"
+            f"{label} run {run + 1}: PUT {runs['cz-random'][-1].mb_s:,.0f} MB/s, "
+            f"uncompressed {runs['plain-random'][-1].mb_s:,.0f}"
         )
+    rate = {bucket: median([x.mb_s for x in samples]) for bucket, samples in runs.items()}
+    cpu = {bucket: median([x.cpu_s_gb for x in samples]) for bucket, samples in runs.items()}
     report.add(
-        Row(
-            f"{label}: PUT MB/s",
-            median(runs["cz-random"]),
-            median(runs["plain-random"]),
-            "PUT into an uncompressed bucket",
-            low=0.8,
-        )
+        Row(f"{label}: PUT MB/s", rate["cz-random"], rate["plain-random"], "uncompressed bucket", low=0.8)
     )
+    report.add(Row(f"{label}: PUT CPU-seconds per GB", cpu["cz-random"], cpu["plain-random"], "uncompressed"))
     report.notes.append(
-        f"{label} PUT runs: compressing bucket {runs_text(runs['cz-random'], 'MB/s')}; "
-        f"uncompressed {runs_text(runs['plain-random'], 'MB/s')}"
+        f"{label} PUT runs: compressing bucket {'; '.join(x.text() for x in runs['cz-random'])}; "
+        f"uncompressed {'; '.join(x.text() for x in runs['plain-random'])}"
     )
 
 

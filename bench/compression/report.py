@@ -78,10 +78,6 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def runs_text(values: list[float], unit: str) -> str:
-    return ", ".join(f"{v:,.1f}" for v in values) + f" {unit}"
-
-
 def tool_line() -> str:
     """The versions of the anchors' tools, as they print them."""
 
