@@ -198,7 +198,7 @@ class FrameEncoder:
             self._note_buffered()
             if len(self._pending) < self.frame_size:
                 return out
-            self._frame(self._pending, out)
+            self._frame(self._pending, out, owned=True)
             self._pending = bytearray()
         while len(view) >= self.frame_size:  # whole frames straight from the caller's buffer: no copy
             self._frame(view[: self.frame_size], out)
@@ -216,7 +216,7 @@ class FrameEncoder:
         self._finished = True
         out: list[bytes] = []
         if self._pending:
-            self._frame(self._pending, out)
+            self._frame(self._pending, out, owned=True)
         self._collect(out, wait=True)
         tail = b"".join(out)
         self._pending = bytearray()
@@ -229,13 +229,14 @@ class FrameEncoder:
     def _note_buffered(self) -> None:
         self.stats.peak_buffered = max(self.stats.peak_buffered, len(self._pending))
 
-    def _frame(self, chunk: bytes | bytearray | memoryview, out: list[bytes]) -> None:
-        """Compress one frame's input: now, or in the executor (a private copy: the caller's buffer
-        may change once ``write`` returns), collecting finished frames in order into ``out``."""
+    def _frame(self, chunk: bytes | bytearray | memoryview, out: list[bytes], *, owned: bool = False) -> None:
+        """Compress one frame's input: now, or in the executor -- on a private copy unless ``owned``
+        (our own buffer, never written again): the caller's may change once ``write`` returns --,
+        collecting finished frames in order into ``out``."""
         if self._executor is None:
             out.append(self._record(compress_frame(chunk, self.level), len(chunk)))
             return
-        future = self._executor.submit(compress_frame, bytes(chunk), self.level)
+        future = self._executor.submit(compress_frame, chunk if owned else bytes(chunk), self.level)
         self._running.append((future, len(chunk)))
         while len(self._running) > self._in_flight:
             self._collect(out, wait=True, keep=self._in_flight)

@@ -116,6 +116,7 @@ class ObjectPut:
     __slots__ = (
         "_busy",
         "_chunk",
+        "_chunk_size",
         "_encoding",
         "_error",
         "_metrics",
@@ -142,8 +143,9 @@ class ObjectPut:
         self.props = props
         self._metrics = metrics
         self._encoding = encoding
-        self._chunk = bytearray()
-        self._queue: collections.deque[bytearray] = collections.deque()
+        self._chunk: list[bytes] = []  # pieces not yet handed to the codec threads
+        self._chunk_size = 0
+        self._queue: collections.deque[list[bytes]] = collections.deque()
         self._busy: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
         self._pause: Callable[[], None] | None = None
@@ -203,7 +205,7 @@ class ObjectPut:
 
     def abort(self) -> None:
         self._queue.clear()
-        self._chunk = bytearray()
+        self._chunk, self._chunk_size = [], 0
         if self._encoding is not None:
             self._encoding.abort()
         else:
@@ -223,10 +225,11 @@ class ObjectPut:
             return
         if self._error is not None:
             raise self._error
-        self._chunk += data
-        if len(self._chunk) >= OFFLOAD_CHUNK:
+        self._chunk.append(bytes(data) if type(data) is not bytes else data)  # the server's, not a copy
+        self._chunk_size += len(data)
+        if self._chunk_size >= OFFLOAD_CHUNK:
             self._queue.append(self._chunk)
-            self._chunk = bytearray()
+            self._chunk, self._chunk_size = [], 0
             self._kick()
             if self._backlogged() and self._pause is not None and not self._paused:
                 self._paused = True
@@ -240,9 +243,13 @@ class ObjectPut:
     def _kick(self) -> None:
         if self._busy is not None or not self._queue or self._encoding is None:
             return
-        chunk = self._queue.popleft()
-        self._busy = asyncio.get_running_loop().run_in_executor(codec_pool(), self._encoding.write, chunk)
+        pieces = self._queue.popleft()
+        self._busy = asyncio.get_running_loop().run_in_executor(codec_pool(), self._write_all, pieces)
         self._busy.add_done_callback(self._done)
+
+    def _write_all(self, pieces: list[bytes]) -> None:
+        for piece in pieces:
+            self.write(piece)
 
     def _done(self, future: asyncio.Future[None]) -> None:
         self._busy = None
@@ -271,11 +278,10 @@ class ObjectPut:
             self._busy is None
             and not self._queue
             and self._error is None
-            and self.size + len(self._chunk) <= INLINE_MAX
+            and self.size + self._chunk_size <= INLINE_MAX
         ):
-            if self._chunk:
-                self.write(self._chunk)
-                self._chunk = bytearray()
+            self._write_all(self._chunk)
+            self._chunk, self._chunk_size = [], 0
             return self.commit(custom=custom, expected_checksum=expected_checksum, etag=etag)
         return self._finish(custom, expected_checksum, etag)
 
@@ -289,8 +295,8 @@ class ObjectPut:
                 raise self._error
             loop = asyncio.get_running_loop()
             if self._chunk:
-                chunk, self._chunk = self._chunk, bytearray()
-                await loop.run_in_executor(codec_pool(), self.write, chunk)
+                pieces, self._chunk, self._chunk_size = self._chunk, [], 0
+                await loop.run_in_executor(codec_pool(), self._write_all, pieces)
 
             def commit() -> ObjectMetadata:
                 return self.commit(custom=custom, expected_checksum=expected_checksum, etag=etag)
