@@ -14,6 +14,8 @@
     +-- PayloadTooLarge (413)
     +-- RangeNotSatisfiable (416)
     +-- ObjectCorrupted (422)            -- stored bytes fail their checksum: retrying cannot help
+    +-- FailedDependency (424)           -- a remote backend (S3, GCS, Azure, HTTP, remote AIS) failed
+    |   +-- BackendUnreachable (424)     -- it could not be reached or did not answer in time
     +-- TooManyRequests (429)            -- carries ``retry_after`` seconds
     +-- NotImplementedYet (501)          -- answered at once so the SDK does not retry
     +-- ServiceUnavailable (503)         -- the cluster cannot serve it now (no target); retry later
@@ -99,6 +101,32 @@ class ObjectCorrupted(StrataError):
     """
 
     status = 422
+
+
+class FailedDependency(StrataError):
+    """A remote backend answered with a fault of its own (a 5xx other than 503, a reply it should not give).
+
+    424 on purpose: the SDK (``aistore/sdk/retry_config.py``: 429, 500, 502, 503, 504) and boto3 retry
+    the 5xx statuses for about 90 seconds, and a dependency that is broken now is rarely mended in that
+    time; the user should hear at once, with the backend's own words in the message. A backend's 503
+    ("slow down") and 429 map to ``ServiceUnavailable`` / ``TooManyRequests`` instead: those retries help.
+    """
+
+    status = 424
+
+
+class BackendUnreachable(FailedDependency):
+    """The backend could not be reached: connection refused, DNS failure, TLS failure, a timeout.
+
+    The backend clients themselves retry a few times within seconds (``strata.backends.settings``);
+    past that the answer is 424 at once, not 502/504, so a client is not kept waiting 90 s by its own
+    retries for an endpoint that is down or mistyped.
+    """
+
+    def __init__(self, provider: str, endpoint: str, detail: str) -> None:
+        super().__init__(f"{provider} backend at {endpoint or '(default endpoint)'} is unreachable: {detail}")
+        self.provider = provider
+        self.endpoint = endpoint
 
 
 class TooManyRequests(StrataError):

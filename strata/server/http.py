@@ -67,6 +67,7 @@ _REASONS = {
     412: "Precondition Failed",
     413: "Payload Too Large",
     416: "Range Not Satisfiable",
+    424: "Failed Dependency",
     429: "Too Many Requests",
     500: "Internal Server Error",
     501: "Not Implemented",
