@@ -82,8 +82,8 @@ class AzureBackend(Backend):
             ),
             "connection_timeout": transport.connect_timeout,
             "read_timeout": transport.read_timeout,
-            "max_single_get_size": 4 * MiB,
-            "max_chunk_get_size": 4 * MiB,
+            "max_single_get_size": 2 * MiB,
+            "max_chunk_get_size": 2 * MiB,
             "max_single_put_size": 8 * MiB,
             "max_block_size": 4 * MiB,
         }
@@ -133,13 +133,15 @@ class AzureBackend(Backend):
             return RemoteReader(self.head(bucket, key), offset, 0, iter(()), lambda: None)
         try:
             downloader = self._container(bucket).download_blob(
-                key, offset=offset or None, length=length, max_concurrency=1
+                key, offset=offset if (offset or length is not None) else None, length=length, max_concurrency=1
             )
         except Exception as error:
             raise self._object_error(error, bucket, key) from error
         properties = downloader.properties
         content_range = str(properties.content_range or "")
         total = int(content_range.rpartition("/")[2]) if content_range else int(downloader.size)
+        if offset and offset >= total:  # the client turns Azure's 416 into an empty download
+            raise RangeNotSatisfiable(f"{self.object_uri(bucket, key)}: range not satisfiable", total)
         chunks = translated_chunks(
             downloader.chunks(), lambda error: self._object_error(error, bucket, key), Exception
         )

@@ -19,14 +19,24 @@ CHUNK_SIZE = 1024 * 1024
 
 
 def iter_body(body: Body, size: int, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """The body's bytes in chunks, checked to add up to ``size`` exactly."""
+    """The body's bytes in chunks, checked to add up to ``size`` exactly.
+
+    The check for extra bytes runs before the last chunk is handed out, so a client that stops reading
+    at ``size`` (as the cloud clients do) still meets the error before it completes the upload.
+    """
     sent = 0
-    for chunk in _chunks(body, size, chunk_size):
+    source = iter(_chunks(body, size, chunk_size))
+    for chunk in source:
         if not chunk:
             continue
         sent += len(chunk)
         if sent > size:
             raise InvalidRequest(f"the body is longer than its declared size ({size} bytes)")
+        if sent == size:
+            if any(extra for extra in source):
+                raise InvalidRequest(f"the body is longer than its declared size ({size} bytes)")
+            yield chunk
+            return
         yield chunk
     if sent < size:
         raise InvalidRequest(f"the body ended after {sent} of {size} bytes")
