@@ -132,8 +132,9 @@ class AzureBackend(Backend):
         if length == 0:
             return RemoteReader(self.head(bucket, key), offset, 0, iter(()), lambda: None)
         try:
+            ranged = offset or length is not None  # the client wants an offset whenever a length is set
             downloader = self._container(bucket).download_blob(
-                key, offset=offset if (offset or length is not None) else None, length=length, max_concurrency=1
+                key, offset=offset if ranged else None, length=length, max_concurrency=1
             )
         except Exception as error:
             raise self._object_error(error, bucket, key) from error
