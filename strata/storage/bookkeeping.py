@@ -70,6 +70,7 @@ class Bookkeeper:
         self.ledger = ledger
         self.mountpaths = mountpaths
         self.locks = locks
+        self.settled = 0  # intents of dead writers this process settled (for the log)
 
     # -- the stripe guard -----------------------------------------------------------------------
 
@@ -78,12 +79,27 @@ class Bookkeeper:
         if ledger.bucket_op_pending():
             return False
         for stripe in stripes:
-            ledger.recover(stripe, current_record)
+            if ledger.recover(stripe, current_record):
+                self.settled += 1
         return True
 
     def finish(self) -> None:
         with self.locks.hold_all():
             self.settle_all()
+
+    def settle_pending(self) -> int:
+        """Settle what dead processes left pending, taking only the stripes that have something (a read
+        of the ledger calls this first, so it is exact whenever no change is in flight). Returns how many
+        were settled (a live writer's intent is waited for: it settles its own)."""
+        ledger = self.ledger
+        before = self.settled
+        for stripe in [stripe for stripe in range(STRIPES) if ledger.pending(stripe)]:
+            with self.locks.hold_stripe(stripe):  # the guard settles it, or finishes a bucket op first
+                pass
+        if ledger.bucket_op_pending():
+            self.finish()
+            self.settled += 1
+        return self.settled - before
 
     def settle_all(self) -> None:
         """Settle every stripe and finish a pending whole-bucket change (the caller holds every stripe)."""
@@ -316,25 +332,30 @@ def open_ledger(mountpaths: Mountpaths, locks: ObjectLocks) -> Bookkeeper | None
         return None
     ledger = Ledger(path, mountpaths_digest=mountpaths_digest(mountpaths))
     books = Bookkeeper(ledger, mountpaths, locks)
-    if ledger.stale:
-        with locks.hold_all():
-            if ledger.stale:  # another process may have rebuilt it while this one waited
-                reason = ledger.stale_reason()
-                started = time.monotonic()
-                if not ledger.flags & STALE_NEW:  # a real ledger: finish a whole-bucket change it recorded
-                    books.settle_all()
-                counts = count_mountpaths(mountpaths)
-                ledger.rebuild(counts)
-                level = logging.INFO if reason == "no ledger yet" else logging.WARNING
-                log.log(
-                    level,
-                    "savings ledger %s rebuilt by one recount (%s): %d bucket(s), %d object(s) in %.2fs",
-                    path,
-                    reason,
-                    len(counts),
-                    sum(c.objects for c in counts.values()),
-                    time.monotonic() - started,
-                )
+    ledger.settler = books.settle_pending
+    if not ledger.stale:
+        settled = books.settle_pending()  # a few byte reads when nothing was left
+        if settled:
+            log.info("savings ledger: settled %d change(s) a stopped process left pending", settled)
+        return books
+    with locks.hold_all():
+        if ledger.stale:  # another process may have rebuilt it while this one waited
+            reason = ledger.stale_reason()
+            started = time.monotonic()
+            if not ledger.flags & STALE_NEW:  # a real ledger: finish a whole-bucket change it recorded
+                books.settle_all()
+            counts = count_mountpaths(mountpaths)
+            ledger.rebuild(counts)
+            level = logging.INFO if reason == "no ledger yet" else logging.WARNING
+            log.log(
+                level,
+                "savings ledger %s rebuilt by one recount (%s): %d bucket(s), %d object(s) in %.2fs",
+                path,
+                reason,
+                len(counts),
+                sum(c.objects for c in counts.values()),
+                time.monotonic() - started,
+            )
     return books
 
 

@@ -197,6 +197,8 @@ class Ledger:
                 raise
         self._rows: dict[str, int] = {}
         self._rows_generation = -1
+        # settles what dead writers left before a read (set by the store: it knows how to probe)
+        self.settler: Callable[[], object] | None = None
         with self._locked():
             magic, version, flags, _gen, _hwm, digest = _HEADER.unpack_from(self._map, 0)
             if magic != MAGIC or version != VERSION:
@@ -546,7 +548,10 @@ class Ledger:
     # -- reading and rebuilding ---------------------------------------------------------------------
 
     def totals(self) -> dict[str, Footprint]:
-        """Every bucket that holds objects, by ``BucketRef.uri``."""
+        """Every bucket that holds objects, by ``BucketRef.uri``: exact whenever no change is in flight
+        (what a process that died left pending is settled first)."""
+        if self.settler is not None:
+            self.settler()
         out = {}
         with self._locked():
             for row in range(self._hwm()):

@@ -21,7 +21,7 @@ import os
 import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -84,10 +84,12 @@ class ObjectLocks:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
-    @contextmanager
-    def hold(self, key: str) -> Iterator[int]:
+    def hold(self, key: str) -> AbstractContextManager[int]:
         """Hold the stripe of ``key``; yields the stripe number."""
-        stripe = stripe_of(key)
+        return self.hold_stripe(stripe_of(key))
+
+    @contextmanager
+    def hold_stripe(self, stripe: int) -> Iterator[int]:
         while True:
             with self._take(stripe):
                 guard = self.guard
