@@ -41,7 +41,7 @@ from strata.storage.ledger import (
     record_footprint,
 )
 from strata.storage.locks import STRIPES, ObjectLocks, stripe_of
-from strata.storage.metadata import XATTR_NAME, decode_metadata
+from strata.storage.metadata import XATTR_NAME, ObjectMetadata, decode_metadata
 from strata.storage.mountpaths import OBJECTS, Mountpaths
 
 log = logging.getLogger("strata.ledger")
@@ -79,7 +79,7 @@ class Bookkeeper:
         if ledger.bucket_op_pending():
             return False
         for stripe in stripes:
-            if ledger.recover(stripe, current_record):
+            if ledger.pending(stripe) and ledger.recover(stripe, current_record):
                 self.settled += 1
         return True
 
@@ -126,6 +126,14 @@ class Bookkeeper:
         ``before`` is the raw record at ``location`` now. If ``action`` fails, the disk decides whether
         the change happened anyway (a rename that did happen before an error is still counted).
         """
+        if len(changes) == 1:
+            uri, delta = changes[0]
+            results: list[T] = []
+            cells = (delta.original_bytes, delta.stored_bytes, delta.objects)
+            self.ledger.change_one(
+                stripe, location, before, uri, cells, lambda: results.append(action()), current_record
+            )
+            return results[0]
         self.ledger.begin(stripe, location, before, changes)
         try:
             result = action()
@@ -136,15 +144,27 @@ class Bookkeeper:
         return result
 
     def publish(
-        self, stripe: int, bck: BucketRef, location: str, new: Footprint, place: Callable[[], None]
+        self, stripe: int, bck: BucketRef, location: str, md: ObjectMetadata, place: Callable[[], None]
     ) -> None:
-        """A new version replaces whatever is at ``location`` (``place`` renames it there)."""
-        before = current_record(location)
-        delta = new - record_footprint(before)
-        if delta.is_zero():  # the cells are the same whether it happens or not
-            place()
-            return
-        self.change(stripe, location, before, [(bck.uri, delta)], place)
+        """A new version (``md``) replaces whatever is at ``location`` (``place`` renames it there).
+
+        Every PUT, copy, flush, completion and rebalance receive comes here: written out lean."""
+        try:
+            before = os.getxattr(location, XATTR_NAME)
+        except OSError:
+            before = b""
+        original, stored, objects = md.size, md.stored, 1
+        if before:
+            old = record_footprint(before)
+            original -= old.original_bytes
+            stored -= old.stored_bytes
+            objects -= old.objects
+            if not (original or stored or objects):  # the cells are the same whether it happens or not
+                place()
+                return
+        self.ledger.change_one(
+            stripe, location, before, bck.uri, (original, stored, objects), place, current_record
+        )
 
     # -- whole-bucket changes ----------------------------------------------------------------------
 
@@ -277,6 +297,8 @@ def move_object_file(
             return 0
         size = os.stat(src).st_size
         mine = record_footprint(before)
+        if mine.is_zero():  # not an object of ours (an undecodable record): nothing to count
+            books = None
         try:
             if books is None:
                 place(src, dst)
@@ -296,7 +318,7 @@ def move_object_file(
             if books is None:
                 place(work_path, dst)
             else:
-                books.publish(dst_stripe, bck, dst, mine, lambda: place(work_path, dst))
+                books.publish(dst_stripe, bck, dst, decode_metadata(before), lambda: place(work_path, dst))
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(work_path)

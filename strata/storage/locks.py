@@ -29,6 +29,17 @@ if TYPE_CHECKING:
 
 STRIPES = 256
 
+# how many forks this process is from the one that imported the module: a descriptor opened for flock
+# belongs to the process that opened it (a check without a getpid system call on every lock)
+FORKS = [0]
+
+
+def _forked() -> None:
+    FORKS[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class StripeGuard(Protocol):
     def ready(self, stripes: tuple[int, ...]) -> bool:
@@ -51,13 +62,13 @@ class ObjectLocks:
         self.dir = lock_dir
         self._threads = [threading.Lock() for _ in range(STRIPES)]
         self._fds: list[int] = [-1] * STRIPES
-        self._pid = os.getpid()
+        self._forks = FORKS[0]
         self.guard: Bookkeeper | None = None  # a ``StripeGuard``
 
     def _fd(self, stripe: int) -> int:
-        if self._pid != os.getpid():  # forked: flock belongs to the open file, so reopen per process
+        if self._forks != FORKS[0]:  # forked: flock belongs to the open file, so reopen per process
             self._fds = [-1] * STRIPES
-            self._pid = os.getpid()
+            self._forks = FORKS[0]
         fd = self._fds[stripe]
         if fd < 0:
             fd = os.open(
@@ -68,7 +79,7 @@ class ObjectLocks:
 
     def close(self) -> None:
         """Close the lock files this process opened (a supervisor before it forks the workers)."""
-        if self._pid == os.getpid():
+        if self._forks == FORKS[0]:
             for fd in self._fds:
                 if fd >= 0:
                     os.close(fd)

@@ -17,7 +17,6 @@ from functools import partial
 from strata.core.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef
 from strata.storage.bookkeeping import (
-    Bookkeeper,
     count_mountpaths,
     current_record,
     open_ledger,
@@ -241,8 +240,8 @@ class ObjectWriter:
                 os.close(self.fd)
                 self.closed = True
                 books = self.locks.guard
-                if isinstance(books, Bookkeeper):  # the savings ledger, in the same step
-                    books.publish(stripe, self.bck, self.final_path, footprint(md), self._place)
+                if books is not None:  # the savings ledger, in the same step
+                    books.publish(stripe, self.bck, self.final_path, md, self._place)
                 else:
                     self._place()
         except OSError as exc:
