@@ -111,6 +111,14 @@ def fingerprint(record: bytes) -> bytes:
 
 
 _ABSENT = fingerprint(b"")
+_URI_BYTES: dict[str, bytes] = {}
+
+
+def _uri_bytes(uri: str) -> bytes:
+    if len(_URI_BYTES) > 4096:
+        _URI_BYTES.clear()
+    raw = _URI_BYTES[uri] = uri.encode()
+    return raw
 # Where a bucket's change goes: (bucket URI, delta).
 Change = tuple[str, Footprint]
 # The raw metadata record at a location, b"" when there is none.
@@ -136,6 +144,7 @@ _APPLY_AT = 256
 _APPLY = struct.Struct("<BBHQ")  # state, entries, slot, seq
 _APPLY_ENTRY = struct.Struct("<IBxxxqqq")  # row, in use, original, stored, objects
 _APPLY_ENTRIES_AT = _APPLY_AT + 16
+_APPLY_ONE = struct.Struct("<BBHQ4xIBxxxqqq")  # the header and one entry, contiguous: one write
 MAX_ENTRIES = 2
 
 _BUCKET_OP_AT = 1024
@@ -524,7 +533,7 @@ class Ledger:
             raise StrataError(f"ledger: intent slot {stripe} is already pending")
         seq = _U64.unpack_from(mapped, at + _SEQ_AT)[0] + 1
         mapped[at + _LOCATION_AT : at + _LOCATION_AT + len(encoded)] = encoded
-        raw_uri = uri.encode()
+        raw_uri = _URI_BYTES.get(uri) or _uri_bytes(uri)
         _SLOT_ONE.pack_into(
             mapped, at, 0, 1, len(encoded), 0, seq, fingerprint(before) if before else _ABSENT,
             len(raw_uri), raw_uri, *delta,
@@ -547,8 +556,7 @@ class Ledger:
                 original += delta[0]
                 stored += delta[1]
                 objects += delta[2]
-                _APPLY_ENTRY.pack_into(mapped, _APPLY_ENTRIES_AT, row, 1, original, stored, objects)
-                _APPLY.pack_into(mapped, _APPLY_AT, 0, 1, stripe, seq)
+                _APPLY_ONE.pack_into(mapped, _APPLY_AT, 0, 1, stripe, seq, row, 1, original, stored, objects)
                 mapped[_APPLY_AT] = PENDING  # the new values are recorded: the state byte last
                 _CELLS.pack_into(mapped, cells_at, original, stored, objects)
                 mapped[at] = 0
