@@ -103,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         off = max(result.rps for result in runs["off"])
         say(f"PUT {args.size} obj/s: ledger on {on:,.0f}, off {off:,.0f}, ratio {on / off:.3f} (target 0.9)")
         paired = sorted(a.rps / b.rps for a, b in zip(runs["on"], runs["off"], strict=True))
-        say(f"per-round ratios (on/off, adjacent rounds): {', '.join(f'{r:.3f}' for r in paired)}; "
-            f"median {paired[len(paired) // 2]:.3f}")
+        say(
+            f"per-round ratios (on/off, adjacent rounds): {', '.join(f'{r:.3f}' for r in paired)}; "
+            f"median {paired[len(paired) // 2]:.3f}"
+        )
         # on a shared machine the wall-clock rate moves with others' load; server CPU per PUT does not
         on_cpu, off_cpu = per_cpu_second(runs["on"]), per_cpu_second(runs["off"])
         say(

@@ -119,6 +119,8 @@ def _uri_bytes(uri: str) -> bytes:
         _URI_BYTES.clear()
     raw = _URI_BYTES[uri] = uri.encode()
     return raw
+
+
 # Where a bucket's change goes: (bucket URI, delta).
 Change = tuple[str, Footprint]
 # The raw metadata record at a location, b"" when there is none.
@@ -458,6 +460,11 @@ class Ledger:
             self._add([(uri, delta)], NO_SLOT, 0)
 
     # -- intents ----------------------------------------------------------------------------------
+
+    def watched_bytes(self) -> tuple[mmap.mmap, int, int, int]:
+        """Where "something to settle" shows: the map, the bucket-op state byte, the first intent's
+        state byte and the distance between intents (``ObjectLocks.watch`` reads them inline)."""
+        return self._map, _BUCKET_OP_AT, _SLOTS_AT, _SLOT_SIZE
 
     def pending(self, stripe: int) -> bool:
         return self._map[_SLOTS_AT + stripe * _SLOT_SIZE] == PENDING

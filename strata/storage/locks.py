@@ -17,6 +17,7 @@ holders never deadlock.
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import threading
 import zlib
@@ -64,6 +65,23 @@ class ObjectLocks:
         self._fds: list[int] = [-1] * STRIPES
         self._forks = FORKS[0]
         self.guard: Bookkeeper | None = None  # a ``StripeGuard``
+        # where the guard's "something to settle" bytes are (``watch``): checked without a call
+        self._flags: bytes | bytearray | mmap.mmap = b"\0"
+        self._op_at = self._slots_at = self._slot_size = 0
+
+    def watch(
+        self,
+        guard: Bookkeeper | None,
+        flags: mmap.mmap | None = None,
+        op_at: int = 0,
+        slots_at: int = 0,
+        slot_size: int = 0,
+    ) -> None:
+        """Install the guard; ``flags`` holds a byte at ``op_at`` and one per stripe at ``slots_at +
+        stripe * slot_size``, non-zero when the guard has something to settle there."""
+        self.guard = guard
+        if flags is not None:
+            self._flags, self._op_at, self._slots_at, self._slot_size = flags, op_at, slots_at, slot_size
 
     def _fd(self, stripe: int) -> int:
         if self._forks != FORKS[0]:  # forked: flock belongs to the open file, so reopen per process
@@ -102,11 +120,23 @@ class ObjectLocks:
     @contextmanager
     def hold_stripe(self, stripe: int) -> Iterator[int]:
         while True:
-            with self._take(stripe):
-                guard = self.guard
-                if guard is None or guard.ready((stripe,)):
-                    yield stripe
-                    return
+            with self._threads[stripe]:  # ``_take``, written out: every object change comes here
+                fd = self._fd(stripe)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    guard = self.guard
+                    if guard is None:
+                        yield stripe
+                        return
+                    flags = self._flags  # two byte reads when nothing is left to settle
+                    if not flags[self._op_at] and not flags[self._slots_at + stripe * self._slot_size]:
+                        yield stripe
+                        return
+                    if guard.ready((stripe,)):
+                        yield stripe
+                        return
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
             guard.finish()
 
     @contextmanager

@@ -294,7 +294,8 @@ class ObjectStore:
         # the savings ledger (None with STRATA_LEDGER=0); its guard settles what a dead writer left
         self.books = open_ledger(mountpaths, self.locks)
         self.ledger: Ledger | None = self.books.ledger if self.books is not None else None
-        self.locks.guard = self.books
+        if self.books is not None:
+            self.locks.watch(self.books, *self.books.ledger.watched_bytes())
 
     def close(self) -> None:
         """Release the ledger map and lock files (a supervisor does, before it forks the workers)."""
@@ -509,6 +510,7 @@ class ObjectStore:
         dst_mp = self.mountpaths.for_object(bck, dst_name)
         dst_path = dst_mp.object_path(bck, dst_name)
         if src_path.startswith(dst_mp.root + os.sep):  # same mountpath: a rename suffices
+
             def place() -> None:
                 place_file(src_path, dst_path, dst_mp.content_dir(bck, OBJECTS))
 

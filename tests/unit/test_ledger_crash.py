@@ -38,8 +38,19 @@ A = BucketRef.parse("a")
 B = BucketRef.parse("b")
 TRACED = {os.path.realpath(m.__file__ or "") for m in (bookkeeping, ledger)}
 # in the store module, the functions that change objects (not the ones that stream bytes)
-TRACED_STORE = (os.path.realpath(objects.__file__ or ""), {"_publish", "_place", "place_file", "delete",
-                "update_metadata", "rename", "destroy_bucket", "rename_bucket"})
+TRACED_STORE = (
+    os.path.realpath(objects.__file__ or ""),
+    {
+        "_publish",
+        "_place",
+        "place_file",
+        "delete",
+        "update_metadata",
+        "rename",
+        "destroy_bucket",
+        "rename_bucket",
+    },
+)
 LOOP_CAP = 3  # a line run more often than this (a loop over stripes, rows, files) is a kill point 3 times
 
 
@@ -185,8 +196,16 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-ONE_OBJECT = {"put", "overwrite", "delete", "rename-over", "copy-over", "append-flush", "multipart-complete",
-              "metadata-footprint"}
+ONE_OBJECT = {
+    "put",
+    "overwrite",
+    "delete",
+    "rename-over",
+    "copy-over",
+    "append-flush",
+    "multipart-complete",
+    "metadata-footprint",
+}
 
 
 def _open(root: Path, count: int) -> ObjectStore:
