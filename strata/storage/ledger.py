@@ -138,6 +138,7 @@ _HEADER = struct.Struct("<8sIIQI16s")  # magic, version, flags, generation, rows
 _FLAGS_AT = 12
 _GENERATION_AT = 16
 _HWM_AT = 24
+_DIGEST_AT = 28
 STALE_NEW = 1  # never counted (a new or unreadable file)
 STALE_OFF = 2  # written to while the ledger was off
 STALE_MOUNTPATHS = 4  # counted over another set of mountpaths
@@ -223,7 +224,7 @@ class Ledger:
                 _HEADER.pack_into(self._map, 0, MAGIC, VERSION, flags, 1, 0, self._digest)
             elif digest != self._digest:
                 self._set_flags(flags | STALE_MOUNTPATHS)
-                self._map[40:56] = self._digest
+                self._map[_DIGEST_AT : _DIGEST_AT + 16] = self._digest
 
     def close(self) -> None:
         self._map.close()
@@ -484,7 +485,7 @@ class Ledger:
             uri not in rows for uri, _delta in changes
         ):
             self.reserve([uri for uri, _delta in changes])
-        encoded = os.fsencode(location)
+        encoded = location.encode("utf-8", "surrogateescape")
         if len(encoded) > MAX_LOCATION:
             raise StrataError(f"ledger: object path longer than {MAX_LOCATION} bytes")
         at = _SLOTS_AT + stripe * _SLOT_SIZE
@@ -572,29 +573,6 @@ class Ledger:
                 if fd >= 0:
                     fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def begin_one(
-        self, stripe: int, location: str, before: bytes, uri: str, original: int, stored: int, objects: int
-    ) -> None:
-        """``begin`` with one bucket's change given as numbers: what every PUT does, kept lean."""
-        mapped = self._map
-        if self._rows_generation != _U64.unpack_from(mapped, _GENERATION_AT)[0] or uri not in self._rows:
-            self.reserve((uri,))
-        encoded = os.fsencode(location)
-        if len(encoded) > MAX_LOCATION:
-            raise StrataError(f"ledger: object path longer than {MAX_LOCATION} bytes")
-        at = _SLOTS_AT + stripe * _SLOT_SIZE
-        if mapped[at] == PENDING:
-            raise StrataError(f"ledger: intent slot {stripe} is already pending")
-        seq = _U64.unpack_from(mapped, at + _SEQ_AT)[0] + 1
-        mapped[at + _LOCATION_AT : at + _LOCATION_AT + len(encoded)] = encoded
-        raw_uri = uri.encode()
-        _SLOT_ONE.pack_into(
-            mapped, at, 0, 1, len(encoded), 0, seq, fingerprint(before) if before else _ABSENT,
-            len(raw_uri), raw_uri, original, stored, objects,
-        )  # fmt: skip
-        mapped[at] = PENDING  # the state byte last
-        self._begun[stripe] = (seq, ((uri, Footprint(original, stored, objects)),))
-
     def _slot_changes(self, stripe: int) -> tuple[int, list[Change]]:
         at = _SLOTS_AT + stripe * _SLOT_SIZE
         _state, count, _length, _pad, seq, _before = _SLOT.unpack_from(self._map, at)
@@ -646,7 +624,9 @@ class Ledger:
                 return True
             at = _SLOTS_AT + stripe * _SLOT_SIZE
             _state, _count, length, _pad, seq, before = _SLOT.unpack_from(self._map, at)
-            location = os.fsdecode(bytes(self._map[at + _LOCATION_AT : at + _LOCATION_AT + length]))
+            location = bytes(self._map[at + _LOCATION_AT : at + _LOCATION_AT + length]).decode(
+                "utf-8", "surrogateescape"
+            )
             self._begun.pop(stripe, None)
             if fingerprint(probe(location)) == before:
                 self._map[at] = 0  # the change did not happen
@@ -661,7 +641,9 @@ class Ledger:
         """The location a pending intent is about (for logs and tests)."""
         at = _SLOTS_AT + stripe * _SLOT_SIZE
         length = _SLOT.unpack_from(self._map, at)[2]
-        return os.fsdecode(bytes(self._map[at + _LOCATION_AT : at + _LOCATION_AT + length]))
+        return bytes(self._map[at + _LOCATION_AT : at + _LOCATION_AT + length]).decode(
+            "utf-8", "surrogateescape"
+        )
 
     # -- whole-bucket changes -------------------------------------------------------------------------
 

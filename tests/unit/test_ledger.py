@@ -130,7 +130,9 @@ def test_writes_with_the_ledger_off_make_the_next_start_recount(
     on.close()
 
 
-def test_other_mountpaths_or_another_order_recount_and_drop_the_old_file(tmp_path: Path) -> None:
+def test_other_mountpaths_or_another_order_recount_and_drop_the_old_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = _store(tmp_path, "mp0", "mp1")
     store.create_bucket(A)
     for i in range(6):
@@ -147,6 +149,11 @@ def test_other_mountpaths_or_another_order_recount_and_drop_the_old_file(tmp_pat
     fewer = _store(tmp_path, "mp0")  # a mountpath left: its objects left with it
     assert _ledger(fewer).totals() == recount(fewer)
     fewer.close()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="strata.ledger"):
+        again = _store(tmp_path, "mp0")  # counted over these mountpaths now: trusted
+    assert "recount" not in caplog.text
+    again.close()
 
 
 def test_a_full_bucket_table_refuses_the_write_before_anything_changes(
