@@ -201,8 +201,8 @@ def bench_get(
     else:
         nginx_dir = workdir / f"nginx-root-{size}-{count}"
         nginx_dir.mkdir(parents=True, exist_ok=True)
-        for i, n in enumerate(names):
-            (nginx_dir / n).write_bytes(bodies.for_index(i))
+        for i, name in enumerate(names):
+            (nginx_dir / name).write_bytes(bodies.for_index(i))
         how = "a copy of the same bytes (Strata's files are not plain copies)"
     report.notes.append(f"GET {label}: nginx serves {how}")
     url_prefix = f"/v1/objects/{bucket}/"

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -124,7 +125,7 @@ class _Managed:
         assert self.proc is not None, f"{self.name} is not running"
         return self.proc.pid
 
-    def __enter__(self) -> _Managed:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

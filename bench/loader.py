@@ -19,7 +19,7 @@ import requests
 try:  # uvloop makes the loader roughly twice as fast; plain asyncio works too
     import uvloop
 except ImportError:  # pragma: no cover
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]
 
 
 class LoadError(RuntimeError):

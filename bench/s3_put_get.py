@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import requests
 from aistore.sdk import Client
-from botocore.config import Config
+from botocore.config import Config  # type: ignore[import-untyped]
 
 REPO = Path(__file__).resolve().parents[1]
 ACCESS_KEY, SECRET_KEY = "AKIABENCH0000000", "bench-secret-key"

@@ -8,7 +8,7 @@ that is not there, a bad pattern: 4xx, never a crash.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from strata.archive import MODES, TAR, ArchiveReader, FileRegion, Member, format_of, new_writer
 from strata.archive.formats import content_type
@@ -16,12 +16,15 @@ from strata.core.errors import InvalidRequest, NotFound, ObjectNotFound
 from strata.core.names import BucketRef
 from strata.core.query import Query
 from strata.core.ranges import parse_range
+from strata.objects.compression import iterate_off_loop, off_loop
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, StreamItem
 from strata.storage.objects import OpenObject
 
 
-def get_archived(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def get_archived(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     # 1. what to read: one member, or the members matching a pattern
     archpath = query.get("archpath")
     pattern = query.get("archregx")
@@ -33,6 +36,32 @@ def get_archived(node: Node, request: Request, bck: BucketRef, object_name: str,
     fmt = format_of(object_name, query.get("archmime"))
     # 2. open the shard (with its member index, if one was built before)
     obj, reader = node.objects.open_shard(bck, object_name, fmt)
+    if obj.metadata.codec:  # stored compressed: members are decoded, so off the event loop
+        return _decoded_off_loop(
+            lambda: _answer(node, request, bck, object_name, obj, reader, archpath, pattern, mode)
+        )
+    return _answer(node, request, bck, object_name, obj, reader, archpath, pattern, mode)
+
+
+async def _decoded_off_loop(answer: Callable[[], Response]) -> Response:
+    """The answer built in the codec threads, its body produced there too piece by piece."""
+    response = await off_loop(answer)
+    if isinstance(response.stream, Iterator):
+        response.stream = iterate_off_loop(response.stream)
+    return response
+
+
+def _answer(
+    node: Node,
+    request: Request,
+    bck: BucketRef,
+    object_name: str,
+    obj: OpenObject,
+    reader: ArchiveReader,
+    archpath: str,
+    pattern: str,
+    mode: str,
+) -> Response:
     try:
         if archpath:
             return _one_member(node, request, bck, object_name, archpath, obj, reader)

@@ -15,7 +15,7 @@ from strata.config.cluster import cluster_config_to_json, local_config_json, upd
 from strata.core.errors import InvalidRequest, NotFound, NotImplementedYet
 from strata.core.query import Query
 from strata.core.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
-from strata.roles import jobs, proxy
+from strata.roles import jobs, proxy, savings
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import empty_response, json_response
@@ -152,7 +152,7 @@ def node_status(node: Node, request: Request) -> dict[str, object]:
     }
 
 
-def get_daemon(node: Node, request: Request, query: Query) -> Response:
+def get_daemon(node: Node, request: Request, query: Query) -> Response | Awaitable[Response]:
     what = query.get("what")
     if what == "smap":
         return json_response(smap(node, request))
@@ -173,6 +173,8 @@ def get_daemon(node: Node, request: Request, query: Query) -> Response:
         return json_response(node_status(node, request))
     if what == "bmd":
         return json_response(node.meta.bmd().to_json())
+    if what == "savings":
+        return savings.local(node, query)
     if what == "log":
         raise NotImplementedYet("logs are written to the server's stderr; /daemon?what=log is not served")
     if what in ("stats", "metrics", "mountpaths", "disk", "remote"):
@@ -196,6 +198,8 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
         return json_response({"a": [], "ver": 0})
     if what in jobs.JOB_QUERIES:
         return node.role.job_query(node, request, what)
+    if what == "savings":
+        return node.role.savings(node, request, query)
     if what in ("stats", "sysinfo"):
         raise NotImplementedYet(f'cluster "what={what}" is not implemented yet')
     raise InvalidRequest(f'invalid "what={what}" for GET /v1/cluster')

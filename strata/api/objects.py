@@ -8,8 +8,7 @@ straight into the object's work file as they arrive.
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -17,10 +16,11 @@ import msgspec
 from strata.api.archives import get_archived
 from strata.cluster.rebalance import METADATA_HEADER
 from strata.cluster.smap import NodeInfo
+from strata.cluster.transfer import STORED_MD_HEADER
 from strata.config.access import (
     ACCESS_GET,
 )
-from strata.core.errors import InvalidRequest, NotImplementedYet, ObjectNotFound, StrataError
+from strata.core.errors import InvalidRequest, NotImplementedYet, ObjectNotFound
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.ranges import parse_range
@@ -29,7 +29,7 @@ from strata.jobs.registry import JobStore
 from strata.objects.service import ObjectPut
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
-from strata.server.responses import empty_response, text_response
+from strata.server.responses import answer_when, empty_response, text_response
 from strata.storage import multipart
 from strata.storage.metadata import ObjectMetadata, decode_metadata
 from strata.storage.objects import ObjectWriter, OpenObject
@@ -100,11 +100,17 @@ def get_object(
         ]
         if span is None:
             if cacheable and obj.size <= objects.hot.max_object:
-                return _cached_response(node, obj, headers)
-            return Response(200, headers, file=FileBody(obj.fd, 0, obj.size))
-        offset, length = span
-        headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{obj.size}"))
-        return Response(206, headers, file=FileBody(obj.fd, offset, length))
+                response = _cached_response(node, obj, headers)  # raising, it leaves obj to the except
+                obj.close()
+                return response
+            status, offset, length = 200, 0, obj.size
+        else:
+            offset, length = span
+            headers.append(("Content-Range", f"bytes {offset}-{offset + length - 1}/{obj.size}"))
+            status = 206
+        if md.codec:  # stored compressed: decode the frames the range touches
+            return objects.respond_decoded(obj, status, headers, offset, length)
+        return Response(status, headers, file=FileBody(obj.fd, offset, length))
     except BaseException:
         obj.close()
         raise
@@ -123,12 +129,7 @@ async def _from_neighbour(
 
 def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]) -> Response:
     """Read a small object whole, answer it, and keep the serialized response in the hot cache."""
-    try:
-        data = os.pread(obj.fd, obj.size, 0)
-    finally:
-        obj.close()
-    if len(data) != obj.size:
-        raise StrataError(f"{obj.path}: object file is shorter ({len(data)}) than its metadata ({obj.size})")
+    data = node.objects.read(obj, 0, obj.size)
     raw = serialize_head(200, headers, obj.size, True) + data
     node.objects.remember(obj, raw)
     return Response(raw=raw)
@@ -156,12 +157,14 @@ class PutExchange:
         self.put = put
         self.expected = expected
 
-    def feed(self, data: bytes) -> None:
-        self.put.write(data)
+    def set_flow_control(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        self.put.set_flow_control(pause, resume)
 
-    def finish(self) -> Response:
-        self.put.commit(expected_checksum=self.expected)
-        return Response(200)
+    def feed(self, data: bytes) -> None:
+        self.put.feed(data)
+
+    def finish(self) -> Response | Awaitable[Response]:
+        return answer_when(self.put.finish(expected_checksum=self.expected), lambda _md: Response(200))
 
     def abort(self) -> None:
         self.put.abort()
@@ -194,12 +197,15 @@ def begin_put(node: Node, request: Request, bck: BucketRef, object_name: str, qu
         return PartExchange(node.objects.put_part(bck, object_name, upload_id, part))
     if "rebalance" in query:
         return begin_rebalance_put(node, request, bck, object_name)
+    stored = request.headers.get(STORED_MD_HEADER.lower())
+    if stored is not None:  # a copy from another target, as it is stored there (compressed)
+        return PutExchange(node.objects.put_stored(bck, object_name, _peer_metadata(node, stored)), None)
     expected = None
     client_type = request.headers.get("ais-checksum-type", "")
     client_value = request.headers.get("ais-checksum-value", "")
     if client_type and client_value:
         expected = (client_type, client_value)
-    return PutExchange(node.objects.put(bck, object_name), expected)
+    return PutExchange(node.objects.put(bck, object_name, size_hint=request.content_length), expected)
 
 
 class RebalanceExchange:
@@ -239,15 +245,18 @@ class RebalanceExchange:
             self.writer.abort()
 
 
-def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_name: str) -> RebalanceExchange:
+def _peer_metadata(node: Node, header: str) -> ObjectMetadata:
+    """A metadata record another target sent along with an object's bytes (cluster mode only)."""
     if not node.role.in_cluster:
-        raise InvalidRequest("rebalance transfers exist only in cluster mode")
+        raise InvalidRequest("object transfers between targets exist only in cluster mode")
     try:
-        carried = decode_metadata(
-            base64.b64decode(request.headers.get("ais-rebalance-md", ""), validate=True)
-        )
+        return decode_metadata(base64.b64decode(header, validate=True))
     except (ValueError, msgspec.DecodeError):
-        raise InvalidRequest("rebalance transfer without valid object metadata") from None
+        raise InvalidRequest("object transfer without valid object metadata") from None
+
+
+def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_name: str) -> RebalanceExchange:
+    carried = _peer_metadata(node, request.headers.get(METADATA_HEADER.lower(), ""))
     writer = node.objects.receive(bck, object_name, carried)
     if writer is None:
         return RebalanceExchange(None, carried)
@@ -260,7 +269,9 @@ def begin_rebalance_put(node: Node, request: Request, bck: BucketRef, object_nam
     return RebalanceExchange(writer, carried, node.jobs, transfer)
 
 
-def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def put_buffered(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     """PUTs whose body is small or absent: append/flush and copy (``object_to``)."""
     objects = node.objects
     append_type = query.get("append_type")
@@ -274,8 +285,7 @@ def put_buffered(node: Node, request: Request, bck: BucketRef, object_name: str,
                 raise InvalidRequest("flush requires an append handle")
             if request.body:
                 handle = objects.append(bck, object_name, handle, request.body)
-            objects.flush(bck, object_name, handle)
-            return Response(200)
+            return answer_when(objects.flush(bck, object_name, handle), lambda _md: Response(200))
         raise InvalidRequest(f'invalid append_type "{append_type}" (expected "append" or "flush")')
     dst_bck, dst_name = parse_object_uname(query.get("object_to"))
     objects.copy(bck, object_name, dst_bck, dst_name)
@@ -321,13 +331,15 @@ def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str,
     return empty_response()
 
 
-def post_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def post_object(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     msg = decode_action(request.body)
     if msg.action == "mpt-upload":
         return text_response(node.objects.create_upload(bck, object_name))
     if msg.action == "mpt-complete":
-        node.objects.complete_upload(bck, object_name, query.get("uploadId"), _part_numbers(msg))
-        return empty_response()
+        done = node.objects.complete_upload(bck, object_name, query.get("uploadId"), _part_numbers(msg))
+        return answer_when(done, lambda _md: empty_response())
     if msg.action == "rename-obj":
         node.objects.rename(bck, object_name, validate_object_name(msg.name))
         return empty_response()

@@ -132,7 +132,7 @@ def _route_buckets(node: Node, request: Request, rest: str) -> Response | Awaita
     raise MethodNotAllowed(f"{method} is not allowed on buckets")
 
 
-def _route_daemon(node: Node, request: Request, rest: str) -> Response:
+def _route_daemon(node: Node, request: Request, rest: str) -> Response | Awaitable[Response]:
     if request.method == "GET":
         return cluster.get_daemon(node, request, Query(request.query))
     if request.method == "PUT":  # node config and node actions: an AIStore feature not built yet

@@ -1,8 +1,10 @@
 """Archives (shards): TAR, TGZ, ZIP and TAR.LZ4 readers, and streaming writers GetBatch reuses.
 
-Reading: ``ArchiveReader(fd, size, fmt)`` over an open shard -- list, find, match, read ranges, or get a
-zero-copy ``FileRegion`` of a member; ``build_tar_index``/``TarIndex`` make one member of a huge TAR
-cheap to reach and can be persisted by the caller. Writing: ``new_writer(fmt)`` yields ``bytes`` and
+Reading: ``ArchiveReader(source, size, fmt)`` over an open shard -- list, find, match, read ranges, or get
+a zero-copy ``FileRegion`` of a member. ``source`` is a file descriptor, or a ``RandomAccess`` (``pread``
+at an offset) for a shard stored in another form, e.g. compressed: then ``region()`` is None and reads
+decode only what they touch. ``build_tar_index``/``TarIndex`` make one member of a huge TAR cheap to
+reach and can be persisted by the caller. Writing: ``new_writer(fmt)`` yields ``bytes`` and
 ``FileRegion`` items to stream. Errors: malformed archives, bad patterns and unknown formats are
 ``InvalidRequest`` (400), missing members ``NotFound`` (404), a source that breaks its announced size
 ``SourceSizeMismatch`` (500, truncate the stream), an unreadable persisted index ``CorruptIndex``.
@@ -18,7 +20,15 @@ by the same rule before lookup. So no name Strata hands out escapes the director
 
 from strata.archive.formats import FORMATS, TAR, TAR_LZ4, TGZ, ZIP, content_type, format_of
 from strata.archive.matching import MODES, wds_key
-from strata.archive.model import CorruptIndex, FileRegion, Member, Output, Source, SourceSizeMismatch
+from strata.archive.model import (
+    CorruptIndex,
+    FileRegion,
+    Member,
+    Output,
+    RandomAccess,
+    Source,
+    SourceSizeMismatch,
+)
 from strata.archive.reader import ArchiveReader
 from strata.archive.tar_index import TarIndex, build_tar_index
 from strata.archive.writer import ArchiveWriter, new_writer
@@ -36,6 +46,7 @@ __all__ = [
     "FileRegion",
     "Member",
     "Output",
+    "RandomAccess",
     "Source",
     "SourceSizeMismatch",
     "TarIndex",

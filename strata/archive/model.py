@@ -1,5 +1,6 @@
-"""The small shapes shared by readers and writers: a member, a zero-copy file region, a source -- and the
-one rule deciding which archive entries are members at all (``served_name``).
+"""The small shapes shared by readers and writers: a member, a zero-copy file region, a source, the
+random-access shard a reader may read instead of a file descriptor -- and the one rule deciding which
+archive entries are members at all (``served_name``).
 
 Shards are client data, and whoever extracts what Strata hands out (a listing, an ``archregx`` TAR, a
 GetBatch stream) may write those names to disk. So every reader classifies each entry with
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
@@ -67,6 +69,19 @@ class FileRegion:
     fd: int
     offset: int
     count: int
+
+
+class RandomAccess(Protocol):
+    """A shard whose bytes are not verbatim in any file (e.g. decoded frame by frame from compressed
+    storage), read at explicit offsets. Readers take one wherever they take a file descriptor; since no
+    file holds the member bytes, ``region()`` is then always None and every read goes through ``pread``.
+    The archive layer only needs this one method, so the storage below it (``strata.compress`` for
+    compressed objects) stays a sibling it never imports: the objects layer passes an adapter.
+    """
+
+    def pread(self, count: int, offset: int) -> bytes:
+        """Up to ``count`` bytes at ``offset`` (``os.pread``'s order); short only at the end."""
+        ...
 
 
 Source = bytes | bytearray | memoryview | FileRegion | Iterable[bytes]

@@ -1,9 +1,13 @@
 """``ArchiveReader``: list, find, match and read members of a shard, whatever its format.
 
-The reader works over an open file descriptor the caller owns (and closes after ``close()``); it never
-reads a whole shard into memory and never writes anywhere. Members are the entries ``served_name``
-accepts (regular files with safe relative names), under the names it answers: ``members``, ``find`` and
-``match`` all see the same set, so listing, ``archpath``, ``archregx`` and GetBatch agree.
+The reader works over an open file descriptor the caller owns (and closes after ``close()``), or over a
+``RandomAccess`` -- a shard whose bytes are in no file as they are, such as a compressed object read
+through its seek table, decoding only the frames a read touches. For the latter ``region()`` is always
+None and every byte comes through ``RandomAccess.pread``; callers already fall back to ``read()`` then,
+as for TGZ members. The reader never reads a whole shard into memory and never writes anywhere.
+Members are the entries ``served_name`` accepts (regular files with safe relative names), under the
+names it answers: ``members``, ``find`` and ``match`` all see the same set, so listing, ``archpath``,
+``archregx`` and GetBatch agree.
 
 Per format (the cost model a caller can rely on):
 - ``.tar``: header-only index, built once per reader or passed in (``index=``, e.g. loaded from the
@@ -20,7 +24,7 @@ from typing import Protocol
 
 from strata.archive.formats import TAR, TAR_LZ4, TGZ, format_of
 from strata.archive.matching import matcher
-from strata.archive.model import FileRegion, Member, served_name
+from strata.archive.model import FileRegion, Member, RandomAccess, served_name
 from strata.archive.tar_index import TarIndex
 from strata.archive.tar_reader import IndexedTarReader, StreamedTarReader, member_not_found
 from strata.archive.zip_reader import ZipReader
@@ -50,18 +54,21 @@ def member_span(member: Member, offset: int, length: int) -> tuple[int, int]:
 
 
 class ArchiveReader:
-    def __init__(self, fd: int, size: int, fmt: str, *, index: TarIndex | None = None) -> None:
-        """``index`` (TAR only) is a previously persisted index; ignored if it does not fit ``size``."""
+    def __init__(
+        self, source: int | RandomAccess, size: int, fmt: str, *, index: TarIndex | None = None
+    ) -> None:
+        """``source`` is the shard, ``size`` bytes: an open descriptor (the caller's) or a ``RandomAccess``.
+        ``index`` (TAR only) is a previously persisted index; ignored if it does not fit ``size``."""
         self.format = format_of("", fmt)
         self._tar: IndexedTarReader | None = None
         self._zip: ZipReader | None = None
         self._impl: _FormatReader
         if self.format == TAR:
-            self._impl = self._tar = IndexedTarReader(fd, size, index)
+            self._impl = self._tar = IndexedTarReader(source, size, index)
         elif self.format in (TGZ, TAR_LZ4):
-            self._impl = StreamedTarReader(fd, size, gzip=self.format == TGZ)
+            self._impl = StreamedTarReader(source, size, gzip=self.format == TGZ)
         else:
-            self._impl = self._zip = ZipReader(fd, size)
+            self._impl = self._zip = ZipReader(source, size)
 
     def members(self) -> Iterator[Member]:
         """Served members in archive order: directories, links, devices and unsafe names are skipped."""
@@ -82,7 +89,8 @@ class ArchiveReader:
 
     def region(self, member: Member, offset: int = 0, length: int = -1) -> FileRegion | None:
         """The member's bytes as a zero-copy region of the shard file when they are stored verbatim
-        there (every ``.tar`` member, stored ``.zip`` members); None when they must be decoded."""
+        there (every ``.tar`` member, stored ``.zip`` members); None when they must be decoded, and
+        always None over a ``RandomAccess`` source (no file holds them)."""
         start, count = member_span(member, offset, length)
         return self._impl.region(member, start, count)
 
@@ -104,7 +112,7 @@ class ArchiveReader:
         return None if self._tar is None else self._tar.built_index
 
     def close(self) -> None:
-        """Release decoder state; the file descriptor stays open (it is the caller's)."""
+        """Release decoder state; the file descriptor (or ``RandomAccess``) stays open: it is the caller's."""
         if self._zip is not None:
             self._zip.close()
 

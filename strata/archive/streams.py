@@ -1,7 +1,11 @@
-"""Byte sources over an open shard file descriptor, never holding more than a chunk in memory.
+"""Byte sources over a shard -- an open file descriptor or a ``RandomAccess`` -- never holding more than a
+chunk in memory.
 
-Everything reads with ``os.pread`` at an explicit offset: the descriptor's own file position is never
-used or moved, so one descriptor can be shared by several readers (or by a concurrent GET).
+Everything reads at an explicit offset: ``os.pread`` on a descriptor, whose own file position is never
+used or moved, so one descriptor can be shared by several readers (or by a concurrent GET); or
+``RandomAccess.pread`` on a shard whose bytes are in no file as they are (a compressed object, decoded
+frame by frame). Which of the two is decided once, when a source is built (``pread_of``), so the
+descriptor path costs what it did before random-access sources existed: one bound ``os.pread`` call.
 
 - ``PreadSource``: the raw shard; ``skip`` is free, which is what makes header-only TAR walks cheap.
 - ``InflatingSource``: the decompressed stream of a TGZ or TAR.LZ4 shard; ``skip`` decompresses and
@@ -11,18 +15,24 @@ used or moved, so one descriptor can be shared by several readers (or by a concu
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import zlib
+from collections.abc import Callable
 from typing import Protocol
 
 from strata.archive import _lz4
+from strata.archive.model import RandomAccess
 from strata.core.errors import InvalidRequest
 
 READ_CHUNK = 1 << 20  # bytes per pread of member data
 _COMPRESSED_CHUNK = 256 << 10  # compressed bytes fed to a decompressor at a time
 _OUTPUT_CHUNK = 256 << 10  # most decompressed bytes produced per step
 _GZIP_MAGIC = b"\x1f\x8b"
+
+Pread = Callable[[int, int], bytes]
+"""``pread(count, offset)``: up to ``count`` bytes of the shard at ``offset``."""
 
 
 class ByteSource(Protocol):
@@ -33,28 +43,41 @@ class ByteSource(Protocol):
     def skip(self, n: int) -> None: ...
 
 
-def pread_exact(fd: int, count: int, offset: int) -> bytes:
-    """``count`` bytes at ``offset``; a short read means the file is shorter than its archive says."""
+def pread_of(source: int | RandomAccess) -> Pread:
+    """How to read ``source``, decided once: ``os.pread`` bound to a descriptor, or the source's own."""
+    if isinstance(source, int):
+        return functools.partial(os.pread, source)
+    return source.pread
+
+
+def read_exact(pread: Pread, count: int, offset: int) -> bytes:
+    """``count`` bytes at ``offset``; a short read means the shard is shorter than its archive says."""
     if offset < 0:
         raise InvalidRequest(f"malformed archive (points at offset {offset})")
-    data = os.pread(fd, count, offset)
+    data = pread(count, offset)
     while len(data) < count:
-        more = os.pread(fd, count - len(data), offset + len(data))
+        more = pread(count - len(data), offset + len(data))
         if not more:
             raise InvalidRequest(f"archive is truncated (wanted {count} bytes at offset {offset})")
         data += more
     return data
 
 
+def pread_exact(source: int | RandomAccess, count: int, offset: int) -> bytes:
+    """``read_exact`` for a one-off read; code reading a shard repeatedly keeps ``pread_of(source)``."""
+    return read_exact(pread_of(source), count, offset)
+
+
 class PreadSource:
-    """The shard file itself, ``size`` bytes long."""
+    """The shard itself, ``size`` bytes long."""
 
-    __slots__ = ("fd", "position", "size")
+    __slots__ = ("_pread", "position", "size", "source")
 
-    def __init__(self, fd: int, size: int, position: int = 0) -> None:
-        self.fd = fd
+    def __init__(self, source: int | RandomAccess, size: int, position: int = 0) -> None:
+        self.source = source
         self.size = size
         self.position = position
+        self._pread = pread_of(source)
 
     def tell(self) -> int:
         return self.position
@@ -62,7 +85,7 @@ class PreadSource:
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at the end of the shard."""
         n = max(0, min(n, self.size - self.position))
-        data = pread_exact(self.fd, n, self.position) if n else b""
+        data = read_exact(self._pread, n, self.position) if n else b""
         self.position += len(data)
         return data
 
@@ -128,10 +151,11 @@ class InflatingSource:
     the last member that do not start another one are ignored, as ``gzip -d`` does.
     """
 
-    def __init__(self, fd: int, size: int, gzip: bool) -> None:
-        self.fd = fd
+    def __init__(self, source: int | RandomAccess, size: int, gzip: bool) -> None:
+        self.source = source
         self.size = size
         self._gzip = gzip
+        self._pread = pread_of(source)
         self.restart()
 
     def restart(self) -> None:
@@ -229,7 +253,7 @@ class InflatingSource:
         count = min(_COMPRESSED_CHUNK, self.size - self._input_offset)
         if count <= 0:
             return b""
-        data = os.pread(self.fd, count, self._input_offset)
+        data = self._pread(count, self._input_offset)
         self._input_offset += len(data)
         return data
 
@@ -238,11 +262,16 @@ class InflatingSource:
 
 
 class PreadFile(io.RawIOBase):
-    """A read-only, seekable file object over ``fd`` that reads with pread and never closes ``fd``."""
+    """A read-only, seekable file object over ``source`` that reads at offsets and never closes it.
 
-    def __init__(self, fd: int, size: int) -> None:
+    A descriptor is read with ``preadv`` straight into the caller's buffer (no copy); a ``RandomAccess``
+    hands back bytes, copied into it.
+    """
+
+    def __init__(self, source: int | RandomAccess, size: int) -> None:
         super().__init__()
-        self._fd = fd
+        self._fd = source if isinstance(source, int) else -1  # decided once: -1 reads through _pread
+        self._pread = pread_of(source)
         self._size = size
         self._position = 0
 
@@ -266,6 +295,11 @@ class PreadFile(io.RawIOBase):
         count = min(len(buffer), self._size - self._position)
         if count <= 0:
             return 0
-        n = os.preadv(self._fd, [memoryview(buffer)[:count]], self._position)
+        if self._fd >= 0:
+            n = os.preadv(self._fd, [memoryview(buffer)[:count]], self._position)
+        else:
+            data = self._pread(count, self._position)
+            n = len(data)
+            buffer[:n] = data
         self._position += n
         return n

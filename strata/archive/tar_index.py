@@ -1,9 +1,11 @@
 """Member index of an uncompressed TAR shard: read one member of a huge shard without reading the shard.
 
 Building walks headers only: one 512-byte pread per entry (plus its PAX/long-name entries), seeking past
-every body. The result is kept on the reader and can be persisted by the caller (``to_bytes`` is compact
-msgpack, columnar: names, sizes, mtimes, offsets) in an xattr or a side file keyed by the shard's
-checksum or mtime; ``from_bytes`` restores it and the reader checks it still fits the shard's size.
+every body -- of a descriptor or of a ``RandomAccess`` shard alike; the index is the same for both, since
+offsets are into the shard's (original) bytes. The result is kept on the reader and can be persisted
+by the caller (``to_bytes`` is compact msgpack, columnar: names, sizes, mtimes, offsets) in an xattr or
+a side file keyed by the shard's checksum or mtime; ``from_bytes`` restores it and the reader checks it
+still fits the shard's size.
 
 Duplicate names: ``lookup`` answers the first member of that name, like every other format's reader
 (streaming readers cannot know about later duplicates without reading the whole archive).
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import msgspec
 
-from strata.archive.model import CorruptIndex, Member
+from strata.archive.model import CorruptIndex, Member, RandomAccess
 from strata.archive.streams import PreadSource
 from strata.archive.tar_headers import TarWalker, skip_past_data
 
@@ -93,9 +95,10 @@ class TarIndex:
         return f"TarIndex({len(self.members)} members, shard_size={self.shard_size})"
 
 
-def build_tar_index(fd: int, size: int) -> TarIndex:
-    """Walk the headers of the TAR shard open at ``fd`` (``size`` bytes); InvalidRequest if malformed."""
-    source = PreadSource(fd, size)
+def build_tar_index(shard: int | RandomAccess, size: int) -> TarIndex:
+    """Walk the headers of the TAR shard (an open descriptor or a ``RandomAccess``, ``size`` bytes);
+    InvalidRequest if malformed."""
+    source = PreadSource(shard, size)
     walker = TarWalker()
     members: list[Member] = []
     while (entry := walker.next_entry(source)) is not None:

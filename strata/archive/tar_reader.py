@@ -1,7 +1,10 @@
 """Reading members of TAR shards: uncompressed (indexed, pread, zero-copy) and compressed (streamed).
 
 An uncompressed TAR is random-access: the index (built from headers only, or handed in already built)
-maps a name to the data offset, and a member is read with pread or sent as a ``FileRegion``.
+maps a name to the data offset, and a member is read with pread or sent as a ``FileRegion``. Over a
+``RandomAccess`` shard (a compressed object decoded frame by frame) the same index and offsets hold, but
+no file has the bytes verbatim: ``region`` is None and reads go through ``RandomAccess.pread``, which
+touches only the part of the shard a member lies in.
 
 A TGZ or TAR.LZ4 shard can only be read front to back. The streamed reader walks headers lazily, keeps
 every member it has passed (so a later ``find`` of an earlier name costs nothing) and keeps one
@@ -13,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from strata.archive.model import FileRegion, Member
-from strata.archive.streams import READ_CHUNK, InflatingSource, pread_exact
+from strata.archive.model import FileRegion, Member, RandomAccess
+from strata.archive.streams import READ_CHUNK, InflatingSource, pread_of, read_exact
 from strata.archive.tar_headers import TarWalker, padding
 from strata.archive.tar_index import TarIndex, build_tar_index
 from strata.core.errors import InvalidRequest, NotFound
@@ -27,15 +30,17 @@ def member_not_found(name: str) -> NotFound:
 class IndexedTarReader:
     """An uncompressed TAR shard; the index is built on first use unless a fitting one was given."""
 
-    def __init__(self, fd: int, size: int, index: TarIndex | None = None) -> None:
-        self.fd = fd
+    def __init__(self, source: int | RandomAccess, size: int, index: TarIndex | None = None) -> None:
+        self.source = source
+        self.fd = source if isinstance(source, int) else None  # what a FileRegion can point at, if anything
         self.size = size
+        self._pread = pread_of(source)
         self._index = index if index is not None and index.shard_size == size else None
         self.built_index: TarIndex | None = None  # set when this reader walked the shard itself
 
     def index(self) -> TarIndex:
         if self._index is None:
-            self._index = self.built_index = build_tar_index(self.fd, self.size)
+            self._index = self.built_index = build_tar_index(self.source, self.size)
         return self._index
 
     def members(self) -> Iterator[Member]:
@@ -51,12 +56,13 @@ class IndexedTarReader:
         offset = self._checked_offset(member) + start
         end = offset + count
         while offset < end:
-            chunk = pread_exact(self.fd, min(READ_CHUNK, end - offset), offset)
+            chunk = read_exact(self._pread, min(READ_CHUNK, end - offset), offset)
             offset += len(chunk)
             yield chunk
 
-    def region(self, member: Member, start: int, count: int) -> FileRegion:
-        return FileRegion(self.fd, self._checked_offset(member) + start, count)
+    def region(self, member: Member, start: int, count: int) -> FileRegion | None:
+        offset = self._checked_offset(member) + start
+        return None if self.fd is None else FileRegion(self.fd, offset, count)
 
     def _checked_offset(self, member: Member) -> int:
         if member.data_offset < 0 or member.data_offset + member.size > self.size:
@@ -69,8 +75,8 @@ class IndexedTarReader:
 class StreamedTarReader:
     """A TGZ (``gzip=True``) or TAR.LZ4 shard, decompressed as it is walked."""
 
-    def __init__(self, fd: int, size: int, gzip: bool) -> None:
-        self._source = InflatingSource(fd, size, gzip)
+    def __init__(self, source: int | RandomAccess, size: int, gzip: bool) -> None:
+        self._source = InflatingSource(source, size, gzip)
         self._walker = TarWalker()
         self._next_header = 0  # decompressed offset of the next header to walk
         self._passed: list[Member] = []

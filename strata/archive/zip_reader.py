@@ -1,5 +1,8 @@
 """Reading members of ZIP shards through the stdlib's ``zipfile`` over a pread-backed file object.
 
+The shard is an open descriptor or a ``RandomAccess`` (a compressed object decoded frame by frame); for
+the latter nothing is verbatim in a file, so ``region`` is None and stored members are read through it.
+
 ``zipfile`` reads the central directory once (memory grows with the number of entries, not their size)
 and handles ZIP64. Stored (uncompressed, unencrypted) members are read straight from the shard with
 pread -- or handed out as a ``FileRegion`` for zero-copy -- at the offset found in their local header;
@@ -22,8 +25,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from strata.archive.model import FileRegion, Member, served_name
-from strata.archive.streams import READ_CHUNK, PreadFile, pread_exact
+from strata.archive.model import FileRegion, Member, RandomAccess, served_name
+from strata.archive.streams import READ_CHUNK, PreadFile, pread_of, read_exact
 from strata.archive.tar_reader import member_not_found
 from strata.core.errors import InvalidRequest
 
@@ -76,9 +79,11 @@ def _mtime(info: zipfile.ZipInfo) -> int:
 
 
 class ZipReader:
-    def __init__(self, fd: int, size: int) -> None:
-        self.fd = fd
+    def __init__(self, source: int | RandomAccess, size: int) -> None:
+        self.source = source
+        self.fd = source if isinstance(source, int) else None  # what a FileRegion can point at, if anything
         self.size = size
+        self._pread = pread_of(source)
         self._archive: zipfile.ZipFile | None = None
         self._members: list[Member] | None = None
         self._by_name: dict[str, Member] = {}
@@ -86,7 +91,7 @@ class ZipReader:
 
     def _open(self) -> zipfile.ZipFile:
         if self._archive is None:
-            stream = io.BufferedReader(PreadFile(self.fd, self.size), 64 << 10)
+            stream = io.BufferedReader(PreadFile(self.source, self.size), 64 << 10)
             self._archive = _guarded("central directory", zipfile.ZipFile, stream)
         return self._archive
 
@@ -131,7 +136,7 @@ class ZipReader:
         name_length: int
         extra_length: int
         signature, name_length, extra_length = _LOCAL_HEADER.unpack(
-            pread_exact(self.fd, _LOCAL_HEADER.size, info.header_offset)
+            read_exact(self._pread, _LOCAL_HEADER.size, info.header_offset)
         )
         if signature != b"PK\x03\x04":
             raise InvalidRequest(f'malformed zip archive: bad local header for "{info.filename}"')
@@ -141,7 +146,10 @@ class ZipReader:
         return offset
 
     def region(self, member: Member, start: int, count: int) -> FileRegion | None:
-        offset = self._stored_offset(self._info(member))
+        info = self._info(member)
+        if self.fd is None:
+            return None
+        offset = self._stored_offset(info)
         return None if offset is None else FileRegion(self.fd, offset + start, count)
 
     def read(self, member: Member, start: int, count: int) -> Iterator[bytes]:
@@ -150,7 +158,7 @@ class ZipReader:
         if offset is not None:
             position, end = offset + start, offset + start + count
             while position < end:
-                chunk = pread_exact(self.fd, min(READ_CHUNK, end - position), position)
+                chunk = read_exact(self._pread, min(READ_CHUNK, end - position), position)
                 position += len(chunk)
                 yield chunk
             return

@@ -207,6 +207,93 @@ def _add_config(sub: SubParsers) -> None:
         p.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _price(text: str) -> float:
+    """An argparse type for a price: a number, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a number') from None
+    if not 0 <= value < float("inf"):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} is not a price (zero or more)")
+    return value
+
+
+def _level(text: str) -> int:
+    value = _count(text)
+    if not 1 <= value <= 19:
+        raise argparse.ArgumentTypeError(f"zstd level {value} is outside 1..19")
+    return value
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """The options both savings reports take: the storage price and the output format."""
+    p.add_argument(
+        "--price-per-gb-month",
+        type=_price,
+        metavar="USD",
+        default=0.023,
+        help="storage price in $ per GiB-month (default: 0.023)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        metavar="FORMAT",
+        help="table or json (default: table)",
+    )
+
+
+def _add_savings(sub: SubParsers) -> None:
+    p = _verb(
+        sub, "savings", _run_savings, "what compression at rest saves: per bucket and total, from the ledger"
+    )
+    p.add_argument(
+        "uri", nargs="?", default="", metavar="ais://BUCKET", help="only this bucket (default: all)"
+    )
+    _add_report_options(p)
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="also recount every object on disk; exit 1 and name each bucket where the ledger differs",
+    )
+
+
+def _add_estimate(sub: SubParsers) -> None:
+    p = _verb(
+        sub,
+        "estimate",
+        _run_estimate,
+        "project what turning compression on would save: run the real codec on a size-weighted sample",
+    )
+    p.add_argument(
+        "target",
+        metavar="ais://BUCKET[/PREFIX]|s3://BUCKET[/PREFIX]",
+        help="the objects to estimate: a Strata (AIS) bucket or an S3 bucket (--endpoint-url), with a prefix",
+    )
+    p.add_argument(
+        "--sample", type=_count, default=64, metavar="N", help="objects to read at most (default: 64)"
+    )
+    p.add_argument("--seed", type=int, default=42, help="seed of the random draw (default: 42)")
+    p.add_argument(
+        "--endpoint-url", default=None, metavar="URL", help="S3 endpoint for s3:// (e.g. http://HOST:8080/s3)"
+    )
+    _add_report_options(p)
+    p.add_argument("--level", type=_level, default=None, help="zstd level (default: the bucket's, else 3)")
+    p.add_argument(
+        "--codec",
+        choices=("auto", "zstd", "none"),
+        default=None,
+        metavar="CODEC",
+        help="auto, zstd or none (default: the bucket's, else auto)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw progress (listing, then sampling) on stderr (default: on a terminal)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; ``serve`` is unchanged from the skeleton."""
     parser = argparse.ArgumentParser(
@@ -228,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_object(sub)
     _add_show(sub)
     _add_config(sub)
+    _add_savings(sub)
+    _add_estimate(sub)
     return parser
 
 
@@ -335,6 +424,32 @@ def _run_config_show(session: Session, args: argparse.Namespace) -> int:
     from strata.cli import cluster
 
     return cluster.show_config(session, section=str(args.section), as_json=bool(args.json))
+
+
+def _run_savings(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import savings
+
+    uri = _buckets_only([str(args.uri)])[0] if args.uri else None
+    return savings.savings(
+        session, uri, price=float(args.price_per_gb_month), output=str(args.format), verify=bool(args.verify)
+    )
+
+
+def _run_estimate(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import estimate
+
+    return estimate.estimate(
+        session,
+        str(args.target),
+        sample=int(args.sample),
+        seed=int(args.seed),
+        endpoint_url=args.endpoint_url,
+        output=str(args.format),
+        price=float(args.price_per_gb_month),
+        level=args.level,
+        codec=args.codec,
+        progress=args.progress,
+    )
 
 
 # ------------------------------------------------------------------------------------------- main

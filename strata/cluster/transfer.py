@@ -9,7 +9,7 @@ that does not answer raises ``PeerUnreachable``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from strata.cluster.peers import CallKind, PeerClient, PeerResponse, peer_client
@@ -22,6 +22,10 @@ _CHUNK = 1 << 20
 
 def object_path(bck: BucketRef, name: str) -> str:
     return f"/v1/objects/{quote(bck.name)}/{quote(name, safe='/')}"
+
+
+STORED_MD_HEADER = "Strata-Stored-Md"
+"""A copy sent between targets as it is stored (compressed): the source's metadata record, base64."""
 
 
 def bucket_params(bck: BucketRef, **extra: str) -> dict[str, str]:
@@ -48,25 +52,46 @@ class _FileBody:
         return data
 
 
+class _ChunksBody:
+    """Chunks produced as they are sent (a compressed object decoded on the way) as a request body."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._left = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._left:
+            piece = next(self._chunks, None)
+            if piece is None:
+                return b""
+            self._left = piece
+        if n < 0 or n >= len(self._left):
+            data, self._left = self._left, b""
+        else:
+            data, self._left = self._left[:n], self._left[n:]
+        return data
+
+
 def put_object(
     node: NodeInfo,
     bck: BucketRef,
     name: str,
-    fd: int,
+    source: int | Iterable[bytes],
     size: int,
     *,
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     peers: PeerClient | None = None,
 ) -> PeerResponse:
-    """PUT ``size`` bytes of ``fd`` as ``bck/name`` on ``node``; the answer is for the caller to judge."""
+    """PUT ``size`` bytes of ``source`` (an open file from its start, or chunks) as ``bck/name`` on
+    ``node``; the answer is for the caller to judge."""
     return (peers or peer_client()).request(
         "PUT",
         node,
         object_path(bck, name),
         query=bucket_params(bck, **(params or {})),
         headers={**(headers or {}), "Content-Length": str(size)},
-        body=_FileBody(fd, size),
+        body=_FileBody(source, size) if isinstance(source, int) else _ChunksBody(source),
         kind=CallKind.DATA,
     )
 

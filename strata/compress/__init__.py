@@ -20,7 +20,7 @@ A pure library (imports only ``strata.core``); the object service decides when t
   through unchanged, compress the rest.
 """
 
-from strata.compress.detect import Decision, choose_codec, known_format, shannon_entropy
+from strata.compress.detect import SAMPLE_SIZE, Decision, choose_codec, known_format, shannon_entropy
 from strata.compress.frames import (
     DEFAULT_LEVEL,
     EncodeStats,
@@ -37,6 +37,7 @@ from strata.compress.frames import (
 
 __all__ = [
     "DEFAULT_LEVEL",
+    "SAMPLE_SIZE",
     "Decision",
     "EncodeStats",
     "FrameEncoder",

@@ -23,12 +23,15 @@ No hand-made raw frame is needed for "store it raw"; ``stored_bound`` states the
 from __future__ import annotations
 
 import bisect
+import collections
 import os
 import struct
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
-import pyzstd
+import zstandard
 
 from strata.core.errors import ObjectCorrupted, RangeNotSatisfiable
 
@@ -58,6 +61,30 @@ _ZSTD_BLOCK_HEADER = 3
 _HEADER = struct.Struct("<II")
 _ENTRY = struct.Struct("<II")
 _FOOTER = struct.Struct("<IBI")
+
+_contexts = threading.local()  # zstd contexts are not for two threads at once: one set per thread
+
+
+def compress_frame(data: bytes | bytearray | memoryview, level: int) -> bytes:
+    """One independent zstd frame that records its size and ends with zstd's content checksum (so
+    bit rot is caught on decode). The GIL is released while zstd works: frames compress in parallel."""
+    compressors: dict[int, zstandard.ZstdCompressor] | None = getattr(_contexts, "compressors", None)
+    if compressors is None:
+        compressors = _contexts.compressors = {}
+    compressor = compressors.get(level)
+    if compressor is None:
+        compressor = compressors[level] = zstandard.ZstdCompressor(
+            level=level, write_checksum=True, write_content_size=True
+        )
+    return compressor.compress(data)
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    decompressor: zstandard.ZstdDecompressor | None = getattr(_contexts, "decompressor", None)
+    if decompressor is None:
+        decompressor = _contexts.decompressor = zstandard.ZstdDecompressor()
+    return decompressor
+
 
 ReadAt = Callable[[int, int], bytes]
 """``read_at(offset, length)`` returns exactly ``length`` bytes of the stored object from ``offset``."""
@@ -121,10 +148,15 @@ class FrameEncoder:
     At most one frame of input is held (``buffered``); a piece that completes frames returns them at
     once, so a caller writing the output to disk as it comes holds one frame plus its compressed form.
     The total length need not be known; ``size_hint`` only picks the frame size.
+
+    With an ``executor``, frames are compressed there, up to ``in_flight`` at once (zstd releases the
+    GIL: one big object uses every core), and come back in order as they finish; memory is then one
+    frame of input plus ``in_flight`` frames being compressed.
     """
 
     def __init__(self, level: int = DEFAULT_LEVEL, frame_size: int | None = None,
-                 size_hint: int | None = None) -> None:
+                 size_hint: int | None = None, executor: Executor | None = None,
+                 in_flight: int = 2) -> None:
         if not MIN_LEVEL <= level <= MAX_LEVEL:
             raise ValueError(f"zstd level {level} is outside {MIN_LEVEL}..{MAX_LEVEL}")
         if frame_size is None:
@@ -134,19 +166,24 @@ class FrameEncoder:
         self.level = level
         self.frame_size = frame_size
         self.stats = EncodeStats()
-        self._options: dict[int, int] = {
-            pyzstd.CParameter.compressionLevel: level,
-            pyzstd.CParameter.checksumFlag: 1,  # zstd verifies each frame on decode: bit rot is caught
-            pyzstd.CParameter.contentSizeFlag: 1,  # the frame states its size: checked before decoding
-        }
+
         self._pending = bytearray()
         self._entries: list[tuple[int, int]] = []
         self._finished = False
+        # frames being compressed by ``executor`` (in order), at most ``in_flight`` at once
+        self._executor = executor
+        self._in_flight = max(1, in_flight)
+        self._running: collections.deque[tuple[Future[bytes], int]] = collections.deque()
 
     @property
     def buffered(self) -> int:
         """Input bytes held now, waiting for their frame to fill."""
         return len(self._pending)
+
+    def whole_input(self) -> bytes | None:
+        """Everything written so far, while no frame has been emitted yet (the object fits one frame):
+        lets a caller that finds the one frame does not shrink store the input as it is instead."""
+        return None if self._entries or self._running else bytes(self._pending)
 
     def write(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Take the next piece of the object; return the stored frames it completed (often none)."""
@@ -161,14 +198,15 @@ class FrameEncoder:
             self._note_buffered()
             if len(self._pending) < self.frame_size:
                 return out
-            out.append(self._compress(self._pending))
+            self._frame(self._pending, out, owned=True)
             self._pending = bytearray()
         while len(view) >= self.frame_size:  # whole frames straight from the caller's buffer: no copy
-            out.append(self._compress(view[: self.frame_size]))
+            self._frame(view[: self.frame_size], out)
             view = view[self.frame_size :]
         if view:
             self._pending += view
             self._note_buffered()
+        self._collect(out, wait=False)
         return out
 
     def finish(self) -> bytes:
@@ -176,7 +214,11 @@ class FrameEncoder:
         if self._finished:
             raise ValueError("finish called twice")
         self._finished = True
-        tail = self._compress(self._pending) if self._pending else b""
+        out: list[bytes] = []
+        if self._pending:
+            self._frame(self._pending, out, owned=True)
+        self._collect(out, wait=True)
+        tail = b"".join(out)
         self._pending = bytearray()
         entries = b"".join(_ENTRY.pack(stored, original) for stored, original in self._entries)
         footer = _FOOTER.pack(len(self._entries), 0, SEEKABLE_MAGIC)
@@ -187,11 +229,38 @@ class FrameEncoder:
     def _note_buffered(self) -> None:
         self.stats.peak_buffered = max(self.stats.peak_buffered, len(self._pending))
 
-    def _compress(self, chunk: bytes | bytearray | memoryview) -> bytes:
+    def _frame(self, chunk: bytes | bytearray | memoryview, out: list[bytes], *, owned: bool = False) -> None:
+        """Compress one frame's input: now, or in the executor -- on a private copy unless ``owned``
+        (our own buffer, never written again): the caller's may change once ``write`` returns --,
+        collecting finished frames in order into ``out``."""
+        if self._executor is None:
+            out.append(self._record(compress_frame(chunk, self.level), len(chunk)))
+            return
+        future = self._executor.submit(compress_frame, chunk if owned else bytes(chunk), self.level)
+        self._running.append((future, len(chunk)))
+        while len(self._running) > self._in_flight:
+            self._collect(out, wait=True, keep=self._in_flight)
+
+    def _collect(self, out: list[bytes], *, wait: bool, keep: int = 0) -> None:
+        """Move finished frames, oldest first, to ``out``: waiting for them (down to ``keep`` still
+        running) or only those already done."""
+        while len(self._running) > keep:
+            future, original = self._running[0]
+            if not wait and not future.done():
+                return
+            self._running.popleft()
+            out.append(self._record(future.result(), original))
+
+    def abandon(self) -> None:
+        """Drop frames still being compressed (a write that failed or was aborted)."""
+        for future, _original in self._running:
+            future.cancel()
+        self._running.clear()
+        self._pending = bytearray()
+
+    def _record(self, frame: bytes, original: int) -> bytes:
         if len(self._entries) >= MAX_FRAMES:
             raise ValueError("object too large for the seekable format's frame count")
-        frame = pyzstd.compress(chunk, self._options)
-        original = len(chunk)
         self._entries.append((len(frame), original))
         self.stats.frames += 1
         self.stats.original_size += original
@@ -305,17 +374,14 @@ class StoredReader:
         expected = table.original_offsets[index + 1] - table.original_offsets[index]
         frame = _read_exact(self._read_at, start, end - start)
         try:
-            declared = pyzstd.get_frame_info(frame).decompressed_size
-            if declared is None:  # a writer that did not record sizes: decode at most what the table says
-                decompressor = pyzstd.ZstdDecompressor()
-                data = decompressor.decompress(frame, expected + 1)
-                if not decompressor.eof or decompressor.unused_data:
-                    raise ObjectCorrupted(f"frame {index} does not end where the seek table says")
+            declared = zstandard.get_frame_parameters(frame).content_size
+            if declared in (0, zstandard.CONTENTSIZE_UNKNOWN):  # no size recorded: decode at most the table's
+                data = _decompressor().decompress(frame, max_output_size=expected + 1)
             elif declared != expected:  # checked before decoding: a lying header must not allocate
                 raise ObjectCorrupted(f"frame {index} declares {declared} B, the seek table {expected} B")
             else:
-                data = pyzstd.decompress(frame)
-        except pyzstd.ZstdError as error:
+                data = _decompressor().decompress(frame)
+        except zstandard.ZstdError as error:
             raise ObjectCorrupted(f"frame {index} of the compressed object does not decode: {error}") \
                 from None
         if len(data) != expected:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+from collections.abc import Mapping
+from typing import Protocol
 
 # name, help, AIStore metric name (the exposition adds the role prefix)
 COUNTERS: tuple[tuple[str, str], ...] = (
@@ -46,6 +48,19 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("frames_decoded_count", "compressed frames decoded to serve reads"),
 )
 INDEX = {name: i for i, (name, _help) in enumerate(COUNTERS)}
+# Strata's own names for counters that have no AIStore equivalent, exported beside the ais_* series
+# (which stay as they are): what the Grafana dashboard (contrib/grafana/strata-savings.json) queries.
+STRATA_NAMES: dict[str, str] = {
+    "compressed_put_count": "strata_compressed_puts_total",
+    "passthrough_put_count": "strata_passthrough_puts_total",
+    "frames_decoded_count": "strata_frames_decoded_total",
+}
+# the savings ledger's per-bucket gauges: metric name, help, the footprint field it shows
+LEDGER_GAUGES: tuple[tuple[str, str, str], ...] = (
+    ("strata_ledger_original_bytes", "bytes clients wrote to the bucket (original sizes)", "original_bytes"),
+    ("strata_ledger_stored_bytes", "bytes the bucket's objects take on disk", "stored_bytes"),
+    ("strata_ledger_objects", "objects the savings ledger counts in the bucket", "objects"),
+)
 MAX_WORKERS = 64
 _CELL = struct.Struct("<Q")
 _ROW = len(COUNTERS) * _CELL.size
@@ -92,13 +107,55 @@ class Metrics:
         return out
 
     def exposition(self, role: str, node_id: str) -> bytes:
-        """The Prometheus text format: ``ais_<role>_<name>{node_id="..."} <value>``."""
+        """The Prometheus text format: ``ais_<role>_<name>{node_id="..."} <value>``, then the
+        counters with Strata names (``STRATA_NAMES``) under those names too."""
         prefix = "ais_target" if role != "proxy" else "ais_proxy"
         lines = []
         totals = self.totals()
+        labels = f'{{node_id="{escape_label(node_id)}"}}'
+        help_texts = dict(COUNTERS)
         for name, help_text in COUNTERS:
             metric = f"{prefix}_{name}"
             lines.append(f"# HELP {metric} {help_text}")
             lines.append(f"# TYPE {metric} counter")
-            lines.append(f'{metric}{{node_id="{node_id}"}} {totals[name]}')
+            lines.append(f"{metric}{labels} {totals[name]}")
+        for name, metric in STRATA_NAMES.items():
+            lines.append(f"# HELP {metric} {help_texts[name]}")
+            lines.append(f"# TYPE {metric} counter")
+            lines.append(f"{metric}{labels} {totals[name]}")
         return ("\n".join(lines) + "\n").encode()
+
+
+class BucketFootprint(Protocol):
+    """What the ledger gauges read of a bucket's footprint (``strata.storage.ledger.Footprint``)."""
+
+    @property
+    def original_bytes(self) -> int: ...
+
+    @property
+    def stored_bytes(self) -> int: ...
+
+    @property
+    def objects(self) -> int: ...
+
+
+def escape_label(value: str) -> str:
+    """A label value as the Prometheus text format wants it: backslash, double quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def ledger_exposition(node_id: str, footprints: Mapping[str, BucketFootprint]) -> bytes:
+    """The savings ledger as gauges, one series per bucket (keyed ``ais://b``), in the text format.
+
+    Gauges, not counters: a delete or an overwrite that compresses better makes them go down. HELP and
+    TYPE are written even with no bucket yet, so a scrape always names the metrics.
+    """
+    node = escape_label(node_id)
+    lines = []
+    for metric, help_text, field in LEDGER_GAUGES:
+        lines.append(f"# HELP {metric} {help_text}")
+        lines.append(f"# TYPE {metric} gauge")
+        for bucket in sorted(footprints):
+            value = int(getattr(footprints[bucket], field))
+            lines.append(f'{metric}{{bucket="{escape_label(bucket)}",node_id="{node}"}} {value}')
+    return ("\n".join(lines) + "\n").encode()

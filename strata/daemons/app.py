@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from strata.api.router import AisApp
 from strata.core.errors import NotFound
+from strata.core.metrics import ledger_exposition
 from strata.roles.node import Node
 from strata.s3 import S3Application
 from strata.server.http import Exchange, FixedExchange, Request, Response
@@ -31,6 +32,10 @@ class NodeApp:
         if path == "/metrics":
             node = self.node
             body = node.metrics.exposition(node.role.name, node.node_id)
+            # the savings ledger's gauges (none when it is off); a gateway stores nothing: names only
+            ledger = node.objects.ledger if node.role.stores_objects else None
+            if ledger is not None or not node.role.stores_objects:
+                body += ledger_exposition(node.node_id, ledger.totals() if ledger is not None else {})
             return FixedExchange(Response(200, [_PROMETHEUS], body))
         if self.s3.handles(request):  # /s3/..., or / when configured, or <bucket>.<domain>
             return self.s3.begin(request)

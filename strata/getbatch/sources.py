@@ -19,6 +19,7 @@ I/O failure and always fails the request.
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 from collections.abc import Iterable
 from typing import Protocol
@@ -144,10 +145,12 @@ class LocalSource:
         try:
             offset, count = (0, obj.size) if entry.whole else object_span(entry, obj.size, _uri(entry))
             if count > INLINE_MAX:
+                if obj.metadata.codec:  # stored compressed: decoded as the writer consumes it
+                    pieces = self.objects.chunks(obj, offset, count)
+                    first = next(pieces, b"")  # here: a damaged first frame is this entry's own error
+                    return Payload(count, itertools.chain((first,), pieces), False, obj)
                 return Payload(count, FileRegion(obj.fd, offset, count), False, obj)
-            data = os.pread(obj.fd, count, offset) if count else b""
-            if len(data) != count:
-                raise StrataError(f"{_uri(entry)}: object file is shorter than its metadata says")
+            data = self.objects.read(obj, offset, count)
         except BaseException:
             obj.close()
             raise

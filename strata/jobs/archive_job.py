@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from strata.archive import TAR, ArchiveReader, ArchiveWriter, FileRegion, Output, format_of, new_writer
+from strata.archive import TAR, ArchiveWriter, FileRegion, Output, format_of, new_writer
 from strata.archive.tar_writer import region_chunks
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import ObjectNotFound
@@ -58,14 +58,18 @@ def _copy_existing(
     except ObjectNotFound:
         return
     try:
-        reader = ArchiveReader(shard.fd, shard.size, fmt)
+        reader = objects.shard_reader(shard, fmt)
         try:
             if fmt == TAR:  # keep the bytes up to the end of the last member, drop the trailer
                 end = 0
                 for member in reader.members():
                     padded = (member.size + 511) // 512 * 512
                     end = max(end, member.data_offset + padded)
-                _write_output(out, req.archname, FileRegion(shard.fd, 0, end))
+                if shard.metadata.codec:
+                    for chunk in objects.chunks(shard, 0, end):
+                        out.write(chunk)
+                else:
+                    _write_output(out, req.archname, FileRegion(shard.fd, 0, end))
             else:
                 for member in reader.members():
                     for item in writer.add(member.name, member.size, reader.read(member), mtime=member.mtime):

@@ -9,17 +9,19 @@ asks --, a delete a counted delete.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from strata.cluster.smap import NodeInfo
-from strata.cluster.transfer import put_object
+from strata.cluster.transfer import STORED_MD_HEADER, put_object
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef, validate_object_name
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
+from strata.objects.compression import same_stored_form
 from strata.objects.service import ObjectService
 
 MAX_LISTED_MISSING = 10
@@ -113,7 +115,7 @@ def copy_objects(
             if dry_run or dst.props is None:
                 size = objects.metadata(src, name).size
             elif owner is not None:
-                size = _copy_to(objects, src, src_props, name, owner, dst.bck, dst_name)
+                size = _copy_to(objects, src, src_props, name, owner, dst.bck, dst_name, dst.props)
             else:
                 size = objects.copy(src, name, dst.bck, dst_name, dst.props, src_props).size
         except ObjectNotFound:
@@ -133,12 +135,19 @@ def _copy_to(
     owner: NodeInfo,
     dst: BucketRef,
     dst_name: str,
+    dst_props: BucketProps,
 ) -> int:
     """A copy whose destination lives on another target: stream it there with a plain PUT (a target
     that does not answer raises ``PeerUnreachable``, which fails the job)."""
     obj = objects.open(src, name, src_props)
     try:
-        resp = put_object(owner, dst, dst_name, obj.fd, obj.size)
+        md = obj.metadata
+        if md.codec and same_stored_form(md, dst_props):  # compressed, and kept so there: bytes as stored
+            headers = {STORED_MD_HEADER: base64.b64encode(obj.raw_metadata).decode()}
+            resp = put_object(owner, dst, dst_name, obj.fd, md.stored, headers=headers)
+        else:  # the original bytes (decoded on the way when compressed); the owner stores them its way
+            source = objects.chunks(obj, 0, obj.size) if md.codec else obj.fd
+            resp = put_object(owner, dst, dst_name, source, obj.size)
     finally:
         obj.close()
     if resp.status != 200:

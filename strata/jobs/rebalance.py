@@ -138,7 +138,7 @@ def send_object(objects: ObjectService, owner: NodeInfo, bck: BucketRef, name: s
             bck,
             name,
             obj.fd,
-            obj.size,
+            obj.metadata.stored,  # a compressed version moves as it is stored, with its record
             params={"rebalance": rebalance_id},
             headers={METADATA_HEADER: base64.b64encode(obj.raw_metadata).decode()},
         )

@@ -60,9 +60,11 @@ class LocalObjects:
 
     def open(self, bck: BucketRef, name: str, props: BucketProps | None = None) -> Opened:
         obj = self.objects.open(bck, name, props)
-        return Opened(
-            obj.size, obj.metadata.mtime_ns // 1_000_000_000, FileRegion(obj.fd, 0, obj.size), obj.close
-        )
+        # a compressed object is decoded as the shard is written; a plain one is copied kernel-side
+        source: Source = FileRegion(obj.fd, 0, obj.size)
+        if obj.metadata.codec:
+            source = self.objects.chunks(obj, 0, obj.size)
+        return Opened(obj.size, obj.metadata.mtime_ns // 1_000_000_000, source, obj.close)
 
 
 class ClusterObjects:

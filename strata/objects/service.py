@@ -28,8 +28,11 @@ is still written against the POSIX store only (``storage.listing``, ``storage.ho
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from strata.archive import ArchiveReader
 from strata.cluster.smap import NodeInfo
@@ -44,13 +47,31 @@ from strata.config.access import (
 )
 from strata.config.bucket_props import BucketProps
 from strata.config.features import FEATURE_FSYNC_PUT
-from strata.core.errors import Forbidden, NotImplementedYet, ObjectCorrupted, ObjectNotFound
+from strata.core.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotImplementedYet,
+    ObjectCorrupted,
+    ObjectNotFound,
+    StrataError,
+)
 from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
+from strata.objects.compression import (
+    INLINE_MAX,
+    Decoded,
+    EncodingWrite,
+    codec_pool,
+    compresses,
+    off_loop,
+    same_stored_form,
+)
 from strata.objects.hotcache import HotCache
+from strata.server.http import Response
 from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
 from strata.storage.checksum import Hasher, checksum_file
+from strata.storage.commit import Encoded
 from strata.storage.interface import ObjectStorage, PendingWrite
 from strata.storage.ledger import Ledger
 from strata.storage.metadata import ObjectMetadata
@@ -58,6 +79,8 @@ from strata.storage.objects import ObjectStore, ObjectWriter, OpenObject
 from strata.storage.shards import ShardIndexes
 
 log = logging.getLogger("strata.objects")
+
+OFFLOAD_CHUNK = 1 << 20  # a streamed PUT hands the codec threads at least this much at a time
 
 _FAILURE_COUNTERS = {
     "GET": "err_get_count",
@@ -83,22 +106,66 @@ def count_put(metrics: Metrics, md: ObjectMetadata) -> None:
 class ObjectPut:
     """A write in progress: bytes go to a work file as they arrive; ``commit`` publishes them.
 
-    Checksum, versioning and fsync follow the bucket's props as they were when the write began.
+    Checksum, versioning, fsync and compression follow the bucket's props as they were when the write
+    began. Two ways in: ``write``/``commit`` from a thread (jobs, multipart, copies: compression runs
+    inline), and ``feed``/``finish`` from the event loop (streamed PUT bodies): when the bucket
+    compresses, 1 MiB chunks go to the codec threads in order, at most a frame's worth queued before
+    the client is held back (``set_flow_control``), and ``finish`` awaits them.
     """
 
-    __slots__ = ("_metrics", "props", "writer")
+    __slots__ = (
+        "_busy",
+        "_chunk",
+        "_chunk_size",
+        "_encoding",
+        "_error",
+        "_metrics",
+        "_pause",
+        "_paused",
+        "_queue",
+        "_resume",
+        "_stored",
+        "props",
+        "writer",
+    )
 
-    def __init__(self, writer: PendingWrite, props: BucketProps, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        writer: PendingWrite,
+        props: BucketProps,
+        metrics: Metrics,
+        encoding: EncodingWrite | None = None,
+        stored: ObjectMetadata | None = None,
+    ) -> None:
+        """``stored``: the bytes arrive in this version's stored form (a copy between targets)."""
+        self._stored = stored
         self.writer = writer
         self.props = props
         self._metrics = metrics
+        self._encoding = encoding
+        self._chunk: list[bytes] = []  # pieces not yet handed to the codec threads
+        self._chunk_size = 0
+        self._queue: collections.deque[list[bytes]] = collections.deque()
+        self._busy: asyncio.Future[None] | None = None
+        self._error: BaseException | None = None
+        self._pause: Callable[[], None] | None = None
+        self._resume: Callable[[], None] | None = None
+        self._paused = False
 
     @property
     def size(self) -> int:
-        return self.writer.size
+        """Original bytes written so far."""
+        return self._encoding.size if self._encoding is not None else self.writer.size
+
+    @property
+    def compressing(self) -> bool:
+        return self._encoding is not None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writer.write(data)
+        if self._encoding is not None:
+            self._encoding.write(data)
+        else:
+            self.writer.write(data)
 
     def commit(
         self,
@@ -107,17 +174,137 @@ class ObjectPut:
         expected_checksum: tuple[str, str] | None = None,
         etag: str = "",
     ) -> ObjectMetadata:
-        md = self.writer.commit(
-            versioning=self.props.versioning.enabled,
-            custom=custom,
-            expected_checksum=expected_checksum,
-            etag=etag,
-        )
+        versioning = self.props.versioning.enabled
+        if self._encoding is not None:
+            md = self._encoding.commit(
+                versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
+            )
+        elif self._stored is not None:
+            md = self._commit_stored(self._stored, versioning)
+        else:
+            md = self.writer.commit(
+                versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
+            )
+            if self.props.compression.enabled:  # too small to compress (or compression not wanted)
+                self._metrics.add("passthrough_put_count")
         count_put(self._metrics, md)
         return md
 
+    def _commit_stored(self, source: ObjectMetadata, versioning: bool) -> ObjectMetadata:
+        """A new version from a copy's stored bytes, keeping the source's codec, original size and
+        checksum, custom metadata and ETag (the bytes are checked against the stored size)."""
+        if self.writer.size != source.stored:
+            self.writer.abort()
+            raise InvalidRequest(f"a stored copy of {source.stored} B arrived with {self.writer.size} B")
+        return self.writer.commit(
+            versioning=versioning,
+            custom=dict(source.custom),
+            etag=source.etag,
+            encoded=Encoded(source.codec, source.size, source.checksum_type, source.checksum_value),
+        )
+
     def abort(self) -> None:
-        self.writer.abort()
+        self._queue.clear()
+        self._chunk, self._chunk_size = [], 0
+        if self._encoding is not None:
+            self._encoding.abort()
+        else:
+            self.writer.abort()
+
+    # -- from the event loop -----------------------------------------------------------------------
+
+    def set_flow_control(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        """How to hold back and let go the client sending the body (the HTTP connection's)."""
+        self._pause, self._resume = pause, resume
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """The next piece of a streamed body, on the event loop: never compresses here."""
+        encoding = self._encoding
+        if encoding is None:
+            self.writer.write(data)
+            return
+        if self._error is not None:
+            raise self._error
+        self._chunk.append(bytes(data) if type(data) is not bytes else data)  # the server's, not a copy
+        self._chunk_size += len(data)
+        if self._chunk_size >= OFFLOAD_CHUNK:
+            self._queue.append(self._chunk)
+            self._chunk, self._chunk_size = [], 0
+            self._kick()
+            if self._backlogged() and self._pause is not None and not self._paused:
+                self._paused = True
+                self._pause()
+
+    def _backlogged(self) -> bool:
+        """Whether the codec threads are a frame behind: hold the client back until they catch up."""
+        assert self._encoding is not None
+        return len(self._queue) * OFFLOAD_CHUNK >= max(self._encoding.frame, 2 * OFFLOAD_CHUNK)
+
+    def _kick(self) -> None:
+        if self._busy is not None or not self._queue or self._encoding is None:
+            return
+        pieces = self._queue.popleft()
+        self._busy = asyncio.get_running_loop().run_in_executor(codec_pool(), self._write_all, pieces)
+        self._busy.add_done_callback(self._done)
+
+    def _write_all(self, pieces: list[bytes]) -> None:
+        for piece in pieces:
+            self.write(piece)
+
+    def _done(self, future: asyncio.Future[None]) -> None:
+        self._busy = None
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            self._error = error
+            self._queue.clear()
+        else:
+            self._kick()
+        if self._paused and (error is not None or not self._backlogged()):
+            self._paused = False
+            if self._resume is not None:
+                self._resume()
+
+    def finish(
+        self,
+        *,
+        custom: dict[str, str] | None = None,
+        expected_checksum: tuple[str, str] | None = None,
+        etag: str = "",
+    ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
+        """Commit a fed write: at once when nothing heavy is left, else in the codec threads."""
+        if self._encoding is None or (
+            self._busy is None
+            and not self._queue
+            and self._error is None
+            and self.size + self._chunk_size <= INLINE_MAX
+        ):
+            self._write_all(self._chunk)
+            self._chunk, self._chunk_size = [], 0
+            return self.commit(custom=custom, expected_checksum=expected_checksum, etag=etag)
+        return self._finish(custom, expected_checksum, etag)
+
+    async def _finish(
+        self, custom: dict[str, str] | None, expected_checksum: tuple[str, str] | None, etag: str
+    ) -> ObjectMetadata:
+        try:
+            while self._busy is not None:
+                await asyncio.wait([self._busy])
+            if self._error is not None:
+                raise self._error
+            loop = asyncio.get_running_loop()
+            if self._chunk:
+                pieces, self._chunk, self._chunk_size = self._chunk, [], 0
+                await loop.run_in_executor(codec_pool(), self._write_all, pieces)
+
+            def commit() -> ObjectMetadata:
+                return self.commit(custom=custom, expected_checksum=expected_checksum, etag=etag)
+
+            return await loop.run_in_executor(codec_pool(), commit)
+        except BaseException:
+            self.abort()
+            raise
 
 
 class ObjectService:
@@ -204,7 +391,10 @@ class ObjectService:
         """Recompute an opened object's checksum; a mismatch closes it, is counted, logged and raised."""
         md = obj.metadata
         try:
-            actual = checksum_file(obj.fd, md.checksum_type)
+            if md.codec:
+                actual = self.decoded(obj).checksum(md.checksum_type)
+            else:
+                actual = checksum_file(obj.fd, md.checksum_type)
         except BaseException:
             obj.close()
             raise
@@ -220,6 +410,104 @@ class ObjectService:
                 f"computed {actual} ({md.checksum_type}); the object is corrupted"
             )
 
+    # -- compressed versions -------------------------------------------------------------------------
+
+    def decoded(self, obj: OpenObject) -> Decoded:
+        """A compressed version's original bytes, decoded frame by frame (``obj.metadata.codec`` set).
+
+        The seek table is read now: a damaged one is ``ObjectCorrupted`` before any byte is sent.
+        """
+        return Decoded(obj, self.metrics)
+
+    def read(self, obj: OpenObject, offset: int, count: int) -> bytes:
+        """``count`` original bytes of an open version at ``offset`` (small reads: GetBatch, hot cache)."""
+        if obj.metadata.codec:
+            return self.decoded(obj).pread(count, offset)
+        data = os.pread(obj.fd, count, offset) if count else b""
+        if len(data) != count:
+            raise StrataError(f"{obj.path}: object file is shorter ({len(data)}) than its metadata says")
+        return data
+
+    def chunks(self, obj: OpenObject, offset: int, count: int) -> Iterator[bytes]:
+        """Original bytes ``[offset, offset + count)`` of an open version, in pieces of at most a frame
+        (1 MiB for a plain one), for a caller already off the event loop (jobs, GetBatch)."""
+        if obj.metadata.codec:
+            yield from self.decoded(obj).chunks(offset, count)
+            return
+        end = offset + count
+        while offset < end:
+            data = os.pread(obj.fd, min(end - offset, 1 << 20), offset)
+            if not data:
+                raise StrataError(f"{obj.path}: object file is shorter than its metadata says")
+            offset += len(data)
+            yield data
+
+    async def respond_decoded(
+        self, obj: OpenObject, status: int, headers: list[tuple[str, str]], offset: int, count: int
+    ) -> Response:
+        """The response to a read of a compressed version: its first frame decoded before the head goes
+        out -- bit rot there is a 422, not a broken 200 -- then the rest streamed, decoding one frame
+        ahead in the codec threads. Owns ``obj`` from here on (closed when the body is done)."""
+        try:
+            decoded = self.decoded(obj)
+            frames = decoded.frames_for(offset, count)
+            first = await self._decode(decoded, frames[0]) if frames else b""
+        except BaseException:
+            obj.close()
+            raise
+        return Response(status, headers, stream=self._stream(decoded, frames, first, offset, count),
+                        content_length=count)  # fmt: skip
+
+    @staticmethod
+    async def _decode(decoded: Decoded, index: int) -> bytes:
+        """One frame, in the codec threads unless it is small."""
+        if decoded.frame_start(index + 1) - decoded.frame_start(index) <= INLINE_MAX:
+            return decoded.decode(index)
+        return await asyncio.get_running_loop().run_in_executor(codec_pool(), decoded.decode, index)
+
+    @staticmethod
+    async def _stream(
+        decoded: Decoded, frames: range, first: bytes, offset: int, count: int
+    ) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        end = offset + count
+        ahead: asyncio.Future[bytes] | None = None  # the next frame, decoding while this one is sent
+        try:
+            for position, index in enumerate(frames):
+                data = first if position == 0 else await ahead if ahead is not None else b""
+                ahead = None
+                if position + 1 < len(frames):
+                    ahead = loop.run_in_executor(codec_pool(), decoded.decode, frames[position + 1])
+                start = decoded.frame_start(index)
+                yield data[max(offset - start, 0) : min(end - start, len(data))]
+        finally:
+            if ahead is not None:  # its thread reads the descriptor closed next: let it finish
+                await asyncio.wait([ahead])
+                if not ahead.cancelled():
+                    ahead.exception()  # retrieved: an error there matters no more
+            decoded.obj.close()
+
+    def undecodable(self, bck: BucketRef) -> Iterator[tuple[str, str]]:
+        """Every compressed object of the bucket whose frames fail to decode or whose original fails
+        its checksum, with the reason (``strata savings --verify``: a full read of compressed data)."""
+        for name in self.store.iter_names(bck):
+            try:
+                obj = self.store.open(bck, name)
+            except ObjectNotFound:
+                continue
+            try:
+                md = obj.metadata
+                if not md.codec:
+                    continue
+                actual = self.decoded(obj).checksum(md.checksum_type)
+                if md.checksum_type != "none" and actual != md.checksum_value:
+                    self.metrics.add("err_cksum_count")
+                    yield name, f"checksum mismatch: stored {md.checksum_value}, computed {actual}"
+            except ObjectCorrupted as exc:
+                yield name, exc.message
+            finally:
+                obj.close()
+
     def open_shard(
         self, bck: BucketRef, object_name: str, fmt: str, props: BucketProps | None = None
     ) -> tuple[OpenObject, ArchiveReader]:
@@ -229,7 +517,18 @@ class ObjectService:
         requests for the same shard version.
         """
         self.bucket(bck, ACCESS_GET, props)
-        return self.shards.open(self.store, bck, object_name, fmt)
+        obj = self.store.open(bck, object_name)
+        try:
+            return obj, self.shard_reader(obj, fmt)
+        except BaseException:
+            obj.close()
+            raise
+
+    def shard_reader(self, obj: OpenObject, fmt: str) -> ArchiveReader:
+        """An archive reader over an open version: its file, or its frames when stored compressed
+        (members are then read through the seek table, decoding only the frames they lie in)."""
+        source: int | Decoded = self.decoded(obj) if obj.metadata.codec else obj.fd
+        return self.shards.reader(self.store, obj, source, fmt)
 
     def remember_shard(self, obj: OpenObject, reader: ArchiveReader) -> None:
         self.shards.remember(self.store, obj, reader)
@@ -310,13 +609,39 @@ class ObjectService:
         props: BucketProps | None = None,
         *,
         extra_hasher: Hasher | None = None,
+        size_hint: int | None = None,
+        compress: bool = True,
     ) -> ObjectPut:
-        """Begin a write (PUT access); the caller streams bytes into it and commits."""
+        """Begin a write (PUT access); the caller streams bytes into it and commits.
+
+        ``size_hint`` (the body's length when known) lets a small object skip compression at once and
+        sizes the frames. ``compress=False`` stores the bytes as they come whatever the bucket says.
+        """
         props = self.bucket(bck, ACCESS_PUT, props)
-        writer = self.store.writer(
-            bck, object_name, props.checksum.type, fsync=fsync_wanted(props), extra_hasher=extra_hasher
-        )
+        fsync = fsync_wanted(props)
+        if compress and compresses(props, size_hint):
+            writer = self.store.writer(bck, object_name, "none", fsync=fsync)
+            encoding = EncodingWrite(
+                writer, props, self.metrics, size_hint=size_hint, extra_hasher=extra_hasher
+            )
+            return ObjectPut(writer, props, self.metrics, encoding)
+        checksum_type = props.checksum.type
+        writer = self.store.writer(bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher)
         return ObjectPut(writer, props, self.metrics)
+
+    def put_stored(
+        self, bck: BucketRef, object_name: str, source: ObjectMetadata, props: BucketProps | None = None
+    ) -> ObjectPut:
+        """Begin a copy whose bytes arrive as they are stored at the source (PUT access): a compressed
+        object copied between targets into a bucket whose settings keep that form -- no recompression.
+        """
+        props = self.bucket(bck, ACCESS_PUT, props)
+        if not same_stored_form(source, props):
+            raise InvalidRequest(
+                f"{bck.object_uri(object_name)}: the copy's stored form does not suit the bucket"
+            )
+        writer = self.store.writer(bck, object_name, "none", fsync=fsync_wanted(props))
+        return ObjectPut(writer, props, self.metrics, stored=source)
 
     def receive(self, bck: BucketRef, object_name: str, carried: ObjectMetadata) -> ObjectWriter | None:
         """A write of an object moved here by a rebalance, with the metadata it had on the sender.
@@ -330,7 +655,9 @@ class ObjectService:
             current = None
         if current is not None and current.mtime_ns >= carried.mtime_ns:
             return None
-        return self._posix("a rebalance transfer").writer(bck, object_name, carried.checksum_type)
+        # a compressed version's checksum is of its original: its stored bytes are not hashed here
+        checksum_type = "none" if carried.codec else carried.checksum_type
+        return self._posix("a rebalance transfer").writer(bck, object_name, checksum_type)
 
     def delete(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> None:
         self.bucket(bck, ACCESS_DELETE_OBJECT, props)
@@ -367,6 +694,9 @@ class ObjectService:
         dst_props = self.bucket(dst_bck, ACCESS_PUT, dst_props)
         if src_props.checksum.validate_warm_get:
             self.open(src_bck, src_name, src_props).close()
+        source = self.store.head(src_bck, src_name)
+        if not same_stored_form(source, dst_props):  # compress, or decode, on the way
+            return self._recode(src_bck, src_name, dst_bck, dst_name, dst_props)
         md = self.store.copy(
             src_bck,
             src_name,
@@ -378,6 +708,25 @@ class ObjectService:
         )
         count_put(self.metrics, md)
         return md
+
+    def _recode(
+        self, src_bck: BucketRef, src_name: str, dst_bck: BucketRef, dst_name: str, dst_props: BucketProps
+    ) -> ObjectMetadata:
+        """A copy whose stored form changes (into or out of a compressing bucket): original bytes read
+        and written again, in bounded memory, keeping custom metadata and ETag."""
+        source = self.store.open(src_bck, src_name)
+        try:
+            md = source.metadata
+            out = self.put(dst_bck, dst_name, dst_props, size_hint=md.size)
+            try:
+                for piece in self.chunks(source, 0, md.size):
+                    out.write(piece)
+            except BaseException:
+                out.abort()
+                raise
+        finally:
+            source.close()
+        return out.commit(custom=dict(md.custom), etag=md.etag)
 
     def rename(self, bck: BucketRef, src_name: str, dst_name: str) -> None:
         props = self.bucket(bck, ACCESS_MOVE_OBJECT)
@@ -391,9 +740,26 @@ class ObjectService:
         self.metrics.add("append_count")
         return handle
 
-    def flush(self, bck: BucketRef, object_name: str, handle: str) -> ObjectMetadata:
-        """Publish what was appended under ``handle`` as the object's new version."""
+    def flush(
+        self, bck: BucketRef, object_name: str, handle: str
+    ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
+        """Publish what was appended under ``handle`` as the object's new version.
+
+        Into a compressing bucket the appended bytes are encoded on the way (in the codec threads:
+        an awaitable); otherwise the append file is renamed into place.
+        """
         props = self.bucket(bck, ACCESS_APPEND)
+        store = self._posix("append")
+        path = appends.handle_path(store, bck, object_name, handle)
+        size = os.stat(path).st_size
+        if compresses(props, size):
+
+            def encode() -> ObjectMetadata:
+                md = self._encode_files(bck, object_name, props, [path], size)
+                os.unlink(path)
+                return md
+
+            return off_loop(encode)
         return appends.flush(
             self._posix("append"),
             bck,
@@ -435,9 +801,24 @@ class ObjectService:
         *,
         custom: dict[str, str] | None = None,
         etag: str = "",
-    ) -> ObjectMetadata:
-        """Assemble the parts in order and publish them as the object (PUT access)."""
+    ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
+        """Assemble the parts in order and publish them as the object (PUT access).
+
+        Into a compressing bucket the parts are encoded as one stream (no per-part frames or padding:
+        a multipart upload compresses as well as a single PUT), in the codec threads (an awaitable).
+        """
         props = self.bucket(bck, ACCESS_PUT)
+        store = self._posix("a multipart upload")
+        directory, paths = multipart.part_files(store, bck, object_name, upload_id, parts)
+        size = sum(os.stat(path).st_size for path in paths)
+        if compresses(props, size):
+
+            def encode() -> ObjectMetadata:
+                md = self._encode_files(bck, object_name, props, paths, size, custom=custom, etag=etag)
+                multipart.completed(directory)
+                return md
+
+            return off_loop(encode)
         md = multipart.complete(
             self._posix("a multipart upload"),
             bck,
@@ -451,6 +832,30 @@ class ObjectService:
         )
         count_put(self.metrics, md)
         return md
+
+    def _encode_files(
+        self,
+        bck: BucketRef,
+        object_name: str,
+        props: BucketProps,
+        paths: list[str],
+        size: int,
+        *,
+        custom: dict[str, str] | None = None,
+        etag: str = "",
+    ) -> ObjectMetadata:
+        """Write the concatenation of ``paths`` as the object through the bucket's encoding (the caller
+        removes its files once the object is published)."""
+        out = self.put(bck, object_name, props, size_hint=size)
+        try:
+            for path in paths:
+                with open(path, "rb", buffering=0) as part:
+                    while piece := part.read(OFFLOAD_CHUNK):
+                        out.write(piece)
+        except BaseException:
+            out.abort()
+            raise
+        return out.commit(custom=custom, etag=etag)
 
     def abort_upload(self, bck: BucketRef, object_name: str, upload_id: str) -> None:
         self.bucket(bck, ACCESS_PUT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable
 
 from strata.archive import format_of
 from strata.config.access import ACCESS_LIST_OBJECTS
@@ -23,6 +24,7 @@ from strata.core.wire import (
     json_encode,
     msgpack_encode,
 )
+from strata.objects.compression import off_loop
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import MSGPACK, json_response
@@ -55,7 +57,9 @@ def _time_string(ns: int) -> str:
     return time.strftime("%d %b %y %H:%M UTC", time.gmtime(ns / 1e9))
 
 
-def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
+def list_objects(
+    node: Node, request: Request, bck: BucketRef, msg: ActionMsg
+) -> Response | Awaitable[Response]:
     # 1. parse and validate the request
     node.metrics.add("lst_count")
     node.bucket_props(bck, ACCESS_LIST_OBJECTS)
@@ -74,12 +78,32 @@ def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -
         props = {"name"}
     elif flags & FLAG_NAME_SIZE:
         props = {"name", "size"}
-    want_md = bool(props - {"name"})
     recursive = not flags & FLAG_NO_RECURSION
     after = max(lsmsg.continuation_token, lsmsg.start_after)
     if flags & FLAG_NOT_CACHED:  # ais buckets hold only present objects
         return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, "", [])
+
     # 2. walk the bucket in name order, one page (plus one to know whether there is more)
+    def page() -> Response:
+        return _walk_page(node, request, bck, lsmsg, flags, props, page_size, recursive, after)
+
+    if flags & FLAG_ARCH_DIR:  # shards' members are read (compressed ones decoded): off the event loop
+        return off_loop(page)
+    return page()
+
+
+def _walk_page(
+    node: Node,
+    request: Request,
+    bck: BucketRef,
+    lsmsg: ListObjectsMsg,
+    flags: int,
+    props: set[str],
+    page_size: int,
+    recursive: bool,
+    after: str,
+) -> Response:
+    want_md = bool(props - {"name"})
     entries: list[ListEntry] = []
     token = ""
     names = node.objects.walk(bck, prefix=lsmsg.prefix, after=after, recursive=recursive)

@@ -15,7 +15,8 @@ Fronts ask the node's role instead of asking what kind of node this is. The ques
 2. run this bucket action (``bucket_action``), from one table (``strata.roles.actions``);
 3. list (``list_objects``, ``summary``, ``bucket_info``);
 4. start this job, stop jobs, query them (``start_job``, ``stop_jobs``, ``job_query``);
-5. serve this batch (``serve_batch``).
+5. serve this batch (``serve_batch``);
+6. report the cluster's savings ledger (``savings``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from strata.getbatch.model import BatchPlan
 from strata.getbatch.sources import EntrySource
 from strata.jobs.kinds import startable_kind
 from strata.roles import actions, batch, bucket_jobs, jobs, listing, proxy
+from strata.roles import savings as savings_report
 from strata.roles.node import Node
 from strata.server.http import Request, Response, waits_for_answer
 
@@ -107,6 +109,12 @@ class Role(ABC):
         self, node: Node, request: Request, plan: BatchPlan, query: Query
     ) -> Awaitable[Response]: ...
 
+    # 6. reports -----------------------------------------------------------------------------------------
+
+    def savings(self, node: Node, request: Request, query: Query) -> Answer:
+        """The cluster's savings ledger: every target's, added up per bucket."""
+        return savings_report.from_targets(node, request, query)
+
 
 class _StoringRole(Role):
     """What embedded nodes and targets share: they hold objects and run jobs themselves."""
@@ -152,6 +160,9 @@ class EmbeddedRole(_StoringRole):
 
     def serve_batch(self, node: Node, request: Request, plan: BatchPlan, query: Query) -> Awaitable[Response]:
         return batch.assemble(node, plan, batch.local_source(node), threaded=False)
+
+    def savings(self, node: Node, request: Request, query: Query) -> Answer:
+        return savings_report.local(node, query)  # the one node is the whole cluster
 
 
 class TargetRole(_StoringRole):

@@ -46,7 +46,7 @@ _UNSUPPORTED = frozenset(
         "retention", "select", "tagging", "torrent", "website",
     }
 )  # fmt: skip
-SmallHandler = Callable[[S3Context, bytes], Response]
+SmallHandler = Callable[[S3Context, bytes], Response | Awaitable[Response]]
 
 
 class S3Application:

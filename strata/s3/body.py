@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from strata.s3.auth import (
     STREAMING_MODES,
@@ -103,7 +103,10 @@ class SmallBodyExchange:
     __slots__ = ("chunks", "handler", "reader", "request", "total")
 
     def __init__(
-        self, request: Request, signature: Signature | None, handler: Callable[[bytes], Response]
+        self,
+        request: Request,
+        signature: Signature | None,
+        handler: Callable[[bytes], Response | Awaitable[Response]],
     ) -> None:
         self.request = request
         self.handler = handler
@@ -120,7 +123,7 @@ class SmallBodyExchange:
     def feed(self, data: bytes) -> None:
         self.reader.feed(data)
 
-    def finish(self) -> Response:
+    def finish(self) -> Response | Awaitable[Response]:
         self.reader.finish()
         return self.handler(b"".join(self.chunks))
 

@@ -17,6 +17,7 @@ import itertools
 import os
 import re
 import time
+from collections.abc import Awaitable
 from urllib.parse import quote
 
 from strata.core.errors import NotFound
@@ -28,7 +29,9 @@ from strata.s3.objects import StreamedUpload, parse_copy_source, source_metadata
 from strata.s3.users import Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import Response
+from strata.server.responses import answer_when
 from strata.storage import multipart as native
+from strata.storage.metadata import ObjectMetadata
 from strata.storage.multipart import PartRecord, UploadRecord
 
 MIN_PART_SIZE = 5 << 20
@@ -161,7 +164,7 @@ def _copy_range(ctx: S3Context, size: int) -> tuple[int, int]:
     return first, last - first + 1
 
 
-def complete(ctx: S3Context, body: bytes) -> Response:
+def complete(ctx: S3Context, body: bytes) -> Response | Awaitable[Response]:
     # 1. the upload and the client's part list
     ctx.props(Permission.WRITE)
     upload_id = ctx.query.get("uploadId", "")
@@ -217,13 +220,19 @@ def complete(ctx: S3Context, body: bytes) -> Response:
     if len(part_sizes) <= _MAX_PARTS_METADATA:
         custom[PARTS_KEY] = part_sizes
     try:
-        ctx.node.objects.complete_upload(ctx.bck, ctx.key, upload_id, numbers, custom=custom, etag=etag)
+        done = ctx.node.objects.complete_upload(
+            ctx.bck, ctx.key, upload_id, numbers, custom=custom, etag=etag
+        )
     except NotFound:
         raise no_such_upload(upload_id) from None
-    writer = XmlWriter("CompleteMultipartUploadResult")
-    writer.leaf("Location", f"/{quote(ctx.bucket)}/{quote(ctx.key)}")
-    writer.leaf("Bucket", ctx.bucket).leaf("Key", ctx.key).leaf("ETag", f'"{etag}"')
-    return xml_response(writer.document("CompleteMultipartUploadResult"))
+
+    def answer(_md: ObjectMetadata) -> Response:
+        writer = XmlWriter("CompleteMultipartUploadResult")
+        writer.leaf("Location", f"/{quote(ctx.bucket)}/{quote(ctx.key)}")
+        writer.leaf("Bucket", ctx.bucket).leaf("Key", ctx.key).leaf("ETag", f'"{etag}"')
+        return xml_response(writer.document("CompleteMultipartUploadResult"))
+
+    return answer_when(done, answer)
 
 
 def abort(ctx: S3Context, body: bytes) -> Response:

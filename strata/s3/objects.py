@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
+
+import msgspec
 
 from strata.cluster.peers import CallKind, peer_client
 from strata.cluster.rebalance import METADATA_HEADER
@@ -46,6 +47,7 @@ from strata.s3.metadata import (
 from strata.s3.users import Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import FileBody, Response, http_date
+from strata.server.responses import answer_when
 from strata.storage.metadata import ObjectMetadata, decode_metadata
 
 MAX_PUT_SIZE = 5 << 30
@@ -130,12 +132,15 @@ class PutExchange:
     def __init__(self, ctx: S3Context, put: ObjectPut, custom: dict[str, str]) -> None:
         self.put = put
         self.custom = custom
-        self.upload = StreamedUpload(ctx, put.write)
+        self.upload = StreamedUpload(ctx, put.feed)
+
+    def set_flow_control(self, pause: Callable[[], None], resume: Callable[[], None]) -> None:
+        self.put.set_flow_control(pause, resume)
 
     def feed(self, data: bytes) -> None:
         self.upload.reader.feed(data)
 
-    def finish(self) -> Response:
+    def finish(self) -> Response | Awaitable[Response]:
         try:
             md5_hex, echo = self.upload.finish()
         except BaseException:
@@ -144,8 +149,8 @@ class PutExchange:
         custom = dict(self.custom)
         for name, value in echo:
             custom[CHECKSUM_PREFIX + name.removeprefix("x-amz-checksum-")] = value
-        self.put.commit(custom=custom, etag=md5_hex)
-        return Response(200, [("ETag", f'"{md5_hex}"'), *echo])
+        done = self.put.finish(custom=custom, etag=md5_hex)
+        return answer_when(done, lambda _md: Response(200, [("ETag", f'"{md5_hex}"'), *echo]))
 
     def abort(self) -> None:
         self.put.abort()
@@ -166,7 +171,10 @@ def begin_put(ctx: S3Context) -> PutExchange:
             )
     # 3. metadata from the headers, then stream the body into a work file
     custom = custom_from_headers(ctx.request)
-    put = ctx.node.objects.put(ctx.bck, ctx.key, props)
+    headers = ctx.request.headers
+    declared = headers.get("x-amz-decoded-content-length") or headers.get("content-length") or ""
+    size_hint = int(declared) if declared.isdigit() else None
+    put = ctx.node.objects.put(ctx.bck, ctx.key, props, size_hint=size_hint)
     try:
         return PutExchange(ctx, put, custom)
     except BaseException:
@@ -262,7 +270,7 @@ class ObjectRead:
     def feed(self, data: bytes) -> None:
         pass
 
-    def finish(self) -> Response:
+    def finish(self) -> Response | Awaitable[Response]:
         ctx = self.ctx
         objects = ctx.node.objects
         if ctx.request.method == "HEAD":
@@ -280,6 +288,8 @@ class ObjectRead:
                 return _not_modified(obj.metadata)
             status, headers, offset, length = answer
             objects.sent(length)
+            if obj.metadata.codec:  # stored compressed: decode the frames the range touches
+                return objects.respond_decoded(obj, status, headers, offset, length)
             return Response(status, headers, file=FileBody(obj.fd, offset, length))
         except BaseException:
             obj.close()
@@ -382,15 +392,7 @@ class CopySource:
         if self.owner is None:
             source = objects.open(self.bck, self.key)
             try:
-                done = 0
-                while done < length:
-                    data = os.pread(source.fd, min(length - done, 1 << 20), offset + done)
-                    if not data:
-                        raise S3Error(
-                            "InternalError", "The source object is shorter than its metadata says", 500
-                        )
-                    done += len(data)
-                    yield data
+                yield from objects.chunks(source, offset, length)
             finally:
                 source.close()
             return
@@ -497,10 +499,7 @@ def copy_object(ctx: S3Context, body: bytes) -> Response:
         def change(current: ObjectMetadata) -> ObjectMetadata:
             kept = {k: v for k, v in current.custom.items() if k.startswith((CHECKSUM_PREFIX, PARTS_KEY))}
             custom = {**non_s3(current.custom), **kept, **replacement}
-            return ObjectMetadata(
-                current.size, current.checksum_type, current.checksum_value, current.version,
-                current.mtime_ns, current.atime_ns, custom, current.etag,
-            )  # fmt: skip
+            return msgspec.structs.replace(current, custom=custom)
 
         md = objects.update_metadata(dst, ctx.key, change, ACCESS_PUT)
     elif not same:

@@ -94,6 +94,12 @@ class Request:
         self.keep_alive = True
         self.body = b""
 
+    @property
+    def content_length(self) -> int | None:
+        """The body's declared length (None when chunked or not a number)."""
+        value = self.headers.get("content-length", "")
+        return int(value) if value.isdigit() else None
+
 
 class FileBody:
     """A byte range of an open file to send; the server closes ``fd`` when done."""

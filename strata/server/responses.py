@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from strata.core.wire import json_encode
 from strata.server.http import Response
+
+T = TypeVar("T")
 
 JSON = ("Content-Type", "application/json")
 MSGPACK = ("Content-Type", "application/msgpack")
@@ -25,3 +28,15 @@ def empty_response(status: int = 200, headers: list[tuple[str, str]] | None = No
     return Response(status, headers or [])
 
 
+
+
+def answer_when(done: T | Awaitable[T], answer: Callable[[T], Response]) -> Response | Awaitable[Response]:
+    """``answer`` the result of work that finished already or finishes later (a write committed in the
+    codec threads): the response at once, or an awaitable of it for the server to wait on."""
+    if isinstance(done, Awaitable):
+        return _answer_later(done, answer)
+    return answer(done)
+
+
+async def _answer_later(done: Awaitable[T], answer: Callable[[T], Response]) -> Response:
+    return answer(await done)

@@ -1,9 +1,10 @@
 """Append handles: grow an object in several requests, publish it with a flush.
 
 The first append (empty handle) opens a work file in the bucket's ``%ap`` directory on the object's
-mountpath, seeded with the current object's bytes if there is one; the handle names that file, so
-any worker process can continue it. ``flush`` hashes the result and renames it into place, like
-any PUT. Until then readers keep seeing the previous version.
+mountpath, seeded with the current object's original bytes if there is one (decoded when it is stored
+compressed); the handle names that file, so any worker process can continue it. ``flush`` hashes
+the result and renames it into place, like any PUT (the object service encodes it instead when the
+bucket compresses). Until then readers keep seeing the previous version.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import os
 import re
 import uuid
 
+from strata.compress import StoredReader, read_at_fd
 from strata.core.errors import InvalidRequest, ObjectNotFound
 from strata.core.names import BucketRef
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.mountpaths import APPENDS
-from strata.storage.objects import ObjectStore, copy_range, os_error
+from strata.storage.objects import ObjectStore, OpenObject, copy_range, os_error
 
 _HANDLE_RE = re.compile(r"[0-9a-f]{32}")
 
@@ -42,7 +44,7 @@ def append(store: ObjectStore, bck: BucketRef, object_name: str, handle: str, da
                 source = None
             if source is not None:
                 try:
-                    copy_range(source.fd, fd, source.size)
+                    _copy_original(source, fd)
                 finally:
                     source.close()
         finally:
@@ -61,6 +63,26 @@ def append(store: ObjectStore, bck: BucketRef, object_name: str, handle: str, da
     finally:
         os.close(fd)
     return handle
+
+
+def _copy_original(source: OpenObject, fd: int) -> None:
+    """Seed an append file with the current version's original bytes (decoded when compressed)."""
+    if not source.metadata.codec:
+        copy_range(source.fd, fd, source.size)
+        return
+    reader = StoredReader(read_at_fd(source.fd), source.metadata.stored_size)
+    for index in range(reader.table.frames):
+        view = memoryview(reader.decode_frame(index))
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+def handle_path(store: ObjectStore, bck: BucketRef, object_name: str, handle: str) -> str:
+    """The file holding what was appended under ``handle`` (``InvalidRequest`` when there is none)."""
+    path = _append_path(store, bck, object_name, handle)
+    if not os.path.exists(path):
+        raise InvalidRequest(f'append handle "{handle}" is unknown or already flushed')
+    return path
 
 
 def flush(

@@ -10,14 +10,39 @@ A write's bytes are published with a metadata record only when they are what the
   bucket is versioned, the write's time as both mtime and atime.
 
 A refusal is ``InvalidRequest`` (400): the client sent something else than it said.
+
+A write whose bytes are stored in another form than the client's (compressed: ``strata.compress``)
+hashes and counts the original bytes itself and says so with ``Encoded``: the record then holds the
+original size and checksum, plus the codec and the stored size. Carried metadata of a compressed
+version is checked against the stored size only: its checksum is of the original bytes, and the zstd
+frames carry their own checksums, verified whenever they are decoded.
 """
 
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
+
+import msgspec
 
 from strata.core.errors import InvalidRequest
 from strata.storage.metadata import ObjectMetadata
+
+
+class Encoded(NamedTuple):
+    """What a write that stored its bytes in another form says of the original bytes."""
+
+    codec: str  # "" when the bytes were stored as they came
+    size: int
+    checksum_type: str
+    checksum_value: str
+
+
+def stored_form(md: ObjectMetadata, encoded: Encoded | None, written: int) -> ObjectMetadata:
+    """``md`` with the codec and stored size of an encoded write (as it is for a plain one)."""
+    if encoded is None or not encoded.codec:
+        return md
+    return msgspec.structs.replace(md, codec=encoded.codec, stored_size=written)
 
 
 def next_version(previous: ObjectMetadata | None, versioning: bool) -> str:
@@ -38,6 +63,10 @@ def check_written(
     carried: ObjectMetadata | None,
 ) -> None:
     """Raise ``InvalidRequest`` when the written bytes are not what the write said they would be."""
+    if carried is not None and carried.codec:
+        if carried.stored_size != size:
+            raise InvalidRequest(f"{uri}: received bytes do not match the metadata they came with")
+        return
     if carried is not None:
         same_type = carried.checksum_type == checksum_type
         if carried.size != size or (same_type and carried.checksum_value and carried.checksum_value != value):

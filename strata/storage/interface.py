@@ -35,6 +35,7 @@ from typing import Protocol
 
 from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher
+from strata.storage.commit import Encoded
 from strata.storage.ledger import Footprint, Ledger
 from strata.storage.metadata import ObjectMetadata
 from strata.storage.objects import OpenObject
@@ -86,11 +87,13 @@ class PendingWrite(Protocol):
         expected_checksum: tuple[str, str] | None = None,
         etag: str = "",
         carried: ObjectMetadata | None = None,
+        encoded: Encoded | None = None,
     ) -> ObjectMetadata:
         """Publish the bytes as the object's new version, with fresh metadata or ``carried`` as it is.
 
         ``carried`` is metadata that travels with the bytes (rebalance): kept as it is -- version, times,
-        custom -- once size and checksum match it.
+        custom -- once size and checksum match it. ``encoded``: the bytes written are a stored form
+        (compressed) of an original the caller hashed itself (``storage.commit``).
         """
         ...
 

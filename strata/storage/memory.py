@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef
 from strata.storage.checksum import Hasher, new_hasher
-from strata.storage.commit import check_written, new_metadata
+from strata.storage.commit import Encoded, check_written, new_metadata, stored_form
 from strata.storage.fsnames import encode_object_name
 from strata.storage.ledger import Footprint, Ledger, footprint
 from strata.storage.metadata import ObjectMetadata, encode_metadata
@@ -99,16 +99,21 @@ class MemoryWriter:
         expected_checksum: tuple[str, str] | None = None,
         etag: str = "",
         carried: ObjectMetadata | None = None,
+        encoded: Encoded | None = None,
     ) -> ObjectMetadata:
         """Publish the buffered bytes: the checks and metadata of ``ObjectWriter.commit``, step by step."""
         if self.finished:
             raise StrataError(f"{self.bck.object_uri(self.object_name)}: commit after the write ended")
-        value = self.known_checksum or self.hasher.hexdigest()
+        if encoded is not None:
+            size, checksum_type, value = encoded.size, encoded.checksum_type, encoded.checksum_value
+        else:
+            size, checksum_type = self.size, self.checksum_type
+            value = self.known_checksum or self.hasher.hexdigest()
         try:
             check_written(
                 self.bck.object_uri(self.object_name),
-                size=self.size,
-                checksum_type=self.checksum_type,
+                size=size if carried is None else self.size,
+                checksum_type=checksum_type,
                 value=value,
                 expected=expected_checksum,
                 carried=carried,
@@ -120,15 +125,16 @@ class MemoryWriter:
             return self._publish(carried)
 
         def fresh(previous: ObjectMetadata | None) -> ObjectMetadata:
-            return new_metadata(
+            md = new_metadata(
                 previous,
-                size=self.size,
-                checksum_type=self.checksum_type,
+                size=size,
+                checksum_type=checksum_type,
                 value=value,
                 versioning=versioning,
                 custom=custom,
                 etag=etag,
             )
+            return stored_form(md, encoded, self.size)
 
         return self._publish(fresh)
 
@@ -203,7 +209,8 @@ class MemoryStore:
             fd = sealed_memfd(stored.data)
         except OSError as exc:
             raise os_error(exc, bck.object_uri(object_name)) from exc
-        return OpenObject(fd, stored.metadata.size, stored.metadata, location, stored.record)
+        metadata = stored.metadata
+        return OpenObject(fd, metadata.size, metadata, location, stored.record, bck.object_uri(object_name))
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
         location, stored = self._get(bck, object_name)
@@ -288,13 +295,16 @@ class MemoryStore:
     ) -> ObjectMetadata:
         """A new version at the destination with the source's bytes, custom metadata and ETag."""
         _location, source = self._get(src_bck, src_name)
+        md = source.metadata
+        same_type = md.checksum_type == checksum_type and md.checksum_value
+        if md.codec and not same_type:
+            raise InvalidRequest(f"{src_bck.object_uri(src_name)}: a compressed copy keeps its checksum type")
         writer = self.writer(dst_bck, dst_name, checksum_type, fsync=fsync)
         writer.write(source.data)
-        if source.metadata.checksum_type == checksum_type and source.metadata.checksum_value:
-            writer.known_checksum = source.metadata.checksum_value
-        return writer.commit(
-            versioning=versioning, custom=dict(source.metadata.custom), etag=source.metadata.etag
-        )
+        if same_type:
+            writer.known_checksum = md.checksum_value
+        encoded = Encoded(md.codec, md.size, checksum_type, md.checksum_value) if md.codec else None
+        return writer.commit(versioning=versioning, custom=dict(md.custom), etag=md.etag, encoded=encoded)
 
     def rename(self, bck: BucketRef, src_name: str, dst_name: str, *, versioning: bool) -> None:
         """Move the object to the new name with its metadata as it is (a rename on one mountpath)."""

@@ -257,21 +257,13 @@ def complete(
     ``custom`` and ``etag`` are stored with the object (the S3 front passes its metadata and the
     ``md5-of-md5s-N`` ETag).
     """
-    directory = _existing_upload_dir(store, bck, object_name, upload_id)
-    if not parts:
-        raise InvalidRequest("multipart complete: no parts listed")
-    if len(set(parts)) != len(parts):
-        raise InvalidRequest("multipart complete: duplicate part numbers")
-    ordered = sorted(parts)
-    missing = [n for n in ordered if not os.path.exists(os.path.join(directory, f"{n:05d}"))]
-    if missing:
-        raise InvalidRequest(f"multipart complete: part(s) {missing} of upload {upload_id} were not uploaded")
+    directory, paths = part_files(store, bck, object_name, upload_id, parts)
     assembled = os.path.join(directory, "assembled")
     out = os.open(assembled, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         offset = 0
-        for number in ordered:
-            src = os.open(os.path.join(directory, f"{number:05d}"), os.O_RDONLY | os.O_CLOEXEC)
+        for path in paths:
+            src = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 offset += copy_range(src, out, os.fstat(src).st_size, offset)
             finally:
@@ -284,6 +276,28 @@ def complete(
     md = writer.commit(versioning=versioning, custom=custom, etag=etag)
     shutil.rmtree(directory, ignore_errors=True)
     return md
+
+
+def part_files(
+    store: ObjectStore, bck: BucketRef, object_name: str, upload_id: str, parts: list[int]
+) -> tuple[str, list[str]]:
+    """The upload's directory and the listed parts' files in ascending order (all must exist, numbers
+    unique): what a complete assembles, here or through a compressing write."""
+    directory = _existing_upload_dir(store, bck, object_name, upload_id)
+    if not parts:
+        raise InvalidRequest("multipart complete: no parts listed")
+    if len(set(parts)) != len(parts):
+        raise InvalidRequest("multipart complete: duplicate part numbers")
+    paths = [os.path.join(directory, f"{number:05d}") for number in sorted(parts)]
+    missing = [n for n, path in zip(sorted(parts), paths, strict=True) if not os.path.exists(path)]
+    if missing:
+        raise InvalidRequest(f"multipart complete: part(s) {missing} of upload {upload_id} were not uploaded")
+    return directory, paths
+
+
+def completed(directory: str) -> None:
+    """Remove an upload's directory once its object is published."""
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def abort(store: ObjectStore, bck: BucketRef, object_name: str, upload_id: str) -> None:

@@ -24,7 +24,7 @@ from strata.storage.bookkeeping import (
     rename_bucket_dirs,
 )
 from strata.storage.checksum import Hasher, checksum_file, new_hasher
-from strata.storage.commit import check_written, new_metadata
+from strata.storage.commit import Encoded, check_written, new_metadata, stored_form
 from strata.storage.ledger import Footprint, Ledger, footprint, record_footprint
 from strata.storage.listing import iter_names
 from strata.storage.locks import ObjectLocks
@@ -194,18 +194,23 @@ class ObjectWriter:
         expected_checksum: tuple[str, str] | None = None,
         etag: str = "",
         carried: ObjectMetadata | None = None,
+        encoded: Encoded | None = None,
     ) -> ObjectMetadata:
         """Seal the work file with its metadata and rename it over the object (atomically).
 
         ``carried`` is metadata that travels with the bytes (rebalance moving an object between
         targets): it is kept as it is -- version, times, custom -- once the bytes hash to it.
+        ``encoded``: the write hashed the original bytes itself and stored them in another form.
         """
-        value = self.hasher.hexdigest()
+        if encoded is not None:
+            size, checksum_type, value = encoded.size, encoded.checksum_type, encoded.checksum_value
+        else:
+            size, checksum_type, value = self.size, self.checksum_type, self.hasher.hexdigest()
         try:
             check_written(
                 self.bck.object_uri(self.object_name),
-                size=self.size,
-                checksum_type=self.checksum_type,
+                size=size if carried is None else self.size,
+                checksum_type=checksum_type,
                 value=value,
                 expected=expected_checksum,
                 carried=carried,
@@ -217,15 +222,16 @@ class ObjectWriter:
             return self._publish(carried)
 
         def fresh() -> ObjectMetadata:
-            return new_metadata(
+            md = new_metadata(
                 read_metadata(self.final_path) if versioning else None,
-                size=self.size,
-                checksum_type=self.checksum_type,
+                size=size,
+                checksum_type=checksum_type,
                 value=value,
                 versioning=versioning,
                 custom=custom,
                 etag=etag,
             )
+            return stored_form(md, encoded, self.size)
 
         return self._publish(fresh)
 
@@ -271,14 +277,17 @@ class ObjectWriter:
 class OpenObject:
     """An object opened for reading: the fd stays valid even if the object is replaced meanwhile."""
 
-    __slots__ = ("fd", "metadata", "path", "raw_metadata", "size")
+    __slots__ = ("fd", "metadata", "path", "raw_metadata", "size", "uri")
 
-    def __init__(self, fd: int, size: int, metadata: ObjectMetadata, path: str, raw_metadata: bytes) -> None:
+    def __init__(
+        self, fd: int, size: int, metadata: ObjectMetadata, path: str, raw_metadata: bytes, uri: str = ""
+    ) -> None:
         self.fd = fd
         self.size = size
         self.metadata = metadata
         self.path = path
         self.raw_metadata = raw_metadata
+        self.uri = uri  # ais://bucket/name: how errors name it (never the file's path)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -364,7 +373,8 @@ class ObjectStore:
         if found is None:  # a directory (a virtual "folder"), or a foreign file
             os.close(fd)
             raise ObjectNotFound(bck.object_uri(object_name))
-        return OpenObject(fd, found[0].size, found[0], path, found[1])  # size from metadata: no fstat
+        # size from metadata: no fstat
+        return OpenObject(fd, found[0].size, found[0], path, found[1], bck.object_uri(object_name))
 
     def find(self, bck: BucketRef, object_name: str) -> tuple[str, ObjectMetadata]:
         """Where the object is and its metadata: one metadata read when it is on its HRW mountpath
@@ -484,22 +494,34 @@ class ObjectStore:
         versioning: bool,
         fsync: bool = False,
     ) -> ObjectMetadata:
-        """Copy bytes and custom metadata to a new name (kernel-side copy, no bytes through Python)."""
+        """Copy bytes and custom metadata to a new name (kernel-side copy, no bytes through Python).
+
+        A compressed version is copied as it is stored (codec and all); its checksum is of the original
+        bytes, so it can only be copied into the same checksum type (the object service decodes and
+        re-encodes otherwise).
+        """
         source = self.open(src_bck, src_name)
         try:
+            md = source.metadata
+            same_type = md.checksum_type == checksum_type and md.checksum_value
+            if md.codec and not same_type:
+                raise InvalidRequest(
+                    f"{src_bck.object_uri(src_name)}: a compressed copy keeps its checksum type"
+                )
             writer = self.writer(dst_bck, dst_name, checksum_type, fsync=fsync)
-            same_type = source.metadata.checksum_type == checksum_type and source.metadata.checksum_value
-            value = source.metadata.checksum_value
+            value = md.checksum_value
             try:
-                writer.size = copy_range(source.fd, writer.fd, source.size)
+                writer.size = copy_range(source.fd, writer.fd, md.stored)
                 if not same_type:
                     value = checksum_file(writer.fd, checksum_type)
             except OSError as exc:
                 writer.abort()
                 raise os_error(exc, dst_bck.object_uri(dst_name)) from exc
-            writer.hasher = _Fixed(value)
             return writer.commit(
-                versioning=versioning, custom=dict(source.metadata.custom), etag=source.metadata.etag
+                versioning=versioning,
+                custom=dict(md.custom),
+                etag=md.etag,
+                encoded=Encoded(md.codec, md.size, checksum_type, value),
             )
         finally:
             source.close()

@@ -16,8 +16,7 @@ import os
 
 import xxhash
 
-from strata.archive import TAR, ArchiveReader, CorruptIndex, TarIndex
-from strata.core.names import BucketRef
+from strata.archive import TAR, ArchiveReader, CorruptIndex, RandomAccess, TarIndex
 from strata.storage.interface import ObjectStorage
 from strata.storage.mountpaths import Mountpath
 from strata.storage.objects import ObjectStore, OpenObject
@@ -31,18 +30,16 @@ class ShardIndexes:
         self.memory: collections.OrderedDict[tuple[str, bytes], TarIndex] = collections.OrderedDict()
         self.members = 0
 
-    def open(
-        self, store: ObjectStorage, bck: BucketRef, object_name: str, fmt: str
-    ) -> tuple[OpenObject, ArchiveReader]:
-        """The shard opened, with a reader that uses a known index when there is one."""
-        obj = store.open(bck, object_name)
-        try:
-            index = self._known(store, obj) if fmt == TAR else None
-            reader = ArchiveReader(obj.fd, obj.size, fmt, index=index)
-        except BaseException:
-            obj.close()
-            raise
-        return obj, reader
+    def reader(
+        self, store: ObjectStorage, obj: OpenObject, source: int | RandomAccess, fmt: str
+    ) -> ArchiveReader:
+        """A reader of an open shard that uses a known index when there is one.
+
+        ``source`` is the shard's descriptor, or a random-access view of its original bytes when it is
+        stored compressed (indexes are of the original bytes either way).
+        """
+        index = self._known(store, obj) if fmt == TAR else None
+        return ArchiveReader(source, obj.size, fmt, index=index)
 
     def remember(self, store: ObjectStorage, obj: OpenObject, reader: ArchiveReader) -> None:
         """Keep the index the reader had to build (call after a successful read)."""

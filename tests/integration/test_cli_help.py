@@ -31,6 +31,8 @@ EXPECTED_COMMANDS = {
     ("object", "get"),
     ("bucket", "props", "set"),
     ("show", "cluster"),
+    ("savings",),
+    ("estimate",),
 }
 
 

@@ -252,7 +252,7 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(strata.archive.__all__) == sorted(
         [
             "FORMATS", "MODES", "TAR", "TAR_LZ4", "TGZ", "ZIP", "ArchiveReader", "ArchiveWriter",
-            "CorruptIndex", "FileRegion", "Member", "Output", "Source", "SourceSizeMismatch", "TarIndex",
-            "build_tar_index", "content_type", "format_of", "new_writer", "wds_key",
+            "CorruptIndex", "FileRegion", "Member", "Output", "RandomAccess", "Source", "SourceSizeMismatch",
+            "TarIndex", "build_tar_index", "content_type", "format_of", "new_writer", "wds_key",
         ]
     )  # fmt: skip

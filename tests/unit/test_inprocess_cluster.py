@@ -119,3 +119,42 @@ def test_a_target_that_does_not_answer_is_a_503_never_a_404(cluster: InProcessCl
     answer = cluster.call("GET", "/v1/buckets/b", "provider=ais", body)
     assert answer.status == 503, answer.body
     assert b"t2" in answer.body
+
+
+def _compressing(cluster: InProcessCluster, bucket: str) -> None:
+    created = cluster.call("POST", f"/v1/buckets/{bucket}", "provider=ais", b'{"action": "create-bck"}')
+    assert created.status == 200, created.body
+    props = {"action": "set-bprops", "value": {"compression": {"enabled": True}}}
+    changed = cluster.call("PATCH", f"/v1/buckets/{bucket}", "provider=ais", json.dumps(props).encode())
+    assert changed.status == 200, changed.body
+
+
+def test_a_compressed_copy_between_targets_travels_as_stored(cluster: InProcessCluster) -> None:
+    """copy-bck into a bucket that keeps the same stored form: objects whose new owner is the other
+    target arrive compressed, as stored, and are not compressed again there."""
+    _compressing(cluster, "zs")
+    _compressing(cluster, "zd")
+    content = {name: (name.encode() + b" is a line of a compressible log\n") * 400 for name in NAMES}
+    for name, data in content.items():
+        assert cluster.call("PUT", f"/v1/objects/zs/{name}", "provider=ais", data).status == 200
+    compressed_before = sum(n.node.metrics.totals()["compressed_put_count"] for n in cluster.nodes.values())
+    body = json.dumps({"action": "copy-bck", "value": {}}).encode()
+    answer = cluster.call("POST", "/v1/buckets/zs", "provider=ais&bck_to=ais/@%23/zd", body)
+    assert answer.status == 200, answer.body
+    for target in ("t1", "t2"):
+        assert not _wait_finished(cluster, target, answer.body.decode()).abort_err
+    dst, src = BucketRef.parse("zd", "ais"), BucketRef.parse("zs", "ais")
+    cluster_map = cluster.proxy.node.cluster_map()
+    moved = 0
+    for name, data in content.items():
+        assert cluster.call("GET", f"/v1/objects/zd/{name}", "provider=ais").body == data
+        owner = cluster_map.target_for(dst, name)
+        assert owner is not None
+        md = cluster.nodes[owner.id].node.objects.metadata(dst, name)
+        assert md.codec == "zstd" and md.size == len(data) and md.stored_size < len(data) // 10
+        moved += cluster_map.target_for(src, name) != owner
+    assert moved  # HRW put some destinations on the other target
+    compressed_after = sum(n.node.metrics.totals()["compressed_put_count"] for n in cluster.nodes.values())
+    assert compressed_after == compressed_before  # stored bytes travelled and were kept: no recompression
+    transfers = [c for c in cluster.peers.calls if c.method == "PUT" and c.path.startswith("/v1/objects/zd/")]
+    assert len(transfers) == moved
