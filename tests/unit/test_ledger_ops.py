@@ -142,3 +142,17 @@ def test_versioned_overwrites_count_the_current_version_only(node: InProcessNode
     for size in (10, 20, 5):
         _ok(node, "PUT", "/v1/objects/v/o", body=b"v" * size)
     _check(node, {"ais://v": Footprint(5, 5, 1)})
+
+
+def test_a_compressing_bucket_counts_stored_bytes_below_original(node: InProcessNode) -> None:
+    _action(node, "POST", "/v1/buckets/z", {"action": "create-bck"})
+    compress = {"action": "set-bprops", "value": {"compression": {"enabled": True}}}
+    _action(node, "PATCH", "/v1/buckets/z", compress)
+    _ok(node, "PUT", "/v1/objects/z/zeros", body=bytes(200_000))
+    _ok(node, "PUT", "/v1/objects/z/text", body=b"a log line that repeats\n" * 5000)
+    totals = _check(node)["ais://z"]
+    assert totals.original_bytes == 200_000 + 24 * 5000 and totals.objects == 2
+    assert 0 < totals.stored_bytes < totals.original_bytes // 10
+    _ok(node, "PUT", "/v1/objects/z/zeros", body=bytes(10))  # overwrite: the stored form's bytes leave
+    _ok(node, "DELETE", "/v1/objects/z/text")
+    assert _check(node)["ais://z"].original_bytes == 10
