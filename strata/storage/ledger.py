@@ -39,6 +39,7 @@ import mmap
 import os
 import struct
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
@@ -184,6 +185,12 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
 
+def _close_fd(fd: list[int], forks: int) -> None:
+    if fd[0] >= 0 and forks == FORKS[0]:
+        os.close(fd[0])
+    fd[0] = -1
+
+
 class Ledger:
     """The node's ledger file (``path``), or an anonymous one (``None``); see the module docstring.
 
@@ -211,6 +218,8 @@ class Ledger:
             except BaseException:
                 os.close(self._fd)
                 raise
+        # a ledger dropped without ``close`` (tests build many stores) closes its descriptor
+        self._finalizer = weakref.finalize(self, _close_fd, [self._fd], self._forks)
         self._rows: dict[str, int] = {}
         self._rows_generation = -1
         self._begun: dict[int, tuple[int, Sequence[Change]]] = {}  # this process's intents, by stripe
@@ -228,8 +237,8 @@ class Ledger:
 
     def close(self) -> None:
         self._map.close()
-        if self._fd >= 0 and self._forks == FORKS[0]:
-            os.close(self._fd)
+        self._finalizer.detach()
+        _close_fd([self._fd], self._forks)
         self._fd = -1
 
     # -- locking ----------------------------------------------------------------------------------
@@ -239,8 +248,10 @@ class Ledger:
         if self.path is None:
             return -1
         if self._forks != FORKS[0]:  # forked: a flock belongs to the open file, so reopen per process
+            self._finalizer.detach()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
             self._forks = FORKS[0]
+            self._finalizer = weakref.finalize(self, _close_fd, [self._fd], self._forks)
         return self._fd
 
     @contextmanager

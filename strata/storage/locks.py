@@ -20,6 +20,7 @@ import fcntl
 import mmap
 import os
 import threading
+import weakref
 import zlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -40,6 +41,15 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)
+
+
+def _close_fds(fds: list[int], forks: int) -> None:
+    """Close the lock files in ``fds`` if this process opened them (``forks``), and forget them."""
+    if forks == FORKS[0]:
+        for fd in fds:
+            if fd >= 0:
+                os.close(fd)
+    fds[:] = [-1] * STRIPES
 
 
 class StripeGuard(Protocol):
@@ -64,6 +74,8 @@ class ObjectLocks:
         self._threads = [threading.Lock() for _ in range(STRIPES)]
         self._fds: list[int] = [-1] * STRIPES
         self._forks = FORKS[0]
+        # a store dropped without ``close`` (tests build many) must not keep up to 256 descriptors open
+        self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._forks)
         self.guard: Bookkeeper | None = None  # a ``StripeGuard``
         # where the guard's "something to settle" bytes are (``watch``): checked without a call
         self._flags: bytes | bytearray | mmap.mmap = b"\0"
@@ -85,8 +97,10 @@ class ObjectLocks:
 
     def _fd(self, stripe: int) -> int:
         if self._forks != FORKS[0]:  # forked: flock belongs to the open file, so reopen per process
+            self._finalizer.detach()  # the inherited descriptors are the parent's business
             self._fds = [-1] * STRIPES
             self._forks = FORKS[0]
+            self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._forks)
         fd = self._fds[stripe]
         if fd < 0:
             fd = os.open(
@@ -97,11 +111,7 @@ class ObjectLocks:
 
     def close(self) -> None:
         """Close the lock files this process opened (a supervisor before it forks the workers)."""
-        if self._forks == FORKS[0]:
-            for fd in self._fds:
-                if fd >= 0:
-                    os.close(fd)
-        self._fds = [-1] * STRIPES
+        _close_fds(self._fds, self._forks)
 
     @contextmanager
     def _take(self, stripe: int) -> Iterator[None]:
