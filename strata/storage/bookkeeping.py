@@ -144,15 +144,23 @@ class Bookkeeper:
         return result
 
     def publish(
-        self, stripe: int, bck: BucketRef, location: str, md: ObjectMetadata, place: Callable[[], None]
+        self,
+        stripe: int,
+        bck: BucketRef,
+        location: str,
+        md: ObjectMetadata,
+        place: Callable[[], None],
+        before: bytes | None = None,
     ) -> None:
         """A new version (``md``) replaces whatever is at ``location`` (``place`` renames it there).
 
+        ``before``: the raw record at ``location``, when the caller read it under this same lock.
         Every PUT, copy, flush, completion and rebalance receive comes here: written out lean."""
-        try:
-            before = os.getxattr(location, XATTR_NAME)
-        except OSError:
-            before = b""
+        if before is None:
+            try:
+                before = os.getxattr(location, XATTR_NAME)
+            except OSError:
+                before = b""
         original, stored, objects = md.size, md.stored, 1
         if before:
             old = record_footprint(before)

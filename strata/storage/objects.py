@@ -31,6 +31,7 @@ from strata.storage.locks import ObjectLocks
 from strata.storage.metadata import (
     XATTR_NAME,
     ObjectMetadata,
+    decode_metadata,
     read_metadata,
     read_metadata_raw,
     write_metadata,
@@ -114,6 +115,9 @@ def _prune_empty_dirs(path: str, stop_at: str) -> None:
 
 class ObjectWriter:
     """Streams one object's bytes into a work file, hashing as they pass; ``commit`` publishes it."""
+
+    # the raw record the commit found at the object's path (under its lock), None when it did not look
+    previous_record: bytes | None = None
 
     def __init__(
         self,
@@ -223,7 +227,7 @@ class ObjectWriter:
 
         def fresh() -> ObjectMetadata:
             md = new_metadata(
-                read_metadata(self.final_path) if versioning else None,
+                self._previous() if versioning else None,
                 size=size,
                 checksum_type=checksum_type,
                 value=value,
@@ -241,13 +245,14 @@ class ObjectWriter:
                 os.fsync(self.fd)
             # read-the-previous-version and publish are one step for concurrent writers and patches
             with self.locks.hold(self.final_path) as stripe:
+                self.previous_record = None
                 md = metadata if isinstance(metadata, ObjectMetadata) else metadata()
                 write_metadata(self.fd, md)
                 os.close(self.fd)
                 self.closed = True
                 books = self.locks.guard
                 if books is not None:  # the savings ledger, in the same step
-                    books.publish(stripe, self.bck, self.final_path, md, self._place)
+                    books.publish(stripe, self.bck, self.final_path, md, self._place, self.previous_record)
                 else:
                     self._place()
         except OSError as exc:
@@ -257,6 +262,19 @@ class ObjectWriter:
             self.abort()
             raise
         return md
+
+    def _previous(self) -> ObjectMetadata | None:
+        """The current version's metadata (read under the object's lock); its raw record is kept for
+        the savings ledger, which would otherwise read it again."""
+        try:
+            record = self.previous_record = os.getxattr(self.final_path, XATTR_NAME)
+        except OSError:
+            self.previous_record = b""
+            return None
+        try:
+            return decode_metadata(record)
+        except ValueError:  # not a record of ours
+            return None
 
     def _place(self) -> None:
         place_file(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
