@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from strata.core.errors import InvalidName
+from strata.core.errors import InsufficientStorage, InvalidName
 from strata.core.names import BucketRef, parse_namespace
 from strata.storage.ledger import (
     DESTROY,
@@ -360,7 +360,14 @@ def open_ledger(mountpaths: Mountpaths, locks: ObjectLocks) -> Bookkeeper | None
             ledger.mark_off()
             ledger.close()
         return None
-    ledger = Ledger(path, mountpaths_digest=mountpaths_digest(mountpaths))
+    try:
+        ledger = Ledger(path, mountpaths_digest=mountpaths_digest(mountpaths))
+    except InsufficientStorage as exc:
+        # serve without it rather than not at all; the file goes, so the next start recounts
+        log.error("savings ledger OFF: %s; no savings reports until a start with room", exc.message)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return None
     books = Bookkeeper(ledger, mountpaths, locks)
     ledger.settler = books.settle_pending
     if not ledger.stale:

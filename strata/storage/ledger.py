@@ -214,6 +214,14 @@ class Ledger:
                         if os.fstat(self._fd).st_size != SIZE:
                             os.ftruncate(self._fd, 0)  # another layout: start over (stale: recounted)
                             os.ftruncate(self._fd, SIZE)
+                # every page backed by real blocks now: a write into a sparse map on a full disk is a
+                # SIGBUS that kills the process, a failed allocation here is an error to handle
+                try:
+                    os.posix_fallocate(self._fd, 0, SIZE)
+                except OSError as exc:
+                    raise InsufficientStorage(
+                        f"no room for the savings ledger ({SIZE >> 10} KiB) at {path}: {exc.strerror}"
+                    ) from None
                 self._map = mmap.mmap(self._fd, SIZE)
             except BaseException:
                 os.close(self._fd)

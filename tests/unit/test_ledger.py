@@ -250,3 +250,27 @@ def test_threads_writing_the_same_objects_keep_it_exact(tmp_path: Path) -> None:
     _no_intent_left(_ledger(store))
     assert _ledger(store).totals() == recount(store)
     store.close()
+
+
+def test_no_room_for_the_ledger_runs_without_it_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk at start: the ledger's pages cannot be backed (a sparse map would SIGBUS on the
+    first write). The store serves without a ledger, logs it as an error, and leaves no file behind
+    so the next start with room recounts."""
+
+    def no_space(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    with caplog.at_level(logging.ERROR, logger="strata"):
+        store = _store(tmp_path)
+    assert store.ledger is None
+    assert any("savings ledger OFF" in record.getMessage() for record in caplog.records)
+    assert not (tmp_path / "mp" / LEDGER_FILE).exists()
+    _put(store, A, "o", 5)  # objects are stored all the same
+    store.close()
+    monkeypatch.undo()
+    again = _store(tmp_path)
+    assert again.ledger is not None and again.ledger.totals() == recount(again)
+    again.close()
