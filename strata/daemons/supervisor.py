@@ -75,6 +75,7 @@ def supervise(
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
+        sock.close()  # no respawn from now on: the port closes once the workers have stopped
         if on_stop is not None:
             on_stop()
         for pid in list(children):
@@ -87,7 +88,7 @@ def supervise(
     signal.signal(signal.SIGINT, stop)
     for slot in range(count):
         spawn(slot)
-    sock.close()  # the workers hold it now
+    # the supervisor keeps the socket open: a worker it respawns serves on it too
     last_restart = 0.0
     while children:
         try:

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from strata.cluster.peers import CallKind
-from strata.core.errors import InvalidRequest, NotImplementedYet, ServiceUnavailable
+from strata.core.errors import Conflict, InvalidRequest, ServiceUnavailable
 from strata.core.names import BucketRef
 from strata.core.query import Query
 from strata.roles import proxy
@@ -90,7 +90,10 @@ def _ledger(node: Node, only: str | None) -> dict[str, Counts]:
         return {}  # a gateway stores nothing: its own ledger is empty by definition
     ledger = node.objects.ledger
     if ledger is None:
-        raise NotImplementedYet(f"the savings ledger is off on node {node.node_id} ({LEDGER_ENV}=0)")
+        raise Conflict(
+            f"the savings ledger is off on node {node.node_id} ({LEDGER_ENV}=0, or no room for it when "
+            "the node started: see its log)"
+        )
     totals = ledger.totals()
     return {bucket: counts_of(fp) for bucket, fp in totals.items() if only is None or bucket == only}
 

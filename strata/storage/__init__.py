@@ -7,5 +7,6 @@ conformance test; ``commit`` holds what a finished write becomes, for both. Arou
 ``mountpaths`` and ``fsnames`` (layout and name encoding), ``metadata`` and ``checksum``, ``locks``,
 ``listing`` and ``dirindex`` (name-ordered walks in bounded memory), ``append`` and ``multipart`` (work
 files that become objects), ``shards`` (persisted TAR indexes), ``housekeeping`` (whole-bucket work:
-rename, resilver, usage, cleanup).
+rename, resilver, usage, cleanup). ``ledger`` is the exact per-bucket savings ledger both stores keep
+in step with every object change; ``bookkeeping`` carries its crash-safe protocol over the POSIX files.
 """

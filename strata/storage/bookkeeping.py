@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from strata.core.errors import InvalidName
+from strata.core.errors import InsufficientStorage, InvalidName
 from strata.core.names import BucketRef, parse_namespace
 from strata.storage.ledger import (
     DESTROY,
@@ -41,7 +41,7 @@ from strata.storage.ledger import (
     record_footprint,
 )
 from strata.storage.locks import STRIPES, ObjectLocks, stripe_of
-from strata.storage.metadata import XATTR_NAME, decode_metadata
+from strata.storage.metadata import XATTR_NAME, ObjectMetadata, decode_metadata
 from strata.storage.mountpaths import OBJECTS, Mountpaths
 
 log = logging.getLogger("strata.ledger")
@@ -70,6 +70,7 @@ class Bookkeeper:
         self.ledger = ledger
         self.mountpaths = mountpaths
         self.locks = locks
+        self.settled = 0  # intents of dead writers this process settled (for the log)
 
     # -- the stripe guard -----------------------------------------------------------------------
 
@@ -78,12 +79,27 @@ class Bookkeeper:
         if ledger.bucket_op_pending():
             return False
         for stripe in stripes:
-            ledger.recover(stripe, current_record)
+            if ledger.pending(stripe) and ledger.recover(stripe, current_record):
+                self.settled += 1
         return True
 
     def finish(self) -> None:
         with self.locks.hold_all():
             self.settle_all()
+
+    def settle_pending(self) -> int:
+        """Settle what dead processes left pending, taking only the stripes that have something (a read
+        of the ledger calls this first, so it is exact whenever no change is in flight). Returns how many
+        were settled (a live writer's intent is waited for: it settles its own)."""
+        ledger = self.ledger
+        before = self.settled
+        for stripe in [stripe for stripe in range(STRIPES) if ledger.pending(stripe)]:
+            with self.locks.hold_stripe(stripe):  # the guard settles it, or finishes a bucket op first
+                pass
+        if ledger.bucket_op_pending():
+            self.finish()
+            self.settled += 1
+        return self.settled - before
 
     def settle_all(self) -> None:
         """Settle every stripe and finish a pending whole-bucket change (the caller holds every stripe)."""
@@ -110,6 +126,14 @@ class Bookkeeper:
         ``before`` is the raw record at ``location`` now. If ``action`` fails, the disk decides whether
         the change happened anyway (a rename that did happen before an error is still counted).
         """
+        if len(changes) == 1:
+            uri, delta = changes[0]
+            results: list[T] = []
+            cells = (delta.original_bytes, delta.stored_bytes, delta.objects)
+            self.ledger.change_one(
+                stripe, location, before, uri, cells, lambda: results.append(action()), current_record
+            )
+            return results[0]
         self.ledger.begin(stripe, location, before, changes)
         try:
             result = action()
@@ -120,15 +144,35 @@ class Bookkeeper:
         return result
 
     def publish(
-        self, stripe: int, bck: BucketRef, location: str, new: Footprint, place: Callable[[], None]
+        self,
+        stripe: int,
+        bck: BucketRef,
+        location: str,
+        md: ObjectMetadata,
+        place: Callable[[], None],
+        before: bytes | None = None,
     ) -> None:
-        """A new version replaces whatever is at ``location`` (``place`` renames it there)."""
-        before = current_record(location)
-        delta = new - record_footprint(before)
-        if delta.is_zero():  # the cells are the same whether it happens or not
-            place()
-            return
-        self.change(stripe, location, before, [(bck.uri, delta)], place)
+        """A new version (``md``) replaces whatever is at ``location`` (``place`` renames it there).
+
+        ``before``: the raw record at ``location``, when the caller read it under this same lock.
+        Every PUT, copy, flush, completion and rebalance receive comes here: written out lean."""
+        if before is None:
+            try:
+                before = os.getxattr(location, XATTR_NAME)
+            except OSError:
+                before = b""
+        original, stored, objects = md.size, md.stored, 1
+        if before:
+            old = record_footprint(before)
+            original -= old.original_bytes
+            stored -= old.stored_bytes
+            objects -= old.objects
+            if not (original or stored or objects):  # the cells are the same whether it happens or not
+                place()
+                return
+        self.ledger.change_one(
+            stripe, location, before, bck.uri, (original, stored, objects), place, current_record
+        )
 
     # -- whole-bucket changes ----------------------------------------------------------------------
 
@@ -261,6 +305,8 @@ def move_object_file(
             return 0
         size = os.stat(src).st_size
         mine = record_footprint(before)
+        if mine.is_zero():  # not an object of ours (an undecodable record): nothing to count
+            books = None
         try:
             if books is None:
                 place(src, dst)
@@ -280,7 +326,7 @@ def move_object_file(
             if books is None:
                 place(work_path, dst)
             else:
-                books.publish(dst_stripe, bck, dst, mine, lambda: place(work_path, dst))
+                books.publish(dst_stripe, bck, dst, decode_metadata(before), lambda: place(work_path, dst))
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(work_path)
@@ -314,27 +360,39 @@ def open_ledger(mountpaths: Mountpaths, locks: ObjectLocks) -> Bookkeeper | None
             ledger.mark_off()
             ledger.close()
         return None
-    ledger = Ledger(path, mountpaths_digest=mountpaths_digest(mountpaths))
+    try:
+        ledger = Ledger(path, mountpaths_digest=mountpaths_digest(mountpaths))
+    except InsufficientStorage as exc:
+        # serve without it rather than not at all; the file goes, so the next start recounts
+        log.error("savings ledger OFF: %s; no savings reports until a start with room", exc.message)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return None
     books = Bookkeeper(ledger, mountpaths, locks)
-    if ledger.stale:
-        with locks.hold_all():
-            if ledger.stale:  # another process may have rebuilt it while this one waited
-                reason = ledger.stale_reason()
-                started = time.monotonic()
-                if not ledger.flags & STALE_NEW:  # a real ledger: finish a whole-bucket change it recorded
-                    books.settle_all()
-                counts = count_mountpaths(mountpaths)
-                ledger.rebuild(counts)
-                level = logging.INFO if reason == "no ledger yet" else logging.WARNING
-                log.log(
-                    level,
-                    "savings ledger %s rebuilt by one recount (%s): %d bucket(s), %d object(s) in %.2fs",
-                    path,
-                    reason,
-                    len(counts),
-                    sum(c.objects for c in counts.values()),
-                    time.monotonic() - started,
-                )
+    ledger.settler = books.settle_pending
+    if not ledger.stale:
+        settled = books.settle_pending()  # a few byte reads when nothing was left
+        if settled:
+            log.info("savings ledger: settled %d change(s) a stopped process left pending", settled)
+        return books
+    with locks.hold_all():
+        if ledger.stale:  # another process may have rebuilt it while this one waited
+            reason = ledger.stale_reason()
+            started = time.monotonic()
+            if not ledger.flags & STALE_NEW:  # a real ledger: finish a whole-bucket change it recorded
+                books.settle_all()
+            counts = count_mountpaths(mountpaths)
+            ledger.rebuild(counts)
+            level = logging.INFO if reason == "no ledger yet" else logging.WARNING
+            log.log(
+                level,
+                "savings ledger %s rebuilt by one recount (%s): %d bucket(s), %d object(s) in %.2fs",
+                path,
+                reason,
+                len(counts),
+                sum(c.objects for c in counts.values()),
+                time.monotonic() - started,
+            )
     return books
 
 

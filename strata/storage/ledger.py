@@ -39,6 +39,7 @@ import mmap
 import os
 import struct
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
@@ -46,7 +47,7 @@ from typing import Protocol
 import msgspec
 
 from strata.core.errors import InsufficientStorage, StrataError
-from strata.storage.locks import STRIPES
+from strata.storage.locks import FORKS, STRIPES
 from strata.storage.metadata import ObjectMetadata, decode_metadata
 
 LEDGER_ENV = "STRATA_LEDGER"
@@ -110,6 +111,17 @@ def fingerprint(record: bytes) -> bytes:
     return hashlib.blake2b(record, digest_size=16).digest()
 
 
+_ABSENT = fingerprint(b"")
+_URI_BYTES: dict[str, bytes] = {}
+
+
+def _uri_bytes(uri: str) -> bytes:
+    if len(_URI_BYTES) > 4096:
+        _URI_BYTES.clear()
+    raw = _URI_BYTES[uri] = uri.encode()
+    return raw
+
+
 # Where a bucket's change goes: (bucket URI, delta).
 Change = tuple[str, Footprint]
 # The raw metadata record at a location, b"" when there is none.
@@ -127,6 +139,7 @@ _HEADER = struct.Struct("<8sIIQI16s")  # magic, version, flags, generation, rows
 _FLAGS_AT = 12
 _GENERATION_AT = 16
 _HWM_AT = 24
+_DIGEST_AT = 28
 STALE_NEW = 1  # never counted (a new or unreadable file)
 STALE_OFF = 2  # written to while the ledger was off
 STALE_MOUNTPATHS = 4  # counted over another set of mountpaths
@@ -135,6 +148,7 @@ _APPLY_AT = 256
 _APPLY = struct.Struct("<BBHQ")  # state, entries, slot, seq
 _APPLY_ENTRY = struct.Struct("<IBxxxqqq")  # row, in use, original, stored, objects
 _APPLY_ENTRIES_AT = _APPLY_AT + 16
+_APPLY_ONE = struct.Struct("<BBHQ4xIBxxxqqq")  # the header and one entry, contiguous: one write
 MAX_ENTRIES = 2
 
 _BUCKET_OP_AT = 1024
@@ -153,6 +167,7 @@ _SLOT = struct.Struct("<BBHIQ16s")  # state, changes, location length, -, seq, f
 _SEQ_AT = 8
 _CHANGE = struct.Struct("<B191sqqq")  # URI length, URI, delta original, stored, objects
 _CHANGES_AT = 32
+_SLOT_ONE = struct.Struct("<BBHIQ16sB191sqqq")  # the header and one change, contiguous: one write
 _LOCATION_AT = 512
 MAX_LOCATION = _SLOT_SIZE - _LOCATION_AT
 MAX_URI = 191
@@ -166,6 +181,14 @@ MAX_BUCKETS = 16384
 SIZE = _ROWS_AT + MAX_BUCKETS * _ROW_SIZE
 
 PENDING = 1
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+
+def _close_fd(fd: list[int], forks: int) -> None:
+    if fd[0] >= 0 and forks == FORKS[0]:
+        os.close(fd[0])
+    fd[0] = -1
 
 
 class Ledger:
@@ -179,7 +202,7 @@ class Ledger:
         self.path = path
         self._digest = mountpaths_digest.ljust(16, b"\0")[:16]
         self._threads = threading.Lock()
-        self._pid = os.getpid()
+        self._forks = FORKS[0]
         self._fd = -1
         if path is None:
             self._map = mmap.mmap(-1, SIZE)
@@ -191,12 +214,25 @@ class Ledger:
                         if os.fstat(self._fd).st_size != SIZE:
                             os.ftruncate(self._fd, 0)  # another layout: start over (stale: recounted)
                             os.ftruncate(self._fd, SIZE)
+                # every page backed by real blocks now: a write into a sparse map on a full disk is a
+                # SIGBUS that kills the process, a failed allocation here is an error to handle
+                try:
+                    os.posix_fallocate(self._fd, 0, SIZE)
+                except OSError as exc:
+                    raise InsufficientStorage(
+                        f"no room for the savings ledger ({SIZE >> 10} KiB) at {path}: {exc.strerror}"
+                    ) from None
                 self._map = mmap.mmap(self._fd, SIZE)
             except BaseException:
                 os.close(self._fd)
                 raise
+        # a ledger dropped without ``close`` (tests build many stores) closes its descriptor
+        self._finalizer = weakref.finalize(self, _close_fd, [self._fd], self._forks)
         self._rows: dict[str, int] = {}
         self._rows_generation = -1
+        self._begun: dict[int, tuple[int, Sequence[Change]]] = {}  # this process's intents, by stripe
+        # settles what dead writers left before a read (set by the store: it knows how to probe)
+        self.settler: Callable[[], object] | None = None
         with self._locked():
             magic, version, flags, _gen, _hwm, digest = _HEADER.unpack_from(self._map, 0)
             if magic != MAGIC or version != VERSION:
@@ -205,29 +241,38 @@ class Ledger:
                 _HEADER.pack_into(self._map, 0, MAGIC, VERSION, flags, 1, 0, self._digest)
             elif digest != self._digest:
                 self._set_flags(flags | STALE_MOUNTPATHS)
-                self._map[40:56] = self._digest
+                self._map[_DIGEST_AT : _DIGEST_AT + 16] = self._digest
 
     def close(self) -> None:
         self._map.close()
-        if self._fd >= 0 and self._pid == os.getpid():
-            os.close(self._fd)
+        self._finalizer.detach()
+        _close_fd([self._fd], self._forks)
         self._fd = -1
 
     # -- locking ----------------------------------------------------------------------------------
 
+    def _lock_fd(self) -> int:
+        """This process's descriptor of the file for ``flock`` (-1: an anonymous ledger, threads only)."""
+        if self.path is None:
+            return -1
+        if self._forks != FORKS[0]:  # forked: a flock belongs to the open file, so reopen per process
+            self._finalizer.detach()
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            self._forks = FORKS[0]
+            self._finalizer = weakref.finalize(self, _close_fd, [self._fd], self._forks)
+        return self._fd
+
     @contextmanager
     def _flocked(self) -> Iterator[None]:
-        if self.path is None:
+        fd = self._lock_fd()
+        if fd < 0:
             yield
             return
-        if self._pid != os.getpid():  # forked: a flock belongs to the open file, so reopen per process
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
-            self._pid = os.getpid()
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -240,7 +285,7 @@ class Ledger:
 
     @property
     def flags(self) -> int:
-        flags: int = struct.unpack_from("<I", self._map, _FLAGS_AT)[0]
+        flags: int = _U32.unpack_from(self._map, _FLAGS_AT)[0]
         return flags
 
     @property
@@ -260,7 +305,7 @@ class Ledger:
         return "; ".join(reasons)
 
     def _set_flags(self, flags: int) -> None:
-        struct.pack_into("<I", self._map, _FLAGS_AT, flags)
+        _U32.pack_into(self._map, _FLAGS_AT, flags)
 
     def mark_off(self) -> None:
         """A process runs with the ledger off: whatever it changes is not counted, so the file is stale."""
@@ -268,14 +313,14 @@ class Ledger:
             self._set_flags(self.flags | STALE_OFF)
 
     def _generation(self) -> int:
-        generation: int = struct.unpack_from("<Q", self._map, _GENERATION_AT)[0]
+        generation: int = _U64.unpack_from(self._map, _GENERATION_AT)[0]
         return generation
 
     def _bump_generation(self) -> None:
-        struct.pack_into("<Q", self._map, _GENERATION_AT, self._generation() + 1)
+        _U64.pack_into(self._map, _GENERATION_AT, self._generation() + 1)
 
     def _hwm(self) -> int:
-        hwm: int = struct.unpack_from("<I", self._map, _HWM_AT)[0]
+        hwm: int = _U32.unpack_from(self._map, _HWM_AT)[0]
         return hwm
 
     # -- bucket table -----------------------------------------------------------------------------
@@ -326,7 +371,7 @@ class Ledger:
         _CELLS.pack_into(self._map, at + _CELLS_AT, 0, 0, 0)
         self._map[at] = 1
         if free == hwm:
-            struct.pack_into("<I", self._map, _HWM_AT, hwm + 1)
+            _U32.pack_into(self._map, _HWM_AT, hwm + 1)
         self._bump_generation()  # other processes rescan; this one's cache was current (``_find``)
         self._rows[uri] = free
         self._rows_generation = self._generation()
@@ -356,6 +401,30 @@ class Ledger:
         mapped[_APPLY_AT] = PENDING  # the state byte last
         self._finish_apply()
 
+    def _apply_one(self, change: Change, stripe: int, seq: int) -> None:
+        """``_add`` + ``_apply`` for one bucket's change of an intent, written out: every write's path.
+
+        The same writes in the same order as ``_apply``: record entry, record header, record state (last),
+        cells, intent cleared, record cleared."""
+        mapped = self._map
+        uri, delta = change
+        row = -1
+        if self._rows_generation == _U64.unpack_from(mapped, _GENERATION_AT)[0]:
+            row = self._rows.get(uri, -1)
+        if row < 0:
+            row = self._row(uri)
+        cells_at = _ROWS_AT + row * _ROW_SIZE + _CELLS_AT
+        original, stored, objects = _CELLS.unpack_from(mapped, cells_at)
+        original += delta.original_bytes
+        stored += delta.stored_bytes
+        objects += delta.objects
+        _APPLY_ENTRY.pack_into(mapped, _APPLY_ENTRIES_AT, row, 1, original, stored, objects)
+        _APPLY.pack_into(mapped, _APPLY_AT, 0, 1, stripe, seq)
+        mapped[_APPLY_AT] = PENDING
+        _CELLS.pack_into(mapped, cells_at, original, stored, objects)
+        mapped[_SLOTS_AT + stripe * _SLOT_SIZE] = 0
+        mapped[_APPLY_AT] = 0
+
     def _replay(self) -> None:
         if self._map[_APPLY_AT] == PENDING:
             self._finish_apply()
@@ -381,12 +450,19 @@ class Ledger:
                 mapped[_BUCKET_OP_AT] = 0
         elif slot < STRIPES:
             at = _SLOTS_AT + slot * _SLOT_SIZE
-            if mapped[at] == PENDING and struct.unpack_from("<Q", mapped, at + _SEQ_AT)[0] == seq:
+            if mapped[at] == PENDING and _U64.unpack_from(mapped, at + _SEQ_AT)[0] == seq:
                 mapped[at] = 0
         mapped[_APPLY_AT] = 0
 
     def _add(self, changes: Sequence[Change], slot: int, seq: int) -> None:
         """Add deltas to their rows and clear ``slot`` in one apply (under the ledger lock)."""
+        if len(changes) == 1:  # the common case, kept lean: one row, one entry
+            uri, delta = changes[0]
+            row = self._row(uri)
+            o, s, n = self._cells(row)
+            cells = (o + delta.original_bytes, s + delta.stored_bytes, n + delta.objects)
+            self._apply(((row, True, cells),), slot, seq)
+            return
         entries: list[tuple[int, bool, tuple[int, int, int]]] = []
         merged: dict[int, tuple[int, int, int]] = {}
         for uri, delta in changes:
@@ -405,6 +481,11 @@ class Ledger:
 
     # -- intents ----------------------------------------------------------------------------------
 
+    def watched_bytes(self) -> tuple[mmap.mmap, int, int, int]:
+        """Where "something to settle" shows: the map, the bucket-op state byte, the first intent's
+        state byte and the distance between intents (``ObjectLocks.watch`` reads them inline)."""
+        return self._map, _BUCKET_OP_AT, _SLOTS_AT, _SLOT_SIZE
+
     def pending(self, stripe: int) -> bool:
         return self._map[_SLOTS_AT + stripe * _SLOT_SIZE] == PENDING
 
@@ -414,31 +495,102 @@ class Ledger:
         ``before`` is the raw metadata record there now (``b""``: nothing). Call ``commit`` once the
         change is on disk, or ``settle`` when it failed (the disk then decides whether it happened).
         """
-        if not 0 < len(changes) <= MAX_ENTRIES:
+        count = len(changes)
+        if not 0 < count <= MAX_ENTRIES:
             raise ValueError(f"an intent holds 1 to {MAX_ENTRIES} bucket changes")
-        self.reserve([uri for uri, _delta in changes])
-        encoded = os.fsencode(location)
+        mapped = self._map
+        rows = self._rows
+        if self._rows_generation != _U64.unpack_from(mapped, _GENERATION_AT)[0] or any(
+            uri not in rows for uri, _delta in changes
+        ):
+            self.reserve([uri for uri, _delta in changes])
+        encoded = location.encode("utf-8", "surrogateescape")
         if len(encoded) > MAX_LOCATION:
             raise StrataError(f"ledger: object path longer than {MAX_LOCATION} bytes")
-        mapped = self._map
         at = _SLOTS_AT + stripe * _SLOT_SIZE
         if mapped[at] == PENDING:
             raise StrataError(f"ledger: intent slot {stripe} is already pending")
-        seq = struct.unpack_from("<Q", mapped, at + _SEQ_AT)[0] + 1
-        for i, (uri, delta) in enumerate(changes):
-            raw_uri = uri.encode()
-            _CHANGE.pack_into(
-                mapped,
-                at + _CHANGES_AT + i * _CHANGE.size,
-                len(raw_uri),
-                raw_uri,
-                delta.original_bytes,
-                delta.stored_bytes,
-                delta.objects,
-            )
+        seq = _U64.unpack_from(mapped, at + _SEQ_AT)[0] + 1
+        before_print = fingerprint(before) if before else _ABSENT
         mapped[at + _LOCATION_AT : at + _LOCATION_AT + len(encoded)] = encoded
-        _SLOT.pack_into(mapped, at, 0, len(changes), len(encoded), 0, seq, fingerprint(before))
+        if count == 1:  # every write's path: the header and its change in one write, the state byte last
+            uri, delta = changes[0]
+            raw_uri = uri.encode()
+            _SLOT_ONE.pack_into(
+                mapped, at, 0, 1, len(encoded), 0, seq, before_print, len(raw_uri), raw_uri,
+                delta.original_bytes, delta.stored_bytes, delta.objects,
+            )  # fmt: skip
+            mapped[at] = PENDING
+            self._begun[stripe] = (seq, changes)
+            return
+        change_at = at + _CHANGES_AT
+        for uri, delta in changes:
+            raw_uri = uri.encode()
+            cells = (delta.original_bytes, delta.stored_bytes, delta.objects)
+            _CHANGE.pack_into(mapped, change_at, len(raw_uri), raw_uri, *cells)
+            change_at += _CHANGE.size
+        _SLOT.pack_into(mapped, at, 0, count, len(encoded), 0, seq, before_print)
         mapped[at] = PENDING  # the state byte last
+        self._begun[stripe] = (seq, changes)  # what ``commit`` applies, without decoding it back
+
+    def change_one(
+        self,
+        stripe: int,
+        location: str,
+        before: bytes,
+        uri: str,
+        delta: tuple[int, int, int],
+        action: Callable[[], object],
+        probe: Probe,
+    ) -> None:
+        """``begin``, ``action``, ``commit`` for one bucket's change, in one method: every PUT and DELETE
+        runs this, so it is written out (the same writes, in the same order, as the general path)."""
+        mapped = self._map
+        row = -1
+        if self._rows_generation == _U64.unpack_from(mapped, _GENERATION_AT)[0]:
+            row = self._rows.get(uri, -1)
+        if row < 0:  # a bucket this process has not seen yet (rows move only under every stripe lock)
+            self.reserve((uri,))
+            row = self._rows[uri]
+        encoded = location.encode("utf-8", "surrogateescape")
+        if len(encoded) > MAX_LOCATION:
+            raise StrataError(f"ledger: object path longer than {MAX_LOCATION} bytes")
+        at = _SLOTS_AT + stripe * _SLOT_SIZE
+        if mapped[at] == PENDING:
+            raise StrataError(f"ledger: intent slot {stripe} is already pending")
+        seq = _U64.unpack_from(mapped, at + _SEQ_AT)[0] + 1
+        mapped[at + _LOCATION_AT : at + _LOCATION_AT + len(encoded)] = encoded
+        raw_uri = _URI_BYTES.get(uri) or _uri_bytes(uri)
+        _SLOT_ONE.pack_into(
+            mapped, at, 0, 1, len(encoded), 0, seq, fingerprint(before) if before else _ABSENT,
+            len(raw_uri), raw_uri, *delta,
+        )  # fmt: skip
+        mapped[at] = PENDING  # the intent is recorded: its state byte last
+        try:
+            action()
+        except BaseException:
+            self.recover(stripe, probe)  # the disk decides whether the change happened anyway
+            raise
+        with self._threads:  # the ledger lock
+            fd = self._lock_fd()
+            if fd >= 0:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if mapped[_APPLY_AT] == PENDING:
+                    self._finish_apply()
+                cells_at = _ROWS_AT + row * _ROW_SIZE + _CELLS_AT
+                original, stored, objects = _CELLS.unpack_from(mapped, cells_at)
+                original += delta[0]
+                stored += delta[1]
+                objects += delta[2]
+                _APPLY_ONE.pack_into(mapped, _APPLY_AT, 0, 1, stripe, seq, row, 1, original, stored, objects)
+                mapped[_APPLY_AT] = PENDING  # the new values are recorded: the state byte last
+                _CELLS.pack_into(mapped, cells_at, original, stored, objects)
+                mapped[at] = 0
+                mapped[_APPLY_AT] = 0
+            finally:
+                if fd >= 0:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _slot_changes(self, stripe: int) -> tuple[int, list[Change]]:
         at = _SLOTS_AT + stripe * _SLOT_SIZE
@@ -453,10 +605,30 @@ class Ledger:
 
     def commit(self, stripe: int) -> None:
         """The change is on disk: apply its deltas and clear the intent, as one step."""
-        with self._locked():
-            if self.pending(stripe):
-                seq, changes = self._slot_changes(stripe)
-                self._add(changes, stripe, seq)
+        begun = self._begun.pop(stripe, None)
+        at = _SLOTS_AT + stripe * _SLOT_SIZE
+        mapped = self._map
+        with self._threads:  # the ledger lock, spelled out: this is every write's path
+            fd = self._lock_fd()
+            if fd >= 0:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if mapped[_APPLY_AT] == PENDING:
+                    self._finish_apply()
+                if mapped[at] != PENDING:
+                    return
+                seq = _U64.unpack_from(mapped, at + _SEQ_AT)[0]
+                if begun is not None and begun[0] == seq:
+                    changes = begun[1]
+                else:
+                    seq, changes = self._slot_changes(stripe)
+                if len(changes) == 1:
+                    self._apply_one(changes[0], stripe, seq)
+                else:
+                    self._add(changes, stripe, seq)
+            finally:
+                if fd >= 0:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
 
     def recover(self, stripe: int, probe: Probe) -> bool:
         """Settle ``stripe``'s intent if one is pending; True when one was.
@@ -471,7 +643,10 @@ class Ledger:
                 return True
             at = _SLOTS_AT + stripe * _SLOT_SIZE
             _state, _count, length, _pad, seq, before = _SLOT.unpack_from(self._map, at)
-            location = os.fsdecode(bytes(self._map[at + _LOCATION_AT : at + _LOCATION_AT + length]))
+            location = bytes(self._map[at + _LOCATION_AT : at + _LOCATION_AT + length]).decode(
+                "utf-8", "surrogateescape"
+            )
+            self._begun.pop(stripe, None)
             if fingerprint(probe(location)) == before:
                 self._map[at] = 0  # the change did not happen
             else:
@@ -485,7 +660,9 @@ class Ledger:
         """The location a pending intent is about (for logs and tests)."""
         at = _SLOTS_AT + stripe * _SLOT_SIZE
         length = _SLOT.unpack_from(self._map, at)[2]
-        return os.fsdecode(bytes(self._map[at + _LOCATION_AT : at + _LOCATION_AT + length]))
+        return bytes(self._map[at + _LOCATION_AT : at + _LOCATION_AT + length]).decode(
+            "utf-8", "surrogateescape"
+        )
 
     # -- whole-bucket changes -------------------------------------------------------------------------
 
@@ -546,7 +723,10 @@ class Ledger:
     # -- reading and rebuilding ---------------------------------------------------------------------
 
     def totals(self) -> dict[str, Footprint]:
-        """Every bucket that holds objects, by ``BucketRef.uri``."""
+        """Every bucket that holds objects, by ``BucketRef.uri``: exact whenever no change is in flight
+        (what a process that died left pending is settled first)."""
+        if self.settler is not None:
+            self.settler()
         out = {}
         with self._locked():
             for row in range(self._hwm()):
@@ -569,7 +749,7 @@ class Ledger:
             mapped[_BUCKET_OP_AT] = 0
             for row in range(self._hwm()):
                 mapped[self._row_at(row)] = 0
-            struct.pack_into("<I", mapped, _HWM_AT, 0)
+            _U32.pack_into(mapped, _HWM_AT, 0)
             self._bump_generation()
             for uri, counted in sorted(counts.items()):
                 if counted.is_zero():

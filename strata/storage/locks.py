@@ -17,17 +17,39 @@ holders never deadlock.
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import threading
+import weakref
 import zlib
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from strata.storage.bookkeeping import Bookkeeper
 
 STRIPES = 256
+
+# how many forks this process is from the one that imported the module: a descriptor opened for flock
+# belongs to the process that opened it (a check without a getpid system call on every lock)
+FORKS = [0]
+
+
+def _forked() -> None:
+    FORKS[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def _close_fds(fds: list[int], forks: int) -> None:
+    """Close the lock files in ``fds`` if this process opened them (``forks``), and forget them."""
+    if forks == FORKS[0]:
+        for fd in fds:
+            if fd >= 0:
+                os.close(fd)
+    fds[:] = [-1] * STRIPES
 
 
 class StripeGuard(Protocol):
@@ -51,13 +73,34 @@ class ObjectLocks:
         self.dir = lock_dir
         self._threads = [threading.Lock() for _ in range(STRIPES)]
         self._fds: list[int] = [-1] * STRIPES
-        self._pid = os.getpid()
+        self._forks = FORKS[0]
+        # a store dropped without ``close`` (tests build many) must not keep up to 256 descriptors open
+        self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._forks)
         self.guard: Bookkeeper | None = None  # a ``StripeGuard``
+        # where the guard's "something to settle" bytes are (``watch``): checked without a call
+        self._flags: bytes | bytearray | mmap.mmap = b"\0"
+        self._op_at = self._slots_at = self._slot_size = 0
+
+    def watch(
+        self,
+        guard: Bookkeeper | None,
+        flags: mmap.mmap | None = None,
+        op_at: int = 0,
+        slots_at: int = 0,
+        slot_size: int = 0,
+    ) -> None:
+        """Install the guard; ``flags`` holds a byte at ``op_at`` and one per stripe at ``slots_at +
+        stripe * slot_size``, non-zero when the guard has something to settle there."""
+        self.guard = guard
+        if flags is not None:
+            self._flags, self._op_at, self._slots_at, self._slot_size = flags, op_at, slots_at, slot_size
 
     def _fd(self, stripe: int) -> int:
-        if self._pid != os.getpid():  # forked: flock belongs to the open file, so reopen per process
+        if self._forks != FORKS[0]:  # forked: flock belongs to the open file, so reopen per process
+            self._finalizer.detach()  # the inherited descriptors are the parent's business
             self._fds = [-1] * STRIPES
-            self._pid = os.getpid()
+            self._forks = FORKS[0]
+            self._finalizer = weakref.finalize(self, _close_fds, self._fds, self._forks)
         fd = self._fds[stripe]
         if fd < 0:
             fd = os.open(
@@ -68,11 +111,7 @@ class ObjectLocks:
 
     def close(self) -> None:
         """Close the lock files this process opened (a supervisor before it forks the workers)."""
-        if self._pid == os.getpid():
-            for fd in self._fds:
-                if fd >= 0:
-                    os.close(fd)
-        self._fds = [-1] * STRIPES
+        _close_fds(self._fds, self._forks)
 
     @contextmanager
     def _take(self, stripe: int) -> Iterator[None]:
@@ -84,16 +123,30 @@ class ObjectLocks:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
-    @contextmanager
-    def hold(self, key: str) -> Iterator[int]:
+    def hold(self, key: str) -> AbstractContextManager[int]:
         """Hold the stripe of ``key``; yields the stripe number."""
-        stripe = stripe_of(key)
+        return self.hold_stripe(stripe_of(key))
+
+    @contextmanager
+    def hold_stripe(self, stripe: int) -> Iterator[int]:
         while True:
-            with self._take(stripe):
-                guard = self.guard
-                if guard is None or guard.ready((stripe,)):
-                    yield stripe
-                    return
+            with self._threads[stripe]:  # ``_take``, written out: every object change comes here
+                fd = self._fd(stripe)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    guard = self.guard
+                    if guard is None:
+                        yield stripe
+                        return
+                    flags = self._flags  # two byte reads when nothing is left to settle
+                    if not flags[self._op_at] and not flags[self._slots_at + stripe * self._slot_size]:
+                        yield stripe
+                        return
+                    if guard.ready((stripe,)):
+                        yield stripe
+                        return
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
             guard.finish()
 
     @contextmanager

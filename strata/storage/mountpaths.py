@@ -10,6 +10,8 @@ Layout below a mountpath (AIStore's, so the tree reads the same)::
     <mountpath>/.trash/         destroyed buckets, removed lazily
     <mountpath>/.index/         sorted indexes of huge directories, for listing
     <mountpath>/.locks/         striped per-object write locks (first mountpath only)
+    <mountpath>/.ledger         the savings ledger: per-bucket original/stored bytes and objects,
+                                with its crash intents (first mountpath only; storage.ledger)
 
 An object's mountpath is chosen by HRW over the mountpaths' digests, so any worker process finds
 it without a lookup table.

@@ -17,7 +17,6 @@ from functools import partial
 from strata.core.errors import Conflict, InsufficientStorage, InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef
 from strata.storage.bookkeeping import (
-    Bookkeeper,
     count_mountpaths,
     current_record,
     open_ledger,
@@ -32,6 +31,7 @@ from strata.storage.locks import ObjectLocks
 from strata.storage.metadata import (
     XATTR_NAME,
     ObjectMetadata,
+    decode_metadata,
     read_metadata,
     read_metadata_raw,
     write_metadata,
@@ -115,6 +115,9 @@ def _prune_empty_dirs(path: str, stop_at: str) -> None:
 
 class ObjectWriter:
     """Streams one object's bytes into a work file, hashing as they pass; ``commit`` publishes it."""
+
+    # the raw record the commit found at the object's path (under its lock), None when it did not look
+    previous_record: bytes | None = None
 
     def __init__(
         self,
@@ -224,7 +227,7 @@ class ObjectWriter:
 
         def fresh() -> ObjectMetadata:
             md = new_metadata(
-                read_metadata(self.final_path) if versioning else None,
+                self._previous() if versioning else None,
                 size=size,
                 checksum_type=checksum_type,
                 value=value,
@@ -242,13 +245,14 @@ class ObjectWriter:
                 os.fsync(self.fd)
             # read-the-previous-version and publish are one step for concurrent writers and patches
             with self.locks.hold(self.final_path) as stripe:
+                self.previous_record = None
                 md = metadata if isinstance(metadata, ObjectMetadata) else metadata()
                 write_metadata(self.fd, md)
                 os.close(self.fd)
                 self.closed = True
                 books = self.locks.guard
-                if isinstance(books, Bookkeeper):  # the savings ledger, in the same step
-                    books.publish(stripe, self.bck, self.final_path, footprint(md), self._place)
+                if books is not None:  # the savings ledger, in the same step
+                    books.publish(stripe, self.bck, self.final_path, md, self._place, self.previous_record)
                 else:
                     self._place()
         except OSError as exc:
@@ -258,6 +262,19 @@ class ObjectWriter:
             self.abort()
             raise
         return md
+
+    def _previous(self) -> ObjectMetadata | None:
+        """The current version's metadata (read under the object's lock); its raw record is kept for
+        the savings ledger, which would otherwise read it again."""
+        try:
+            record = self.previous_record = os.getxattr(self.final_path, XATTR_NAME)
+        except OSError:
+            self.previous_record = b""
+            return None
+        try:
+            return decode_metadata(record)
+        except ValueError:  # not a record of ours
+            return None
 
     def _place(self) -> None:
         place_file(self.work_path, self.final_path, self.mountpath.content_dir(self.bck, OBJECTS))
@@ -304,7 +321,8 @@ class ObjectStore:
         # the savings ledger (None with STRATA_LEDGER=0); its guard settles what a dead writer left
         self.books = open_ledger(mountpaths, self.locks)
         self.ledger: Ledger | None = self.books.ledger if self.books is not None else None
-        self.locks.guard = self.books
+        if self.books is not None:
+            self.locks.watch(self.books, *self.books.ledger.watched_bytes())
 
     def close(self) -> None:
         """Release the ledger map and lock files (a supervisor does, before it forks the workers)."""
@@ -532,6 +550,7 @@ class ObjectStore:
         dst_mp = self.mountpaths.for_object(bck, dst_name)
         dst_path = dst_mp.object_path(bck, dst_name)
         if src_path.startswith(dst_mp.root + os.sep):  # same mountpath: a rename suffices
+
             def place() -> None:
                 place_file(src_path, dst_path, dst_mp.content_dir(bck, OBJECTS))
 
