@@ -160,29 +160,24 @@ class AwsBackend(Backend):
             except Exception as error:
                 raise self._object_error(error, bucket, key) from error
             etag = str(response.get("ETag", "")).strip('"')
-            return RemoteObject(
+            version = _version(response.get("VersionId"))
+            return RemoteObject(  # S3 answers a PUT with no date: last_modified_ns stays 0 (unknown)
                 key,
                 size,
                 etag,
-                _version(response.get("VersionId")),
-                0,
-                dict(custom or {}),
-                content_type,
+                version,
+                custom=dict(custom or {}),
+                content_type=content_type,
                 md5=_md5_of(etag),
             )
         upload_id = self.create_multipart(bucket, key, custom, content_type)
         try:
             parts: list[tuple[int, str]] = []
-            left = size
-            while left > 0:
-                count = min(part_size, left)
+            for number in range(1, -(-size // part_size) + 1):
+                count = min(part_size, size - (number - 1) * part_size)
                 parts.append(
-                    (
-                        len(parts) + 1,
-                        self.upload_part(bucket, key, upload_id, len(parts) + 1, reader.read(count), count),
-                    )
+                    (number, self.upload_part(bucket, key, upload_id, number, reader.read(count), count))
                 )
-                left -= count
             return self.complete_multipart(bucket, key, upload_id, parts)
         except BaseException:
             try:
