@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from strata.archive import ArchiveReader
+from strata.backends import Backend, RemoteObject
 from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_APPEND,
@@ -67,6 +69,8 @@ from strata.objects.compression import (
     same_stored_form,
 )
 from strata.objects.hotcache import HotCache
+from strata.objects.remote import WorkFileBody, is_remote, uploadable
+from strata.objects.remote import backend as remote_backend
 from strata.server.http import Response
 from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
@@ -123,6 +127,7 @@ class ObjectPut:
         "_pause",
         "_paused",
         "_queue",
+        "_remote",
         "_resume",
         "_stored",
         "props",
@@ -136,9 +141,12 @@ class ObjectPut:
         metrics: Metrics,
         encoding: EncodingWrite | None = None,
         stored: ObjectMetadata | None = None,
+        remote: tuple[Backend, BucketRef, str] | None = None,
     ) -> None:
-        """``stored``: the bytes arrive in this version's stored form (a copy between targets)."""
+        """``stored``: the bytes arrive in this version's stored form (a copy between targets).
+        ``remote``: (backend, bucket, name) to upload to before the local commit (write-through)."""
         self._stored = stored
+        self._remote = remote
         self.writer = writer
         self.props = props
         self._metrics = metrics
@@ -181,6 +189,8 @@ class ObjectPut:
             )
         elif self._stored is not None:
             md = self._commit_stored(self._stored, versioning)
+        elif self._remote is not None:
+            md = self._commit_through(self._remote, versioning, custom, expected_checksum, etag)
         else:
             md = self.writer.commit(
                 versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
@@ -201,6 +211,35 @@ class ObjectPut:
             custom=dict(source.custom),
             etag=source.etag,
             encoded=Encoded(source.codec, source.size, source.checksum_type, source.checksum_value),
+        )
+
+    def _commit_through(
+        self,
+        remote: tuple[Backend, BucketRef, str],
+        versioning: bool,
+        custom: dict[str, str] | None,
+        expected_checksum: tuple[str, str] | None,
+        etag: str,
+    ) -> ObjectMetadata:
+        """Write-through: upload the work file to the backend, then commit locally with the remote
+        facts; a backend failure fails the write and nothing is kept."""
+        backend, bck, name = remote
+        writer = self.writer
+        try:
+            body = WorkFileBody(writer.fd, writer.size) if isinstance(writer, ObjectWriter) else None
+            uploaded = backend.put(
+                bck.name,
+                name,
+                body.as_binary() if body is not None else bytes(getattr(writer, "buffer", b"")),
+                writer.size,
+                custom=uploadable(custom or {}),
+            )
+        except BaseException:
+            writer.abort()
+            raise
+        merged = {**(custom or {}), **uploaded.cold_get_metadata(bck.provider)}
+        return writer.commit(
+            versioning=versioning, custom=merged, expected_checksum=expected_checksum, etag=etag
         )
 
     def abort(self) -> None:
@@ -274,8 +313,9 @@ class ObjectPut:
         etag: str = "",
     ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
         """Commit a fed write: at once when nothing heavy is left, else in the codec threads."""
-        if self._encoding is None or (
-            self._busy is None
+        if (self._remote is None and self._encoding is None) or (
+            self._remote is None
+            and self._busy is None
             and not self._queue
             and self._error is None
             and self.size + self._chunk_size <= INLINE_MAX
@@ -619,6 +659,12 @@ class ObjectService:
         """
         props = self.bucket(bck, ACCESS_PUT, props)
         fsync = fsync_wanted(props)
+        if is_remote(bck):  # write-through; kept as it comes (the work file is what is uploaded)
+            plain = self.store.writer(
+                bck, object_name, props.checksum.type, fsync=fsync, extra_hasher=extra_hasher
+            )
+            remote = (remote_backend(bck, props), bck, object_name)
+            return ObjectPut(plain, props, self.metrics, remote=remote)
         if compress and compresses(props, size_hint):
             writer = self.store.writer(bck, object_name, "none", fsync=fsync)
             encoding = EncodingWrite(
@@ -660,9 +706,41 @@ class ObjectService:
         return self._posix("a rebalance transfer").writer(bck, object_name, checksum_type)
 
     def delete(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> None:
-        self.bucket(bck, ACCESS_DELETE_OBJECT, props)
-        self.store.delete(bck, object_name)
+        """Delete (DELETE access); for a remote bucket, in the backend first, then the local copy (a
+        network call: the fronts run it off the event loop)."""
+        props = self.bucket(bck, ACCESS_DELETE_OBJECT, props)
+        if is_remote(bck):
+            remote_backend(bck, props).delete(bck.name, object_name)
+            with contextlib.suppress(ObjectNotFound):
+                self.store.delete(bck, object_name)
+        else:
+            self.store.delete(bck, object_name)
         self.metrics.add("delete_count")
+
+    # -- remote buckets ------------------------------------------------------------------------------
+
+    def fetch(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> ObjectMetadata:
+        """Cold GET: bring a remote bucket's object here (GET access), streamed into a local write and
+        published with the remote facts. A network call: run it off the event loop."""
+        props = self.bucket(bck, ACCESS_GET, props)
+        with remote_backend(bck, props).get(bck.name, object_name) as reader:
+            out = self.put(bck, object_name, props, compress=False, size_hint=reader.length)
+            out._remote = None  # what the backend sent is not uploaded back
+            try:
+                for chunk in reader:
+                    out.write(chunk)
+            except BaseException:
+                out.abort()
+                raise
+            custom = reader.info.cold_get_metadata(bck.provider)
+        return out.commit(custom=custom, etag=reader.info.etag)
+
+    def head_remote(
+        self, bck: BucketRef, object_name: str, props: BucketProps | None = None
+    ) -> RemoteObject:
+        """A remote bucket's object as the backend describes it (HEAD access): not here yet."""
+        props = self.bucket(bck, ACCESS_HEAD_OBJECT, props)
+        return remote_backend(bck, props).head(bck.name, object_name)
 
     def remove_moved(self, bck: BucketRef, object_name: str) -> None:
         """Drop this node's copy of an object its new owner now holds (rebalance): not a client

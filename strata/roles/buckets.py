@@ -12,7 +12,7 @@ from typing import Any
 
 from strata.config.access import ACCESS_DESTROY_BUCKET
 from strata.config.bucket_props import new_bucket_props
-from strata.core.errors import InvalidRequest, NotImplementedYet
+from strata.core.errors import InvalidRequest
 from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
 from strata.roles.node import Node
@@ -21,11 +21,13 @@ from strata.server.responses import empty_response
 
 
 def create_bucket(node: Node, bck: BucketRef, msg: ActionMsg) -> Response:
-    if bck.provider != "ais":
-        raise NotImplementedYet(f"{bck.uri}: remote buckets ({bck.provider}) are not implemented yet")
     overrides = msg.value if isinstance(msg.value, dict) else None
     if msg.value is not None and overrides is None:
         raise InvalidRequest("create-bck value must be a JSON object of bucket props")
+    if bck.provider != "ais":  # a cloud bucket is not made here: it must exist in its backend
+        if node.meta.bmd().get(bck) is None:
+            node.add_remote_bucket(bck, overrides)
+        return empty_response()
     config = node.meta.config()
 
     def change(bmd: Any) -> Any:

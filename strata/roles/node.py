@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from strata.cluster.bmd import BucketMetadata
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.metastore import MetaStore
 from strata.cluster.smap import ClusterMap
-from strata.config.bucket_props import BucketProps
+from strata.config.bucket_props import BucketProps, new_bucket_props
 from strata.core.clock import SYSTEM_CLOCK, Clock
+from strata.core.errors import NotImplementedYet
 from strata.core.hrw import digest
 from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
@@ -19,6 +21,8 @@ from strata.getbatch.work import GetBatchService
 from strata.jobs.load import LoadMonitor
 from strata.jobs.registry import JobRunner, JobStore
 from strata.objects.hotcache import HotCache
+from strata.objects.remote import backend as remote_backend
+from strata.objects.remote import is_remote
 from strata.objects.service import ObjectService
 from strata.storage.interface import ObjectStorage
 from strata.storage.mountpaths import Mountpaths
@@ -143,4 +147,35 @@ class Node:
         if props is not None:
             return props
         self.meta.refresh()  # another node may have just created it
+        props = self.meta.bmd().get(bck)
+        if props is not None:
+            return props
+        if is_remote(bck):  # a cloud bucket joins the BMD on first reference
+            return self.add_remote_bucket(bck)
+        return self.meta.bmd().require(bck)
+
+    def add_remote_bucket(self, bck: BucketRef, overrides: dict[str, Any] | None = None) -> BucketProps:
+        """A cloud bucket joins the BMD (AIStore's add-remote-bck): HEAD it through its backend (404 when
+        it does not exist, 403 when the credentials are refused, 424 when the backend cannot be
+        reached), then add it with inherited props, ``overrides`` (a create request's) and what the
+        backend reports (versioning)."""
+        if not is_remote(bck):
+            raise NotImplementedYet(f"{bck.uri}: {bck.provider} buckets are not implemented yet")
+        config = self.meta.config()
+        probe = new_bucket_props(config, provider=bck.provider, created_ns=0, bid=0, overrides=overrides)
+        found = remote_backend(bck, probe).head_bucket(bck.name)
+        wanted = dict(overrides or {})
+        if found.versioning:
+            wanted.setdefault("versioning", {"enabled": True})
+
+        def change(bmd: BucketMetadata) -> BucketMetadata:
+            if bmd.get(bck) is not None:  # another request added it meanwhile
+                return bmd
+            created = time.time_ns()
+            props = new_bucket_props(
+                config, provider=bck.provider, created_ns=created, bid=bmd.version + 1, overrides=wanted
+            )
+            return bmd.with_bucket(bck, props)
+
+        self.meta.update_bmd(change)
         return self.meta.bmd().require(bck)

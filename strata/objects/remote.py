@@ -1,0 +1,74 @@
+"""Remote buckets in the object path: Strata as a cache in front of an S3, GCS or Azure bucket.
+
+A bucket whose provider is a cloud (``s3://b``, ``gs://b``, ``az://b``) keeps a local copy of what was
+read or written through Strata; the backend (``strata.backends``) holds the truth:
+
+- **cold GET**: an object not here yet is fetched from the backend into a local write (streamed, in
+  bounded memory) and published with the remote facts as custom metadata (``source``, ``version``,
+  ``ETag``, ``md5``, ``Last-Modified``...); the read that follows is a local read. The fetch runs off the
+  event loop (a network call): the fronts await ``ObjectService.fetch``.
+- **warm GET**: a local read, as for an ``ais://`` bucket.
+- **write-through**: a PUT is uploaded to the backend from the local work file before it is committed
+  locally with the backend's version and ETag; a backend failure fails the PUT and nothing is kept. A
+  DELETE deletes remotely, then locally (a missing local copy is not an error).
+
+The bucket's ``extra`` props (``extra.aws.endpoint``, ``profile``, ``cloud_region``...) configure its
+backend client; the environment does the rest (``AWS_*``, ``STORAGE_EMULATOR_HOST``, ``AZURE_*``).
+Objects of remote buckets are stored as they come (no compression yet: write-through uploads the work
+file's bytes).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import BinaryIO
+
+import msgspec
+
+from strata.backends import Backend, BackendSettings, backend_for
+from strata.config.bucket_props import BucketProps
+from strata.core.names import BucketRef
+
+CLOUD_PROVIDERS = frozenset({"aws", "gcp", "azure"})
+
+
+def is_remote(bck: BucketRef) -> bool:
+    """Whether the bucket lives in a cloud backend (a local cache of it here)."""
+    return bck.provider in CLOUD_PROVIDERS
+
+
+def backend(bck: BucketRef, props: BucketProps | None = None) -> Backend:
+    """The backend client for a remote bucket, configured by its ``extra`` props."""
+    extra = msgspec.to_builtins(props.extra) if props is not None else {}
+    return backend_for(bck.provider, BackendSettings.from_extra(extra))
+
+
+def uploadable(custom: dict[str, str]) -> dict[str, str]:
+    """Custom metadata a backend can carry as user metadata (header-safe names and values); the facts
+    a cold GET records (``source``, ``ETag``...) are the backend's own and do not go back."""
+    own = {"source", "version", "ETag", "md5", "crc32c", "LastModified", "Last-Modified"}
+    return {
+        key: value
+        for key, value in custom.items()
+        if key not in own and key.replace("-", "").replace("_", "").isalnum() and value.isascii()
+    }
+
+
+class WorkFileBody:
+    """The bytes a write has put in its work file so far, read back as a file for an upload."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self._size = size
+        self._offset = 0
+
+    def read(self, n: int = -1) -> bytes:
+        want = self._size - self._offset if n is None or n < 0 else min(n, self._size - self._offset)
+        if want <= 0:
+            return b""
+        data = os.pread(self._fd, want, self._offset)
+        self._offset += len(data)
+        return data
+
+    def as_binary(self) -> BinaryIO:
+        return self  # type: ignore[return-value]  # a read-only file is all an upload reads
