@@ -231,7 +231,8 @@ class AisBackend(Backend):
             ) from error
         finally:
             release(response)
-        entries = [RemoteEntry(entry.n, entry.s, "", entry.v) for entry in page.Entries or ()]
+        # AIS answers its checksum as the ETag (HEAD), so a listed entry's checksum is its ETag too
+        entries = [RemoteEntry(entry.n, entry.s, entry.cs, entry.v) for entry in page.Entries or ()]
         return ListPage(entries, f"{page.UUID}/{page.ContinuationToken}" if page.ContinuationToken else "")
 
     # --- buckets -------------------------------------------------------------------------------

@@ -141,14 +141,14 @@ class AzureBackend(Backend):
         properties = downloader.properties
         content_range = str(properties.content_range or "")
         total = int(content_range.rpartition("/")[2]) if content_range else int(downloader.size)
-        if offset and offset >= total:  # the client turns Azure's 416 into an empty download
+        if offset and offset >= total:  # the client turns a range past the end into an empty download
+            _release(downloader)
             raise RangeNotSatisfiable(f"{self.object_uri(bucket, key)}: range not satisfiable", total)
         chunks = translated_chunks(
             downloader.chunks(), lambda error: self._object_error(error, bucket, key), Exception
         )
-        return RemoteReader(
-            _remote_object(key, properties, total), offset, int(downloader.size), chunks, lambda: None
-        )
+        info = _remote_object(key, properties, total)
+        return RemoteReader(info, offset, int(downloader.size), chunks, lambda: _release(downloader))
 
     def put(
         self,
@@ -305,6 +305,16 @@ class AzureBackend(Backend):
                 return InvalidRequest(f"{uri}: the azure backend refused the request ({reason})")
             return FailedDependency(f"{uri}: the azure backend answered {status} ({reason})")
         return FailedDependency(f"{uri}: the azure backend failed: {error!r}")
+
+
+def _release(downloader: Any) -> None:
+    """Close the response the client keeps unread when there is nothing to stream (an empty blob, a range
+    past the end): left alone, its connection never goes back to the pool and its socket is only closed
+    by the garbage collector. Once the body was read this does nothing."""
+    response = getattr(getattr(downloader, "_response", None), "response", None)
+    internal = getattr(response, "internal_response", None)
+    if internal is not None:
+        internal.close()
 
 
 def _block_id(upload_id: str, part_number: int) -> str:

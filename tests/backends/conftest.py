@@ -9,6 +9,7 @@ another endpoint (an unreachable one). Buckets are fresh per test; emulators liv
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,18 @@ class Remote:
         self.create_bucket(name)
         self.buckets.append(name)
         return name
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """A connection left open by a backend is found by the test that left it, not by a later one.
+
+    An error's traceback keeps the frames of a failed call alive in a reference cycle, so a response
+    held there is freed (and its socket reported unclosed, an error here) only when the collector next
+    runs, in whatever test that is. Collecting after each test makes that report land on the culprit.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session", autouse=True)
