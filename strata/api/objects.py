@@ -20,12 +20,15 @@ from strata.cluster.transfer import STORED_MD_HEADER
 from strata.config.access import (
     ACCESS_GET,
 )
+from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, NotImplementedYet, ObjectNotFound
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
+from strata.objects.compression import off_loop
+from strata.objects.remote import is_remote
 from strata.objects.service import ObjectPut
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
@@ -83,6 +86,8 @@ def get_object(
     try:
         obj = objects.open(bck, object_name, props)
     except ObjectNotFound:
+        if is_remote(bck):  # not cached yet: a cold GET from the bucket's backend, then a local read
+            return _cold_get(node, request, bck, object_name, query, props)
         holder = None if query.flag("local") else objects.elsewhere(bck, object_name)
         if holder is None:
             raise
@@ -116,6 +121,15 @@ def get_object(
         raise
 
 
+async def _cold_get(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query, props: BucketProps
+) -> Response:
+    """Fetch a remote bucket's object into the cache (off the event loop), then answer as a warm GET."""
+    await off_loop(lambda: node.objects.fetch(bck, object_name, props))
+    answer = get_object(node, request, bck, object_name, query)
+    return await answer if isinstance(answer, Awaitable) else answer
+
+
 async def _from_neighbour(
     neighbour: Awaitable[NodeInfo | None], request: Request, bck: BucketRef, object_name: str
 ) -> Response:
@@ -135,14 +149,29 @@ def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]
     return Response(raw=raw)
 
 
-def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> Response:
-    path, md = node.objects.head(bck, object_name)
+def head_object(
+    node: Node, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
+    try:
+        path, md = node.objects.head(bck, object_name)
+    except ObjectNotFound:
+        if not is_remote(bck):
+            raise
+        return _head_remote(node, bck, object_name)
     headers = metadata_headers(node, bck, object_name, md, path)
     if "withmd" in query:  # a peer wants the exact metadata record (custom values may hold commas)
         record = node.objects.record(path)
         if record:
             headers.append((METADATA_HEADER, base64.b64encode(record).decode()))
     return Response(200, headers, content_length=md.size)
+
+
+async def _head_remote(node: Node, bck: BucketRef, object_name: str) -> Response:
+    """HEAD of a remote bucket's object that is not cached here: what its backend says (not cached)."""
+    found = await off_loop(lambda: node.objects.head_remote(bck, object_name))
+    headers = [("Ais-Present", "false"), ("Ais-Version", found.version), ("Ais-Custom-Md", custom_header(
+        found.cold_get_metadata(bck.provider)))]  # fmt: skip
+    return Response(200, headers, content_length=found.size)
 
 
 # -- PUT --------------------------------------------------------------------------------------------
@@ -304,12 +333,21 @@ def parse_object_uname(uname: str) -> tuple[BucketRef, str]:
 # -- DELETE / PATCH / POST -------------------------------------------------------------------------
 
 
-def delete_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def delete_object(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     upload_id = query.get("uploadId")
     if upload_id:  # mpt-abort
         node.objects.abort_upload(bck, object_name, upload_id)
+    elif is_remote(bck):  # deleted in the backend first: a network call, off the event loop
+        return _delete_remote(node, bck, object_name)
     else:
         node.objects.delete(bck, object_name)
+    return empty_response()
+
+
+async def _delete_remote(node: Node, bck: BucketRef, object_name: str) -> Response:
+    await off_loop(lambda: node.objects.delete(bck, object_name))
     return empty_response()
 
 

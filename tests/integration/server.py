@@ -53,7 +53,9 @@ class StrataServer:
         mountpaths: Sequence[Path] = (),
         config_path: Path | None = None,
         https: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
+        self.env = env or {}  # added to the environment (backend endpoints and credentials)
         self.data_dir = data_dir
         self.log_path = log_path
         self.port = port or free_port()
@@ -87,6 +89,7 @@ class StrataServer:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.env)
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
             log.write(f"\n==== start: {' '.join(self.command())}\n".encode())

@@ -1,0 +1,78 @@
+"""Remote buckets through a real Strata in front of a real S3 emulator (moto): the first wiring of
+issue 11 -- a cloud bucket joins on first reference, a cold GET fills the cache, a warm GET reads it,
+PUT and DELETE write through to the backend first."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from aistore.sdk import Client
+from aistore.sdk.errors import AISError
+
+from tests.integration.server import StrataServer
+
+from .emulators import MotoServer
+
+
+@pytest.fixture
+def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
+    """A Strata whose ``aws`` backend is the emulator, set the ordinary way (AWS_* variables)."""
+    env = {
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_ACCESS_KEY_ID": moto.access_key,
+        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
+        "AWS_REGION": moto.region,
+    }
+    server = StrataServer(tmp_path / "data", tmp_path / "server.log", workers=1, env=env).start()
+    yield server
+    server.stop()
+
+
+def _cached_files(server: StrataServer, name: str) -> list[Path]:
+    return [p for p in server.data_dir.rglob(name) if p.is_file() and "%ob" in p.parts]
+
+
+def test_cold_get_fills_the_cache_and_a_warm_get_reads_it(moto: MotoServer, cache: StrataServer) -> None:
+    s3 = moto.s3()
+    name = f"cold-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    s3.put_object(Bucket=name, Key="dir/k", Body=data, Metadata={"team": "ml"})
+    bucket = Client(cache.endpoint).bucket(name, provider="aws")
+    head = requests.head(f"{cache.endpoint}/v1/objects/{name}/dir/k", params={"provider": "aws"}, timeout=10)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(data)
+    assert not _cached_files(cache, "k")  # a HEAD does not fetch
+    assert bucket.object("dir/k").get_reader(byte_range="bytes=10-19").read_all() == data[10:20]
+    assert len(_cached_files(cache, "k")) == 1  # the cold GET stored the whole object
+    props = bucket.object("dir/k").head()
+    assert props.size == len(data)
+    s3.put_object(Bucket=name, Key="dir/k", Body=b"changed behind the cache")
+    assert bucket.object("dir/k").get_reader().read_all() == data  # warm: the cached copy
+    s3.close()
+
+
+def test_put_and_delete_write_through_to_the_backend(moto: MotoServer, cache: StrataServer) -> None:
+    s3 = moto.s3()
+    name = f"wt-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    bucket = Client(cache.endpoint).bucket(name, provider="aws")
+    bucket.object("w").get_writer().put_content(b"written through")
+    assert s3.get_object(Bucket=name, Key="w")["Body"].read() == b"written through"
+    assert bucket.object("w").get_reader().read_all() == b"written through"
+    bucket.object("w").delete()
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=name, Key="w")
+    assert not _cached_files(cache, "w")
+    s3.close()
+
+
+def test_a_bucket_missing_in_the_backend_is_a_404(cache: StrataServer) -> None:
+    missing = Client(cache.endpoint).bucket(f"nope-{uuid.uuid4().hex[:8]}", provider="aws")
+    with pytest.raises(AISError) as info:
+        missing.object("k").get_reader().read_all()
+    assert info.value.status_code == 404
