@@ -13,6 +13,7 @@ import pytest
 import requests
 from aistore.sdk import Client
 from aistore.sdk.errors import AISError
+from aistore.sdk.list_object_flag import ListObjectFlag
 
 from tests.integration.server import StrataServer
 
@@ -76,3 +77,38 @@ def test_a_bucket_missing_in_the_backend_is_a_404(cache: StrataServer) -> None:
     with pytest.raises(AISError) as info:
         missing.object("k").get_reader().read_all()
     assert info.value.status_code == 404
+
+
+def test_listing_a_remote_bucket_pages_through_the_backend_and_marks_what_is_cached(
+    moto: MotoServer, cache: StrataServer
+) -> None:
+    s3 = moto.s3()
+    name = f"ls-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    for i in range(5):
+        s3.put_object(Bucket=name, Key=f"o-{i}", Body=b"x" * (i + 1))
+    bucket = Client(cache.endpoint).bucket(name, provider="aws")
+    bucket.object("o-3").get_reader().read_all()  # cached now
+    names, sizes, cached = [], [], []
+    token = ""
+    pages = 0
+    while True:
+        page = bucket.list_objects(props="name,size,cached", page_size=2, continuation_token=token)
+        pages += 1
+        for entry in page.entries:
+            names.append(entry.name)
+            sizes.append(entry.size)
+            if entry.is_cached():
+                cached.append(entry.name)
+        token = page.continuation_token
+        if not token:
+            break
+    assert names == [f"o-{i}" for i in range(5)] and sizes == [1, 2, 3, 4, 5]
+    assert pages >= 3  # the backend's continuation tokens carried the listing across pages
+    assert cached == ["o-3"]
+    assert len(bucket.list_all_objects()) == 5  # the default: every name the backend has
+    here = bucket.list_all_objects(flags=[ListObjectFlag.CACHED])  # only what is cached here
+    assert [entry.name for entry in here] == ["o-3"]
+    elsewhere = bucket.list_all_objects(flags=[ListObjectFlag.NOT_CACHED])  # only what is not
+    assert [entry.name for entry in elsewhere] == ["o-0", "o-1", "o-2", "o-4"]
+    s3.close()
