@@ -182,6 +182,52 @@ def delete_objects(
         raise RuntimeError(missing.error(bck))
 
 
+def prefetch_objects(
+    job: Job,
+    objects: ObjectService,
+    bck: BucketRef,
+    props: BucketProps,
+    selection: Selection,
+    *,
+    continue_on_error: bool,
+    latest: bool = False,
+) -> None:
+    """Bring a remote bucket's objects into the cache (cold GETs); cached ones are skipped unless
+    ``latest`` asks for the backend's current version. A prefix selects by the backend's listing."""
+    missing = Missing()
+    if selection.names is None and (selection.template is None or is_prefix(selection.template)):
+        names: Iterator[tuple[str, bool]] = (
+            (name, False) for name in objects.remote_names(bck, props, selection.template or "")
+        )
+    else:
+        names = selection.iter(objects, bck)
+    for name, explicit in names:
+        job.check()
+        if not latest and objects.listed(bck, name) is not None:
+            continue
+        try:
+            size = objects.fetch(bck, name, props).size
+        except ObjectNotFound:
+            if explicit or selection.template:
+                missing.add(name)
+            continue
+        job.add(1, size)
+    if missing.count and not continue_on_error:
+        raise RuntimeError(missing.error(bck))
+
+
+def evict_objects(
+    job: Job, objects: ObjectService, bck: BucketRef, props: BucketProps, selection: Selection
+) -> None:
+    """Drop cached copies of a remote bucket's objects (the backend keeps them)."""
+    names = list(selection.iter(objects, bck))  # do not walk the directories we are emptying
+    for name, _explicit in names:
+        job.check()
+        size = objects.evict(bck, name, props)
+        if size >= 0:
+            job.add(1, size)
+
+
 def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> dict[str, Any]:
     """Object count and sizes (AIStore's BsummResult)."""
     count = total = on_disk = 0

@@ -735,6 +735,30 @@ class ObjectService:
             custom = reader.info.cold_get_metadata(bck.provider)
         return out.commit(custom=custom, etag=reader.info.etag)
 
+    def remote_names(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[str]:
+        """Every name the backend holds under ``prefix``, page by page (a job's walk of a remote bucket;
+        access was checked when the job started)."""
+        backend = remote_backend(bck, props)
+        token = ""
+        while True:
+            page = backend.list_page(bck.name, prefix, token)
+            for entry in page.entries:
+                yield entry.name
+            token = page.next_token
+            if not token:
+                return
+
+    def evict(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> int:
+        """Drop the cached copy of a remote bucket's object (the backend keeps it); its size, -1 when
+        nothing was cached. Not a client DELETE: not counted as one."""
+        self.bucket(bck, ACCESS_DELETE_OBJECT, props)
+        try:
+            size = self.store.head(bck, object_name).size
+            self.store.delete(bck, object_name)
+        except ObjectNotFound:
+            return -1
+        return size
+
     def head_remote(
         self, bck: BucketRef, object_name: str, props: BucketProps | None = None
     ) -> RemoteObject:

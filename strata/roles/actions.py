@@ -75,6 +75,14 @@ def _delete_objects(node: Node, request: Request, bck: BucketRef, query: Query, 
     return bucket_jobs.delete_objects(node, bck, query, msg)
 
 
+def _prefetch_objects(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
+    return bucket_jobs.prefetch_objects(node, bck, query, msg)
+
+
+def _evict_objects(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
+    return bucket_jobs.evict_objects(node, bck, query, msg)
+
+
 def _archive(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
     return bucket_jobs.archive(node, bck, query, msg)
 
@@ -150,8 +158,8 @@ ACTIONS: tuple[BucketAction, ...] = (
     BucketAction("delete-listrange", "DELETE", _delete_objects, _each_target),
     BucketAction("archive", "PUT", _archive, _cluster_archive, extra_names=("arch-multiobj",)),
     # remote-bucket jobs: answered for ais buckets with a clear 400 (they have no backend)
-    BucketAction("prefetch-listrange", "POST", _remote_only, _cluster_remote_only),
-    BucketAction("evict-listrange", "DELETE", _remote_only, _cluster_remote_only),
+    BucketAction("prefetch-listrange", "POST", _prefetch_objects, _each_target),
+    BucketAction("evict-listrange", "DELETE", _evict_objects, _each_target),
     BucketAction("evict-remote-bck", "DELETE", _remote_only, _cluster_remote_only),
 )
 

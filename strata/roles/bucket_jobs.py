@@ -24,6 +24,7 @@ from strata.jobs.bucket_ops import CopyTarget, Selection
 from strata.jobs.rebalance import move_misplaced
 from strata.jobs.registry import Job, JobRecord, new_job_id
 from strata.jobs.sources import ClusterObjects
+from strata.objects.remote import is_remote
 from strata.roles import proxy
 from strata.roles.node import Node
 from strata.server.http import Request, Response
@@ -258,6 +259,36 @@ def archive(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Respons
     if node.role.in_cluster:
         source = ClusterObjects(node.objects, node.cluster_map, node.node_id)
     node.runner.start(job, lambda j: archive_job.archive_objects(j, node.objects, request, source))
+    return text_response(job.id)
+
+
+def prefetch_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Response:
+    """``prefetch-listrange``: cold GETs of a remote bucket's objects as a job (list or template)."""
+    if not is_remote(bck):
+        return remote_only(node, bck, msg.action)
+    props = node.bucket_props(bck, ACCESS_GET)
+    value = _value(msg)
+    selection = Selection.from_value(value)
+    job = node.runner.create("prefetch-listrange", bck=bck, job_id=query.get("xid"))
+    coer = _flag(value, "coer") or node.role.in_cluster
+    latest = _flag(value, "latest-ver")
+    node.runner.start(
+        job,
+        lambda j: bucket_ops.prefetch_objects(
+            j, node.objects, bck, props, selection, continue_on_error=coer, latest=latest
+        ),
+    )
+    return text_response(job.id)
+
+
+def evict_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Response:
+    """``evict-listrange``: drop cached copies of a remote bucket's objects as a job."""
+    if not is_remote(bck):
+        return remote_only(node, bck, msg.action)
+    props = node.bucket_props(bck, ACCESS_DELETE_OBJECT)
+    selection = Selection.from_value(_value(msg))
+    job = node.runner.create("evict-listrange", bck=bck, job_id=query.get("xid"))
+    node.runner.start(job, lambda j: bucket_ops.evict_objects(j, node.objects, bck, props, selection))
     return text_response(job.id)
 
 

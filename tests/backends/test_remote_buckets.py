@@ -112,3 +112,26 @@ def test_listing_a_remote_bucket_pages_through_the_backend_and_marks_what_is_cac
     elsewhere = bucket.list_all_objects(flags=[ListObjectFlag.NOT_CACHED])  # only what is not
     assert [entry.name for entry in elsewhere] == ["o-0", "o-1", "o-2", "o-4"]
     s3.close()
+
+
+def test_prefetch_by_template_and_evict_by_list(moto: MotoServer, cache: StrataServer) -> None:
+    s3 = moto.s3()
+    name = f"pf-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    for i in range(6):
+        s3.put_object(Bucket=name, Key=f"shard-{i:02d}", Body=bytes([i]) * 1000)
+    client = Client(cache.endpoint)
+    bucket = client.bucket(name, provider="aws")
+    job_id = bucket.objects(obj_template="shard-{00..03}").prefetch()
+    client.job(job_id).wait(timeout=60)
+    cached = [e.name for e in bucket.list_all_objects(flags=[ListObjectFlag.CACHED])]
+    assert cached == ["shard-00", "shard-01", "shard-02", "shard-03"]
+    job_id = bucket.objects(obj_names=["shard-01", "shard-02"]).evict()
+    client.job(job_id).wait(timeout=60)
+    cached = [e.name for e in bucket.list_all_objects(flags=[ListObjectFlag.CACHED])]
+    assert cached == ["shard-00", "shard-03"]
+    assert s3.get_object(Bucket=name, Key="shard-02")["Body"].read() == bytes([2]) * 1000  # kept remotely
+    job_id = bucket.objects(obj_template="shard-").prefetch()  # a prefix: the backend's listing
+    client.job(job_id).wait(timeout=60)
+    assert len(bucket.list_all_objects(flags=[ListObjectFlag.CACHED])) == 6
+    s3.close()
