@@ -63,7 +63,7 @@ _TABLE = (
     JobKind("put-copies", "bucket", idles=True, built=False),
     JobKind("blob-download", "bucket", startable=True, built=False),
     JobKind("promote", "bucket", aliases=("promote-files",), built=False),
-    JobKind("evict-remote-bck", "bucket", aliases=("evict-remote-bucket",), built=False),
+    JobKind("evict-remote-bck", "bucket", aliases=("evict-remote-bucket",)),
     JobKind("summary-shard", "bucket", aliases=("shard-summary",), built=False),
     JobKind("index-shard", "bucket", aliases=("shard-index",), built=False),
     JobKind("create-inventory", "bucket", built=False),

@@ -55,6 +55,10 @@ def _destroy(node: Node, request: Request, bck: BucketRef, query: Query, msg: Ac
     return buckets.destroy_bucket(node, bck)
 
 
+def _evict_remote(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
+    return buckets.evict_remote_bucket(node, bck, query.flag("keep_bck_md"))
+
+
 def _getbatch(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
     return batch.get_batch(node, request, bck.name, query, msg.value if msg.value is not None else {})
 
@@ -85,10 +89,6 @@ def _evict_objects(node: Node, request: Request, bck: BucketRef, query: Query, m
 
 def _archive(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
     return bucket_jobs.archive(node, bck, query, msg)
-
-
-def _remote_only(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
-    return bucket_jobs.remote_only(node, bck, msg.action)
 
 
 # -- the handlers: cluster (a proxy) ------------------------------------------------------------------
@@ -138,13 +138,6 @@ def _cluster_archive(node: Node, request: Request, bck: BucketRef, query: Query,
     return proxy.forward_job(node, request, only=owner)
 
 
-def _cluster_remote_only(
-    node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg
-) -> Answer:
-    node.bucket_props(bck)
-    return bucket_jobs.remote_only(node, bck, msg.action)
-
-
 ACTIONS: tuple[BucketAction, ...] = (
     # bucket metadata: the same on every role (a target's data follows the BMD it watches)
     BucketAction("create-bck", "POST", _create, _create),
@@ -160,7 +153,7 @@ ACTIONS: tuple[BucketAction, ...] = (
     # remote-bucket jobs: answered for ais buckets with a clear 400 (they have no backend)
     BucketAction("prefetch-listrange", "POST", _prefetch_objects, _each_target),
     BucketAction("evict-listrange", "DELETE", _evict_objects, _each_target),
-    BucketAction("evict-remote-bck", "DELETE", _remote_only, _cluster_remote_only),
+    BucketAction("evict-remote-bck", "DELETE", _evict_remote, _evict_remote),
 )
 
 

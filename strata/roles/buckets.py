@@ -55,6 +55,25 @@ def destroy_bucket(node: Node, bck: BucketRef) -> Response:
     not): 403 otherwise, and nothing changes.
     """
     node.bucket_props(bck, ACCESS_DESTROY_BUCKET)
+    if bck.provider != "ais":  # its objects live in the backend: only the cache goes, by evict
+        raise InvalidRequest(f"{bck.uri} is a remote bucket: destroy-bck is refused (use evict-remote-bck)")
     node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
     node.role.bucket_destroyed(node, bck)
+    return empty_response()
+
+
+def evict_remote_bucket(node: Node, bck: BucketRef, keep_md: bool) -> Response:
+    """``evict-remote-bck``: drop everything cached of a remote bucket (the backend keeps its objects).
+
+    Without ``keep_bck_md`` the bucket also leaves the BMD (a later reference adds it again with fresh
+    props); with it, the entry and its props stay.
+    """
+    node.bucket_props(bck)
+    if bck.provider == "ais":
+        raise InvalidRequest(f'"evict-remote-bck" applies to remote buckets; {bck.uri} is an ais bucket')
+    if not keep_md:
+        node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))
+    node.role.bucket_destroyed(node, bck)  # the local copies (and their ledger row) go
+    if keep_md:
+        node.role.bucket_created(node, bck)  # room for what is cached next
     return empty_response()

@@ -135,3 +135,29 @@ def test_prefetch_by_template_and_evict_by_list(moto: MotoServer, cache: StrataS
     client.job(job_id).wait(timeout=60)
     assert len(bucket.list_all_objects(flags=[ListObjectFlag.CACHED])) == 6
     s3.close()
+
+
+def test_evict_remote_bucket_drops_the_cache_and_destroy_is_refused(
+    moto: MotoServer, cache: StrataServer
+) -> None:
+    s3 = moto.s3()
+    name = f"ev-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="k", Body=b"kept remotely")
+    client = Client(cache.endpoint)
+    bucket = client.bucket(name, provider="aws")
+    assert bucket.object("k").get_reader().read_all() == b"kept remotely"
+    refused = requests.delete(  # the SDK refuses it itself; the server must too
+        f"{cache.endpoint}/v1/buckets/{name}",
+        params={"provider": "aws"},
+        json={"action": "destroy-bck"},
+        timeout=10,
+    )
+    assert refused.status_code == 400 and "evict-remote-bck" in refused.text
+    bucket.evict(keep_md=True)
+    assert bucket.list_all_objects(flags=[ListObjectFlag.CACHED]) == []
+    assert bucket.object("k").get_reader().read_all() == b"kept remotely"  # cold again
+    bucket.evict(keep_md=False)
+    assert not _cached_files(cache, "k")
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"kept remotely"
+    s3.close()
