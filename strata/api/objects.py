@@ -68,11 +68,13 @@ def metadata_headers(
 
 
 def get_object(
-    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query, *, validated: bool = False
 ) -> Response | Awaitable[Response]:
     objects = node.objects
     # 1. the bucket must exist and allow GET
     props = objects.bucket(bck, ACCESS_GET)
+    if not validated and is_remote(bck) and (props.versioning.validate_warm_get or query.flag("latest-ver")):
+        return _latest_get(node, request, bck, object_name, query, props)  # the backend is asked first
     if query.get("archpath") or query.get("archregx"):
         return get_archived(node, request, bck, object_name, query)
     range_header = request.headers.get("range", "")
@@ -121,12 +123,21 @@ def get_object(
         raise
 
 
+async def _latest_get(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query, props: BucketProps
+) -> Response:
+    """A warm GET that first checks the cached copy against the backend (off the event loop)."""
+    await off_loop(lambda: node.objects.refresh(bck, object_name, props))
+    answer = get_object(node, request, bck, object_name, query, validated=True)
+    return await answer if isinstance(answer, Awaitable) else answer
+
+
 async def _cold_get(
     node: Node, request: Request, bck: BucketRef, object_name: str, query: Query, props: BucketProps
 ) -> Response:
     """Fetch a remote bucket's object into the cache (off the event loop), then answer as a warm GET."""
     await off_loop(lambda: node.objects.fetch(bck, object_name, props))
-    answer = get_object(node, request, bck, object_name, query)
+    answer = get_object(node, request, bck, object_name, query, validated=True)
     return await answer if isinstance(answer, Awaitable) else answer
 
 

@@ -25,9 +25,10 @@ from typing import BinaryIO
 
 import msgspec
 
-from strata.backends import Backend, BackendSettings, backend_for
+from strata.backends import Backend, BackendSettings, RemoteObject, backend_for
 from strata.config.bucket_props import BucketProps
 from strata.core.names import BucketRef
+from strata.storage.metadata import ObjectMetadata
 
 CLOUD_PROVIDERS = frozenset({"aws", "gcp", "azure"})
 
@@ -41,6 +42,19 @@ def backend(bck: BucketRef, props: BucketProps | None = None) -> Backend:
     """The backend client for a remote bucket, configured by its ``extra`` props."""
     extra = msgspec.to_builtins(props.extra) if props is not None else {}
     return backend_for(bck.provider, BackendSettings.from_extra(extra))
+
+
+def same_remote_version(cached: ObjectMetadata, remote: RemoteObject) -> bool:
+    """Whether the cached copy is the backend's current object: same size, and the same version or
+    ETag where the backend gives them (what AIStore's warm-GET validation compares)."""
+    custom = cached.custom
+    if cached.size != remote.size:
+        return False
+    if remote.version and custom.get("version"):
+        return remote.version == custom["version"]
+    if remote.etag and custom.get("ETag"):
+        return remote.etag == custom["ETag"]
+    return bool(remote.md5) and remote.md5 == custom.get("md5", "")
 
 
 def uploadable(custom: dict[str, str]) -> dict[str, str]:

@@ -69,7 +69,7 @@ from strata.objects.compression import (
     same_stored_form,
 )
 from strata.objects.hotcache import HotCache
-from strata.objects.remote import WorkFileBody, is_remote, uploadable
+from strata.objects.remote import WorkFileBody, is_remote, same_remote_version, uploadable
 from strata.objects.remote import backend as remote_backend
 from strata.server.http import Response
 from strata.storage import append as appends
@@ -734,6 +734,24 @@ class ObjectService:
                 raise
             custom = reader.info.cold_get_metadata(bck.provider)
         return out.commit(custom=custom, etag=reader.info.etag)
+
+    def refresh(self, bck: BucketRef, object_name: str, props: BucketProps) -> None:
+        """Warm GET with ``latest-ver`` / ``versioning.validate_warm_get``: HEAD the backend and fetch the
+        object again when its version or ETag changed; when it is gone there, so is it here with
+        ``versioning.synchronize`` (``ObjectNotFound`` either way). A network call: off the event loop."""
+        try:
+            cached = self.store.head(bck, object_name)
+        except ObjectNotFound:
+            return  # a cold GET follows anyway
+        try:
+            remote = remote_backend(bck, props).head(bck.name, object_name)
+        except ObjectNotFound:
+            if props.versioning.synchronize:
+                with contextlib.suppress(ObjectNotFound):
+                    self.store.delete(bck, object_name)
+            raise
+        if not same_remote_version(cached, remote):
+            self.fetch(bck, object_name, props)
 
     def remote_names(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[str]:
         """Every name the backend holds under ``prefix``, page by page (a job's walk of a remote bucket;

@@ -161,3 +161,28 @@ def test_evict_remote_bucket_drops_the_cache_and_destroy_is_refused(
     assert not _cached_files(cache, "k")
     assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"kept remotely"
     s3.close()
+
+
+def test_latest_version_and_synchronize_check_the_backend_on_a_warm_get(
+    moto: MotoServer, cache: StrataServer
+) -> None:
+    s3 = moto.s3()
+    name = f"lv-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="k", Body=b"first")
+    url = f"{cache.endpoint}/v1/objects/{name}/k"
+    assert requests.get(url, params={"provider": "aws"}, timeout=10).content == b"first"
+    s3.put_object(Bucket=name, Key="k", Body=b"second, longer")
+    assert requests.get(url, params={"provider": "aws"}, timeout=10).content == b"first"  # warm
+    latest = requests.get(url, params={"provider": "aws", "latest-ver": "true"}, timeout=10)
+    assert latest.content == b"second, longer"  # the backend changed: fetched again
+    assert requests.get(url, params={"provider": "aws"}, timeout=10).content == b"second, longer"
+    bucket = Client(cache.endpoint).bucket(name, provider="aws")
+    bucket.make_request(
+        "PATCH", "set-bprops", value={"versioning": {"validate_warm_get": True, "synchronize": True}}
+    )
+    s3.delete_object(Bucket=name, Key="k")
+    gone = requests.get(url, params={"provider": "aws"}, timeout=10)
+    assert gone.status_code == 404
+    assert not _cached_files(cache, "k")  # synchronize: the cached copy went with the remote one
+    s3.close()
