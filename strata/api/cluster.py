@@ -15,6 +15,7 @@ from strata.config.cluster import cluster_config_to_json, local_config_json, upd
 from strata.core.errors import InvalidRequest, NotFound, NotImplementedYet
 from strata.core.query import Query
 from strata.core.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
+from strata.objects.remote import CLOUD_PROVIDERS
 from strata.roles import jobs, proxy, savings
 from strata.roles.node import Node
 from strata.server.http import Request, Response
@@ -196,6 +197,8 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
         return Response(200, [], _public_host(node, request)[0].encode())
     if what == "remote":
         return json_response({"a": [], "ver": 0})
+    if what == "backends":  # every cloud backend is built in (strata.backends); ais remotes are "remote"
+        return json_response(sorted(CLOUD_PROVIDERS))
     if what in jobs.JOB_QUERIES:
         return node.role.job_query(node, request, what)
     if what == "savings":

@@ -72,6 +72,11 @@ def test_put_and_delete_write_through_to_the_backend(moto: MotoServer, cache: St
     s3.close()
 
 
+def test_the_node_names_its_backends(cache: StrataServer) -> None:
+    answer = requests.get(f"{cache.endpoint}/v1/cluster", params={"what": "backends"}, timeout=10)
+    assert answer.status_code == 200 and answer.json() == ["aws", "azure", "gcp"]
+
+
 def test_a_bucket_missing_in_the_backend_is_a_404(cache: StrataServer) -> None:
     missing = Client(cache.endpoint).bucket(f"nope-{uuid.uuid4().hex[:8]}", provider="aws")
     with pytest.raises(AISError) as info:
