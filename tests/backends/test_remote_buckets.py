@@ -35,7 +35,9 @@ def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
 
 
 def _cached_files(server: StrataServer, name: str) -> list[Path]:
-    return [p for p in server.data_dir.rglob(name) if p.is_file() and "%ob" in p.parts]
+    """The cached copies of ``name`` (a destroyed bucket's files wait in ``.trash``: gone already)."""
+    found = server.data_dir.rglob(name)
+    return [p for p in found if p.is_file() and "%ob" in p.parts and ".trash" not in p.parts]
 
 
 def test_cold_get_fills_the_cache_and_a_warm_get_reads_it(moto: MotoServer, cache: StrataServer) -> None:
