@@ -13,7 +13,7 @@ from strata.config.bucket_props import (
     update_bucket_props,
 )
 from strata.core.errors import InvalidRequest
-from strata.core.names import BucketRef
+from strata.core.names import BucketRef, normalize_provider
 from strata.core.query import Query
 from strata.core.wire import (
     ActionMsg,
@@ -21,6 +21,9 @@ from strata.core.wire import (
     Namespace,
     decode_action,
 )
+from strata.objects.compression import off_loop
+from strata.objects.remote import CLOUD_PROVIDERS
+from strata.objects.remote import backend as remote_backend
 from strata.roles import actions
 from strata.roles.node import Node
 from strata.server.http import Request, Response
@@ -32,7 +35,10 @@ _REMOTE_ONLY = {
 }
 
 
-def list_buckets(node: Node, request: Request, query: Query) -> Response:
+PRESENT_ONLY = ("2", "3", "4")  # presence values that mean "in the BMD" (wave-2 contract §2.4)
+
+
+def list_buckets(node: Node, request: Request, query: Query) -> Response | Awaitable[Response]:
     provider = query.get("provider")
     bmd = node.meta.bmd()
     out = []
@@ -40,7 +46,17 @@ def list_buckets(node: Node, request: Request, query: Query) -> Response:
         if provider and BucketRef.parse(bck.name, provider).provider != bck.provider:
             continue
         out.append(BucketName(bck.name, bck.provider, Namespace(bck.ns_uuid, bck.ns_name)))
+    cloud = normalize_provider(provider) if provider else ""
+    if cloud in CLOUD_PROVIDERS and query.get("presence") not in PRESENT_ONLY:
+        return _with_remote_buckets(cloud, out)  # every bucket the backend has, in the BMD or not
     return json_response(out)
+
+
+async def _with_remote_buckets(provider: str, present: list[BucketName]) -> Response:
+    names = await off_loop(lambda: remote_backend(BucketRef.parse("x", provider)).list_buckets())
+    known = {bucket.name for bucket in present}
+    present += [BucketName(name, provider, Namespace("", "")) for name in names if name not in known]
+    return json_response(sorted(present, key=lambda bucket: bucket.name))
 
 
 def head_bucket(

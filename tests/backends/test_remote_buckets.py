@@ -193,3 +193,21 @@ def test_latest_version_and_synchronize_check_the_backend_on_a_warm_get(
     assert gone.status_code == 404
     assert not _cached_files(cache, "k")  # synchronize: the cached copy went with the remote one
     s3.close()
+
+
+def test_listing_buckets_of_a_cloud_provider_asks_the_backend_unless_only_present_ones_are_wanted(
+    moto: MotoServer, cache: StrataServer
+) -> None:
+    s3 = moto.s3()
+    seen, unseen = f"seen-{uuid.uuid4().hex[:8]}", f"unseen-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=seen)
+    s3.create_bucket(Bucket=unseen)
+    client = Client(cache.endpoint)
+    client.bucket(seen, provider="aws").list_all_objects()  # referenced once: in the BMD now
+    everything = {bucket.name for bucket in client.cluster().list_buckets(provider="aws")}
+    assert {seen, unseen} <= everything
+    present = requests.get(
+        f"{cache.endpoint}/v1/buckets", params={"provider": "aws", "presence": "2"}, timeout=10
+    ).json()
+    assert [bucket["name"] for bucket in present] == [seen]
+    s3.close()
