@@ -135,10 +135,19 @@ async def _latest_get(
 async def _cold_get(
     node: Node, request: Request, bck: BucketRef, object_name: str, query: Query, props: BucketProps
 ) -> Response:
-    """Fetch a remote bucket's object into the cache (off the event loop), then answer as a warm GET."""
-    await off_loop(lambda: node.objects.fetch(bck, object_name, props))
-    answer = get_object(node, request, bck, object_name, query, validated=True)
-    return await answer if isinstance(answer, Awaitable) else answer
+    """A remote bucket's object that is not cached yet. A whole-object GET streams the backend's bytes
+    to the client while storing them; a range GET fetches the object first, then reads the range."""
+    if request.headers.get("range"):
+        await off_loop(lambda: node.objects.fetch(bck, object_name, props))
+        answer = get_object(node, request, bck, object_name, query, validated=True)
+        return await answer if isinstance(answer, Awaitable) else answer
+    cold = await off_loop(lambda: node.objects.cold_read(bck, object_name, props))
+    node.objects.sent(cold.info.size)
+    headers = [
+        ("Ais-Version", cold.info.version),
+        ("Content-Type", cold.info.content_type or "application/octet-stream"),
+    ]
+    return Response(200, headers, stream=cold.stream(), content_length=cold.info.size)
 
 
 async def _from_neighbour(

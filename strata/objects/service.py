@@ -36,7 +36,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from strata.archive import ArchiveReader
-from strata.backends import Backend, RemoteObject
+from strata.backends import Backend, RemoteObject, RemoteReader
 from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_APPEND,
@@ -347,6 +347,45 @@ class ObjectPut:
             raise
 
 
+class ColdRead:
+    """A cold GET in progress: the backend's bytes go to the client and into the cache at once.
+
+    Nothing is visible until the last byte is stored (``commit`` publishes the local write with the
+    remote facts); a client that goes away, or a backend that breaks off, leaves nothing behind.
+    """
+
+    __slots__ = ("out", "provider", "reader")
+
+    def __init__(self, reader: RemoteReader, out: ObjectPut, provider: str) -> None:
+        self.reader = reader
+        self.out = out
+        self.provider = provider
+
+    @property
+    def info(self) -> RemoteObject:
+        return self.reader.info
+
+    def commit(self) -> ObjectMetadata:
+        return self.out.commit(custom=self.info.cold_get_metadata(self.provider), etag=self.info.etag)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body of the response: each chunk read from the backend off the event loop, written to
+        the local work file, then sent; the commit after the last one."""
+        loop = asyncio.get_running_loop()
+        chunks = iter(self.reader)
+        stored = False
+        try:
+            while (chunk := await loop.run_in_executor(None, next, chunks, None)) is not None:
+                self.out.write(chunk)
+                yield chunk
+            await loop.run_in_executor(None, self.commit)
+            stored = True
+        finally:
+            if not stored:
+                self.out.abort()
+            self.reader.close()
+
+
 class ObjectService:
     """The one object path of a node (see the module docstring)."""
 
@@ -651,6 +690,7 @@ class ObjectService:
         extra_hasher: Hasher | None = None,
         size_hint: int | None = None,
         compress: bool = True,
+        through: bool = True,
     ) -> ObjectPut:
         """Begin a write (PUT access); the caller streams bytes into it and commits.
 
@@ -659,11 +699,11 @@ class ObjectService:
         """
         props = self.bucket(bck, ACCESS_PUT, props)
         fsync = fsync_wanted(props)
-        if is_remote(bck):  # write-through; kept as it comes (the work file is what is uploaded)
+        if is_remote(bck):  # kept as it comes: the work file is what a write-through uploads
             plain = self.store.writer(
                 bck, object_name, props.checksum.type, fsync=fsync, extra_hasher=extra_hasher
             )
-            remote = (remote_backend(bck, props), bck, object_name)
+            remote = (remote_backend(bck, props), bck, object_name) if through else None
             return ObjectPut(plain, props, self.metrics, remote=remote)
         if compress and compresses(props, size_hint):
             writer = self.store.writer(bck, object_name, "none", fsync=fsync)
@@ -722,18 +762,28 @@ class ObjectService:
     def fetch(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> ObjectMetadata:
         """Cold GET: bring a remote bucket's object here (GET access), streamed into a local write and
         published with the remote facts. A network call: run it off the event loop."""
-        props = self.bucket(bck, ACCESS_GET, props)
-        with remote_backend(bck, props).get(bck.name, object_name) as reader:
-            out = self.put(bck, object_name, props, compress=False, size_hint=reader.length)
-            out._remote = None  # what the backend sent is not uploaded back
+        cold = self.cold_read(bck, object_name, props)
+        with cold.reader:
             try:
-                for chunk in reader:
-                    out.write(chunk)
+                for chunk in cold.reader:
+                    cold.out.write(chunk)
             except BaseException:
-                out.abort()
+                cold.out.abort()
                 raise
-            custom = reader.info.cold_get_metadata(bck.provider)
-        return out.commit(custom=custom, etag=reader.info.etag)
+        return cold.commit()
+
+    def cold_read(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> ColdRead:
+        """Start a cold GET (GET access): the backend's reader and the local write it fills, for a
+        response that streams the bytes to the client while storing them. Opening the backend's GET is
+        a network call: run this off the event loop."""
+        props = self.bucket(bck, ACCESS_GET, props)
+        reader = remote_backend(bck, props).get(bck.name, object_name)
+        try:
+            out = self.put(bck, object_name, props, compress=False, size_hint=reader.length, through=False)
+        except BaseException:
+            reader.close()
+            raise
+        return ColdRead(reader, out, bck.provider)
 
     def refresh(self, bck: BucketRef, object_name: str, props: BucketProps) -> None:
         """Warm GET with ``latest-ver`` / ``versioning.validate_warm_get``: HEAD the backend and fetch the

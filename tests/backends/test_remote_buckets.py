@@ -5,6 +5,7 @@ PUT and DELETE write through to the backend first."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,12 @@ def test_cold_get_fills_the_cache_and_a_warm_get_reads_it(moto: MotoServer, cach
     assert len(_cached_files(cache, "k")) == 1  # the cold GET stored the whole object
     props = bucket.object("dir/k").head()
     assert props.size == len(data)
+    s3.put_object(Bucket=name, Key="big", Body=data * 6)  # ~19 MiB: streamed to us while stored
+    assert bucket.object("big").get_reader().read_all() == data * 6
+    deadline = time.monotonic() + 10  # the commit follows the last byte sent
+    while not _cached_files(cache, "big") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.stat().st_size for p in _cached_files(cache, "big")] == [len(data) * 6]
     s3.put_object(Bucket=name, Key="dir/k", Body=b"changed behind the cache")
     assert bucket.object("dir/k").get_reader().read_all() == data  # warm: the cached copy
     s3.close()
