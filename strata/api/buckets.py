@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from typing import Any
 
 from strata.config.access import (
     ACCESS_HEAD_BUCKET,
     ACCESS_PATCH,
 )
 from strata.config.bucket_props import (
+    BucketProps,
     reset_bucket_props,
     update_bucket_props,
 )
@@ -22,7 +24,7 @@ from strata.core.wire import (
     decode_action,
 )
 from strata.objects.compression import off_loop
-from strata.objects.remote import CLOUD_PROVIDERS
+from strata.objects.remote import CLOUD_PROVIDERS, remote_of
 from strata.objects.remote import backend as remote_backend
 from strata.roles import actions
 from strata.roles.node import Node
@@ -68,14 +70,18 @@ def head_bucket(
     return Response(200, [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))], content_length=0)
 
 
-def patch_bucket(node: Node, request: Request, bck: BucketRef) -> Response:
+def patch_bucket(node: Node, request: Request, bck: BucketRef) -> Response | Awaitable[Response]:
     msg = decode_action(request.body)
-    node.bucket_props(bck, ACCESS_PATCH)
+    current = node.bucket_props(bck, ACCESS_PATCH)
     config = node.meta.config()
     if msg.action == "set-bprops":
         if not isinstance(msg.value, dict):
             raise InvalidRequest("set-bprops value must be a JSON object of (partial) bucket props")
         value = msg.value
+        wanted = update_bucket_props(current, value)  # a 400 for bad props, before any backend call
+        linked = wanted.backend_bck
+        if linked.name and linked != current.backend_bck:  # a new backend bucket must answer now
+            return _linked(node, bck, wanted, value)
         node.meta.update_bmd(
             lambda bmd: bmd.with_bucket(bck, update_bucket_props(bmd.require(bck), value), replace=True)
         )
@@ -85,6 +91,19 @@ def patch_bucket(node: Node, request: Request, bck: BucketRef) -> Response:
         )
     else:
         raise InvalidRequest(f'invalid action "{msg.action}" for PATCH on a bucket')
+    return empty_response()
+
+
+async def _linked(node: Node, bck: BucketRef, wanted: BucketProps, value: dict[str, Any]) -> Response:
+    """set-bprops naming a ``backend_bck``: the cloud bucket is HEADed first (off the event loop), so an
+    unreachable or missing one is an error now rather than 404s later."""
+    remote = remote_of(bck, wanted)
+    if remote is None:
+        raise InvalidRequest(f"backend_bck of {bck.uri} must name a cloud bucket (aws, gcp, azure)")
+    await off_loop(lambda: remote.backend.head_bucket(remote.name))
+    node.meta.update_bmd(
+        lambda bmd: bmd.with_bucket(bck, update_bucket_props(bmd.require(bck), value), replace=True)
+    )
     return empty_response()
 
 

@@ -28,7 +28,7 @@ from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
 from strata.objects.compression import off_loop
-from strata.objects.remote import is_remote
+from strata.objects.remote import remote_of
 from strata.objects.service import ObjectPut
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
@@ -73,7 +73,8 @@ def get_object(
     objects = node.objects
     # 1. the bucket must exist and allow GET
     props = objects.bucket(bck, ACCESS_GET)
-    if not validated and is_remote(bck) and (props.versioning.validate_warm_get or query.flag("latest-ver")):
+    remote = remote_of(bck, props)
+    if not validated and remote and (props.versioning.validate_warm_get or query.flag("latest-ver")):
         return _latest_get(node, request, bck, object_name, query, props)  # the backend is asked first
     if query.get("archpath") or query.get("archregx"):
         return get_archived(node, request, bck, object_name, query)
@@ -88,7 +89,7 @@ def get_object(
     try:
         obj = objects.open(bck, object_name, props)
     except ObjectNotFound:
-        if is_remote(bck):  # not cached yet: a cold GET from the bucket's backend, then a local read
+        if remote is not None:  # not cached yet: a cold GET from the bucket's backend
             return _cold_get(node, request, bck, object_name, query, props)
         holder = None if query.flag("local") else objects.elsewhere(bck, object_name)
         if holder is None:
@@ -175,9 +176,10 @@ def head_object(
     try:
         path, md = node.objects.head(bck, object_name)
     except ObjectNotFound:
-        if not is_remote(bck):
+        remote = remote_of(bck, node.bucket_props(bck))
+        if remote is None:
             raise
-        return _head_remote(node, bck, object_name)
+        return _head_remote(node, bck, object_name, remote.provider)
     headers = metadata_headers(node, bck, object_name, md, path)
     if "withmd" in query:  # a peer wants the exact metadata record (custom values may hold commas)
         record = node.objects.record(path)
@@ -186,11 +188,11 @@ def head_object(
     return Response(200, headers, content_length=md.size)
 
 
-async def _head_remote(node: Node, bck: BucketRef, object_name: str) -> Response:
+async def _head_remote(node: Node, bck: BucketRef, object_name: str, provider: str) -> Response:
     """HEAD of a remote bucket's object that is not cached here: what its backend says (not cached)."""
     found = await off_loop(lambda: node.objects.head_remote(bck, object_name))
-    headers = [("Ais-Present", "false"), ("Ais-Version", found.version), ("Ais-Custom-Md", custom_header(
-        found.cold_get_metadata(bck.provider)))]  # fmt: skip
+    facts = custom_header(found.cold_get_metadata(provider))
+    headers = [("Ais-Present", "false"), ("Ais-Version", found.version), ("Ais-Custom-Md", facts)]
     return Response(200, headers, content_length=found.size)
 
 
@@ -359,7 +361,7 @@ def delete_object(
     upload_id = query.get("uploadId")
     if upload_id:  # mpt-abort
         node.objects.abort_upload(bck, object_name, upload_id)
-    elif is_remote(bck):  # deleted in the backend first: a network call, off the event loop
+    elif remote_of(bck, node.bucket_props(bck)) is not None:  # the backend first: off the event loop
         return _delete_remote(node, bck, object_name)
     else:
         node.objects.delete(bck, object_name)

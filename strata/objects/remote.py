@@ -1,7 +1,8 @@
 """Remote buckets in the object path: Strata as a cache in front of an S3, GCS or Azure bucket.
 
-A bucket whose provider is a cloud (``s3://b``, ``gs://b``, ``az://b``) keeps a local copy of what was
-read or written through Strata; the backend (``strata.backends``) holds the truth:
+A bucket whose provider is a cloud (``s3://b``, ``gs://b``, ``az://b``), or an ``ais://`` bucket whose
+``backend_bck`` names one, keeps a local copy of what was read or written through Strata; the backend
+(``strata.backends``) holds the truth (``remote_of``):
 
 - **cold GET**: an object not here yet is fetched from the backend into a local write (streamed, in
   bounded memory) and published with the remote facts as custom metadata (``source``, ``version``,
@@ -21,7 +22,7 @@ file's bytes).
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import msgspec
 
@@ -39,9 +40,32 @@ def is_remote(bck: BucketRef) -> bool:
 
 
 def backend(bck: BucketRef, props: BucketProps | None = None) -> Backend:
-    """The backend client for a remote bucket, configured by its ``extra`` props."""
+    """The backend client for a cloud bucket, configured by its ``extra`` props."""
+    return _backend(bck.provider, props)
+
+
+def _backend(provider: str, props: BucketProps | None) -> Backend:
     extra = msgspec.to_builtins(props.extra) if props is not None else {}
-    return backend_for(bck.provider, BackendSettings.from_extra(extra))
+    return backend_for(provider, BackendSettings.from_extra(extra))
+
+
+class Remote(NamedTuple):
+    """Where a caching bucket's objects really live: a backend, and the bucket's name there."""
+
+    backend: Backend
+    provider: str
+    name: str
+
+
+def remote_of(bck: BucketRef, props: BucketProps) -> Remote | None:
+    """The backend behind a bucket: its own when it is a cloud bucket (``s3://b``), the one its
+    ``backend_bck`` names when it is an ``ais://`` bucket fronting a cloud bucket; None otherwise."""
+    if bck.provider in CLOUD_PROVIDERS:
+        return Remote(_backend(bck.provider, props), bck.provider, bck.name)
+    linked = props.backend_bck
+    if linked.name and linked.provider in CLOUD_PROVIDERS:
+        return Remote(_backend(linked.provider, props), linked.provider, linked.name)
+    return None
 
 
 def same_remote_version(cached: ObjectMetadata, remote: RemoteObject) -> bool:

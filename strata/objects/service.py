@@ -36,7 +36,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from strata.archive import ArchiveReader
-from strata.backends import Backend, RemoteObject, RemoteReader
+from strata.backends import RemoteObject, RemoteReader
 from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_APPEND,
@@ -69,8 +69,7 @@ from strata.objects.compression import (
     same_stored_form,
 )
 from strata.objects.hotcache import HotCache
-from strata.objects.remote import WorkFileBody, is_remote, same_remote_version, uploadable
-from strata.objects.remote import backend as remote_backend
+from strata.objects.remote import Remote, WorkFileBody, remote_of, same_remote_version, uploadable
 from strata.server.http import Response
 from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
@@ -141,7 +140,7 @@ class ObjectPut:
         metrics: Metrics,
         encoding: EncodingWrite | None = None,
         stored: ObjectMetadata | None = None,
-        remote: tuple[Backend, BucketRef, str] | None = None,
+        remote: tuple[Remote, str] | None = None,
     ) -> None:
         """``stored``: the bytes arrive in this version's stored form (a copy between targets).
         ``remote``: (backend, bucket, name) to upload to before the local commit (write-through)."""
@@ -215,7 +214,7 @@ class ObjectPut:
 
     def _commit_through(
         self,
-        remote: tuple[Backend, BucketRef, str],
+        remote: tuple[Remote, str],
         versioning: bool,
         custom: dict[str, str] | None,
         expected_checksum: tuple[str, str] | None,
@@ -223,12 +222,12 @@ class ObjectPut:
     ) -> ObjectMetadata:
         """Write-through: upload the work file to the backend, then commit locally with the remote
         facts; a backend failure fails the write and nothing is kept."""
-        backend, bck, name = remote
+        target, name = remote
         writer = self.writer
         try:
             body = WorkFileBody(writer.fd, writer.size) if isinstance(writer, ObjectWriter) else None
-            uploaded = backend.put(
-                bck.name,
+            uploaded = target.backend.put(
+                target.name,
                 name,
                 body.as_binary() if body is not None else bytes(getattr(writer, "buffer", b"")),
                 writer.size,
@@ -237,7 +236,7 @@ class ObjectPut:
         except BaseException:
             writer.abort()
             raise
-        merged = {**(custom or {}), **uploaded.cold_get_metadata(bck.provider)}
+        merged = {**(custom or {}), **uploaded.cold_get_metadata(target.provider)}
         return writer.commit(
             versioning=versioning, custom=merged, expected_checksum=expected_checksum, etag=etag
         )
@@ -699,12 +698,12 @@ class ObjectService:
         """
         props = self.bucket(bck, ACCESS_PUT, props)
         fsync = fsync_wanted(props)
-        if is_remote(bck):  # kept as it comes: the work file is what a write-through uploads
+        remote = remote_of(bck, props)
+        if remote is not None:  # kept as it comes: the work file is what a write-through uploads
             plain = self.store.writer(
                 bck, object_name, props.checksum.type, fsync=fsync, extra_hasher=extra_hasher
             )
-            remote = (remote_backend(bck, props), bck, object_name) if through else None
-            return ObjectPut(plain, props, self.metrics, remote=remote)
+            return ObjectPut(plain, props, self.metrics, remote=(remote, object_name) if through else None)
         if compress and compresses(props, size_hint):
             writer = self.store.writer(bck, object_name, "none", fsync=fsync)
             encoding = EncodingWrite(
@@ -749,8 +748,9 @@ class ObjectService:
         """Delete (DELETE access); for a remote bucket, in the backend first, then the local copy (a
         network call: the fronts run it off the event loop)."""
         props = self.bucket(bck, ACCESS_DELETE_OBJECT, props)
-        if is_remote(bck):
-            remote_backend(bck, props).delete(bck.name, object_name)
+        remote = remote_of(bck, props)
+        if remote is not None:
+            remote.backend.delete(remote.name, object_name)
             with contextlib.suppress(ObjectNotFound):
                 self.store.delete(bck, object_name)
         else:
@@ -777,13 +777,14 @@ class ObjectService:
         response that streams the bytes to the client while storing them. Opening the backend's GET is
         a network call: run this off the event loop."""
         props = self.bucket(bck, ACCESS_GET, props)
-        reader = remote_backend(bck, props).get(bck.name, object_name)
+        remote = self._remote(bck, props)
+        reader = remote.backend.get(remote.name, object_name)
         try:
             out = self.put(bck, object_name, props, compress=False, size_hint=reader.length, through=False)
         except BaseException:
             reader.close()
             raise
-        return ColdRead(reader, out, bck.provider)
+        return ColdRead(reader, out, remote.provider)
 
     def refresh(self, bck: BucketRef, object_name: str, props: BucketProps) -> None:
         """Warm GET with ``latest-ver`` / ``versioning.validate_warm_get``: HEAD the backend and fetch the
@@ -794,22 +795,23 @@ class ObjectService:
         except ObjectNotFound:
             return  # a cold GET follows anyway
         try:
-            remote = remote_backend(bck, props).head(bck.name, object_name)
+            remote = self._remote(bck, props)
+            found = remote.backend.head(remote.name, object_name)
         except ObjectNotFound:
             if props.versioning.synchronize:
                 with contextlib.suppress(ObjectNotFound):
                     self.store.delete(bck, object_name)
             raise
-        if not same_remote_version(cached, remote):
+        if not same_remote_version(cached, found):
             self.fetch(bck, object_name, props)
 
     def remote_names(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[str]:
         """Every name the backend holds under ``prefix``, page by page (a job's walk of a remote bucket;
         access was checked when the job started)."""
-        backend = remote_backend(bck, props)
+        remote = self._remote(bck, props)
         token = ""
         while True:
-            page = backend.list_page(bck.name, prefix, token)
+            page = remote.backend.list_page(remote.name, prefix, token)
             for entry in page.entries:
                 yield entry.name
             token = page.next_token
@@ -832,7 +834,15 @@ class ObjectService:
     ) -> RemoteObject:
         """A remote bucket's object as the backend describes it (HEAD access): not here yet."""
         props = self.bucket(bck, ACCESS_HEAD_OBJECT, props)
-        return remote_backend(bck, props).head(bck.name, object_name)
+        remote = self._remote(bck, props)
+        return remote.backend.head(remote.name, object_name)
+
+    @staticmethod
+    def _remote(bck: BucketRef, props: BucketProps) -> Remote:
+        remote = remote_of(bck, props)
+        if remote is None:
+            raise InvalidRequest(f"{bck.uri} has no backend (neither a cloud bucket nor a backend_bck)")
+        return remote
 
     def remove_moved(self, bck: BucketRef, object_name: str) -> None:
         """Drop this node's copy of an object its new owner now holds (rebalance): not a client

@@ -24,7 +24,7 @@ from strata.jobs.bucket_ops import CopyTarget, Selection
 from strata.jobs.rebalance import move_misplaced
 from strata.jobs.registry import Job, JobRecord, new_job_id
 from strata.jobs.sources import ClusterObjects
-from strata.objects.remote import is_remote
+from strata.objects.remote import remote_of
 from strata.roles import proxy
 from strata.roles.node import Node
 from strata.server.http import Request, Response
@@ -264,9 +264,9 @@ def archive(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Respons
 
 def prefetch_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Response:
     """``prefetch-listrange``: cold GETs of a remote bucket's objects as a job (list or template)."""
-    if not is_remote(bck):
-        return remote_only(node, bck, msg.action)
     props = node.bucket_props(bck, ACCESS_GET)
+    if remote_of(bck, props) is None:
+        return remote_only(node, bck, msg.action)
     value = _value(msg)
     selection = Selection.from_value(value)
     job = node.runner.create("prefetch-listrange", bck=bck, job_id=query.get("xid"))
@@ -283,9 +283,9 @@ def prefetch_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -
 
 def evict_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Response:
     """``evict-listrange``: drop cached copies of a remote bucket's objects as a job."""
-    if not is_remote(bck):
-        return remote_only(node, bck, msg.action)
     props = node.bucket_props(bck, ACCESS_DELETE_OBJECT)
+    if remote_of(bck, props) is None:
+        return remote_only(node, bck, msg.action)
     selection = Selection.from_value(_value(msg))
     job = node.runner.create("evict-listrange", bck=bck, job_id=query.get("xid"))
     node.runner.start(job, lambda j: bucket_ops.evict_objects(j, node.objects, bck, props, selection))
@@ -295,7 +295,7 @@ def evict_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> R
 def remote_only(node: Node, bck: BucketRef, action: str) -> Response:
     node.bucket_props(bck)
     raise InvalidRequest(
-        f'"{action}" applies to remote buckets; {bck.uri} is an ais bucket (its objects are always present)'
+        f'"{action}" applies to remote buckets; {bck.uri} is an ais bucket without a backend_bck'
     )
 
 

@@ -25,8 +25,7 @@ from strata.core.wire import (
     msgpack_encode,
 )
 from strata.objects.compression import off_loop
-from strata.objects.remote import backend as remote_backend
-from strata.objects.remote import is_remote
+from strata.objects.remote import Remote, remote_of
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import MSGPACK, json_response
@@ -82,15 +81,16 @@ def list_objects(
         props = {"name", "size"}
     recursive = not flags & FLAG_NO_RECURSION
     after = max(lsmsg.continuation_token, lsmsg.start_after)
-    if flags & FLAG_NOT_CACHED and not is_remote(bck):  # ais buckets hold only present objects
+    remote = remote_of(bck, node.bucket_props(bck))
+    if flags & FLAG_NOT_CACHED and remote is None:  # ais buckets hold only present objects
         return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, "", [])
 
     # 2. walk the bucket in name order, one page (plus one to know whether there is more)
     def page() -> Response:
         return _walk_page(node, request, bck, lsmsg, flags, props, page_size, recursive, after)
 
-    if is_remote(bck) and not flags & FLAG_CACHED:  # the backend's page, merged with what is cached here
-        return off_loop(lambda: _remote_page(node, request, bck, lsmsg, flags, props, page_size))
+    if remote is not None and not flags & FLAG_CACHED:  # the backend's page, merged with what is here
+        return off_loop(lambda: _remote_page(node, request, bck, remote, lsmsg, flags, props, page_size))
     if flags & FLAG_ARCH_DIR:  # shards' members are read (compressed ones decoded): off the event loop
         return off_loop(page)
     return page()
@@ -100,6 +100,7 @@ def _remote_page(
     node: Node,
     request: Request,
     bck: BucketRef,
+    remote: Remote,
     lsmsg: ListObjectsMsg,
     flags: int,
     props: set[str],
@@ -112,16 +113,13 @@ def _remote_page(
     """
     if lsmsg.start_after:
         raise InvalidRequest("start_after is not supported for remote buckets")
-    bucket_props = node.bucket_props(bck)
-    listing = remote_backend(bck, bucket_props).list_page(
-        bck.name, lsmsg.prefix, lsmsg.continuation_token, page_size
-    )
+    listing = remote.backend.list_page(remote.name, lsmsg.prefix, lsmsg.continuation_token, page_size)
     not_cached = bool(flags & FLAG_NOT_CACHED)  # only what is not here yet
     merge = not_cached or bool(props - {"name", "size"})
     entries = []
-    for remote in listing.entries:
-        entry = ListEntry(n=remote.name, s=remote.size, v=remote.version)
-        if merge and node.objects.listed(bck, remote.name) is not None:
+    for found in listing.entries:
+        entry = ListEntry(n=found.name, s=found.size, v=found.version)
+        if merge and node.objects.listed(bck, found.name) is not None:
             if not_cached:
                 continue
             entry.f |= ENTRY_IS_CACHED

@@ -218,3 +218,26 @@ def test_listing_buckets_of_a_cloud_provider_asks_the_backend_unless_only_presen
     ).json()
     assert [bucket["name"] for bucket in present] == [seen]
     s3.close()
+
+
+def test_an_ais_bucket_with_a_backend_bck_reads_and_writes_through_the_cloud_bucket(
+    moto: MotoServer, cache: StrataServer
+) -> None:
+    s3 = moto.s3()
+    name = f"bb-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="from-cloud", Body=b"in the cloud bucket")
+    client = Client(cache.endpoint)
+    front = client.bucket(f"front-{name}").create()
+    missing = {"backend_bck": {"name": f"missing-{name}", "provider": "aws"}}
+    unreachable = requests.patch(
+        f"{cache.endpoint}/v1/buckets/{front.name}", json={"action": "set-bprops", "value": missing}, timeout=30
+    )
+    assert unreachable.status_code == 404  # the named cloud bucket does not exist: an error now
+    front.make_request("PATCH", "set-bprops", value={"backend_bck": {"name": name, "provider": "aws"}})
+    assert front.object("from-cloud").get_reader().read_all() == b"in the cloud bucket"  # cold GET
+    front.object("from-front").get_writer().put_content(b"written through the front")
+    assert s3.get_object(Bucket=name, Key="from-front")["Body"].read() == b"written through the front"
+    names = [entry.name for entry in front.list_all_objects()]
+    assert names == ["from-cloud", "from-front"]
+    s3.close()
