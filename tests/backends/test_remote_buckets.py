@@ -230,9 +230,8 @@ def test_an_ais_bucket_with_a_backend_bck_reads_and_writes_through_the_cloud_buc
     client = Client(cache.endpoint)
     front = client.bucket(f"front-{name}").create()
     missing = {"backend_bck": {"name": f"missing-{name}", "provider": "aws"}}
-    unreachable = requests.patch(
-        f"{cache.endpoint}/v1/buckets/{front.name}", json={"action": "set-bprops", "value": missing}, timeout=30
-    )
+    url = f"{cache.endpoint}/v1/buckets/{front.name}"
+    unreachable = requests.patch(url, json={"action": "set-bprops", "value": missing}, timeout=30)
     assert unreachable.status_code == 404  # the named cloud bucket does not exist: an error now
     front.make_request("PATCH", "set-bprops", value={"backend_bck": {"name": name, "provider": "aws"}})
     assert front.object("from-cloud").get_reader().read_all() == b"in the cloud bucket"  # cold GET
