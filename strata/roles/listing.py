@@ -58,6 +58,16 @@ def _time_string(ns: int) -> str:
     return time.strftime("%d %b %y %H:%M UTC", time.gmtime(ns / 1e9))
 
 
+def list_flags(lsmsg: ListObjectsMsg) -> int:
+    """The request's list-objects flags (a decimal string on the wire)."""
+    try:
+        return int(lsmsg.flags or "0")
+    except ValueError:
+        raise InvalidRequest(
+            f'invalid list-objects flags "{lsmsg.flags}" (expected a decimal number)'
+        ) from None
+
+
 def list_objects(
     node: Node, request: Request, bck: BucketRef, msg: ActionMsg
 ) -> Response | Awaitable[Response]:
@@ -65,12 +75,7 @@ def list_objects(
     node.metrics.add("lst_count")
     node.bucket_props(bck, ACCESS_LIST_OBJECTS)
     lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
-    try:
-        flags = int(lsmsg.flags or "0")
-    except ValueError:
-        raise InvalidRequest(
-            f'invalid list-objects flags "{lsmsg.flags}" (expected a decimal number)'
-        ) from None
+    flags = list_flags(lsmsg)
     if lsmsg.pagesize < 0:
         raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
     page_size = min(lsmsg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)

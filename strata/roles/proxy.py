@@ -28,7 +28,8 @@ from strata.core.wire import (
     msgpack_encode,
 )
 from strata.jobs.registry import new_job_id
-from strata.roles.listing import MAX_PAGE_SIZE
+from strata.objects.remote import remote_of
+from strata.roles.listing import FLAG_CACHED, FLAG_NOT_CACHED, MAX_PAGE_SIZE, list_flags
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import MSGPACK, json_response
@@ -66,7 +67,7 @@ async def fan_out(
 
 async def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
     # 1. the bucket must exist; normalize the page request
-    node.bucket_props(bck)
+    props = node.bucket_props(bck)
     lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
     if lsmsg.pagesize < 0:
         raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
@@ -96,6 +97,9 @@ async def list_objects(node: Node, request: Request, bck: BucketRef, msg: Action
                 f"target {target_id} failed to list: {answer.status} {answer.text[:200]}"
             )
         pages.append(_page_decoder.decode(answer.content))
+    remote = remote_of(bck, props)
+    if remote is not None and not list_flags(lsmsg) & FLAG_CACHED:  # every target sent the backend's page
+        return _remote_page(request, list_uuid, pages, lsmsg)
     # 3. merge in name order, drop duplicates, cut one page
     more = any(p.ContinuationToken for p in pages)
     merged = _merge([p.Entries or [] for p in pages])
@@ -110,6 +114,32 @@ async def list_objects(node: Node, request: Request, bck: BucketRef, msg: Action
     for part in pages:
         flags |= part.Flags  # any target still rebalancing makes the whole listing unstable
     page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=flags, Entries=entries or None)
+    if "msgpack" in request.headers.get("accept", ""):
+        return Response(200, [MSGPACK], msgpack_encode(page))
+    return json_response(page)
+
+
+def _remote_page(
+    request: Request, list_uuid: str, pages: list[ListObjectsPage], lsmsg: ListObjectsMsg
+) -> Response:
+    """A remote bucket's page: the same backend page from every target, each marking what it caches.
+    Names are merged with their flags OR-ed (cached anywhere is cached); with ``NotCached`` a name stays
+    only if no target caches it; the continuation token is the backend's."""
+    merged: dict[str, ListEntry] = {}
+    seen: dict[str, int] = {}
+    for part in pages:
+        for entry in part.Entries or []:
+            seen[entry.n] = seen.get(entry.n, 0) + 1
+            found = merged.get(entry.n)
+            if found is None:
+                merged[entry.n] = entry
+            else:
+                found.f |= entry.f
+    if list_flags(lsmsg) & FLAG_NOT_CACHED:
+        merged = {name: entry for name, entry in merged.items() if seen[name] == len(pages)}
+    token = next((part.ContinuationToken for part in pages if part.ContinuationToken), "")
+    entries = [merged[name] for name in sorted(merged)]
+    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=0, Entries=entries or None)
     if "msgpack" in request.headers.get("accept", ""):
         return Response(200, [MSGPACK], msgpack_encode(page))
     return json_response(page)
