@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aistore.sdk.list_object_flag import ListObjectFlag
+from aistore.sdk.types import BucketModel
 
 from strata.cli.connection import Session
 from strata.cli.defaults import ALL_LIST_PROPS, DEFAULT_LIST_PROPS
@@ -99,10 +100,18 @@ def _parse_props(props: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------- ls
 
 
-def list_buckets(session: Session, provider: str = "", summary: bool = False) -> int:
-    """``strata ls``: every bucket (``ais://`` narrows to one provider), optionally with counts and sizes."""
+def list_buckets(session: Session, provider: str = "", summary: bool = False, present: bool = True) -> int:
+    """``strata ls``: every bucket (``ais://`` narrows to one provider), optionally with counts and sizes.
+
+    For a cloud provider, ``present`` keeps to the buckets in the cluster (``presence=2``); otherwise the
+    backend lists all it has (``strata ls s3: --all``)."""
     with session.failing_as():
-        buckets = session.client.cluster().list_buckets(provider=provider)
+        if provider and provider != "ais":
+            params = {"provider": provider, **({"presence": "2"} if present else {})}
+            found = session.request("GET", "buckets", params=params).json() or []
+            buckets = [BucketModel(name=b["name"], provider=b["provider"]) for b in found]
+        else:
+            buckets = session.client.cluster().list_buckets(provider=provider)
     if not buckets:
         session.out.write("No buckets in the cluster\n" if not provider else f"No {provider}:// buckets\n")
         return 0

@@ -97,6 +97,12 @@ def _add_ls(sub: SubParsers, name: str = "ls") -> None:
         "--no-recursion", action="store_true", help="list one level: show subdirectories as NAME/ entries"
     )
     p.add_argument("--summary", action="store_true", help="with no bucket: also count objects and bytes")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        dest="all_buckets",
+        help="with a cloud provider (s3: gs: az:): every bucket its backend has, not only those present here",
+    )
 
 
 def _add_create(sub: SubParsers, name: str = "create") -> None:
@@ -327,11 +333,14 @@ def _run_ls(session: Session, args: argparse.Namespace) -> int:
     from strata.cli import buckets
 
     text = str(args.uri)
+    if text.endswith(":") and "/" not in text:  # ais ls s3: -- the provider alone
+        text += "//"
     if not text or text.endswith("://"):
         provider = text[:-3] if text else ""
         if provider:
             parse_uri(text, allow_empty_bucket=True)  # validates the provider
-        return buckets.list_buckets(session, provider=provider, summary=bool(args.summary))
+        summary, present = bool(args.summary), not args.all_buckets
+        return buckets.list_buckets(session, provider=provider, summary=summary, present=present)
     return buckets.list_objects(
         session,
         parse_uri(text),

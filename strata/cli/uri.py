@@ -1,7 +1,8 @@
 """``ais://bucket/object`` addresses, as the ``ais`` CLI writes them.
 
-A bare ``bucket`` (no scheme) is read as ``ais://bucket``, like ``ais`` does. Only the ``ais`` provider
-is accepted for now: Strata's own buckets. The parsing is ours rather than the SDK's ``parse_url``
+A bare ``bucket`` (no scheme) is read as ``ais://bucket``, like ``ais`` does. Strata's own buckets are
+``ais://``; cloud buckets it caches are ``s3://`` (``aws://``), ``gs://`` (``gcp://``), ``az://``
+(``azure://``). The parsing is ours rather than the SDK's ``parse_url``
 because that one goes through ``urlparse``, which lower-cases nothing but drops ``?``/``#`` parts of
 object names; object names here are taken verbatim after the first ``/``.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SUPPORTED_PROVIDERS = ("ais",)
+SUPPORTED_PROVIDERS = ("ais", "s3", "aws", "gs", "gcp", "az", "azure")
 
 
 class UsageError(ValueError):
@@ -40,7 +41,9 @@ def parse_uri(text: str, *, want_object: bool = False, allow_empty_bucket: bool 
     if not separator:
         provider, rest = "ais", text
     if provider not in SUPPORTED_PROVIDERS:
-        raise UsageError(f'unsupported provider "{provider}" in "{text}" (supported: ais://)')
+        raise UsageError(
+            f'unsupported provider "{provider}" in "{text}" (supported: ais://, s3://, gs://, az://)'
+        )
     bucket, _, object_name = rest.partition("/")
     if not bucket and not allow_empty_bucket:
         raise UsageError(f'missing bucket name in "{text}" (expected ais://BUCKET)')

@@ -5,6 +5,8 @@ PUT and DELETE write through to the backend first."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from aistore.sdk import Client
 from aistore.sdk.errors import AISError
 from aistore.sdk.list_object_flag import ListObjectFlag
 
-from tests.integration.server import StrataServer
+from tests.integration.server import REPO_ROOT, StrataServer
 
 from .emulators import MotoServer
 
@@ -239,4 +241,26 @@ def test_an_ais_bucket_with_a_backend_bck_reads_and_writes_through_the_cloud_buc
     assert s3.get_object(Bucket=name, Key="from-front")["Body"].read() == b"written through the front"
     names = [entry.name for entry in front.list_all_objects()]
     assert names == ["from-cloud", "from-front"]
+    s3.close()
+
+
+def test_strata_ls_of_a_provider_shows_present_buckets_and_all_with_all(
+    moto: MotoServer, cache: StrataServer
+) -> None:
+    s3 = moto.s3()
+    seen, unseen = f"cli-seen-{uuid.uuid4().hex[:6]}", f"cli-unseen-{uuid.uuid4().hex[:6]}"
+    s3.create_bucket(Bucket=seen)
+    s3.create_bucket(Bucket=unseen)
+    Client(cache.endpoint).bucket(seen, provider="aws").list_all_objects()  # in the BMD now
+
+    def ls(*args: str) -> str:
+        command = [sys.executable, "-m", "strata", "--endpoint", cache.endpoint, "ls", *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    present = ls("s3:")
+    assert f"aws://{seen}" in present and unseen not in present
+    everything = ls("s3://", "--all")
+    assert f"aws://{seen}" in everything and f"aws://{unseen}" in everything
     s3.close()

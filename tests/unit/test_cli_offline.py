@@ -113,8 +113,9 @@ def test_parse_uri() -> None:
     assert parse_uri("ais://b/dir/obj name?x") == BucketURI("ais", "b", "dir/obj name?x")
     assert parse_uri("b/o") == BucketURI("ais", "b", "o")
     assert str(parse_uri("ais://b/o")) == "ais://b/o"
+    assert parse_uri("s3://b") == BucketURI("s3", "b")  # a cloud bucket Strata caches
     with pytest.raises(UsageError, match="unsupported provider"):
-        parse_uri("s3://b")
+        parse_uri("oc://b")
     with pytest.raises(UsageError, match="missing object name"):
         parse_uri("ais://b", want_object=True)
     with pytest.raises(UsageError, match="missing bucket name"):
