@@ -15,7 +15,10 @@ and is the one place that applies what must hold whichever front a request came 
   (a target asks its peers during a rebalance; an embedded node has nowhere else);
 - compression at rest (``compression.py``): per write, the bucket's ``compression`` props decide the
   stored form (as is, or zstd seekable frames); reads of a compressed version decode only the frames
-  they touch, whichever front or job asks. CPU-heavy pieces run in codec threads, off the event loop.
+  they touch, whichever front or job asks. CPU-heavy pieces run in codec threads, off the event loop;
+- remote buckets (``remote.py``): a cloud bucket, or an ais bucket with a ``backend_bck``, is a cache
+  in front of its backend (``strata.backends``): cold GET, warm GET with version checks, write-through
+  PUT and DELETE.
 
 Callers: the AIS ``/v1`` object handlers (``strata.api.objects``), the S3 handlers
 (``strata.s3.objects``), both fronts' listings, GetBatch sources, the jobs (copies, deletes, archives,
@@ -23,6 +26,6 @@ move-bck, summary, resilver, cleanup) and rebalance senders and receivers. They 
 or walk their selection, call one method per object, and shape the answer; none of them applies an
 access bit, bumps an object counter or computes where an object's file is.
 
-Next in this room, in the order ARCHITECTURE.md stacks them: the chunk layout, backends (cold GET,
-write-through), replicas, and the authorizer.
+Next in this room, in the order ARCHITECTURE.md stacks them: the chunk layout, replicas, and the
+authorizer.
 """
