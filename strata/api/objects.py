@@ -28,8 +28,8 @@ from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
 from strata.objects.compression import off_loop
+from strata.objects.put import ObjectPut
 from strata.objects.remote import remote_of
-from strata.objects.service import ObjectPut
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
 from strata.server.responses import answer_when, empty_response, text_response

@@ -21,7 +21,8 @@ from strata.core.names import BucketRef
 from strata.jobs.bucket_ops import CopyTarget, Missing, Selection
 from strata.jobs.registry import Job
 from strata.jobs.sources import LocalObjects, ObjectSource
-from strata.objects.service import ObjectPut, ObjectService
+from strata.objects.put import ObjectPut
+from strata.objects.service import ObjectService
 
 
 @dataclass

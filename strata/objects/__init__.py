@@ -1,8 +1,8 @@
 """The object service: the one object path under every front.
 
-``ObjectService`` (``service.py``) owns every operation on an object -- read (whole, range), write
-(streamed PUT, append and flush, multipart complete, copy, rename), head, delete, metadata update --
-and is the one place that applies what must hold whichever front a request came through:
+``ObjectService`` (``service.py``; the writes it hands out, ``ObjectPut``, in ``put.py``) owns every
+operation on an object -- read (whole, range), write (streamed PUT, append and flush, multipart
+complete, copy, rename), head, delete, metadata update -- and is the one place that applies what must hold whichever front a request came through:
 
 - the bucket's ``access`` bits (AIStore's ``apc.Access*``): 403 on every front alike;
 - checksum validation on read (``checksum.validate_warm_get``): a corrupted object is refused with

@@ -25,7 +25,8 @@ from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_PUT
 from strata.core.errors import InvalidRequest, ObjectNotFound, PeerUnreachable
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.ranges import parse_range
-from strata.objects.service import ObjectPut, ObjectService
+from strata.objects.put import ObjectPut
+from strata.objects.service import ObjectService
 from strata.s3.body import BodyReader
 from strata.s3.checksums import FlexibleChecksum, expected_checksum
 from strata.s3.context import S3Context
