@@ -2,7 +2,8 @@
 
 ``ObjectService`` (``service.py``; the writes it hands out, ``ObjectPut``, in ``put.py``) owns every
 operation on an object -- read (whole, range), write (streamed PUT, append and flush, multipart
-complete, copy, rename), head, delete, metadata update -- and is the one place that applies what must hold whichever front a request came through:
+complete, copy, rename), head, delete, metadata update -- and is the one place that applies what
+must hold whichever front a request came through:
 
 - the bucket's ``access`` bits (AIStore's ``apc.Access*``): 403 on every front alike;
 - checksum validation on read (``checksum.validate_warm_get``): a corrupted object is refused with
