@@ -14,10 +14,12 @@ import msgspec
 from strata.core.errors import InvalidRequest, NotFound, StrataError
 from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
-from strata.jobs import maintenance
+from strata.jobs import bucket_ops, maintenance
+from strata.jobs.bucket_ops import Selection
 from strata.jobs.kinds import known_kind, startable_kind
 from strata.jobs.registry import Job, JobRecord
 from strata.jobs.snapshots import JobArgs, decode_job_args, job_snap, job_status
+from strata.objects.remote import remote_of
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import json_response, text_response
@@ -138,6 +140,14 @@ def _work(node: Node, kind: str, buckets: list[BucketRef]) -> Callable[[Job], No
         return lambda job: maintenance.resilver(job, node.objects, buckets)
     if kind == "cleanup-store":
         return lambda job: maintenance.cleanup_store(job, node.objects, buckets)
+    if kind == "prefetch-listrange":  # by name: every object of the one remote bucket named
+        props = node.bucket_props(buckets[0]) if len(buckets) == 1 else None
+        if props is None or remote_of(buckets[0], props) is None:
+            raise InvalidRequest("prefetch needs one remote bucket (s3://, gs://, az://, or a backend_bck)")
+        bck, whole = buckets[0], Selection(template="")
+        return lambda job: bucket_ops.prefetch_objects(
+            job, node.objects, bck, props, whole, continue_on_error=True
+        )
     if kind in ("rebalance", "lru"):
         # one node is the whole cluster: nothing to move; ais buckets are never evicted
         return _nothing_to_do

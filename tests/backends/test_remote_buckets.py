@@ -264,3 +264,19 @@ def test_strata_ls_of_a_provider_shows_present_buckets_and_all_with_all(
     everything = ls("s3://", "--all")
     assert f"aws://{seen}" in everything and f"aws://{unseen}" in everything
     s3.close()
+
+
+def test_a_prefetch_started_by_name_brings_the_whole_remote_bucket(
+    moto: MotoServer, cache: StrataServer
+) -> None:
+    s3 = moto.s3()
+    name = f"pn-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name)
+    for i in range(4):
+        s3.put_object(Bucket=name, Key=f"all-{i}", Body=b"y" * 100)
+    client = Client(cache.endpoint)
+    bucket = client.bucket(name, provider="aws")
+    job_id = client.job(job_kind="prefetch-listrange").start(buckets=[bucket])
+    client.job(job_id).wait(timeout=60)
+    assert len(bucket.list_all_objects(flags=[ListObjectFlag.CACHED])) == 4
+    s3.close()

@@ -420,7 +420,7 @@ def test_endpoint_flag_wins_over_environment(cli_server: CliServer) -> None:
 def test_usage_errors_exit_2(cli_server: CliServer) -> None:
     for args in (
         ("get", "ais://only-bucket"),
-        ("ls", "gs://elsewhere"),
+        ("ls", "oc://elsewhere"),
         ("ls", "ais://b", "--props", "nope"),
     ):
         result = cli_server.run(*args)
