@@ -129,6 +129,13 @@ async def _latest_get(
 ) -> Response:
     """A warm GET that first checks the cached copy against the backend (off the event loop)."""
     await off_loop(lambda: node.objects.refresh(bck, object_name, props))
+    return await _local_get(node, request, bck, object_name, query)
+
+
+async def _local_get(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response:
+    """The GET answered from the cache, once the backend has been consulted."""
     answer = get_object(node, request, bck, object_name, query, validated=True)
     return await answer if isinstance(answer, Awaitable) else answer
 
@@ -140,8 +147,7 @@ async def _cold_get(
     to the client while storing them; a range GET fetches the object first, then reads the range."""
     if request.headers.get("range"):
         await off_loop(lambda: node.objects.fetch(bck, object_name, props))
-        answer = get_object(node, request, bck, object_name, query, validated=True)
-        return await answer if isinstance(answer, Awaitable) else answer
+        return await _local_get(node, request, bck, object_name, query)
     cold = await off_loop(lambda: node.objects.cold_read(bck, object_name, props))
     node.objects.sent(cold.info.size)
     headers = [

@@ -35,8 +35,9 @@ def bucket_params(bck: BucketRef, **extra: str) -> dict[str, str]:
     return params
 
 
-class _FileBody:
-    """A region of an open file as a request body (its length goes in ``Content-Length``)."""
+class FileBody:
+    """The first ``size`` bytes of an open file as a request body, read as they are sent (a peer PUT's,
+    a backend upload's)."""
 
     def __init__(self, fd: int, size: int) -> None:
         self.fd = fd
@@ -91,7 +92,7 @@ def put_object(
         object_path(bck, name),
         query=bucket_params(bck, **(params or {})),
         headers={**(headers or {}), "Content-Length": str(size)},
-        body=_FileBody(source, size) if isinstance(source, int) else _ChunksBody(source),
+        body=FileBody(source, size) if isinstance(source, int) else _ChunksBody(source),
         kind=CallKind.DATA,
     )
 

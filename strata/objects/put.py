@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import BinaryIO, cast
 
 from strata.backends import RemoteObject, RemoteReader
+from strata.cluster.transfer import FileBody
 from strata.config.bucket_props import BucketProps
 from strata.config.features import FEATURE_FSYNC_PUT
 from strata.core.errors import InvalidRequest
 from strata.core.metrics import Metrics
 from strata.objects.compression import INLINE_MAX, EncodingWrite, codec_pool
-from strata.objects.remote import Remote, WorkFileBody, uploadable
+from strata.objects.remote import Remote, uploadable
 from strata.storage.commit import Encoded
 from strata.storage.interface import PendingWrite
 from strata.storage.metadata import ObjectMetadata
@@ -158,11 +160,11 @@ class ObjectPut:
         target, name = remote
         writer = self.writer
         try:
-            body = WorkFileBody(writer.fd, writer.size) if isinstance(writer, ObjectWriter) else None
+            body = FileBody(writer.fd, writer.size) if isinstance(writer, ObjectWriter) else None
             uploaded = target.backend.put(
                 target.name,
                 name,
-                body.as_binary() if body is not None else bytes(getattr(writer, "buffer", b"")),
+                cast(BinaryIO, body) if body is not None else bytes(getattr(writer, "buffer", b"")),
                 writer.size,
                 custom=uploadable(custom or {}),
             )

@@ -21,8 +21,7 @@ file's bytes).
 
 from __future__ import annotations
 
-import os
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
@@ -50,21 +49,29 @@ def _backend(provider: str, props: BucketProps | None) -> Backend:
 
 
 class Remote(NamedTuple):
-    """Where a caching bucket's objects really live: a backend, and the bucket's name there."""
+    """Where a caching bucket's objects really live: a provider, and the bucket's name there.
 
-    backend: Backend
+    Cheap to make (every GET of a bucket asks whether it has one); the client is looked up only when
+    ``backend`` is used: a cold GET, a write-through, a listing page.
+    """
+
     provider: str
     name: str
+    props: BucketProps
+
+    @property
+    def backend(self) -> Backend:
+        return _backend(self.provider, self.props)
 
 
 def remote_of(bck: BucketRef, props: BucketProps) -> Remote | None:
     """The backend behind a bucket: its own when it is a cloud bucket (``s3://b``), the one its
     ``backend_bck`` names when it is an ``ais://`` bucket fronting a cloud bucket; None otherwise."""
     if bck.provider in CLOUD_PROVIDERS:
-        return Remote(_backend(bck.provider, props), bck.provider, bck.name)
+        return Remote(bck.provider, bck.name, props)
     linked = props.backend_bck
     if linked.name and linked.provider in CLOUD_PROVIDERS:
-        return Remote(_backend(linked.provider, props), linked.provider, linked.name)
+        return Remote(linked.provider, linked.name, props)
     return None
 
 
@@ -90,23 +97,3 @@ def uploadable(custom: dict[str, str]) -> dict[str, str]:
         for key, value in custom.items()
         if key not in own and key.replace("-", "").replace("_", "").isalnum() and value.isascii()
     }
-
-
-class WorkFileBody:
-    """The bytes a write has put in its work file so far, read back as a file for an upload."""
-
-    def __init__(self, fd: int, size: int) -> None:
-        self._fd = fd
-        self._size = size
-        self._offset = 0
-
-    def read(self, n: int = -1) -> bytes:
-        want = self._size - self._offset if n is None or n < 0 else min(n, self._size - self._offset)
-        if want <= 0:
-            return b""
-        data = os.pread(self._fd, want, self._offset)
-        self._offset += len(data)
-        return data
-
-    def as_binary(self) -> BinaryIO:
-        return self  # type: ignore[return-value]  # a read-only file is all an upload reads

@@ -280,18 +280,15 @@ class ObjectService:
                 obj = self.store.open(bck, name)
             except ObjectNotFound:
                 continue
+            if not obj.metadata.codec:
+                obj.close()
+                continue
             try:
-                md = obj.metadata
-                if not md.codec:
-                    continue
-                actual = self.decoded(obj).checksum(md.checksum_type)
-                if md.checksum_type != "none" and actual != md.checksum_value:
-                    self.metrics.add("err_cksum_count")
-                    yield name, f"checksum mismatch: stored {md.checksum_value}, computed {actual}"
+                self._validate(bck, name, obj)  # counted and logged as a GET's would be; closes on failure
             except ObjectCorrupted as exc:
                 yield name, exc.message
-            finally:
-                obj.close()
+                continue
+            obj.close()
 
     def open_shard(
         self, bck: BucketRef, object_name: str, fmt: str, props: BucketProps | None = None
