@@ -88,7 +88,7 @@ def list_objects(
     after = max(lsmsg.continuation_token, lsmsg.start_after)
     remote = remote_of(bck, node.bucket_props(bck))
     if flags & FLAG_NOT_CACHED and remote is None:  # ais buckets hold only present objects
-        return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, "", [])
+        return page_response(request, lsmsg.uuid or uuid.uuid4().hex, "", [])
 
     # 2. walk the bucket in name order, one page (plus one to know whether there is more)
     def page() -> Response:
@@ -129,7 +129,7 @@ def _remote_page(
                 continue
             entry.f |= ENTRY_IS_CACHED
         entries.append(entry)
-    return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, listing.next_token, entries)
+    return page_response(request, lsmsg.uuid or uuid.uuid4().hex, listing.next_token, entries)
 
 
 def _walk_page(
@@ -162,7 +162,7 @@ def _walk_page(
                 entries.extend(_archive_entries(node, bck, entry))
     rebalancing = node.role.in_cluster and node.jobs.find(kind="rebalance", running_only=True)
     page_flags = LIST_REBALANCING if rebalancing else 0
-    return _list_page(request, lsmsg.uuid or uuid.uuid4().hex, token, entries, page_flags)
+    return page_response(request, lsmsg.uuid or uuid.uuid4().hex, token, entries, page_flags)
 
 
 def _archive_entries(node: Node, bck: BucketRef, shard: ListEntry) -> list[ListEntry]:
@@ -212,9 +212,10 @@ def _entry(node: Node, bck: BucketRef, name: str, props: set[str]) -> ListEntry 
     return entry
 
 
-def _list_page(
+def page_response(
     request: Request, list_uuid: str, token: str, entries: list[ListEntry], flags: int = 0
 ) -> Response:
+    """A list-objects page in the encoding the client accepts (msgpack for the SDK, else JSON)."""
     page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=flags, Entries=entries or None)
     if "msgpack" in request.headers.get("accept", ""):
         return Response(200, [MSGPACK], msgpack_encode(page))

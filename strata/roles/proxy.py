@@ -25,14 +25,13 @@ from strata.core.wire import (
     ListObjectsMsg,
     ListObjectsPage,
     convert_value,
-    msgpack_encode,
 )
 from strata.jobs.registry import new_job_id
 from strata.objects.remote import remote_of
-from strata.roles.listing import FLAG_CACHED, FLAG_NOT_CACHED, MAX_PAGE_SIZE, list_flags
+from strata.roles.listing import FLAG_CACHED, FLAG_NOT_CACHED, MAX_PAGE_SIZE, list_flags, page_response
 from strata.roles.node import Node
 from strata.server.http import Request, Response
-from strata.server.responses import MSGPACK, json_response
+from strata.server.responses import json_response
 
 _page_decoder = msgspec.msgpack.Decoder(ListObjectsPage)
 
@@ -113,10 +112,7 @@ async def list_objects(node: Node, request: Request, bck: BucketRef, msg: Action
     flags = 0
     for part in pages:
         flags |= part.Flags  # any target still rebalancing makes the whole listing unstable
-    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=flags, Entries=entries or None)
-    if "msgpack" in request.headers.get("accept", ""):
-        return Response(200, [MSGPACK], msgpack_encode(page))
-    return json_response(page)
+    return page_response(request, list_uuid, token, entries, flags)
 
 
 def _remote_page(
@@ -139,10 +135,7 @@ def _remote_page(
         merged = {name: entry for name, entry in merged.items() if seen[name] == len(pages)}
     token = next((part.ContinuationToken for part in pages if part.ContinuationToken), "")
     entries = [merged[name] for name in sorted(merged)]
-    page = ListObjectsPage(UUID=list_uuid, ContinuationToken=token, Flags=0, Entries=entries or None)
-    if "msgpack" in request.headers.get("accept", ""):
-        return Response(200, [MSGPACK], msgpack_encode(page))
-    return json_response(page)
+    return page_response(request, list_uuid, token, entries)
 
 
 def _merge(pages: list[list[ListEntry]]) -> Iterator[ListEntry]:
