@@ -368,7 +368,10 @@ class JobRunner:
             job.throttle = self.load.throttle
         return job
 
-    def start(self, job: Job, work: Callable[[Job], None]) -> None:
+    def start(self, job: Job, work: Callable[[Job], None], ended: Callable[[], None] | None = None) -> None:
+        """Run ``work`` on a thread; ``ended`` (e.g. releasing a lock the job holds) runs once the job has
+        finished, however it ended -- also when it was aborted before its work began."""
+
         def run() -> None:
             with self._sem:
                 try:
@@ -380,6 +383,9 @@ class JobRunner:
                     job.finish(error=str(exc) or type(exc).__name__)
                 else:
                     job.finish()
+                finally:
+                    if ended is not None:
+                        ended()
 
         threading.Thread(target=run, name=f"job-{job.record.kind}-{job.id}", daemon=True).start()
 

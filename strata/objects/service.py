@@ -21,9 +21,15 @@ Internal moves are not client operations at all: a rebalance sender opens with `
 and drops its copy with ``remove_moved`` (no access bits -- a rebalance must move a read-only
 bucket's objects too --, no counters; the receiver checks the bytes against the carried checksum).
 
-Whole-bucket work on files (listing walks, rename, resilver, space used, cleanup, multipart records)
-is still written against the POSIX store only (``storage.listing``, ``storage.housekeeping``,
-``storage.multipart``); the service hands it the POSIX store and refuses it over any other.
+Whole-bucket work on files (listing walks, rename, resilver, space used, cleanup, multipart records,
+LRU walks) is still written against the POSIX store only (``storage.listing``, ``storage.housekeeping``,
+``storage.multipart``, ``storage.eviction``); the service hands it the POSIX store and refuses it over
+any other.
+
+Space: every write that stores new bytes (PUT, copy, append, multipart part and complete, cold GET)
+first asks the node's capacity monitor (``storage.capacity``), which answers 507 past
+``space.out_of_space`` before anything is stored. Reads note the object's access time
+(``storage.atimes``: in memory, written out lazily) for LRU eviction.
 """
 
 from __future__ import annotations
@@ -71,7 +77,9 @@ from strata.objects.put import OFFLOAD_CHUNK, ColdRead, ObjectPut, count_put, fs
 from strata.objects.remote import Remote, remote_of, same_remote_version
 from strata.server.http import Response
 from strata.storage import append as appends
-from strata.storage import housekeeping, multipart
+from strata.storage import eviction, housekeeping, multipart
+from strata.storage.atimes import AccessTimes
+from strata.storage.capacity import Capacity, Usage
 from strata.storage.checksum import Hasher, checksum_file
 from strata.storage.interface import ObjectStorage
 from strata.storage.ledger import Ledger
@@ -102,9 +110,16 @@ class ObjectService:
         metrics: Metrics,
         hot: HotCache,
         elsewhere: Elsewhere | None = None,
+        *,
+        capacity: Capacity | None = None,
+        atimes: AccessTimes | None = None,
     ) -> None:
-        """``elsewhere``: the node's get-from-neighbour (a target asks its peers; None: nowhere else)."""
+        """``elsewhere``: the node's get-from-neighbour (a target asks its peers; None: nowhere else).
+        ``capacity``: the disks' watermarks (None: never refuse for space); ``atimes``: where reads note
+        access times (None: not noted)."""
         self._elsewhere = elsewhere
+        self.space = capacity
+        self.atimes = atimes
         self.store = store
         self._bucket_lookup = bucket_lookup
         self.metrics = metrics
@@ -148,10 +163,13 @@ class ObjectService:
 
         The caller has checked GET access and that the read is cacheable (no range, no validation).
         """
-        hit = self.hot.get(self.store.location(bck, object_name))
+        location = self.store.location(bck, object_name)
+        hit = self.hot.get(location)
         if hit is not None:
             self.metrics.add("get_count")
             self.metrics.add("hot_hit_count")
+            if self.atimes is not None:
+                self.atimes.touch(location)
         return hit
 
     def remember(self, obj: OpenObject, response: bytes) -> None:
@@ -170,6 +188,8 @@ class ObjectService:
         obj = self.store.open(bck, object_name)
         if props.checksum.validate_warm_get and obj.metadata.checksum_type != "none":
             self._validate(bck, object_name, obj)
+        if self.atimes is not None:
+            self.atimes.touch(obj.path)
         return obj
 
     def _validate(self, bck: BucketRef, object_name: str, obj: OpenObject) -> None:
@@ -384,6 +404,12 @@ class ObjectService:
 
     # -- writes --------------------------------------------------------------------------------
 
+    def room_for(self, bck: BucketRef, object_name: str, incoming: int = 0) -> None:
+        """507 when a disk is past ``space.out_of_space`` (checked before a write stores anything;
+        ``incoming``: its size when known). A clock read, not a ``statvfs``, per call."""
+        if self.space is not None:
+            self.space.check(bck.object_uri(object_name), incoming)
+
     def put(
         self,
         bck: BucketRef,
@@ -401,6 +427,7 @@ class ObjectService:
         sizes the frames. ``compress=False`` stores the bytes as they come whatever the bucket says.
         """
         props = self.bucket(bck, ACCESS_PUT, props)
+        self.room_for(bck, object_name, size_hint or 0)
         fsync = fsync_wanted(props)
         remote = remote_of(bck, props)
         if remote is not None:  # kept as it comes: the work file is what a write-through uploads
@@ -425,6 +452,7 @@ class ObjectService:
         object copied between targets into a bucket whose settings keep that form -- no recompression.
         """
         props = self.bucket(bck, ACCESS_PUT, props)
+        self.room_for(bck, object_name, source.stored)
         if not same_stored_form(source, props):
             raise InvalidRequest(
                 f"{bck.object_uri(object_name)}: the copy's stored form does not suit the bucket"
@@ -482,6 +510,7 @@ class ObjectService:
         a network call: run this off the event loop."""
         props = self.bucket(bck, ACCESS_GET, props)
         remote = self._remote(bck, props)
+        self.room_for(bck, object_name)  # before asking the backend for anything
         reader = remote.backend.get(remote.name, object_name)
         try:
             out = self.put(bck, object_name, props, compress=False, size_hint=reader.length, through=False)
@@ -576,6 +605,7 @@ class ObjectService:
         """
         src_props = self.bucket(src_bck, ACCESS_GET, src_props)
         dst_props = self.bucket(dst_bck, ACCESS_PUT, dst_props)
+        self.room_for(dst_bck, dst_name)
         if src_props.checksum.validate_warm_get:
             self.open(src_bck, src_name, src_props).close()
         source = self.store.head(src_bck, src_name)
@@ -620,6 +650,7 @@ class ObjectService:
     def append(self, bck: BucketRef, object_name: str, handle: str, data: bytes) -> str:
         """Append to an object in several requests (APPEND access); returns the handle to continue."""
         self.bucket(bck, ACCESS_APPEND)
+        self.room_for(bck, object_name, len(data))
         handle = appends.append(self._posix("append"), bck, object_name, handle, data)
         self.metrics.add("append_count")
         return handle
@@ -674,6 +705,7 @@ class ObjectService:
 
     def put_part(self, bck: BucketRef, object_name: str, upload_id: str, part: int) -> multipart.PartWriter:
         self.bucket(bck, ACCESS_PUT)
+        self.room_for(bck, object_name)
         return multipart.PartWriter(self._posix("a multipart upload"), bck, object_name, upload_id, part)
 
     def complete_upload(
@@ -692,6 +724,7 @@ class ObjectService:
         a multipart upload compresses as well as a single PUT), in the codec threads (an awaitable).
         """
         props = self.bucket(bck, ACCESS_PUT)
+        self.room_for(bck, object_name)
         store = self._posix("a multipart upload")
         directory, paths = multipart.part_files(store, bck, object_name, upload_id, parts)
         size = sum(os.stat(path).st_size for path in paths)
@@ -772,6 +805,30 @@ class ObjectService:
     def capacity(self) -> int:
         """Total bytes of the filesystems the node's objects live on."""
         return housekeeping.capacity(self._posix("a bucket summary"))
+
+    # -- space and LRU eviction (the lru job; access was checked when it started) -------------------
+
+    def disk_usage(self, *, fresh: bool = False) -> Usage | None:
+        """The node's disks against the watermarks (measured now with ``fresh``); None without a monitor."""
+        if self.space is None:
+            return None
+        return self.space.refresh() if fresh else self.space.usage()
+
+    def write_access_times(self) -> None:
+        """Write out the access times this process noted but has not written yet (before an LRU walk)."""
+        if self.atimes is not None:
+            self.atimes.flush()
+
+    def cached_objects(
+        self, bck: BucketRef, roots: tuple[str, ...]
+    ) -> Iterator[eviction.CachedObject | None]:
+        """Every object of the bucket on the mountpaths ``roots``, with its access time and bytes on disk."""
+        return eviction.cached_objects(self._posix("lru eviction"), bck, roots)
+
+    def evict_unread(self, bck: BucketRef, found: eviction.CachedObject) -> int:
+        """Drop a cached copy the LRU walk chose unless it was read since; the bytes freed (0: kept).
+        Not a client DELETE: not counted as one; the savings ledger follows as for any delete."""
+        return eviction.evict_unread(self._posix("lru eviction"), bck, found)
 
     def cleanup(self, buckets: list[BucketRef], stale_before: float) -> Iterator[int | None]:
         """Remove trash, stale work files and empty directories; yields removed work files' sizes

@@ -117,16 +117,19 @@ def status_all_response(node: Node, request: Request) -> Response:
     return json_response([job_status(r) for r in records] or None)
 
 
-def start_job(node: Node, msg: ActionMsg, job_id: str = "") -> Response:
+def start_job(node: Node, msg: ActionMsg, job_id: str = "", *, force: bool = False) -> Response:
     """``PUT /v1/cluster {"action": "start", "value": JobArgs}`` for the kinds started by name.
 
     The kinds table decides what may be started (400 otherwise) and what is built (501 otherwise).
+    ``force`` (``?frc=true``): lru evicts from the buckets named even where ``lru.enabled`` is off.
     """
     args = job_args(msg.value)
     kind = startable_kind(args.Kind)
     bck = args.bucket()
     if bck is not None:
         node.bucket_props(bck)
+    if kind.name == "lru":
+        return text_response(node.lru.start(_named_buckets(node, args), force=force, job_id=job_id))
     buckets = [bck] if bck is not None else node.meta.bmd().refs()
     work = _work(node, kind.name, buckets)
     job = node.runner.create(kind.name, bck=bck, job_id=job_id)
@@ -148,14 +151,28 @@ def _work(node: Node, kind: str, buckets: list[BucketRef]) -> Callable[[Job], No
         return lambda job: bucket_ops.prefetch_objects(
             job, node.objects, bck, props, whole, continue_on_error=True
         )
-    if kind in ("rebalance", "lru"):
-        # one node is the whole cluster: nothing to move; ais buckets are never evicted
+    if kind == "rebalance":  # one node is the whole cluster: nothing to move
         return _nothing_to_do
     raise StrataError(f'the kinds table marks "{kind}" as built, but nothing starts it by name')
 
 
 def _nothing_to_do(job: Job) -> None:
     return None
+
+
+def _named_buckets(node: Node, args: JobArgs) -> list[BucketRef] | None:
+    """The buckets a start names (``Bck``, or ``Buckets`` as the SDK sends several); None: all of them.
+    Each must exist (404 otherwise)."""
+    bck = args.bucket()
+    if bck is not None:
+        return [bck]
+    if not args.Buckets:
+        return None
+    named = [decode_job_args({"Bck": model}).bucket() for model in args.Buckets]
+    found = [bck for bck in named if bck is not None]
+    for bck in found:
+        node.bucket_props(bck)
+    return found or None
 
 
 def stop_jobs(node: Node, msg: ActionMsg) -> Response:

@@ -19,11 +19,14 @@ from strata.core.metrics import Metrics
 from strata.core.names import BucketRef
 from strata.getbatch.work import GetBatchService
 from strata.jobs.load import LoadMonitor
+from strata.jobs.lru import LruStarter
 from strata.jobs.registry import JobRunner, JobStore
 from strata.objects.hotcache import HotCache
 from strata.objects.remote import backend as remote_backend
 from strata.objects.remote import is_remote
 from strata.objects.service import ObjectService
+from strata.storage.atimes import AccessTimes
+from strata.storage.capacity import Capacity
 from strata.storage.interface import ObjectStorage
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.objects import ObjectStore
@@ -116,16 +119,28 @@ class Node:
         slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
         self.getbatch = GetBatchService(self.runner, self.load, self.metrics, meta.config)
+        # the disks' watermarks and reads' access times, for a node whose objects are files (space.*, lru)
+        on_disk = store is None and role.stores_objects
+        roots = [m.root for m in mountpaths.all]
+        self.capacity = Capacity(roots, meta.config, clock=clock) if on_disk else None
+        self.atimes = AccessTimes() if on_disk else None
         self.objects = ObjectService(
             storage,
             self._lookup_bucket,
             self.metrics,
             self.hot,
             elsewhere=lambda bck, object_name: role.neighbour(self, bck, object_name),
+            capacity=self.capacity,
+            atimes=self.atimes,
         )
+        self.lru = LruStarter(self.runner, self.objects, meta, clock=clock)
+        if self.capacity is not None:
+            self.capacity.on_high = self.lru.on_high
 
     def close(self) -> None:
         """Release what the node holds open (in-process tests build and drop many nodes)."""
+        if self.atimes is not None:
+            self.atimes.close()
         self.meta.close()
         self.metrics.close()
 

@@ -145,7 +145,7 @@ class _StoringRole(Role):
         return jobs.answer_query(node, request, what)
 
     def start_job(self, node: Node, request: Request, query: Query, msg: ActionMsg) -> Answer:
-        return jobs.start_job(node, msg, job_id=query.get("xid"))
+        return jobs.start_job(node, msg, job_id=query.get("xid"), force=query.flag("frc"))
 
     def stop_jobs(self, node: Node, request: Request, msg: ActionMsg) -> Answer:
         return jobs.stop_jobs(node, msg)
