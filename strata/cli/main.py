@@ -199,9 +199,24 @@ def _add_object(sub: SubParsers) -> None:
 
 def _add_show(sub: SubParsers) -> None:
     show = sub.add_parser("show", help="show cluster state")
-    verbs = show.add_subparsers(dest="show_command", required=True, metavar="{cluster}")
+    verbs = show.add_subparsers(dest="show_command", required=True, metavar="{cluster,job}")
     p = _verb(verbs, "cluster", _run_show_cluster, "nodes, roles, endpoints and capacity")
     p.add_argument("--json", action="store_true", help="print the cluster map as JSON")
+    p = _verb(verbs, "job", _run_show_job, "jobs and their progress; only running ones unless --all")
+    p.add_argument("name", nargs="?", default="", help="a job kind (e.g. lru) or a job id")
+    p.add_argument("--all", action="store_true", help="finished and aborted jobs too")
+    p.add_argument("--json", action="store_true", help="print the job snapshots as JSON")
+
+
+def _add_job(sub: SubParsers) -> None:
+    job = sub.add_parser("job", help="start and stop jobs")
+    verbs = job.add_subparsers(dest="job_command", required=True, metavar="{start,stop}")
+    p = _verb(verbs, "start", _run_job_start, "start a job started by name (lru, cleanup-store, resilver)")
+    p.add_argument("kind", help="the job kind, e.g. lru")
+    p.add_argument("uris", nargs="*", metavar="BUCKET", help="buckets to run it on (default: all)")
+    p.add_argument("--force", action="store_true", help="lru: also buckets whose lru.enabled is false")
+    p = _verb(verbs, "stop", _run_job_stop, "abort a job by id, or every running job of a kind")
+    p.add_argument("name", help="a job id or a job kind")
 
 
 def _add_config(sub: SubParsers) -> None:
@@ -320,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bucket(sub)
     _add_object(sub)
     _add_show(sub)
+    _add_job(sub)
     _add_config(sub)
     _add_savings(sub)
     _add_estimate(sub)
@@ -427,6 +443,24 @@ def _run_show_cluster(session: Session, args: argparse.Namespace) -> int:
     from strata.cli import cluster
 
     return cluster.show_cluster(session, as_json=bool(args.json))
+
+
+def _run_show_job(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import jobs
+
+    return jobs.show_jobs(session, str(args.name), show_all=bool(args.all), as_json=bool(args.json))
+
+
+def _run_job_start(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import jobs
+
+    return jobs.start_job(session, str(args.kind), _buckets_only(list(args.uris)), force=bool(args.force))
+
+
+def _run_job_stop(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import jobs
+
+    return jobs.stop_jobs(session, str(args.name))
 
 
 def _run_config_show(session: Session, args: argparse.Namespace) -> int:
