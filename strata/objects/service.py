@@ -407,8 +407,9 @@ class ObjectService:
     def room_for(self, bck: BucketRef, object_name: str, incoming: int = 0) -> None:
         """507 when a disk is past ``space.out_of_space`` (checked before a write stores anything;
         ``incoming``: its size when known). A clock read, not a ``statvfs``, per call."""
-        if self.space is not None:
-            self.space.check(bck.object_uri(object_name), incoming)
+        space = self.space
+        if space is not None and not space.admits(incoming):
+            raise space.refusal(bck.object_uri(object_name))
 
     def put(
         self,
