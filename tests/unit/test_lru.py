@@ -31,6 +31,7 @@ from strata.storage.capacity import SHORT_INTERVAL_S, Capacity
 from strata.storage.ledger import recount
 
 from .inprocess import InProcessNode
+from .inprocess_cluster import InProcessCluster
 
 KIB = 1024
 OBJECT = 16 * KIB  # a whole number of 4 KiB blocks: what a file takes is its size
@@ -384,3 +385,29 @@ def test_reads_note_access_times_and_write_them_out_lazily(tmp_path: Path) -> No
     finally:
         atimes.close()
     assert not any(thread.name == "atime-flush" and thread.is_alive() for thread in threading.enumerate())
+
+
+# --- cluster mode -------------------------------------------------------------------------------------
+
+
+def test_lru_started_through_the_proxy_runs_on_every_target_under_one_id(tmp_path: Path) -> None:
+    """Each target evicts on its own disks (default watermarks: 80% used, down to lowwm 75%)."""
+    cluster = InProcessCluster(tmp_path)
+    try:
+        targets = [cluster.nodes["t1"], cluster.nodes["t2"]]
+        _add_remote_bucket(targets[0], CACHED, {"lru": {"enabled": True}})  # one BMD for all nodes
+        targets[1].node.objects.create_bucket(CACHED)
+        for target in targets:
+            for i in range(10):
+                _cache(target, CACHED, f"o-{i}", b"c" * OBJECT)
+                _read_long_ago(target, CACHED, f"o-{i}", 20 - i)
+            assert target.node.capacity is not None
+            target.node.capacity.measure = SmallDisk(200 * KIB)  # 160 KiB used: 80%
+        status, job_id = _start_lru(cluster.proxy, [CACHED])
+        assert status == 200, job_id
+        for target in targets:  # each ran its part under the proxy's id (?xid=)
+            record = _wait_for_lru(target)
+            assert record.id == job_id.decode() and record.objects == 1
+            assert _cached_names(target, CACHED) == [f"o-{i}" for i in range(1, 10)]
+    finally:
+        cluster.close()
