@@ -19,7 +19,9 @@ comparisons. The numbers are measured again when one of these is true:
 - the writes begun in this process since then (their declared sizes) could have used a good part of
   the headroom left before the next watermark (``HEADROOM_SHARE``): a big write, or many, is followed
   by a fresh measure, not by ten minutes of guessing;
-- the cluster config changed (a new watermark applies at once).
+- the cluster config changed (a new watermark applies at once);
+- a write is about to be refused: a 507 always rests on a measure taken for it, so space freed
+  meanwhile (deletes, an eviction, another process) is seen at once. Refusals are the rare path.
 
 Each worker process keeps its own monitor; they agree within the short interval.
 """
@@ -156,9 +158,11 @@ class Capacity:
             pct = usage.pct_max
             interval = SHORT_INTERVAL_S if pct >= space.lowwm else max(config.lru.capacity_upd_time, 1.0)
             self._due = self._clock.monotonic() + interval
-            self._full = usage.out_of_space
-        if usage.out_of_space:
-            log.warning("out of space: %s", describe(usage))
+            was_full, self._full = self._full, usage.out_of_space
+        if usage.out_of_space and not was_full:
+            log.warning("out of space: %s; writes are refused (507)", describe(usage))
+        elif was_full and not usage.out_of_space:
+            log.warning("space again: %s", describe(usage))
         if usage.high and self.on_high is not None:
             try:
                 self.on_high(usage)
@@ -170,13 +174,16 @@ class Capacity:
         """Whether a new write may store anything (no disk above ``space.out_of_space``); ``incoming``
         is its declared size, counted towards the next measure (0 when unknown). Every write asks:
         a clock read and a few comparisons (~0.5 us), a measure only when one is due."""
-        if (
+        measured = (
             self._clock.monotonic() >= self._due
             or self._pending > self._slack
             or self._config() is not self._seen_config
-        ):
+        )
+        if measured:
             self.refresh()
-        if self._full:
+        # a refusal rests on a fresh measure: space freed meanwhile (a delete, an eviction, another
+        # process) is seen at once
+        if self._full and (measured or self.refresh().out_of_space):
             return False
         self._pending += incoming  # unlocked: an estimate; a lost update only delays a measure
         return True

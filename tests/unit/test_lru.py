@@ -357,12 +357,17 @@ def test_the_disk_is_measured_by_time_after_big_writes_and_on_config_change(node
     clock.advance(10.0)
     with pytest.raises(InsufficientStorage):
         capacity.check("w")
-    disk.used = 50 << 20
     with pytest.raises(InsufficientStorage):
-        capacity.check("w")  # above lowwm, measured again after the short interval only
+        capacity.check("w")  # every refusal is measured for
+    assert disk.measures == 6
+    disk.used = 50 << 20
+    capacity.check("w")  # freed: seen by the next write, which would otherwise be refused
+    assert disk.measures == 7
+    capacity.check("w")  # above lowwm: measured again after the short interval
+    assert disk.measures == 7
     clock.advance(SHORT_INTERVAL_S)
     capacity.check("w")
-    assert disk.measures == 6
+    assert disk.measures == 8
 
 
 def test_reads_note_access_times_and_write_them_out_lazily(tmp_path: Path) -> None:
