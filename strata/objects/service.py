@@ -320,6 +320,8 @@ class ObjectService:
         """
         self.bucket(bck, ACCESS_GET, props)
         obj = self.store.open(bck, object_name)
+        if self.atimes is not None:
+            self.atimes.touch(obj.path)
         try:
             return obj, self.shard_reader(obj, fmt)
         except BaseException:
