@@ -19,6 +19,7 @@ from strata.cluster.transfer import STORED_MD_HEADER, put_object
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef, validate_object_name
+from strata.jobs.blob_download import BlobParams, blob_fetch
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
 from strata.objects.compression import same_stored_form
@@ -191,9 +192,11 @@ def prefetch_objects(
     *,
     continue_on_error: bool,
     latest: bool = False,
+    blob: BlobThreshold | None = None,
 ) -> None:
     """Bring a remote bucket's objects into the cache (cold GETs); cached ones are skipped unless
-    ``latest`` asks for the backend's current version. A prefix selects by the backend's listing."""
+    ``latest`` asks for the backend's current version. A prefix selects by the backend's listing.
+    With ``blob``, objects of at least its threshold go through the blob downloader."""
     missing = Missing()
     if selection.names is None and (selection.template is None or is_prefix(selection.template)):
         names: Iterator[tuple[str, bool]] = (
@@ -206,7 +209,7 @@ def prefetch_objects(
         if not latest and objects.listed(bck, name) is not None:
             continue
         try:
-            size = objects.fetch(bck, name, props).size
+            size = _prefetch_one(job, objects, bck, name, props, blob)
         except ObjectNotFound:
             if explicit or selection.template:
                 missing.add(name)
@@ -214,6 +217,31 @@ def prefetch_objects(
         job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(bck))
+
+
+@dataclass(frozen=True)
+class BlobThreshold:
+    """Prefetch's ``blob-threshold``: objects of at least ``size`` bytes are blob-downloaded."""
+
+    size: int
+    params: BlobParams
+
+
+def _prefetch_one(
+    job: Job,
+    objects: ObjectService,
+    bck: BucketRef,
+    name: str,
+    props: BucketProps,
+    blob: BlobThreshold | None,
+) -> int:
+    """One cold GET (its size, or 0 when the blob downloader counted the bytes on the job itself)."""
+    if blob is not None:
+        info = objects.head_remote(bck, name, props)
+        if info.size >= blob.size:
+            blob_fetch(objects, bck, name, props, blob.params, job, info)
+            return 0
+    return objects.fetch(bck, name, props).size
 
 
 def evict_objects(

@@ -399,15 +399,17 @@ class ObjectService:
 
         ``size_hint`` (the body's length when known) lets a small object skip compression at once and
         sizes the frames. ``compress=False`` stores the bytes as they come whatever the bucket says.
+        ``through=False``: a remote bucket's object arriving *from* its backend (cold GET, blob download):
+        stored locally only, and compressed like any other write when the bucket compresses.
         """
         props = self.bucket(bck, ACCESS_PUT, props)
         fsync = fsync_wanted(props)
-        remote = remote_of(bck, props)
+        remote = remote_of(bck, props) if through else None
         if remote is not None:  # kept as it comes: the work file is what a write-through uploads
             plain = self.store.writer(
                 bck, object_name, props.checksum.type, fsync=fsync, extra_hasher=extra_hasher
             )
-            return ObjectPut(plain, props, self.metrics, remote=(remote, object_name) if through else None)
+            return ObjectPut(plain, props, self.metrics, remote=(remote, object_name))
         if compress and compresses(props, size_hint):
             writer = self.store.writer(bck, object_name, "none", fsync=fsync)
             encoding = EncodingWrite(
