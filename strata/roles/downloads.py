@@ -180,7 +180,8 @@ def _destination(node: Node, plan: DownloadPlan) -> BucketProps:
     """The bucket the objects go to: a missing ais bucket is created (as AIStore does); a remote one
     joins the BMD on first reference; a ``backend`` download needs a remote bucket."""
     bck = plan.bck
-    if bck.provider == "ais" and not bck.ns_uuid and node.meta.bmd().get(bck) is None:
+    creates = plan.type != "backend"  # a backend download fills a remote bucket: one that exists
+    if creates and bck.provider == "ais" and not bck.ns_uuid and node.meta.bmd().get(bck) is None:
         with contextlib.suppress(BucketAlreadyExists):  # someone else made it meanwhile
             buckets.create_bucket(node, bck, ActionMsg())
     props = node.bucket_props(bck, ACCESS_PUT)
