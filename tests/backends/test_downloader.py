@@ -224,7 +224,6 @@ def test_abort_and_remove(node: StrataServer, files: tuple[str, Path]) -> None:
         ({"type": "range", "bucket": {"name": "b"}, "template": "http://h/plain"}, "template"),
         ({"type": "multi", "bucket": {"name": "b"}, "objects": []}, '"objects"'),
         ({"type": "multi", "bucket": {"name": "b"}, "objects": {"x": "nope"}}, "invalid link"),
-        ({"type": "backend", "bucket": {"name": "plain-ais"}}, "remote bucket"),
         ({"type": "single", "bucket": {"name": "b"}, "link": "http://h/x", "timeout": "later"}, "timeout"),
         (
             {"type": "single", "bucket": {"name": "b"}, "link": "http://h/x", "limits": {"connections": -1}},
@@ -250,3 +249,9 @@ def test_unknown_ids_are_404_and_bad_admin_bodies_400(node: StrataServer) -> Non
     assert requests.put(f"{node.endpoint}/v1/download", json={}, timeout=10).status_code == 405
     assert requests.get(f"{node.endpoint}/v1/download/what", timeout=10).status_code == 404
     assert requests.get(f"{node.endpoint}/v1/download", timeout=10).json() == []
+    # a backend download fills a remote bucket: a missing ais bucket is not created for it
+    backend = {"type": "backend", "bucket": {"name": "plain-ais", "provider": "ais"}}
+    assert start(node, backend).status_code == 404
+    Client(node.endpoint).bucket("plain-ais").create()
+    refused = start(node, backend)
+    assert refused.status_code == 400 and "remote bucket" in refused.json()["message"]
