@@ -15,8 +15,9 @@ A bucket whose provider is a cloud (``s3://b``, ``gs://b``, ``az://b``), or an `
 
 The bucket's ``extra`` props (``extra.aws.endpoint``, ``profile``, ``cloud_region``...) configure its
 backend client; the environment does the rest (``AWS_*``, ``STORAGE_EMULATOR_HOST``, ``AZURE_*``).
-Objects of remote buckets are stored as they come (no compression yet: write-through uploads the work
-file's bytes).
+Objects of remote buckets are stored as they come (write-through uploads the work file's bytes, and a
+cold GET streams them), except those the blob downloader fetches (``strata.jobs.blob_download``), which
+are compressed when the bucket compresses.
 """
 
 from __future__ import annotations

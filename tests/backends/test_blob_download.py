@@ -261,4 +261,12 @@ def test_blob_download_requests_refused_with_a_4xx(moto: MotoServer, cache: Stra
     good = post(name, "aws", {"chunk-size": "64KiB", "num-workers": -1, "chunk-read-timeout": "30s"})
     assert good.status_code == 200
     assert client.job(good.text).wait(timeout=30, verbose=False).success
+    # an ais bucket fronting the cloud bucket (backend_bck) is a remote bucket too
+    linked = {"action": "set-bprops", "value": {"backend_bck": {"name": name, "provider": "aws"}}}
+    assert requests.patch(f"{cache.endpoint}/v1/buckets/local?provider=ais", json=linked, timeout=10).ok
+    through = post("local", "ais", {"chunk-size": "32KiB", "num-workers": 2})
+    assert through.status_code == 200, through.text
+    assert client.job(through.text).wait(timeout=30, verbose=False).success
+    assert client.bucket("local").object("o").get_reader().read_all() == b"x" * 100
+    assert _job_record(cache, through.text)["extra"]["chunks"] == 1
     s3.close()
