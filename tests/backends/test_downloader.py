@@ -99,7 +99,8 @@ def test_a_single_link_lands_in_a_bucket_created_on_the_way(
     }
     assert wait_done(node, start(node, named).json()["id"])["finished_cnt"] == 1
     assert client.bucket(bucket).object("m/w").get_reader().read_all() == data
-    # the job is a "download" job for the SDK's job queries too
+    # the job is a "download" job for the SDK's job queries too (wait: an idle kind, idle when done)
+    assert client.job(job_id).wait(timeout=30, verbose=False).success
     snaps = client.job(job_id).get_details().list_snapshots()
     assert snaps[0].kind == "download" and snaps[0].stats.objects == 1 and snaps[0].stats.bytes == len(data)
 
