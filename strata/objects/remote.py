@@ -31,6 +31,7 @@ from strata.core.names import BucketRef
 from strata.storage.metadata import ObjectMetadata
 
 CLOUD_PROVIDERS = frozenset({"aws", "gcp", "azure"})
+PRESENT_ONLY = ("2", "3", "4")  # ``?presence=`` values that mean "in the BMD / cluster" (wave-2 §2.4)
 
 
 def is_remote(bck: BucketRef) -> bool:

@@ -35,7 +35,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from strata.archive import ArchiveReader
-from strata.backends import RemoteObject
+from strata.backends import RemoteEntry, RemoteObject
 from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_APPEND,
@@ -392,31 +392,27 @@ class ObjectService:
         *,
         extra_hasher: Hasher | None = None,
         size_hint: int | None = None,
-        compress: bool = True,
         through: bool = True,
     ) -> ObjectPut:
         """Begin a write (PUT access); the caller streams bytes into it and commits.
 
         ``size_hint`` (the body's length when known) lets a small object skip compression at once and
-        sizes the frames. ``compress=False`` stores the bytes as they come whatever the bucket says.
+        sizes the frames. A remote bucket's write goes through to its backend first unless
+        ``through=False`` (a cold GET storing what the backend gave).
         """
         props = self.bucket(bck, ACCESS_PUT, props)
         fsync = fsync_wanted(props)
         remote = remote_of(bck, props)
-        if remote is not None:  # kept as it comes: the work file is what a write-through uploads
-            plain = self.store.writer(
-                bck, object_name, props.checksum.type, fsync=fsync, extra_hasher=extra_hasher
-            )
-            return ObjectPut(plain, props, self.metrics, remote=(remote, object_name) if through else None)
-        if compress and compresses(props, size_hint):
+        upload = (remote, object_name) if remote is not None and through else None  # write-through
+        if compresses(props, size_hint):
             writer = self.store.writer(bck, object_name, "none", fsync=fsync)
             encoding = EncodingWrite(
                 writer, props, self.metrics, size_hint=size_hint, extra_hasher=extra_hasher
             )
-            return ObjectPut(writer, props, self.metrics, encoding)
+            return ObjectPut(writer, props, self.metrics, encoding, remote=upload)
         checksum_type = props.checksum.type
         writer = self.store.writer(bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher)
-        return ObjectPut(writer, props, self.metrics)
+        return ObjectPut(writer, props, self.metrics, remote=upload)
 
     def put_stored(
         self, bck: BucketRef, object_name: str, source: ObjectMetadata, props: BucketProps | None = None
@@ -484,7 +480,7 @@ class ObjectService:
         remote = self._remote(bck, props)
         reader = remote.backend.get(remote.name, object_name)
         try:
-            out = self.put(bck, object_name, props, compress=False, size_hint=reader.length, through=False)
+            out = self.put(bck, object_name, props, size_hint=reader.length, through=False)
         except BaseException:
             reader.close()
             raise
@@ -512,12 +508,15 @@ class ObjectService:
     def remote_names(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[str]:
         """Every name the backend holds under ``prefix``, page by page (a job's walk of a remote bucket;
         access was checked when the job started)."""
+        return (entry.name for entry in self.remote_entries(bck, props, prefix))
+
+    def remote_entries(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[RemoteEntry]:
+        """Every object the backend holds under ``prefix`` (name, size, version), page by page."""
         remote = self._remote(bck, props)
         token = ""
         while True:
             page = remote.backend.list_page(remote.name, prefix, token)
-            for entry in page.entries:
-                yield entry.name
+            yield from page.entries
             token = page.next_token
             if not token:
                 return
@@ -533,9 +532,7 @@ class ObjectService:
             return -1
         return size
 
-    def head_remote(
-        self, bck: BucketRef, object_name: str, props: BucketProps | None = None
-    ) -> RemoteObject:
+    def head_remote(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> RemoteObject:
         """A remote bucket's object as the backend describes it (HEAD access): not here yet."""
         props = self.bucket(bck, ACCESS_HEAD_OBJECT, props)
         remote = self._remote(bck, props)

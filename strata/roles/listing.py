@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 
 from strata.archive import format_of
 from strata.config.access import ACCESS_LIST_OBJECTS
+from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, StrataError
 from strata.core.names import BucketRef
 from strata.core.wire import (
@@ -53,6 +54,7 @@ ENTRY_IS_ARCHIVE = 512
 
 # Actions on remote buckets only (a clear 400 for an ais bucket), by method
 
+
 def _time_string(ns: int) -> str:
     """AIStore's default list time format (RFC822: ``02 Jan 06 15:04 UTC``)."""
     return time.strftime("%d %b %y %H:%M UTC", time.gmtime(ns / 1e9))
@@ -68,14 +70,22 @@ def list_flags(lsmsg: ListObjectsMsg) -> int:
         ) from None
 
 
+def listed_props(node: Node, bck: BucketRef, flags: int) -> BucketProps:
+    """The listed bucket's props (LIST access): with ``BckPresent`` only a bucket already in the BMD,
+    a remote one is then neither HEADed nor added."""
+    if flags & FLAG_BCK_PRESENT:
+        node.present_bucket_props(bck)
+    return node.bucket_props(bck, ACCESS_LIST_OBJECTS)
+
+
 def list_objects(
     node: Node, request: Request, bck: BucketRef, msg: ActionMsg
 ) -> Response | Awaitable[Response]:
     # 1. parse and validate the request
     node.metrics.add("lst_count")
-    node.bucket_props(bck, ACCESS_LIST_OBJECTS)
     lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
     flags = list_flags(lsmsg)
+    listed_props(node, bck, flags)
     if lsmsg.pagesize < 0:
         raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
     page_size = min(lsmsg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)

@@ -28,7 +28,14 @@ from strata.core.wire import (
 )
 from strata.jobs.registry import new_job_id
 from strata.objects.remote import remote_of
-from strata.roles.listing import FLAG_CACHED, FLAG_NOT_CACHED, MAX_PAGE_SIZE, list_flags, page_response
+from strata.roles.listing import (
+    FLAG_CACHED,
+    FLAG_NOT_CACHED,
+    MAX_PAGE_SIZE,
+    list_flags,
+    listed_props,
+    page_response,
+)
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import json_response
@@ -66,8 +73,8 @@ async def fan_out(
 
 async def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
     # 1. the bucket must exist; normalize the page request
-    props = node.bucket_props(bck)
     lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
+    props = listed_props(node, bck, list_flags(lsmsg))
     if lsmsg.pagesize < 0:
         raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
     page_size = min(lsmsg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -212,15 +219,26 @@ async def forward_job(node: Node, request: Request, only: NodeInfo | None = None
     return Response(200, [("Content-Type", "text/plain; charset=utf-8")], job_id.encode())
 
 
-async def forward_summary(node: Node, request: Request) -> Response:
+REMOTE_COUNTER = "remote_counter"  # the one target (by id) that counts a remote bucket's backend listing
+
+
+def new_summary(node: Node, bck: BucketRef, query: str) -> tuple[str, str]:
+    """A new summary's job id, and the query that starts its part on every target: the same id on
+    all, and the one target that also counts the backend's objects (so the sum counts them once)."""
+    job_id = new_job_id()
+    counter = node.cluster_map().target_for(bck, "")
+    extra = f"xid={job_id}" + (f"&{REMOTE_COUNTER}={counter.id}" if counter is not None else "")
+    return job_id, f"{query}&{extra}" if query else extra
+
+
+async def forward_summary(node: Node, request: Request, bck: BucketRef) -> Response:
     """Bucket summary across targets: 202 until every target's part is done, then the sums."""
     body = msgspec.json.decode(request.body or b"{}")
     value = body.get("value") or {}
     job_id = str(value.get("uuid", ""))
     query = request.query
     if not job_id:
-        job_id = new_job_id()
-        query = f"{query}&xid={job_id}" if query else f"xid={job_id}"
+        job_id, query = new_summary(node, bck, query)
     else:
         body["value"]["uuid"] = job_id
     answers = await fan_out(
@@ -252,11 +270,13 @@ def sum_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
     on_disk = sum(int(p["TotalSize"]["size_on_disk"]) for p in parts)
     disks = sum(int(p["TotalSize"]["total_disks_size"]) for p in parts)
     sizes = [p["ObjSize"] for p in parts if int(p["ObjCount"]["obj_count_present"])]
-    total["ObjCount"] = {"obj_count_present": str(count), "obj_count_remote": "0"}
+    remote_count = sum(int(p["ObjCount"].get("obj_count_remote", 0)) for p in parts)  # one target's
+    remote_total = sum(int(p["TotalSize"].get("size_all_remote_objs", 0)) for p in parts)
+    total["ObjCount"] = {"obj_count_present": str(count), "obj_count_remote": str(remote_count)}
     total["TotalSize"] = {
         "size_on_disk": str(on_disk),
         "size_all_present_objs": str(present),
-        "size_all_remote_objs": "0",
+        "size_all_remote_objs": str(remote_total),
         "total_disks_size": str(disks),
     }
     total["ObjSize"] = {
