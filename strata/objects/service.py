@@ -35,7 +35,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from strata.archive import ArchiveReader
-from strata.backends import RemoteEntry, RemoteObject
+from strata.backends import ListPage, RemoteEntry, RemoteObject
 from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_APPEND,
@@ -512,11 +512,18 @@ class ObjectService:
 
     def remote_entries(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[RemoteEntry]:
         """Every object the backend holds under ``prefix`` (name, size, version), page by page."""
+        for _token, page in self.remote_pages(bck, props, prefix):
+            yield from page.entries
+
+    def remote_pages(
+        self, bck: BucketRef, props: BucketProps, prefix: str = "", token: str = ""
+    ) -> Iterator[tuple[str, ListPage]]:
+        """The backend's listing pages from ``token`` on, each with the token that fetched it (so a
+        client's listing can resume at the page it stopped in). Network calls: off the event loop."""
         remote = self._remote(bck, props)
-        token = ""
         while True:
             page = remote.backend.list_page(remote.name, prefix, token)
-            yield from page.entries
+            yield token, page
             token = page.next_token
             if not token:
                 return
@@ -626,17 +633,18 @@ class ObjectService:
     ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
         """Publish what was appended under ``handle`` as the object's new version.
 
-        Into a compressing bucket the appended bytes are encoded on the way (in the codec threads:
-        an awaitable); otherwise the append file is renamed into place.
+        Into a compressing bucket the appended bytes are encoded on the way, and a remote bucket's
+        object goes to its backend first (in the codec threads: an awaitable); otherwise the append
+        file is renamed into place.
         """
         props = self.bucket(bck, ACCESS_APPEND)
         store = self._posix("append")
         path = appends.handle_path(store, bck, object_name, handle)
         size = os.stat(path).st_size
-        if compresses(props, size):
+        if compresses(props, size) or remote_of(bck, props) is not None:
 
             def encode() -> ObjectMetadata:
-                md = self._encode_files(bck, object_name, props, [path], size)
+                md = self._assemble(bck, object_name, props, [path], size)
                 os.unlink(path)
                 return md
 
@@ -686,20 +694,21 @@ class ObjectService:
         """Assemble the parts in order and publish them as the object (PUT access).
 
         Into a compressing bucket the parts are encoded as one stream (no per-part frames or padding:
-        a multipart upload compresses as well as a single PUT), in the codec threads (an awaitable).
+        a multipart upload compresses as well as a single PUT), and a remote bucket's object is
+        uploaded to its backend first (write-through) -- both in the codec threads (an awaitable).
         """
         props = self.bucket(bck, ACCESS_PUT)
         store = self._posix("a multipart upload")
         directory, paths = multipart.part_files(store, bck, object_name, upload_id, parts)
         size = sum(os.stat(path).st_size for path in paths)
-        if compresses(props, size):
+        if compresses(props, size) or remote_of(bck, props) is not None:
 
-            def encode() -> ObjectMetadata:
-                md = self._encode_files(bck, object_name, props, paths, size, custom=custom, etag=etag)
+            def assemble() -> ObjectMetadata:
+                md = self._assemble(bck, object_name, props, paths, size, custom=custom, etag=etag)
                 multipart.completed(directory)
                 return md
 
-            return off_loop(encode)
+            return off_loop(assemble)
         md = multipart.complete(
             self._posix("a multipart upload"),
             bck,
@@ -714,7 +723,7 @@ class ObjectService:
         count_put(self.metrics, md)
         return md
 
-    def _encode_files(
+    def _assemble(
         self,
         bck: BucketRef,
         object_name: str,
@@ -725,8 +734,8 @@ class ObjectService:
         custom: dict[str, str] | None = None,
         etag: str = "",
     ) -> ObjectMetadata:
-        """Write the concatenation of ``paths`` as the object through the bucket's encoding (the caller
-        removes its files once the object is published)."""
+        """Write the concatenation of ``paths`` as the object through the object path (the bucket's
+        encoding, a remote bucket's write-through); the caller removes the files once it is published."""
         out = self.put(bck, object_name, props, size_hint=size)
         try:
             for path in paths:
