@@ -380,7 +380,9 @@ async def _delete_remote(node: Node, bck: BucketRef, object_name: str) -> Respon
     return empty_response()
 
 
-def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def patch_object(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     """Merge (or with ``set-new-custom=true`` replace) custom metadata."""
     msg = decode_action(request.body)
     if not isinstance(msg.value, dict) or not all(isinstance(v, str) for v in msg.value.values()):
@@ -394,7 +396,16 @@ def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str,
         custom = dict(msg.value) if replace else {**md.custom, **msg.value}
         return msgspec.structs.replace(md, custom=custom)
 
+    if remote_of(bck, node.bucket_props(bck)) is not None:  # written through: off the event loop
+        return _patch_remote(node, bck, object_name, change)
     node.objects.update_metadata(bck, object_name, change)
+    return empty_response()
+
+
+async def _patch_remote(
+    node: Node, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
+) -> Response:
+    await off_loop(lambda: node.objects.update_metadata(bck, object_name, change))
     return empty_response()
 
 

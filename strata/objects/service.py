@@ -34,6 +34,8 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+import msgspec
+
 from strata.archive import ArchiveReader
 from strata.backends import ListPage, RemoteEntry, RemoteObject
 from strata.cluster.smap import NodeInfo
@@ -68,7 +70,7 @@ from strata.objects.compression import (
 )
 from strata.objects.hotcache import HotCache
 from strata.objects.put import OFFLOAD_CHUNK, ColdRead, ObjectPut, count_put, fsync_wanted
-from strata.objects.remote import Remote, remote_of, same_remote_version
+from strata.objects.remote import Remote, remote_of, same_remote_version, uploadable
 from strata.server.http import Response
 from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
@@ -560,9 +562,37 @@ class ObjectService:
     def update_metadata(
         self, bck: BucketRef, object_name: str, change: MetadataChange, access: int = ACCESS_UPDATE_OBJECT
     ) -> ObjectMetadata:
-        """Change an object's metadata in one step (custom metadata PATCH: UPDATE-OBJECT access)."""
-        self.bucket(bck, access)
-        return self.store.update_metadata(bck, object_name, change)
+        """Change an object's metadata in one step (custom metadata PATCH: UPDATE-OBJECT access).
+
+        A remote bucket's user metadata is written through: the backend's copy first, then the cached
+        one (if any) with the backend's new facts (version, ETag). Network calls: off the event loop.
+        """
+        props = self.bucket(bck, access)
+        remote = remote_of(bck, props)
+        if remote is None:
+            return self.store.update_metadata(bck, object_name, change)
+        try:
+            cached: ObjectMetadata | None = self.store.head(bck, object_name)
+        except ObjectNotFound:
+            cached = None
+        if cached is None:  # not cached: only the backend's copy changes
+            found = remote.backend.head(remote.name, object_name)
+            cached_or_remote = ObjectMetadata(
+                size=found.size, custom=found.cold_get_metadata(remote.provider)
+            )
+        else:
+            cached_or_remote = cached
+        wanted = change(cached_or_remote).custom
+        stored = remote.backend.set_custom(remote.name, object_name, uploadable(wanted))
+        facts = stored.cold_get_metadata(remote.provider)
+        if cached is None:
+            return msgspec.structs.replace(cached_or_remote, custom={**wanted, **facts})
+
+        def with_facts(md: ObjectMetadata) -> ObjectMetadata:
+            changed = change(md)
+            return msgspec.structs.replace(changed, custom={**changed.custom, **facts})
+
+        return self.store.update_metadata(bck, object_name, with_facts)
 
     def copy(
         self,

@@ -37,7 +37,7 @@ def _remote_bucket(moto: MotoServer, objects: int) -> str:
     name = f"pres-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
     for index in range(objects):
-        s3.put_object(Bucket=name, Key=f"o{index}", Body=b"x" * (100 + index))
+        s3.put_object(Bucket=name, Key=f"o{index}", Body=b"x" * (100 + index), Metadata={"team": "vision"})
     return name
 
 
@@ -106,3 +106,23 @@ def test_info_counts_the_backends_objects_and_the_cached_ones(moto: MotoServer, 
     summary = bucket.summary(cached=False)
     assert summary["ObjCount"]["obj_count_remote"] == "5"
     assert bucket.summary()["ObjCount"]["obj_count_remote"] == "0"
+
+
+def test_custom_metadata_is_written_through(moto: MotoServer, cache: StrataServer) -> None:
+    """The SDK's ``set_custom_props`` on a remote bucket: the backend's user metadata first (cached or
+    not), then the cached copy with the backend's new facts."""
+    name = _remote_bucket(moto, 2)
+    s3 = moto.s3()
+    bucket = Client(cache.endpoint).bucket(name, provider="aws")
+    cached = bucket.object("o0")
+    cached.get_reader().read_all()
+    cached.get_writer().set_custom_props({"stage": "train"})
+    assert s3.head_object(Bucket=name, Key="o0")["Metadata"] == {"team": "vision", "stage": "train"}
+    assert cached.head().custom_metadata["stage"] == "train"
+    cached.get_writer().set_custom_props({"only": "this"}, replace_existing=True)
+    assert s3.head_object(Bucket=name, Key="o0")["Metadata"] == {"only": "this"}
+    custom = cached.head().custom_metadata
+    assert custom["only"] == "this" and "team" not in custom and custom["source"] == "aws"
+    assert cached.get_reader().read_all() == b"x" * 100  # still the cached bytes (same version)
+    bucket.object("o1").get_writer().set_custom_props({"label": "cat"})  # not cached: the backend only
+    assert s3.head_object(Bucket=name, Key="o1")["Metadata"] == {"team": "vision", "label": "cat"}
