@@ -68,6 +68,23 @@ def _role_names(cluster: Cluster) -> list[str]:
     return [f"{prefix}-{cluster.alias or cluster.id}" for prefix, _, _ in CLUSTER_ROLES]
 
 
+def _rename_roles(data: Database, before: Cluster, after: Cluster) -> None:
+    """A new alias renames the cluster's built-in roles (and the users holding them) along with it."""
+    renames = dict(zip(_role_names(before), _role_names(after), strict=True))
+    for old, new in renames.items():
+        role = data.roles.get(old)
+        if role is None or new in data.roles:
+            continue
+        del data.roles[old]
+        role.name = new
+        role.desc = role.desc.replace(before.alias or before.id, after.alias or after.id)
+        data.roles[new] = role
+    for user in data.users.values():
+        user.roles = [
+            renames.get(name, name) if renames.get(name) in data.roles else name for name in user.roles
+        ]
+
+
 def _register(call: Call) -> Response:
     call.require_admin()
     message: ClusterIn = decode(call.body, ClusterIn, "register cluster")
@@ -107,7 +124,7 @@ def _register(call: Call) -> Response:
 def _update(call: Call, name: str) -> Response:
     call.require_admin()
     message: ClusterIn = decode(call.body, ClusterIn, "update cluster")
-    urls = _urls(message.urls) if message.urls is not None else None
+    urls = _urls(message.urls) if message.urls else None  # the SDK sends [] for "unchanged"
     if message.alias:
         check_name(message.alias, "cluster alias")
     with call.service.store.change() as data:
@@ -118,7 +135,9 @@ def _update(call: Call, name: str) -> Response:
         if message.alias:
             if _alias_taken(data, message.alias, cluster.id):
                 raise errors.cluster_exists(message.alias)
+            before = Cluster(cluster.id, cluster.alias, cluster.urls)
             cluster.alias = message.alias
+            _rename_roles(data, before, cluster)
         if urls is not None:
             cluster.urls = urls
     return empty_response(200)

@@ -16,7 +16,10 @@ import signal
 import socket
 import ssl
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+
+import jwt
 
 from strata.authn.app import AuthnApp
 from strata.authn.config import Settings
@@ -111,6 +114,10 @@ def serve_authn(*, host: str, port: int | None, data_dir: str | None, config_pat
     bootstrap(store, admin_name, admin_password)
     if signer.method == "RS256":
         signer.current_key()
+    elif len(settings.secret.encode()) < 32:
+        log.warning("auth.secret is shorter than 32 bytes: HS256 tokens are only as strong as the secret")
+    # said once above, not on every token PyJWT signs with it
+    warnings.filterwarnings("ignore", category=jwt.warnings.InsecureKeyLengthWarning)
     service = Service(settings, store, signer, admin_name)
     if store.data.clusters:
         service.push_revocations()

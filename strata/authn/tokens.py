@@ -3,6 +3,7 @@
 Claims (the AIS contract): ``sub``, ``iat``, ``exp``, ``iss`` (AuthN's external URL), ``aud`` (the IDs
 of the clusters the ACLs name; every registered cluster for an admin), ``admin``, ``clusters``
 (``[{"id", "perm": "<decimal>"}]``) and ``buckets`` (``[{"bck", "perm"}]``): the union of the roles'.
+Plus ``jti``, so that two logins in one second are two tokens that can be revoked apart.
 
 RSA keys are made here (``cryptography``) and kept in the store; ``rotate`` makes a new one that signs
 from then on. A replaced key stays in the JWKS (and still verifies) while a token it signed can live
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 import time
 from typing import Any
 
@@ -215,6 +217,7 @@ def user_claims(user: User, data: Database, lifetime_ns: int, issuer: str) -> di
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": user.id,
+        "jti": secrets.token_hex(8),  # two logins in one second are still two tokens (revoked apart)
         "iat": now,
         "exp": now + max(1, lifetime_ns // 10**9),
         "iss": issuer,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from aistore.sdk.request_client import RequestClient
 from aistore.sdk.response_handler import AISResponseHandler
 from aistore.sdk.session_manager import SessionManager
 
+from strata.cli.auth_token import TOKEN_ENV, read_token_text, save_token, saved_token, token_file
 from strata.cli.connection import CONNECT_TIMEOUT_SECONDS, cli_retry_config
 from strata.cli.errors import CommandError, describe
 from strata.cli.formatting import write_json, write_properties
@@ -35,8 +35,6 @@ from strata.config.units import parse_duration_ns
 
 DEFAULT_AUTHN_URL = "http://localhost:52001"
 URL_ENV = "AIS_AUTHN_URL"
-TOKEN_ENV = "AIS_AUTHN_TOKEN"
-TOKEN_FILE_ENV = "AIS_AUTHN_TOKEN_FILE"
 ACCESS_SU = 2**64 - 1
 _BITS = [
     *("GET", "OBJ_HEAD", "PUT", "APPEND", "OBJ_DELETE", "OBJ_MOVE", "PROMOTE", "OBJ_UPDATE", "BCK_HEAD"),
@@ -52,44 +50,6 @@ ACCESS_SETS = {
     "cluster-rw": 126976,
     "bucket-admin": 3200,
 }
-
-
-def token_file() -> str:
-    return os.environ.get(TOKEN_FILE_ENV) or os.path.join(
-        os.path.expanduser("~"), ".config", "ais", "cli", "auth.token"
-    )
-
-
-def _read_token_text(text: str) -> str:
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            return str(json.loads(text).get("token", ""))
-        except (ValueError, AttributeError):
-            return ""
-    return text
-
-
-def saved_token() -> str:
-    """``$AIS_AUTHN_TOKEN``, else the token ``strata auth login`` saved, else ""."""
-    if os.environ.get(TOKEN_ENV):
-        return os.environ[TOKEN_ENV]
-    try:
-        with open(token_file()) as file:
-            return _read_token_text(file.read())
-    except OSError:
-        return ""
-
-
-def _save_token(token: str) -> str:
-    path = token_file()
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    work = path + ".work"
-    fd = os.open(work, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump({"token": token}, file)
-    os.replace(work, path)
-    return path
 
 
 def describe_perm(perm: int) -> str:
@@ -172,7 +132,7 @@ def _login(s: AuthSession, args: argparse.Namespace) -> int:
     token = s.client.request_deserialize(
         "POST", path=f"users/{args.user}", json=body, res_model=TokenMsg
     ).token
-    s.out.write(f"Logged in ({_save_token(token)})\n")
+    s.out.write(f"Logged in ({save_token(token)})\n")
     return 0
 
 
@@ -311,7 +271,7 @@ def _token_revoke(s: AuthSession, args: argparse.Namespace) -> int:
     token = args.token
     if os.path.isfile(token):
         with open(token) as file:
-            token = _read_token_text(file.read())
+            token = read_token_text(file.read())
     TokenManager(s.client).revoke(token)
     s.out.write("Token revoked\n")
     return 0
