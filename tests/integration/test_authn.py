@@ -9,6 +9,8 @@ which records what AuthN sends and verifies its tokens as a proxy would.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -429,3 +431,35 @@ def test_register_a_real_strata_node(authn: AuthnServer, server_factory) -> None
     smap = requests.get(f"{node.endpoint}/v1/daemon", params={"what": "smap"}, timeout=10).json()
     assert info.id == smap["uuid"]
     admin.cluster_manager().delete(cluster_alias=alias)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_https(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would override skip_verify
+        monkeypatch.delenv(name, raising=False)
+    crt, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(crt)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    config = tmp_path / "authn.json"
+    config.write_text(
+        json.dumps({"net": {"http": {"use_https": True, "server_crt": str(crt), "server_key": str(key)}}})
+    )
+    srv = start_authn(tmp_path, config_path=config, https=True)
+    try:
+        assert srv.endpoint.startswith("https://")
+        client = AuthNClient(srv.endpoint, skip_verify=True)
+        claims = claims_hs(client.login("admin", ADMIN_PASSWORD))
+        assert claims["iss"] == srv.endpoint
+        assert "admin" in client.user_manager().list()
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(
+                f"{srv.endpoint}/v1/roles", timeout=10
+            )  # a self-signed cert is not trusted by default
+    finally:
+        srv.stop()
