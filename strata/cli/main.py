@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from strata.cli.auth_commands import add_auth_commands, run_auth_command
 from strata.cli.defaults import ALL_LIST_PROPS, DEFAULT_LIST_PROPS, DEFAULT_UPLOAD_CONCURRENCY
 from strata.cli.nodes import add_cluster_commands, add_node_commands, run_cluster_command, run_node_command
 from strata.cli.uri import BucketURI, UsageError, parse_uri
@@ -323,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(sub)
     _add_savings(sub)
     _add_estimate(sub)
+    add_auth_commands(sub)
     return parser
 
 
@@ -510,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_node_command(args)
     if args.command == "cluster":
         return run_cluster_command(args)
+    if args.command in ("authn", "auth"):
+        return run_auth_command(args)
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2
