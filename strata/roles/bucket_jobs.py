@@ -24,7 +24,7 @@ from strata.jobs.bucket_ops import CopyTarget, Selection
 from strata.jobs.rebalance import move_misplaced
 from strata.jobs.registry import Job, JobRecord, new_job_id
 from strata.jobs.sources import ClusterObjects
-from strata.objects.remote import remote_of
+from strata.objects.remote import is_remote, remote_of
 from strata.roles import proxy
 from strata.roles.node import Node
 from strata.server.http import Request, Response
@@ -71,6 +71,8 @@ def ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketP
     props = node.meta.bmd().get(dst)
     if props is not None:
         return props
+    if is_remote(dst):  # a remote bucket joins on first reference, if its backend has it (else 404)
+        return node.bucket_props(dst)
     if dst.provider != "ais":
         raise NotFound(f'bucket "{dst.uri}" does not exist')
 
