@@ -56,7 +56,7 @@ def validate_backend(backend: Mapping[str, Any]) -> None:
     for provider, conf in backend.items():
         if provider not in BACKEND_PROVIDERS:
             known = ", ".join(BACKEND_PROVIDERS)
-            raise Violation(f'backend.{provider}: unknown backend provider (expected one of: {known})')
+            raise Violation(f"backend.{provider}: unknown backend provider (expected one of: {known})")
         if provider == "ais" and conf is not None:
             _validate_remote_ais(conf)
 
