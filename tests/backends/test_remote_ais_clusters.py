@@ -111,6 +111,8 @@ def test_attach_an_online_and_an_unreachable_cluster_then_detach(
     assert attach(cache, ALIAS, dead).status_code == 400
     assert attach(cache, "x", "ftp://host").status_code == 400
     assert attach(cache, "-x", remote.endpoint).status_code == 400
+    clash = attach(cache, remote_uuid(remote), dead)  # an alias may not be another cluster's UUID
+    assert clash.status_code == 400 and "UUID" in clash.json()["message"]
     no_what = requests.put(
         f"{cache.endpoint}/v1/cluster/attach", headers={"Ais-Remote-Ais-Alias": "y"}, timeout=10
     )
