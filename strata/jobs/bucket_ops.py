@@ -246,8 +246,18 @@ def evict_objects(
             job.add(1, size)
 
 
-def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> dict[str, Any]:
-    """Object count and sizes (AIStore's BsummResult)."""
+def summarize(
+    job: Job, objects: ObjectService, bck: BucketRef, prefix: str, remote: BucketProps | None = None
+) -> dict[str, Any]:
+    """Object count and sizes (AIStore's BsummResult). ``remote``: the props of a remote bucket whose
+    backend listing is counted too (``obj_count_remote``, ``size_all_remote_objs``)."""
+    remote_count = remote_total = 0
+    if remote is not None:
+        for entry in objects.remote_entries(bck, remote, prefix):
+            remote_count += 1
+            remote_total += entry.size
+            if remote_count % 1000 == 0:
+                job.check()
     count = total = on_disk = 0
     smallest, largest = -1, 0
     for measured in objects.usage(bck, prefix):
@@ -267,7 +277,7 @@ def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> 
         "name": bck.name,
         "provider": bck.provider,
         "namespace": {"uuid": bck.ns_uuid, "name": bck.ns_name},
-        "ObjCount": {"obj_count_present": str(count), "obj_count_remote": "0"},
+        "ObjCount": {"obj_count_present": str(count), "obj_count_remote": str(remote_count)},
         "ObjSize": {
             "obj_min_size": max(smallest, 0),
             "obj_avg_size": total // count if count else 0,
@@ -276,7 +286,7 @@ def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> 
         "TotalSize": {
             "size_on_disk": str(on_disk),
             "size_all_present_objs": str(total),
-            "size_all_remote_objs": "0",
+            "size_all_remote_objs": str(remote_total),
             "total_disks_size": str(disks),
         },
         "used_pct": round(100 * on_disk / disks) if disks else 0,

@@ -33,6 +33,7 @@ from strata.core.names import BucketRef
 from strata.storage.metadata import ObjectMetadata
 
 CLOUD_PROVIDERS = frozenset({"aws", "gcp", "azure"})
+PRESENT_ONLY = ("2", "3", "4")  # ``?presence=`` values that mean "in the BMD / cluster" (wave-2 §2.4)
 
 
 def is_remote(bck: BucketRef) -> bool:
@@ -114,9 +115,12 @@ def same_remote_version(cached: ObjectMetadata, remote: RemoteObject) -> bool:
 def uploadable(custom: dict[str, str]) -> dict[str, str]:
     """Custom metadata a backend can carry as user metadata (header-safe names and values); the facts
     a cold GET records (``source``, ``ETag``...) are the backend's own and do not go back."""
-    own = {"source", "version", "ETag", "md5", "crc32c", "LastModified", "Last-Modified"}
     return {
         key: value
         for key, value in custom.items()
-        if key not in own and key.replace("-", "").replace("_", "").isalnum() and value.isascii()
+        if key not in BACKEND_FACTS and key.replace("-", "").replace("_", "").isalnum() and value.isascii()
     }
+
+
+# what a cold GET records about the backend's copy (``RemoteObject.cold_get_metadata``), not user metadata
+BACKEND_FACTS = frozenset({"source", "version", "ETag", "md5", "crc32c", "LastModified", "Last-Modified"})

@@ -151,6 +151,25 @@ class Node:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""
         return self.objects.bucket(bck, access)
 
+    def present_bucket_props(self, bck: BucketRef) -> BucketProps:
+        """The props of a bucket in the BMD (``presence`` 2-4, list flag ``BckPresent``): 404 when it is
+        not there, without asking a backend or adding a remote bucket."""
+        props = self.meta.bmd().get(bck)
+        if props is None:
+            self.meta.refresh()
+            props = self.meta.bmd().require(bck)
+        return props
+
+    def probe_remote_bucket(self, bck: BucketRef) -> BucketProps:
+        """A remote bucket's props as they would be if it joined the BMD (``dont_add_remote_bck_md``):
+        HEADed through its backend (404/403/424 as for a first reference), ``bid`` 0, nothing stored."""
+        probe = new_bucket_props(self.meta.config(), provider=bck.provider, created_ns=0, bid=0)
+        found = remote_backend(bck, probe).head_bucket(bck.name)
+        overrides = {"versioning": {"enabled": True}} if found.versioning else None
+        return new_bucket_props(
+            self.meta.config(), provider=bck.provider, created_ns=0, bid=0, overrides=overrides
+        )
+
     def _lookup_bucket(self, bck: BucketRef) -> BucketProps:
         props = self.meta.bmd().get(bck)
         if props is not None:

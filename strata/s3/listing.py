@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from strata.core.names import BucketRef
+from strata.s3 import remote
 from strata.s3.buckets import owner_xml
 from strata.s3.context import S3Context
 from strata.s3.errors import invalid_argument
@@ -118,6 +119,21 @@ def walk(ctx: S3Context, bck: BucketRef, prefix: str, delimiter: str, after: str
         after = restart
 
 
+def _page(
+    ctx: S3Context, prefix: str, delimiter: str, after: str, limit: int, token: str | None = None
+) -> tuple[Page, str | None]:
+    """One page after ``after`` or a V2 ``token``, and the token that continues it (None: the end)."""
+    if ctx.remote:  # the backend's listing (the app runs this handler off the event loop)
+        entries, truncated, next_token = remote.walk(
+            ctx, ctx.bck, prefix, delimiter, after, limit, token or ""
+        )
+        return Page(entries, truncated), next_token if truncated else None
+    if token:
+        after = _untoken(token)
+    page = walk(ctx, ctx.bck, prefix, delimiter, after, limit)
+    return page, _token(page.last) if page.truncated else None
+
+
 def _params(ctx: S3Context) -> tuple[str, str]:
     return ctx.query.get("prefix", ""), ctx.query.get("delimiter", "")
 
@@ -149,7 +165,7 @@ def list_v1(ctx: S3Context, body: bytes) -> Response:
     limit = max_keys(ctx)
     encoding, encode = _encoder(ctx)
     # 2. one page
-    page = walk(ctx, ctx.bck, prefix, delimiter, marker, limit)
+    page, _next = _page(ctx, prefix, delimiter, marker, limit)
     # 3. the document: NextMarker only with a delimiter (clients use the last key otherwise)
     writer = XmlWriter("ListBucketResult")
     writer.leaf("Name", ctx.bucket).leaf("Prefix", encode(prefix)).leaf("Marker", encode(marker))
@@ -188,14 +204,13 @@ def list_v2(ctx: S3Context, body: bytes) -> Response:
     encoding, encode = _encoder(ctx)
     if token is not None and not token:
         raise invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
-    after = _untoken(token) if token else start_after
     # 2. one page
-    page = walk(ctx, ctx.bck, prefix, delimiter, after, limit)
+    page, next_token = _page(ctx, prefix, delimiter, start_after, limit, token)
     # 3. the document
     writer = XmlWriter("ListBucketResult")
     writer.leaf("Name", ctx.bucket).leaf("Prefix", encode(prefix))
     writer.leaf("ContinuationToken", token)
-    writer.leaf("NextContinuationToken", _token(page.last) if page.truncated else None)
+    writer.leaf("NextContinuationToken", next_token)
     writer.leaf("KeyCount", len(page.entries)).leaf("MaxKeys", limit)
     writer.leaf("Delimiter", encode(delimiter) if delimiter else None)
     writer.leaf("StartAfter", encode(start_after) if start_after else None)
@@ -223,7 +238,7 @@ def list_versions(ctx: S3Context, body: bytes) -> Response:
     limit = max_keys(ctx)
     encoding, encode = _encoder(ctx)
     # 2. one page
-    page = walk(ctx, ctx.bck, prefix, delimiter, key_marker, limit)
+    page, _next = _page(ctx, prefix, delimiter, key_marker, limit)
     # 3. the document
     writer = XmlWriter("ListVersionsResult")
     writer.leaf("Name", ctx.bucket).leaf("Prefix", encode(prefix))
