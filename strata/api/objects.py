@@ -346,7 +346,16 @@ def put_buffered(
             return answer_when(objects.flush(bck, object_name, handle), lambda _md: Response(200))
         raise InvalidRequest(f'invalid append_type "{append_type}" (expected "append" or "flush")')
     dst_bck, dst_name = parse_object_uname(query.get("object_to"))
+    if remote_of(bck, node.bucket_props(bck)) or remote_of(dst_bck, node.bucket_props(dst_bck)):
+        return _copy_remote(node, bck, object_name, dst_bck, dst_name)  # the backends: off the event loop
     objects.copy(bck, object_name, dst_bck, dst_name)
+    return Response(200)
+
+
+async def _copy_remote(
+    node: Node, bck: BucketRef, object_name: str, dst_bck: BucketRef, dst_name: str
+) -> Response:
+    await off_loop(lambda: node.objects.copy(bck, object_name, dst_bck, dst_name))
     return Response(200)
 
 

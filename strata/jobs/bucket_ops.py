@@ -10,7 +10,7 @@ asks --, a delete a counted delete.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,16 +105,20 @@ def copy_objects(
     *,
     dry_run: bool,
     continue_on_error: bool,
+    names: Iterable[tuple[str, bool]] | None = None,
 ) -> None:
+    """Copy the selected objects (``names`` instead: a remote source's listing, ``remote_source_names``;
+    each one not cached yet is fetched on the way)."""
     missing = Missing()
-    for name, explicit in selection.iter(objects, src):
+    for name, explicit in selection.iter(objects, src) if names is None else names:
         job.check()
         dst_name = validate_object_name(dst.prepend + name)
         owner = dst.remote_owner(dst_name) if dst.remote_owner is not None and not dry_run else None
         try:
             if dry_run or dst.props is None:
-                size = objects.metadata(src, name).size
+                size = objects.metadata(src, name).size if names is None else 0
             elif owner is not None:
+                objects.ensure_cached(src, name, src_props)  # a remote source's object, here now
                 size = _copy_to(objects, src, src_props, name, owner, dst.bck, dst_name, dst.props)
             else:
                 size = objects.copy(src, name, dst.bck, dst_name, dst.props, src_props).size
@@ -125,6 +129,20 @@ def copy_objects(
         job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(src))
+
+
+def remote_source_names(
+    objects: ObjectService,
+    bck: BucketRef,
+    props: BucketProps,
+    prefix: str,
+    mine: Callable[[str], bool] | None = None,
+) -> Iterator[tuple[str, bool]]:
+    """A remote bucket's names under ``prefix`` as its backend lists them, page by page (a copy of the
+    whole bucket, cached or not); in a cluster only those this target owns (``mine``)."""
+    for name in objects.remote_names(bck, props, prefix):
+        if mine is None or mine(name):
+            yield name, False
 
 
 def _copy_to(

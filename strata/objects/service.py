@@ -507,6 +507,12 @@ class ObjectService:
         if not same_remote_version(cached, found):
             self.fetch(bck, object_name, props)
 
+    def ensure_cached(self, bck: BucketRef, object_name: str, props: BucketProps) -> None:
+        """A remote bucket's object is here afterwards (a cold GET when it was not): what a copy from
+        a remote bucket reads. Nothing for other buckets. A network call: off the event loop."""
+        if remote_of(bck, props) is not None and self.listed(bck, object_name) is None:
+            self.fetch(bck, object_name, props)
+
     def remote_names(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[str]:
         """Every name the backend holds under ``prefix``, page by page (a job's walk of a remote bucket;
         access was checked when the job started)."""
@@ -606,14 +612,17 @@ class ObjectService:
         """Copy an object (GET on the source, PUT on the destination); bytes move kernel-side.
 
         The copy reads the source: when its bucket validates reads, a corrupted source is refused
-        (``ObjectCorrupted``) rather than copied.
+        (``ObjectCorrupted``) rather than copied. A remote source not cached yet is fetched first, and a
+        remote destination written through (network calls: off the event loop then).
         """
         src_props = self.bucket(src_bck, ACCESS_GET, src_props)
         dst_props = self.bucket(dst_bck, ACCESS_PUT, dst_props)
+        self.ensure_cached(src_bck, src_name, src_props)
         if src_props.checksum.validate_warm_get:
             self.open(src_bck, src_name, src_props).close()
         source = self.store.head(src_bck, src_name)
-        if not same_stored_form(source, dst_props):  # compress, or decode, on the way
+        if not same_stored_form(source, dst_props) or remote_of(dst_bck, dst_props) is not None:
+            # compress, or decode, on the way; into a remote bucket: written through its backend
             return self._recode(src_bck, src_name, dst_bck, dst_name, dst_props)
         md = self.store.copy(
             src_bck,

@@ -7,6 +7,7 @@ exists), create the job, start its work on a thread, answer the job id as text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -24,7 +25,7 @@ from strata.jobs.bucket_ops import CopyTarget, Selection
 from strata.jobs.rebalance import move_misplaced
 from strata.jobs.registry import Job, JobRecord
 from strata.jobs.sources import ClusterObjects
-from strata.objects.remote import remote_of
+from strata.objects.remote import is_remote, remote_of
 from strata.roles import proxy
 from strata.roles.node import Node
 from strata.server.http import Request, Response
@@ -71,6 +72,8 @@ def ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketP
     props = node.meta.bmd().get(dst)
     if props is not None:
         return props
+    if is_remote(dst):  # a remote bucket joins on first reference, if its backend has it (else 404)
+        return node.bucket_props(dst)
     if dst.provider != "ais":
         raise NotFound(f'bucket "{dst.uri}" does not exist')
 
@@ -130,13 +133,37 @@ def copy_bucket(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Res
     node.runner.ensure_no_conflict("copy-bck", src)
     job = node.runner.create("copy-bck", bck=src, src=src, dst=dst, job_id=query.get("xid"))
     selection = Selection(template=prefix)
+    names = None
+    if remote_of(src, src_props) is not None and query.get("presence") not in ("2", "3", "4"):
+        names = bucket_ops.remote_source_names(node.objects, src, src_props, prefix, _owned(node, src))
     node.runner.start(
         job,
         lambda j: bucket_ops.copy_objects(
-            j, node.objects, src, src_props, selection, target, dry_run=dry_run, continue_on_error=True
+            j,
+            node.objects,
+            src,
+            src_props,
+            selection,
+            target,
+            dry_run=dry_run,
+            continue_on_error=True,
+            names=names,
         ),
     )
     return text_response(job.id)
+
+
+def _owned(node: Node, bck: BucketRef) -> Callable[[str], bool] | None:
+    """In a cluster, whether this target owns an object name of ``bck`` (each target copies its own
+    share of a remote bucket's listing); None embedded, where every name is this node's."""
+    if not node.role.in_cluster:
+        return None
+
+    def mine(name: str) -> bool:
+        owner = node.cluster_map().target_for(bck, name)
+        return owner is not None and owner.id == node.node_id
+
+    return mine
 
 
 def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:

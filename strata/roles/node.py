@@ -7,10 +7,12 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from strata.backends import ais_clusters
 from strata.cluster.bmd import BucketMetadata
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.metastore import MetaStore
 from strata.cluster.smap import ClusterMap
+from strata.config.backend import remote_ais_clusters
 from strata.config.bucket_props import BucketProps, new_bucket_props
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.errors import NotImplementedYet
@@ -123,9 +125,16 @@ class Node:
             self.hot,
             elsewhere=lambda bck, object_name: role.neighbour(self, bck, object_name),
         )
+        # the attached remote AIS clusters (``ais://@alias/b``), with the UUIDs learned from them
+        self.remote_clusters = ais_clusters.AisClusters(
+            lambda: remote_ais_clusters(self.meta.config()), os.path.join(data_dir, "meta", "remote_ais.json")
+        )
+        ais_clusters.install(self.remote_clusters)
 
     def close(self) -> None:
         """Release what the node holds open (in-process tests build and drop many nodes)."""
+        ais_clusters.uninstall(self.remote_clusters)
+        self.remote_clusters.close()
         self.meta.close()
         self.metrics.close()
 
