@@ -1,4 +1,5 @@
-"""ListObjects (v1), ListObjectsV2 and ListObjectVersions over the bucket's name-ordered walk.
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions over the bucket's name-ordered walk (a remote
+bucket's: over its backend's listing, ``walk_remote``).
 
 The object service's ``walk`` (``storage.listing``) yields names in S3's order (UTF-8 binary = code
 point order) and resumes after any name cheaply, so a page costs what it returns. Delimiters: for
@@ -19,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import msgspec
+
 from strata.core.names import BucketRef
-from strata.s3 import remote
 from strata.s3.buckets import owner_xml
 from strata.s3.context import S3Context
 from strata.s3.errors import invalid_argument
@@ -119,15 +121,63 @@ def walk(ctx: S3Context, bck: BucketRef, prefix: str, delimiter: str, after: str
         after = restart
 
 
+def walk_remote(
+    ctx: S3Context, bck: BucketRef, prefix: str, delimiter: str, after: str, limit: int, token: str = ""
+) -> tuple[Page, str]:
+    """A page of a remote bucket's backend listing after ``after`` (or from a ``token`` this walk
+    handed out), and the token that resumes after it.
+
+    The token names the backend page the next entry is in, so a ListObjectsV2 resumes with one
+    backend call; a V1 marker or ``start-after`` lists from the start. Network calls: off the loop.
+    """
+    if limit == 0:
+        return Page([], False), ""
+    page_token = ""
+    if token:
+        page_token, after = _remote_untoken(token)
+    props = ctx.node.bucket_props(bck)
+    entries: list[tuple[str, ObjectMetadata | None]] = []
+    last_common = None
+    for fetched_with, listed in ctx.node.objects.remote_pages(bck, props, prefix, page_token):
+        for entry in listed.entries:
+            name = entry.name
+            if name <= after:
+                continue
+            common = _common_prefix(name, prefix, delimiter)
+            if common is not None and common in (last_common, after):
+                continue  # rolled up into a prefix already returned
+            if len(entries) == limit:  # the next listing starts at the page this entry is in
+                return Page(entries, True), _remote_token(fetched_with, entries[-1][0])
+            if common is not None:
+                entries.append((common, None))
+                last_common = common
+            else:
+                md = ObjectMetadata(size=entry.size, etag=entry.etag, mtime_ns=entry.last_modified_ns)
+                entries.append((name, md))
+    return Page(entries, False), ""
+
+
+def _remote_token(page_token: str, after: str) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode([page_token, after])).decode()
+
+
+def _remote_untoken(token: str) -> tuple[str, str]:
+    try:
+        page_token, after = msgspec.json.decode(base64.urlsafe_b64decode(token.encode()))
+        if isinstance(page_token, str) and isinstance(after, str):
+            return page_token, after
+    except (binascii.Error, msgspec.DecodeError, ValueError, TypeError):
+        pass
+    raise invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
+
+
 def _page(
     ctx: S3Context, prefix: str, delimiter: str, after: str, limit: int, token: str | None = None
 ) -> tuple[Page, str | None]:
     """One page after ``after`` or a V2 ``token``, and the token that continues it (None: the end)."""
     if ctx.remote:  # the backend's listing (the app runs this handler off the event loop)
-        entries, truncated, next_token = remote.walk(
-            ctx, ctx.bck, prefix, delimiter, after, limit, token or ""
-        )
-        return Page(entries, truncated), next_token if truncated else None
+        page, next_token = walk_remote(ctx, ctx.bck, prefix, delimiter, after, limit, token or "")
+        return page, next_token if page.truncated else None
     if token:
         after = _untoken(token)
     page = walk(ctx, ctx.bck, prefix, delimiter, after, limit)

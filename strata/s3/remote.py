@@ -2,31 +2,23 @@
 ``ais://`` bucket with a ``backend_bck``, served to S3 clients as AIStore serves them on ``/v1``.
 
 A GET of an object not cached yet is a cold GET (streamed to the client while stored, or fetched
-first when the request needs the local copy: a range, a part, a condition); a HEAD asks the backend;
-a listing is the backend's, resumed at the backend page it stopped in. User metadata travels as the
-backend's (``x-amz-meta-NAME`` <-> custom ``NAME``), the way a cold GET records it.
+first when the request needs the local copy: a range, a part, a condition); a HEAD asks the backend
+(listings, the backend's, are ``listing.walk_remote``). User metadata travels as the backend's
+(``x-amz-meta-NAME`` <-> custom ``NAME``), the way a cold GET records it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable
-
-import msgspec
 
 from strata.backends import RemoteObject
 from strata.config.bucket_props import BucketProps
-from strata.core.names import BucketRef
 from strata.objects.compression import off_loop
 from strata.objects.remote import BACKEND_FACTS
 from strata.s3.context import S3Context
-from strata.s3.errors import invalid_argument
 from strata.s3.metadata import USER_PREFIX
 from strata.server.http import Response, http_date
 from strata.storage.metadata import ObjectMetadata
-
-Entries = list[tuple[str, ObjectMetadata | None]]  # (key, metadata) or (common prefix, None)
 
 
 def user_metadata_for_backend(custom: dict[str, str]) -> dict[str, str]:
@@ -89,63 +81,3 @@ async def head(ctx: S3Context, props: BucketProps) -> ObjectMetadata:
     """HEAD of a remote bucket's object not cached here: what its backend says."""
     found = await off_loop(lambda: ctx.node.objects.head_remote(ctx.bck, ctx.key, props))
     return described(found)
-
-
-# -- listing ------------------------------------------------------------------------------------------
-
-
-def _common_prefix(name: str, prefix: str, delimiter: str) -> str | None:
-    if not delimiter:
-        return None
-    at = name.find(delimiter, len(prefix))
-    return None if at < 0 else name[: at + len(delimiter)]
-
-
-def walk(
-    ctx: S3Context, bck: BucketRef, prefix: str, delimiter: str, after: str, limit: int, token: str = ""
-) -> tuple[Entries, bool, str]:
-    """Up to ``limit`` keys and common prefixes of the backend's listing after ``after`` (or from a
-    ``token`` this walk handed out), whether more follow, and the token that resumes after them.
-
-    The token names the backend page the last entry came from, so a ListObjectsV2 resumes with one
-    backend call; a V1 marker or ``start-after`` lists from the start. Network calls: off the loop.
-    """
-    if limit == 0:
-        return [], False, ""
-    page_token = ""
-    if token:
-        page_token, after = _untoken(token)
-    props = ctx.node.bucket_props(bck)
-    entries: Entries = []
-    last_common = None
-    for fetched_with, page in ctx.node.objects.remote_pages(bck, props, prefix, page_token):
-        for entry in page.entries:
-            name = entry.name
-            if name <= after:
-                continue
-            common = _common_prefix(name, prefix, delimiter)
-            if common is not None and common in (last_common, after):
-                continue  # rolled up into a prefix already returned
-            if len(entries) == limit:  # the next listing starts at the page this entry is in
-                return entries, True, _token(fetched_with, entries[-1][0])
-            if common is not None:
-                entries.append((common, None))
-                last_common = common
-            else:
-                md = ObjectMetadata(size=entry.size, etag=entry.etag, mtime_ns=entry.last_modified_ns)
-                entries.append((name, md))
-    return entries, False, ""
-
-
-def _token(page_token: str, after: str) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode([page_token, after])).decode()
-
-
-def _untoken(token: str) -> tuple[str, str]:
-    try:
-        page_token, after = msgspec.json.decode(base64.urlsafe_b64decode(token.encode()))
-        if isinstance(page_token, str) and isinstance(after, str):
-            return page_token, after
-    except (binascii.Error, msgspec.DecodeError, ValueError, TypeError):
-        pass
-    raise invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
