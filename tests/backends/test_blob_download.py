@@ -40,19 +40,6 @@ def big_object(moto: MotoServer) -> Iterator[tuple[str, str, bytes]]:
     s3.close()
 
 
-@pytest.fixture
-def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
-    env = {
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ACCESS_KEY_ID": moto.access_key,
-        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
-        "AWS_REGION": moto.region,
-    }
-    server = StrataServer(tmp_path / "data", tmp_path / "server.log", workers=1, env=env).start()
-    yield server
-    server.stop()
-
-
 def _cached_files(server: StrataServer, name: str) -> list[Path]:
     found = server.data_dir.rglob(name)
     return [p for p in found if p.is_file() and "%ob" in p.parts and ".trash" not in p.parts]

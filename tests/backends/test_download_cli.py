@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aistore.sdk import Client
@@ -21,16 +19,9 @@ MiB = 1 << 20
 
 
 @pytest.fixture
-def node(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
-    env = {
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ACCESS_KEY_ID": moto.access_key,
-        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
-        "AWS_REGION": moto.region,
-    }
-    server = StrataServer(tmp_path / "data", tmp_path / "server.log", workers=1, env=env).start()
-    yield server
-    server.stop()
+def node(cache: StrataServer) -> StrataServer:
+    """The conftest's Strata in front of moto."""
+    return cache
 
 
 def strata(node: StrataServer, *args: str) -> subprocess.CompletedProcess[str]:
