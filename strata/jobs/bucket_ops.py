@@ -10,7 +10,7 @@ asks --, a delete a counted delete.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from strata.cluster.transfer import STORED_MD_HEADER, put_object
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef, validate_object_name
+from strata.jobs.blob_download import BlobParams, blob_fetch
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
 from strata.objects.compression import same_stored_form
@@ -105,16 +106,20 @@ def copy_objects(
     *,
     dry_run: bool,
     continue_on_error: bool,
+    names: Iterable[tuple[str, bool]] | None = None,
 ) -> None:
+    """Copy the selected objects (``names`` instead: a remote source's listing, ``remote_source_names``;
+    each one not cached yet is fetched on the way)."""
     missing = Missing()
-    for name, explicit in selection.iter(objects, src):
+    for name, explicit in selection.iter(objects, src) if names is None else names:
         job.check()
         dst_name = validate_object_name(dst.prepend + name)
         owner = dst.remote_owner(dst_name) if dst.remote_owner is not None and not dry_run else None
         try:
             if dry_run or dst.props is None:
-                size = objects.metadata(src, name).size
+                size = objects.metadata(src, name).size if names is None else 0
             elif owner is not None:
+                objects.ensure_cached(src, name, src_props)  # a remote source's object, here now
                 size = _copy_to(objects, src, src_props, name, owner, dst.bck, dst_name, dst.props)
             else:
                 size = objects.copy(src, name, dst.bck, dst_name, dst.props, src_props).size
@@ -125,6 +130,20 @@ def copy_objects(
         job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(src))
+
+
+def remote_source_names(
+    objects: ObjectService,
+    bck: BucketRef,
+    props: BucketProps,
+    prefix: str,
+    mine: Callable[[str], bool] | None = None,
+) -> Iterator[tuple[str, bool]]:
+    """A remote bucket's names under ``prefix`` as its backend lists them, page by page (a copy of the
+    whole bucket, cached or not); in a cluster only those this target owns (``mine``)."""
+    for name in objects.remote_names(bck, props, prefix):
+        if mine is None or mine(name):
+            yield name, False
 
 
 def _copy_to(
@@ -191,9 +210,11 @@ def prefetch_objects(
     *,
     continue_on_error: bool,
     latest: bool = False,
+    blob: BlobThreshold | None = None,
 ) -> None:
     """Bring a remote bucket's objects into the cache (cold GETs); cached ones are skipped unless
-    ``latest`` asks for the backend's current version. A prefix selects by the backend's listing."""
+    ``latest`` asks for the backend's current version. A prefix selects by the backend's listing.
+    With ``blob``, objects of at least its threshold go through the blob downloader."""
     missing = Missing()
     if selection.names is None and (selection.template is None or is_prefix(selection.template)):
         names: Iterator[tuple[str, bool]] = (
@@ -206,7 +227,7 @@ def prefetch_objects(
         if not latest and objects.listed(bck, name) is not None:
             continue
         try:
-            size = objects.fetch(bck, name, props).size
+            size = _prefetch_one(job, objects, bck, name, props, blob)
         except ObjectNotFound:
             if explicit or selection.template:
                 missing.add(name)
@@ -214,6 +235,31 @@ def prefetch_objects(
         job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(bck))
+
+
+@dataclass(frozen=True)
+class BlobThreshold:
+    """Prefetch's ``blob-threshold``: objects of at least ``size`` bytes are blob-downloaded."""
+
+    size: int
+    params: BlobParams
+
+
+def _prefetch_one(
+    job: Job,
+    objects: ObjectService,
+    bck: BucketRef,
+    name: str,
+    props: BucketProps,
+    blob: BlobThreshold | None,
+) -> int:
+    """One cold GET (its size, or 0 when the blob downloader counted the bytes on the job itself)."""
+    if blob is not None:
+        info = objects.head_remote(bck, name, props)
+        if info.size >= blob.size:
+            blob_fetch(objects, bck, name, props, blob.params, job, info)
+            return 0
+    return objects.fetch(bck, name, props).size
 
 
 def evict_objects(
@@ -228,8 +274,18 @@ def evict_objects(
             job.add(1, size)
 
 
-def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> dict[str, Any]:
-    """Object count and sizes (AIStore's BsummResult)."""
+def summarize(
+    job: Job, objects: ObjectService, bck: BucketRef, prefix: str, remote: BucketProps | None = None
+) -> dict[str, Any]:
+    """Object count and sizes (AIStore's BsummResult). ``remote``: the props of a remote bucket whose
+    backend listing is counted too (``obj_count_remote``, ``size_all_remote_objs``)."""
+    remote_count = remote_total = 0
+    if remote is not None:
+        for entry in objects.remote_entries(bck, remote, prefix):
+            remote_count += 1
+            remote_total += entry.size
+            if remote_count % 1000 == 0:
+                job.check()
     count = total = on_disk = 0
     smallest, largest = -1, 0
     for measured in objects.usage(bck, prefix):
@@ -249,7 +305,7 @@ def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> 
         "name": bck.name,
         "provider": bck.provider,
         "namespace": {"uuid": bck.ns_uuid, "name": bck.ns_name},
-        "ObjCount": {"obj_count_present": str(count), "obj_count_remote": "0"},
+        "ObjCount": {"obj_count_present": str(count), "obj_count_remote": str(remote_count)},
         "ObjSize": {
             "obj_min_size": max(smallest, 0),
             "obj_avg_size": total // count if count else 0,
@@ -258,7 +314,7 @@ def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> 
         "TotalSize": {
             "size_on_disk": str(on_disk),
             "size_all_present_objs": str(total),
-            "size_all_remote_objs": "0",
+            "size_all_remote_objs": str(remote_total),
             "total_disks_size": str(disks),
         },
         "used_pct": round(100 * on_disk / disks) if disks else 0,

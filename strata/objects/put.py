@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import BinaryIO, cast
 
-from strata.backends import RemoteObject, RemoteReader
+from strata.backends import Body, RemoteObject, RemoteReader
 from strata.cluster.transfer import FileBody
 from strata.config.bucket_props import BucketProps
 from strata.config.features import FEATURE_FSYNC_PUT
@@ -117,14 +117,14 @@ class ObjectPut:
         etag: str = "",
     ) -> ObjectMetadata:
         versioning = self.props.versioning.enabled
-        if self._encoding is not None:
+        if self._remote is not None:
+            md = self._commit_through(self._remote, versioning, custom, expected_checksum, etag)
+        elif self._encoding is not None:
             md = self._encoding.commit(
                 versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
             )
         elif self._stored is not None:
             md = self._commit_stored(self._stored, versioning)
-        elif self._remote is not None:
-            md = self._commit_through(self._remote, versioning, custom, expected_checksum, etag)
         else:
             md = self.writer.commit(
                 versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
@@ -155,23 +155,29 @@ class ObjectPut:
         expected_checksum: tuple[str, str] | None,
         etag: str,
     ) -> ObjectMetadata:
-        """Write-through: upload the work file to the backend, then commit locally with the remote
-        facts; a backend failure fails the write and nothing is kept."""
+        """Write-through: upload the original bytes to the backend, then commit locally with the remote
+        facts; a backend failure fails the write and nothing is kept. A compressing bucket seals its
+        stored form first and uploads the original decoded from it, a frame at a time."""
         target, name = remote
-        writer = self.writer
+        writer, encoding = self.writer, self._encoding
         try:
-            body = FileBody(writer.fd, writer.size) if isinstance(writer, ObjectWriter) else None
-            uploaded = target.backend.put(
-                target.name,
-                name,
-                cast(BinaryIO, body) if body is not None else bytes(getattr(writer, "buffer", b"")),
-                writer.size,
-                custom=uploadable(custom or {}),
-            )
+            body: Body
+            if encoding is not None:
+                encoding.seal()
+                body, size = encoding.original_chunks(), encoding.size
+            elif isinstance(writer, ObjectWriter):
+                body, size = cast(BinaryIO, FileBody(writer.fd, writer.size)), writer.size
+            else:
+                body, size = bytes(getattr(writer, "buffer", b"")), writer.size
+            uploaded = target.backend.put(target.name, name, body, size, custom=uploadable(custom or {}))
         except BaseException:
-            writer.abort()
+            self.abort()
             raise
         merged = {**(custom or {}), **uploaded.cold_get_metadata(target.provider)}
+        if encoding is not None:
+            return encoding.publish(
+                versioning=versioning, custom=merged, expected_checksum=expected_checksum, etag=etag
+            )
         return writer.commit(
             versioning=versioning, custom=merged, expected_checksum=expected_checksum, etag=etag
         )
@@ -302,6 +308,13 @@ class ColdRead:
     def commit(self) -> ObjectMetadata:
         return self.out.commit(custom=self.info.cold_get_metadata(self.provider), etag=self.info.etag)
 
+    def _next(self, chunks: Iterator[bytes]) -> bytes | None:
+        """The backend's next chunk, already written (and compressed, if the bucket says so) here."""
+        chunk = next(chunks, None)
+        if chunk is not None:
+            self.out.write(chunk)
+        return chunk
+
     async def stream(self) -> AsyncIterator[bytes]:
         """The body of the response: each chunk read from the backend off the event loop, written to
         the local work file, then sent; the commit after the last one."""
@@ -309,8 +322,7 @@ class ColdRead:
         chunks = iter(self.reader)
         stored = False
         try:
-            while (chunk := await loop.run_in_executor(None, next, chunks, None)) is not None:
-                self.out.write(chunk)
+            while (chunk := await loop.run_in_executor(None, self._next, chunks)) is not None:
                 yield chunk
             await loop.run_in_executor(None, self.commit)
             stored = True

@@ -93,7 +93,7 @@ def _add_remote_bucket(
 
 def _cache(node: InProcessNode, bck: BucketRef, name: str, data: bytes) -> None:
     """Store a remote object's copy the way a cold GET does (the backend's bytes, written locally)."""
-    out = node.node.objects.put(bck, name, size_hint=len(data), compress=False, through=False)
+    out = node.node.objects.put(bck, name, size_hint=len(data), through=False)
     out.write(data)
     out.commit()
 
