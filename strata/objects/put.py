@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import BinaryIO, cast
 
 from strata.backends import RemoteObject, RemoteReader
 from strata.cluster.transfer import FileBody
 from strata.config.bucket_props import BucketProps
 from strata.config.features import FEATURE_FSYNC_PUT
-from strata.core.errors import InvalidRequest
+from strata.core.errors import FailedDependency, InvalidRequest
 from strata.core.metrics import Metrics
 from strata.objects.compression import INLINE_MAX, EncodingWrite, codec_pool
-from strata.objects.remote import Remote, uploadable
+from strata.objects.remote import Remote, backend_pool, uploadable
 from strata.storage.commit import Encoded
 from strata.storage.interface import PendingWrite
 from strata.storage.metadata import ObjectMetadata
@@ -275,7 +275,8 @@ class ObjectPut:
             def commit() -> ObjectMetadata:
                 return self.commit(custom=custom, expected_checksum=expected_checksum, etag=etag)
 
-            return await loop.run_in_executor(codec_pool(), commit)
+            # a write-through's commit uploads to the backend first: a network wait, not codec work
+            return await loop.run_in_executor(backend_pool() if self._remote else codec_pool(), commit)
         except BaseException:
             self.abort()
             raise
@@ -302,18 +303,37 @@ class ColdRead:
     def commit(self) -> ObjectMetadata:
         return self.out.commit(custom=self.info.cold_get_metadata(self.provider), etag=self.info.etag)
 
+    def advance(self, chunks: Iterator[bytes]) -> tuple[bytes, bool]:
+        """In a backend thread: the next chunk, written to the work file, and whether the object is
+        complete -- then committed too, so the last read and the commit cost no thread hop of their
+        own (a 256 KiB object is one hop after the GET is opened). A body shorter or longer than the
+        backend announced is an error, never a stored object."""
+        chunk = next(chunks, b"")
+        if chunk:
+            self.out.write(chunk)
+            if self.out.size < self.reader.length:
+                return chunk, False
+        expected = self.reader.length
+        if self.out.size != expected or (chunk and next(chunks, b"")):
+            raise FailedDependency(
+                f"{self.provider} object {self.info.name}: the backend sent a body of another size "
+                f"than the {expected} bytes it announced"
+            )
+        self.commit()
+        return chunk, True
+
     async def stream(self) -> AsyncIterator[bytes]:
-        """The body of the response: each chunk read from the backend off the event loop, written to
-        the local work file, then sent; the commit after the last one."""
+        """The body of the response: each chunk read from the backend and stored off the event loop,
+        then sent; the commit with the last one."""
         loop = asyncio.get_running_loop()
+        pool = backend_pool()
         chunks = iter(self.reader)
         stored = False
         try:
-            while (chunk := await loop.run_in_executor(None, next, chunks, None)) is not None:
-                self.out.write(chunk)
-                yield chunk
-            await loop.run_in_executor(None, self.commit)
-            stored = True
+            while not stored:
+                chunk, stored = await loop.run_in_executor(pool, self.advance, chunks)
+                if chunk:
+                    yield chunk
         finally:
             if not stored:
                 self.out.abort()
