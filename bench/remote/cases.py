@@ -231,13 +231,14 @@ def blob(ctx: Context) -> None:
     ctx.s3.put_object(Bucket=bucket, Key="probe", Body=b"p" * (256 << 10))
     try:
         ctx.sdk.bucket(bucket, provider="aws").object("probe").blob_download()
-    except AISError as error:
-        if error.status_code == 501:
-            ctx.report.add(Row(f"{label} MB/s", "MB/s", None, None, "boto3 download_file", None,
-                               status=NOT_BUILT))  # fmt: skip
-            ctx.report.note(f"{label}: the server answers 501 to blob-download ({error.message[:200]})")
-            return
-        raise
+    except AISError as error:  # 501: not built yet; another refusal is reported as it is
+        status = NOT_BUILT if error.status_code == 501 else f"refused (HTTP {error.status_code})"
+        ctx.report.add(Row(f"{label} MB/s", "MB/s", None, None, "boto3 download_file", None, status=status))
+        ctx.report.note(
+            f"{label}: the server answers {error.status_code} to a blob-download of a 256 KiB object "
+            f"({error.message[:200]}); nothing measured"
+        )
+        return
     source = ctx.workdir / "blob.bin"
     _write_random(source, size)
     say(f"{label}: uploading to s3://{bucket} (moto)")
