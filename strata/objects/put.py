@@ -308,19 +308,20 @@ class ColdRead:
         complete -- then committed too, so the last read and the commit cost no thread hop of their
         own (a 256 KiB object is one hop after the GET is opened). A body shorter or longer than the
         backend announced is an error, never a stored object."""
-        chunk = next(chunks, b"")
-        if chunk:
+        chunk = next(chunks, None)
+        if chunk is not None:
             self.out.write(chunk)
             if self.out.size < self.reader.length:
                 return chunk, False
         expected = self.reader.length
-        if self.out.size != expected or (chunk and next(chunks, b"")):
+        more = None if chunk is None else next((piece for piece in chunks if piece), None)
+        if self.out.size != expected or more is not None:
             raise FailedDependency(
                 f"{self.provider} object {self.info.name}: the backend sent a body of another size "
                 f"than the {expected} bytes it announced"
             )
         self.commit()
-        return chunk, True
+        return chunk or b"", True
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body of the response: each chunk read from the backend and stored off the event loop,
