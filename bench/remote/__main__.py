@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{sizes.warm_large:,} x 1 MiB, cold/prefetch {sizes.cold:,} x 256 KiB, "
         f"blob {human_size(sizes.blob)}; "
         f"{sizes.rounds} measured rounds per side (best kept), sides alternating",
-        "Strata, moto, wrk and the Python client share the machine's cores",
+        "Strata, moto, wrk and the Python client share the machine's cores; moto answers every request "
+        "with `Connection: close`, so each GET (the anchor's and Strata's alike) opens a connection",
     ]
     section = render(report, ["python", "-m", "bench.remote", *argv], setup)
     print()

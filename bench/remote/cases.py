@@ -18,8 +18,8 @@ from typing import Any
 from aistore.sdk import Client
 from aistore.sdk.errors import AISError
 
-from bench.foundation import Bodies, human_size, say
-from bench.harness import CpuMeter, machine_busy, run_wrk
+from bench.foundation import Bodies, best, human_size, per_cpu_second, say
+from bench.harness import CpuMeter, WrkResult, machine_busy, run_wrk
 from bench.loader import put_objects
 from bench.remote.client import (
     BenchError,
@@ -30,6 +30,7 @@ from bench.remote.client import (
     evict,
     parallel,
     put_remote,
+    start_job,
     wait_job,
 )
 from bench.remote.report import NOT_BUILT, Report, Row
@@ -96,7 +97,7 @@ def _warm_size(ctx: Context, size: int, count: int) -> None:
     put_remote(ctx.s3, remote, names, bodies.for_name)
     create_ais_bucket(ctx.strata.base, local)
     put_objects(ctx.strata.base, local, names, bodies.for_name, connections=16)
-    job_id = ctx.sdk.bucket(remote, provider="aws").objects(obj_template="w-").prefetch()
+    job_id, _ = start_job(ctx.sdk.bucket(remote, provider="aws").objects(obj_template="w-").prefetch)
     seconds = wait_job(ctx.sdk, job_id)
     cached = cached_count(ctx.sdk, remote, "w-")
     if cached != count:
@@ -108,7 +109,7 @@ def _warm_size(ctx: Context, size: int, count: int) -> None:
             if got != bodies.for_index(i):
                 raise BenchError(f"{provider}://{bucket}/{names[i]}: wrong bytes")
     sides = {"s3:// (cached)": (remote, "aws"), "ais://": (local, "ais")}
-    rps: dict[str, list[float]] = {who: [] for who in sides}
+    runs: dict[str, list[WrkResult]] = {who: [] for who in sides}
     meter = ctx.meter()
     with meter:
         for _round in range(ctx.sizes.rounds + 1):  # the first round warms both up, unmeasured
@@ -121,15 +122,23 @@ def _warm_size(ctx: Context, size: int, count: int) -> None:
                         f"{label} {who}: {result.errors} errors ({result.status_errors} non-2xx)"
                     )
                 if _round:
-                    rps[who].append(result.rps)
-                    say(f"{label} round {_round} {who}: {result.rps:,.0f} req/s; {result.cpu_text()}")
-    best = {who: max(values) for who, values in rps.items()}
-    ctx.report.add(Row(f"{label} req/s", "req/s", best["s3:// (cached)"], best["ais://"],
-                       "ais:// bucket, same server", 0.95, ctx.load(meter)))  # fmt: skip
+                    runs[who].append(result)
+                    user, kernel = result.cpu_per_request_us()
+                    say(
+                        f"{label} round {_round} {who}: {result.rps:,.0f} req/s, server {user:.1f} us user "
+                        f"+ {kernel:.1f} us kernel per request; {result.cpu_text()}"
+                    )
+    remote_runs, local_runs = runs["s3:// (cached)"], runs["ais://"]
+    load = ctx.load(meter)
+    ctx.report.add(Row(f"{label} req/s", "req/s", best(remote_runs).rps, best(local_runs).rps,
+                       "ais:// bucket, same server", 0.95, load))  # fmt: skip
+    ctx.report.add(Row(f"{label} req per server CPU-second", "req/core-s", per_cpu_second(remote_runs),
+                       per_cpu_second(local_runs), "ais:// bucket, same server", None, load))  # fmt: skip
     ctx.report.note(
         f"{label}: every round, req/s: "
-        + "; ".join(f"{who} " + ", ".join(f"{v:,.0f}" for v in values) for who, values in rps.items())
-        + " (best kept; wrk -t2 -c64, bench/lua/get_cycle.lua)"
+        + "; ".join(f"{who} " + ", ".join(f"{r.rps:,.0f}" for r in values) for who, values in runs.items())
+        + " (best kept; wrk -t2 -c64, bench/lua/get_cycle.lua). Per server CPU-second: the median "
+        "round's cost per request, which moves much less with others' load than req/s does"
     )
 
 
@@ -176,8 +185,8 @@ def cold(ctx: Context) -> None:
                 evict(ctx.sdk, bucket)
     finally:
         strata.close()
-    best = {who: max(values) for who, values in rates.items()}
-    ctx.report.add(Row(f"{label} obj/s", "obj/s", best["strata"], best["boto3"],
+    top = {who: max(values) for who, values in rates.items()}
+    ctx.report.add(Row(f"{label} obj/s", "obj/s", top["strata"], top["boto3"],
                        f"boto3 GETs from moto, {threads} threads", 0.8, ctx.load(meter)))  # fmt: skip
     ctx.report.note(f"{label}: every round, obj/s: " + _rounds(rates) + " (best kept)")
 
@@ -198,8 +207,8 @@ def prefetch(ctx: Context) -> None:
             rates["boto3 sequential"].append(len(names) / seconds)
             seconds, _ = parallel(boto.get, names, 16)  # what moto can serve at most: the ceiling
             rates["boto3 16 threads"].append(len(names) / seconds)
-            started = time.perf_counter()
-            job_id = ctx.sdk.bucket(bucket, provider="aws").objects(obj_template=template).prefetch()
+            objects = ctx.sdk.bucket(bucket, provider="aws").objects(obj_template=template)
+            job_id, started = start_job(objects.prefetch)
             wait_job(ctx.sdk, job_id)
             seconds = time.perf_counter() - started
             cached = cached_count(ctx.sdk, bucket, "c-")
@@ -208,11 +217,11 @@ def prefetch(ctx: Context) -> None:
             rates["strata"].append(len(names) / seconds)
             say(f"{label} round {r + 1}: " + ", ".join(f"{w} {v[-1]:,.0f} obj/s" for w, v in rates.items()))
             evict(ctx.sdk, bucket)
-    best = {who: max(values) for who, values in rates.items()}
+    top = {who: max(values) for who, values in rates.items()}
     load = ctx.load(meter)
-    ctx.report.add(Row(f"{label} obj/s", "obj/s", best["strata"], best["boto3 sequential"],
+    ctx.report.add(Row(f"{label} obj/s", "obj/s", top["strata"], top["boto3 sequential"],
                        "sequential boto3 GETs", 4.0, load))  # fmt: skip
-    ctx.report.add(Row(f"{label} against moto's ceiling", "obj/s", best["strata"], best["boto3 16 threads"],
+    ctx.report.add(Row(f"{label} against moto's ceiling", "obj/s", top["strata"], top["boto3 16 threads"],
                        "boto3 GETs, 16 threads", None, load))  # fmt: skip
     ctx.report.note(
         f"{label}: every round, obj/s: {_rounds(rates)} (best kept). The job's time runs from the request "
@@ -230,7 +239,7 @@ def blob(ctx: Context) -> None:
     bucket = _bucket(ctx, "blob")
     ctx.s3.put_object(Bucket=bucket, Key="probe", Body=b"p" * (256 << 10))
     try:
-        ctx.sdk.bucket(bucket, provider="aws").object("probe").blob_download()
+        start_job(ctx.sdk.bucket(bucket, provider="aws").object("probe").blob_download)
     except AISError as error:  # 501: not built yet; another refusal is reported as it is
         status = NOT_BUILT if error.status_code == 501 else f"refused (HTTP {error.status_code})"
         ctx.report.add(Row(f"{label} MB/s", "MB/s", None, None, "boto3 download_file", None, status=status))
@@ -255,8 +264,7 @@ def blob(ctx: Context) -> None:
             if target.stat().st_size != size:
                 raise BenchError(f"{label}: boto3 wrote {target.stat().st_size:,} B")
             target.unlink()
-            started = time.perf_counter()
-            job_id = ctx.sdk.bucket(bucket, provider="aws").object("blob").blob_download()
+            job_id, started = start_job(ctx.sdk.bucket(bucket, provider="aws").object("blob").blob_download)
             wait_job(ctx.sdk, job_id)
             rates["strata"].append(size / (time.perf_counter() - started) / 1e6)
             props = ctx.sdk.bucket(bucket, provider="aws").object("blob").head()
@@ -264,9 +272,9 @@ def blob(ctx: Context) -> None:
                 raise BenchError(f"{label}: the cached object has {props.size:,} B")
             say(f"{label} round {r + 1}: " + ", ".join(f"{w} {v[-1]:,.0f} MB/s" for w, v in rates.items()))
             evict(ctx.sdk, bucket)
-    best = {who: max(values) for who, values in rates.items()}
+    top = {who: max(values) for who, values in rates.items()}
     anchor = "one boto3 download_file (default transfer config)"
-    ctx.report.add(Row(f"{label} MB/s", "MB/s", best["strata"], best["boto3"], anchor, None, ctx.load(meter)))
+    ctx.report.add(Row(f"{label} MB/s", "MB/s", top["strata"], top["boto3"], anchor, None, ctx.load(meter)))
     ctx.report.note(f"{label}: every round, MB/s: {_rounds(rates)} (best kept; the job is timed to its end)")
 
 

@@ -128,6 +128,23 @@ def create_ais_bucket(base: str, bucket: str) -> None:
         raise BenchError(f"create ais://{bucket}: HTTP {answer.status_code}: {answer.text[:300]}")
 
 
+def start_job(start: Callable[[], str], patience: float = 300.0) -> tuple[str, float]:
+    """A job's id from ``start``, and the ``time.perf_counter()`` at which the request that started it
+    was sent. A 429 (the node refuses new jobs while the machine's load is critical, and this machine
+    is shared) is retried every 2 s for up to ``patience`` seconds, not counted in the job's time."""
+    from aistore.sdk.errors import AISError
+
+    deadline = time.monotonic() + patience
+    while True:
+        sent = time.perf_counter()
+        try:
+            return start(), sent
+        except AISError as error:
+            if error.status_code != 429 or time.monotonic() > deadline:
+                raise
+        time.sleep(2)
+
+
 def wait_job(client: Client, job_id: str, timeout: float = 3600.0, poll: float = 0.05) -> float:
     """Poll the job's status until it ends (finer than the SDK's ``wait``, whose first poll comes after
     a second: a job of a few seconds would be measured in whole seconds); its seconds from now."""
