@@ -28,7 +28,7 @@ from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
 from strata.objects.put import ObjectPut
-from strata.objects.remote import off_loop_backend, remote_of
+from strata.objects.remote import PRESENT_ONLY, off_loop_backend, remote_of
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
 from strata.server.responses import answer_when, empty_response, text_response
@@ -175,14 +175,15 @@ def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]
     return Response(raw=raw)
 
 
-def head_object(
-    node: Node, bck: BucketRef, object_name: str, query: Query
-) -> Response | Awaitable[Response]:
+def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> Response | Awaitable[Response]:
+    present_only = query.get("presence") in PRESENT_ONLY
+    if present_only:  # in the cluster or 404: the bucket is not added, the backend not asked
+        node.present_bucket_props(bck)
     try:
         path, md = node.objects.head(bck, object_name)
     except ObjectNotFound:
         remote = remote_of(bck, node.bucket_props(bck))
-        if remote is None:
+        if remote is None or present_only:
             raise
         return _head_remote(node, bck, object_name, remote.provider)
     headers = metadata_headers(node, bck, object_name, md, path)
@@ -344,7 +345,16 @@ def put_buffered(
             return answer_when(objects.flush(bck, object_name, handle), lambda _md: Response(200))
         raise InvalidRequest(f'invalid append_type "{append_type}" (expected "append" or "flush")')
     dst_bck, dst_name = parse_object_uname(query.get("object_to"))
+    if remote_of(bck, node.bucket_props(bck)) or remote_of(dst_bck, node.bucket_props(dst_bck)):
+        return _copy_remote(node, bck, object_name, dst_bck, dst_name)  # the backends: off the event loop
     objects.copy(bck, object_name, dst_bck, dst_name)
+    return Response(200)
+
+
+async def _copy_remote(
+    node: Node, bck: BucketRef, object_name: str, dst_bck: BucketRef, dst_name: str
+) -> Response:
+    await off_loop_backend(lambda: node.objects.copy(bck, object_name, dst_bck, dst_name))
     return Response(200)
 
 
@@ -378,7 +388,9 @@ async def _delete_remote(node: Node, bck: BucketRef, object_name: str) -> Respon
     return empty_response()
 
 
-def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def patch_object(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     """Merge (or with ``set-new-custom=true`` replace) custom metadata."""
     msg = decode_action(request.body)
     if not isinstance(msg.value, dict) or not all(isinstance(v, str) for v in msg.value.values()):
@@ -392,7 +404,16 @@ def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str,
         custom = dict(msg.value) if replace else {**md.custom, **msg.value}
         return msgspec.structs.replace(md, custom=custom)
 
+    if remote_of(bck, node.bucket_props(bck)) is not None:  # written through: off the event loop
+        return _patch_remote(node, bck, object_name, change)
     node.objects.update_metadata(bck, object_name, change)
+    return empty_response()
+
+
+async def _patch_remote(
+    node: Node, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
+) -> Response:
+    await off_loop_backend(lambda: node.objects.update_metadata(bck, object_name, change))
     return empty_response()
 
 

@@ -15,6 +15,7 @@ from strata.api.responses import error_response
 from strata.core.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
+from strata.roles import remote_clusters
 from strata.roles.batch import get_batch
 from strata.roles.node import Node
 from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response
@@ -153,6 +154,12 @@ def _route_cluster(node: Node, request: Request, rest: str) -> Response | Awaita
         if method != "PUT":
             raise MethodNotAllowed(f"{method} is not allowed on /v1/cluster/setconfig")
         return cluster.set_config_from_query(node, request, query)
+    if rest in ("attach", "detach"):  # a remote AIS cluster (``?what=remote``)
+        if method != "PUT":
+            raise MethodNotAllowed(f"{method} is not allowed on /v1/cluster/{rest}")
+        if rest == "attach":
+            return remote_clusters.attach(node, request, query)
+        return remote_clusters.detach(node, request, query)
     if rest.partition("/")[0] in _CLUSTER_PATHS_NOT_YET:
         raise NotImplementedYet(f"/v1/cluster/{rest} is not implemented yet")
     raise NotFound(f'invalid path "/v1/cluster/{rest}"')
@@ -213,9 +220,8 @@ _NOT_YET = {
     "ec",
     "notifs",
 }
-# PUT /v1/cluster/<path> for AIStore features not built yet (set primary, attach/detach a remote
-# cluster); any other sub-path is a 404
-_CLUSTER_PATHS_NOT_YET = frozenset({"proxy", "attach", "detach"})
+# PUT /v1/cluster/<path> for AIStore features not built yet (set primary); any other sub-path is a 404
+_CLUSTER_PATHS_NOT_YET = frozenset({"proxy"})
 _OBJECT_METHODS: dict[str, Callable[..., Any]] = {
     "DELETE": objects.delete_object,
     "PATCH": objects.patch_object,

@@ -8,8 +8,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from strata.cli.auth_commands import add_auth_commands, run_auth_command
 from strata.cli.defaults import ALL_LIST_PROPS, DEFAULT_LIST_PROPS, DEFAULT_UPLOAD_CONCURRENCY
 from strata.cli.nodes import add_cluster_commands, add_node_commands, run_cluster_command, run_node_command
+from strata.cli.remote import add_remote_cluster_verbs, add_show_remote_cluster
 from strata.cli.uri import BucketURI, UsageError, parse_uri
 
 if TYPE_CHECKING:
@@ -199,9 +201,10 @@ def _add_object(sub: SubParsers) -> None:
 
 def _add_show(sub: SubParsers) -> None:
     show = sub.add_parser("show", help="show cluster state")
-    verbs = show.add_subparsers(dest="show_command", required=True, metavar="{cluster}")
+    verbs = show.add_subparsers(dest="show_command", required=True, metavar="{cluster,remote-cluster}")
     p = _verb(verbs, "cluster", _run_show_cluster, "nodes, roles, endpoints and capacity")
     p.add_argument("--json", action="store_true", help="print the cluster map as JSON")
+    add_show_remote_cluster(verbs, _verb)
 
 
 def _add_config(sub: SubParsers) -> None:
@@ -312,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     add_node_commands(sub)
-    add_cluster_commands(sub)
+    add_remote_cluster_verbs(add_cluster_commands(sub), _verb)
     _add_ls(sub)
     _add_create(sub)
     _add_put(sub)
@@ -323,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(sub)
     _add_savings(sub)
     _add_estimate(sub)
+    add_auth_commands(sub)
     return parser
 
 
@@ -508,8 +512,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command in ("proxy", "target"):
         return run_node_command(args)
-    if args.command == "cluster":
+    if args.command == "cluster" and not hasattr(args, "handler"):  # up, down (remote: a client verb)
         return run_cluster_command(args)
+    if args.command in ("authn", "auth"):
+        return run_auth_command(args)
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2

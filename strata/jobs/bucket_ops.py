@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -108,16 +108,20 @@ def copy_objects(
     *,
     dry_run: bool,
     continue_on_error: bool,
+    names: Iterable[tuple[str, bool]] | None = None,
 ) -> None:
+    """Copy the selected objects (``names`` instead: a remote source's listing, ``remote_source_names``;
+    each one not cached yet is fetched on the way)."""
     missing = Missing()
-    for name, explicit in selection.iter(objects, src):
+    for name, explicit in selection.iter(objects, src) if names is None else names:
         job.check()
         dst_name = validate_object_name(dst.prepend + name)
         owner = dst.remote_owner(dst_name) if dst.remote_owner is not None and not dry_run else None
         try:
             if dry_run or dst.props is None:
-                size = objects.metadata(src, name).size
+                size = objects.metadata(src, name).size if names is None else 0
             elif owner is not None:
+                objects.ensure_cached(src, name, src_props)  # a remote source's object, here now
                 size = _copy_to(objects, src, src_props, name, owner, dst.bck, dst_name, dst.props)
             else:
                 size = objects.copy(src, name, dst.bck, dst_name, dst.props, src_props).size
@@ -128,6 +132,20 @@ def copy_objects(
         job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(src))
+
+
+def remote_source_names(
+    objects: ObjectService,
+    bck: BucketRef,
+    props: BucketProps,
+    prefix: str,
+    mine: Callable[[str], bool] | None = None,
+) -> Iterator[tuple[str, bool]]:
+    """A remote bucket's names under ``prefix`` as its backend lists them, page by page (a copy of the
+    whole bucket, cached or not); in a cluster only those this target owns (``mine``)."""
+    for name in objects.remote_names(bck, props, prefix):
+        if mine is None or mine(name):
+            yield name, False
 
 
 def _copy_to(
@@ -292,8 +310,18 @@ def evict_objects(
             job.add(1, size)
 
 
-def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> dict[str, Any]:
-    """Object count and sizes (AIStore's BsummResult)."""
+def summarize(
+    job: Job, objects: ObjectService, bck: BucketRef, prefix: str, remote: BucketProps | None = None
+) -> dict[str, Any]:
+    """Object count and sizes (AIStore's BsummResult). ``remote``: the props of a remote bucket whose
+    backend listing is counted too (``obj_count_remote``, ``size_all_remote_objs``)."""
+    remote_count = remote_total = 0
+    if remote is not None:
+        for entry in objects.remote_entries(bck, remote, prefix):
+            remote_count += 1
+            remote_total += entry.size
+            if remote_count % 1000 == 0:
+                job.check()
     count = total = on_disk = 0
     smallest, largest = -1, 0
     for measured in objects.usage(bck, prefix):
@@ -313,7 +341,7 @@ def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> 
         "name": bck.name,
         "provider": bck.provider,
         "namespace": {"uuid": bck.ns_uuid, "name": bck.ns_name},
-        "ObjCount": {"obj_count_present": str(count), "obj_count_remote": "0"},
+        "ObjCount": {"obj_count_present": str(count), "obj_count_remote": str(remote_count)},
         "ObjSize": {
             "obj_min_size": max(smallest, 0),
             "obj_avg_size": total // count if count else 0,
@@ -322,7 +350,7 @@ def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> 
         "TotalSize": {
             "size_on_disk": str(on_disk),
             "size_all_present_objs": str(total),
-            "size_all_remote_objs": "0",
+            "size_all_remote_objs": str(remote_total),
             "total_disks_size": str(disks),
         },
         "used_pct": round(100 * on_disk / disks) if disks else 0,

@@ -33,6 +33,9 @@ EXPECTED_COMMANDS = {
     ("show", "cluster"),
     ("savings",),
     ("estimate",),
+    ("authn",),
+    ("auth", "role", "add"),
+    ("auth", "show", "jwks"),
 }
 
 

@@ -39,7 +39,7 @@ def _cold_read(node: InProcessNode, chunks: list[bytes], announced: int) -> tupl
     closed: list[bool] = []
     info = RemoteObject("k", announced, etag="e-1", version="7")
     reader = RemoteReader(info, 0, announced, iter(chunks), lambda: closed.append(True))
-    out = node.node.objects.put(BUCKET, "k", compress=False, size_hint=announced, through=False)
+    out = node.node.objects.put(BUCKET, "k", size_hint=max(announced, 0), through=False)
     return ColdRead(reader, out, "aws"), closed
 
 
@@ -50,8 +50,11 @@ def _drain(cold: ColdRead) -> list[bytes]:
     return asyncio.run(run())
 
 
-def test_every_chunk_is_sent_and_the_object_is_published_with_the_remote_facts(node: InProcessNode) -> None:
-    cold, closed = _cold_read(node, [b"abc", b"", b"defgh"], 8)
+@pytest.mark.parametrize("announced", [8, -1])  # -1: the backend did not say (an HTTP origin may not)
+def test_every_chunk_is_sent_and_the_object_is_published_with_the_remote_facts(
+    node: InProcessNode, announced: int
+) -> None:
+    cold, closed = _cold_read(node, [b"abc", b"", b"defgh"], announced)
     assert _drain(cold) == [b"abc", b"defgh"]
     md = node.node.objects.store.head(BUCKET, "k")
     assert md.size == 8 and md.custom["source"] == "aws" and md.custom["version"] == "7"
