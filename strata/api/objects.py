@@ -29,6 +29,7 @@ from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
 from strata.objects.put import ObjectPut
 from strata.objects.remote import PRESENT_ONLY, off_loop_backend, remote_of
+from strata.roles import downloads
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
 from strata.server.responses import answer_when, empty_response, text_response
@@ -89,6 +90,11 @@ def get_object(
         obj = objects.open(bck, object_name, props)
     except ObjectNotFound:
         if remote is not None:  # not cached yet: a cold GET from the bucket's backend
+            if downloads.wants_blob_get(request) and not range_header:  # parallel chunks, streamed
+                return downloads.blob_get(
+                    node, request, bck, object_name, query, props,
+                    lambda: _cold_get(node, request, bck, object_name, query, props),
+                )  # fmt: skip
             return _cold_get(node, request, bck, object_name, query, props)
         holder = None if query.flag("local") else objects.elsewhere(bck, object_name)
         if holder is None:
@@ -432,7 +438,7 @@ def post_object(
     if msg.action == "promote":
         raise NotImplementedYet("promote is not implemented yet")
     if msg.action == "blob-download":
-        raise NotImplementedYet("blob-download applies to remote buckets, which are not implemented yet")
+        return downloads.start_blob_download(node, request, bck, msg.name or object_name, query, msg)
     raise InvalidRequest(f'invalid action "{msg.action}" for POST on an object')
 
 

@@ -17,6 +17,7 @@ from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.roles import remote_clusters
 from strata.roles.batch import get_batch
+from strata.roles.downloads import post_to_bucket_path, route_download
 from strata.roles.node import Node
 from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response
 
@@ -63,6 +64,8 @@ class AisApp:
         bck = BucketRef.parse(
             _decode_segment(bucket_raw, "bucket name"), query.get("provider"), query.get("namespace")
         )
+        if not name_raw and request.method == "POST":  # the SDK's blob_download names the object in the body
+            return BufferedExchange(request, lambda req: post_to_bucket_path(self.node, req, bck, query))
         object_name = validate_object_name(_decode_segment(name_raw, "object name"))
         node = self.node
         method = request.method
@@ -204,9 +207,9 @@ _ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]
     "health": _route_health,
     "reverse": _route_reverse,
     "ml": _route_ml,
+    "download": route_download,
 }
 _NOT_YET = {
-    "download",
     "etl",
     "sort",
     "tokens",

@@ -303,6 +303,33 @@ def _add_estimate(sub: SubParsers) -> None:
     )
 
 
+def _add_downloads(sub: SubParsers) -> None:
+    """``blob-download`` and ``download`` (``ais blob-download``, ``ais start download``)."""
+    p = _verb(sub, "blob-download", _run_blob_download, "fetch a large remote object in parallel chunks")
+    p.add_argument("uri", metavar="s3://BUCKET/OBJECT", help="the remote object (s3://, gs://, az://)")
+    p.add_argument("--chunk-size", default=None, help="bytes per ranged read, 32KiB..16MiB (default: 4MiB)")
+    p.add_argument("--num-workers", type=int, default=None, help="parallel readers (default: by size)")
+    p.add_argument("--latest", action="store_true", help="fetch again if the backend has a newer version")
+    p.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
+    _progress_options(p)
+    d = _verb(
+        sub, "download", _run_download, "download links, a URL template or a remote bucket into a bucket"
+    )
+    d.add_argument(
+        "source",
+        metavar="SRC",
+        help="https://HOST/FILE, https://HOST/shard-{000..099}.tar, or s3://B[/PREFIX]",
+    )
+    d.add_argument(
+        "destination", nargs="?", default=None, metavar="DST", help="ais://BUCKET[/NAME or PREFIX/]"
+    )
+    d.add_argument("--description", default="", help="a description to find the job by")
+    d.add_argument("--connections", type=_count, default=0, help="parallel downloads per node (default: 4)")
+    d.add_argument("--sync", action="store_true", help="remote bucket: refetch changed, drop deleted objects")
+    d.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
+    _progress_options(d)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; ``serve`` is unchanged from the skeleton."""
     parser = argparse.ArgumentParser(
@@ -327,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_savings(sub)
     _add_estimate(sub)
     add_auth_commands(sub)
+    _add_downloads(sub)
     return parser
 
 
@@ -461,6 +489,35 @@ def _run_estimate(session: Session, args: argparse.Namespace) -> int:
         price=float(args.price_per_gb_month),
         level=args.level,
         codec=args.codec,
+        progress=args.progress,
+    )
+
+
+def _run_blob_download(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import downloads
+
+    return downloads.blob_download(
+        session,
+        parse_uri(str(args.uri), want_object=True),
+        chunk_size=args.chunk_size,
+        num_workers=args.num_workers,
+        latest=bool(args.latest),
+        wait=not args.no_wait,
+        progress=args.progress,
+    )
+
+
+def _run_download(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import downloads
+
+    return downloads.download(
+        session,
+        str(args.source),
+        args.destination,
+        description=str(args.description),
+        connections=int(args.connections),
+        sync=bool(args.sync),
+        wait=not args.no_wait,
         progress=args.progress,
     )
 

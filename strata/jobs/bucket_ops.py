@@ -20,6 +20,7 @@ from strata.cluster.transfer import STORED_MD_HEADER, put_object
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef, validate_object_name
+from strata.jobs.blob_download import BlobParams, blob_fetch
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
 from strata.objects.compression import same_stored_form
@@ -235,11 +236,13 @@ def prefetch_objects(
     latest: bool = False,
     workers: int = PREFETCH_WORKERS,
     owned: Callable[[str], bool] | None = None,
+    blob: BlobThreshold | None = None,
 ) -> None:
     """Bring a remote bucket's objects into the cache (cold GETs, ``workers`` at a time); cached ones
     are skipped unless ``latest`` asks for the backend's current version. A prefix selects by the
     backend's listing. ``owned``: in a cluster, whether a name is this target's (HRW) to fetch --
-    every target runs the job over the same selection and fetches its own share."""
+    every target runs the job over the same selection and fetches its own share. With ``blob``,
+    objects of at least its threshold go through the blob downloader."""
     missing = Missing()
     if selection.names is None and (selection.template is None or is_prefix(selection.template)):
         names: Iterator[tuple[str, bool]] = (
@@ -256,7 +259,7 @@ def prefetch_objects(
         if not latest and objects.listed(bck, name) is not None:
             return name, explicit, -1
         try:
-            return name, explicit, objects.fetch(bck, name, props).size
+            return name, explicit, _prefetch_one(job, objects, bck, name, props, blob)
         except ObjectNotFound:
             return name, explicit, None
 
@@ -296,6 +299,31 @@ def in_parallel(job: Job, work: Callable[[T], R], items: Iterator[T], workers: i
         finally:
             for future in pending:
                 future.cancel()
+
+
+@dataclass(frozen=True)
+class BlobThreshold:
+    """Prefetch's ``blob-threshold``: objects of at least ``size`` bytes are blob-downloaded."""
+
+    size: int
+    params: BlobParams
+
+
+def _prefetch_one(
+    job: Job,
+    objects: ObjectService,
+    bck: BucketRef,
+    name: str,
+    props: BucketProps,
+    blob: BlobThreshold | None,
+) -> int:
+    """One cold GET (its size, or 0 when the blob downloader counted the bytes on the job itself)."""
+    if blob is not None:
+        info = objects.head_remote(bck, name, props)
+        if info.size >= blob.size:
+            blob_fetch(objects, bck, name, props, blob.params, job, info)
+            return 0
+    return objects.fetch(bck, name, props).size
 
 
 def evict_objects(

@@ -17,8 +17,8 @@ written through Strata; the backend (``strata.backends``) holds the truth (``rem
 
 The bucket's ``extra`` props (``extra.aws.endpoint``, ``profile``, ``cloud_region``...) configure its
 backend client; the environment does the rest (``AWS_*``, ``STORAGE_EMULATOR_HOST``, ``AZURE_*``).
-Objects of remote buckets are stored as they come (no compression yet: write-through uploads the work
-file's bytes).
+Objects of remote buckets are stored as any other write when the bucket compresses: cold GETs, blob
+downloads (``strata.jobs.blob_download``) and write-through PUTs alike.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from strata.core.query import Query
 from strata.core.wire import ActionMsg, json_encode
 from strata.jobs import archive_job, bucket_ops, maintenance
 from strata.jobs.archive_job import ArchiveRequest
-from strata.jobs.bucket_ops import CopyTarget, Selection
+from strata.jobs.blob_download import MIN_PREFETCH_THRESHOLD, blob_params
+from strata.jobs.bucket_ops import BlobThreshold, CopyTarget, Selection
 from strata.jobs.rebalance import move_misplaced
 from strata.jobs.registry import Job, JobRecord
 from strata.jobs.sources import ClusterObjects
@@ -297,6 +298,7 @@ def prefetch_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -
     value = _value(msg)
     selection = Selection.from_value(value)
     workers = bucket_ops.prefetch_workers(value.get("num-workers"))
+    blob = _blob_threshold(value)  # a 400 before any job
     job = node.runner.create("prefetch-listrange", bck=bck, job_id=query.get("xid"))
     coer = _flag(value, "coer") or node.role.in_cluster
     latest = _flag(value, "latest-ver")
@@ -305,7 +307,7 @@ def prefetch_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -
     def work(j: Job) -> None:
         bucket_ops.prefetch_objects(
             j, node.objects, bck, props, selection,
-            continue_on_error=coer, latest=latest, workers=workers, owned=owned,
+            continue_on_error=coer, latest=latest, workers=workers, owned=owned, blob=blob,
         )  # fmt: skip
 
     node.runner.start(job, work)
@@ -324,6 +326,18 @@ def owned_here(node: Node, bck: BucketRef) -> Callable[[str], bool] | None:
         return owner is not None and owner.id == me
 
     return owned
+
+
+def _blob_threshold(value: dict[str, Any]) -> BlobThreshold | None:
+    """``blob-threshold`` (with ``blob-chunk-size``, ``blob-num-workers``): None when not asked."""
+    raw = value.get("blob-threshold")
+    if raw in (None, 0, ""):
+        return None
+    params = blob_params(value.get("blob-chunk-size"), value.get("blob-num-workers"))
+    threshold = blob_params(full_size=raw).full_size
+    if threshold < MIN_PREFETCH_THRESHOLD:
+        raise InvalidRequest(f"invalid blob-threshold {threshold}: must be at least 1MiB")
+    return BlobThreshold(threshold, params)
 
 
 def evict_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Response:

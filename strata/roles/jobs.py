@@ -150,6 +150,11 @@ def _work(node: Node, kind: str, buckets: list[BucketRef]) -> Callable[[Job], No
         return lambda job: bucket_ops.prefetch_objects(
             job, node.objects, bck, props, whole, continue_on_error=True, owned=owned
         )
+    if kind == "blob-download":  # it needs an object: the SDK's Object.blob_download() sends one
+        raise InvalidRequest(
+            "a blob download is started with POST /v1/objects/BUCKET"
+            ' {"action": "blob-download", "name": OBJECT}'
+        )
     if kind in ("rebalance", "lru"):
         # one node is the whole cluster: nothing to move; ais buckets are never evicted
         return _nothing_to_do

@@ -7,36 +7,18 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 from aistore.sdk import Client
 
 from tests.integration.compression_support import compressing
 from tests.integration.server import StrataServer
 
+from .conftest import strata_in_front_of
 from .emulators import MotoServer
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-def _cache_in_front_of(moto: MotoServer, tmp_path: Path) -> StrataServer:
-    env = {
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ACCESS_KEY_ID": moto.access_key,
-        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
-        "AWS_REGION": moto.region,
-    }
-    return StrataServer(tmp_path / "data", tmp_path / "server.log", workers=1, env=env).start()
-
-
-@pytest.fixture
-def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
-    server = _cache_in_front_of(moto, tmp_path)
-    yield server
-    server.stop()
 
 
 def _stored(server: StrataServer, name: str) -> bytes:
@@ -77,7 +59,7 @@ def test_cold_get_caches_the_compressed_form_and_warm_gets_need_no_backend(tmp_p
     """A private emulator, stopped for real halfway: warm reads decode the cached frames, a cold GET
     of another object is a clear 424 at once (not retried by the SDK)."""
     moto = MotoServer(tmp_path / "moto").start()
-    cache = _cache_in_front_of(moto, tmp_path)
+    cache = strata_in_front_of(moto, tmp_path)
     try:
         name, client = _compressing_bucket(cache, moto)
         s3 = moto.s3()

@@ -5,8 +5,6 @@ many) caches the same objects every way, and a value the contract does not allow
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,19 +14,6 @@ from aistore.sdk.list_object_flag import ListObjectFlag
 from tests.integration.server import StrataServer
 
 from .emulators import MotoServer
-
-
-@pytest.fixture
-def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
-    env = {
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ACCESS_KEY_ID": moto.access_key,
-        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
-        "AWS_REGION": moto.region,
-    }
-    server = StrataServer(tmp_path / "data", tmp_path / "server.log", workers=1, env=env).start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("workers", [None, -1, 3])

@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import requests
 from aistore.sdk import Client
 from aistore.sdk.list_object_flag import ListObjectFlag
@@ -18,19 +15,6 @@ from aistore.sdk.list_object_flag import ListObjectFlag
 from tests.integration.server import StrataServer
 
 from .emulators import MotoServer
-
-
-@pytest.fixture
-def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
-    env = {
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ACCESS_KEY_ID": moto.access_key,
-        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
-        "AWS_REGION": moto.region,
-    }
-    server = StrataServer(tmp_path / "data", tmp_path / "server.log", workers=1, env=env).start()
-    yield server
-    server.stop()
 
 
 def _remote_bucket(moto: MotoServer, objects: int) -> str:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import os
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,19 +19,6 @@ from tests.integration.compression_support import s3_client
 from tests.integration.server import StrataServer
 
 from .emulators import MotoServer
-
-
-@pytest.fixture
-def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
-    env = {
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ACCESS_KEY_ID": moto.access_key,
-        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
-        "AWS_REGION": moto.region,
-    }
-    server = StrataServer(tmp_path / "data", tmp_path / "server.log", workers=1, env=env).start()
-    yield server
-    server.stop()
 
 
 def _known_remote_bucket(moto: MotoServer, cache: StrataServer, keys: dict[str, bytes]) -> str:
