@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from strata.cli.cache_jobs import follow_job
 from strata.cli.connection import Session
 from strata.cli.errors import CommandError
 from strata.cli.formatting import human_size
@@ -61,29 +62,12 @@ def blob_download(
     if not wait:
         session.out.write(f"{job_id}\n")
         return 0
-    meter = TransferProgress(
-        session.err, total_bytes=size, label="BLOB", enabled=_want_progress(session, progress)
-    )
-    job = session.client.job(job_id)
-    done = 0
-    while True:
-        with session.failing_as(f'job "{job_id}"'):
-            snaps = job.get_details().list_snapshots()
-        snap = snaps[0] if snaps else None
-        moved = int(snap.stats.bytes) if snap is not None and snap.stats is not None else 0
-        if moved > done:
-            meter.add_bytes(moved - done)
-            done = moved
-        if snap is not None and snap.end_time and snap.end_time != NOT_ENDED:
-            break
-        time.sleep(POLL_SECONDS)
-    meter.finish()
-    if snap.abort_err or snap.aborted:
-        raise CommandError(f"blob-download {uri} (job {job_id}) failed: {snap.abort_err or 'aborted'}")
-    if done == 0 and snap.stats is not None and snap.stats.objects == 0:
+    what = f"blob-download {uri}"
+    objects, done, seconds = follow_job(session, job_id, what, _want_progress(session, progress), size)
+    if done == 0 and objects == 0:
         session.out.write(f"{uri} is cached already (job {job_id}; --latest checks its version)\n")
         return 0
-    session.out.write(f"blob-download {uri}: {human_size(done)} in {meter.elapsed:.1f}s (job {job_id})\n")
+    session.out.write(f"{what}: {human_size(done)} in {seconds:.1f}s (job {job_id})\n")
     return 0
 
 

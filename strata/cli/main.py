@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from strata.cli.auth_commands import add_auth_commands, run_auth_command
+from strata.cli.cache_jobs import add_cache_verbs
 from strata.cli.defaults import ALL_LIST_PROPS, DEFAULT_LIST_PROPS, DEFAULT_UPLOAD_CONCURRENCY
 from strata.cli.nodes import add_cluster_commands, add_node_commands, run_cluster_command, run_node_command
 from strata.cli.remote import add_remote_cluster_verbs, add_show_remote_cluster
@@ -343,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     add_node_commands(sub)
     add_remote_cluster_verbs(add_cluster_commands(sub), _verb)
+    add_cache_verbs(sub, _verb)
     _add_ls(sub)
     _add_create(sub)
     _add_put(sub)

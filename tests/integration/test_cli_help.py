@@ -36,6 +36,10 @@ EXPECTED_COMMANDS = {
     ("authn",),
     ("auth", "role", "add"),
     ("auth", "show", "jwks"),
+    ("prefetch",),
+    ("evict",),
+    ("blob-download",),
+    ("download",),
 }
 
 
