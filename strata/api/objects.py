@@ -27,9 +27,8 @@ from strata.core.query import Query
 from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
-from strata.objects.compression import off_loop
 from strata.objects.put import ObjectPut
-from strata.objects.remote import PRESENT_ONLY, remote_of
+from strata.objects.remote import PRESENT_ONLY, off_loop_backend, remote_of
 from strata.roles import downloads
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
@@ -134,7 +133,7 @@ async def _latest_get(
     node: Node, request: Request, bck: BucketRef, object_name: str, query: Query, props: BucketProps
 ) -> Response:
     """A warm GET that first checks the cached copy against the backend (off the event loop)."""
-    await off_loop(lambda: node.objects.refresh(bck, object_name, props))
+    await off_loop_backend(lambda: node.objects.refresh(bck, object_name, props))
     return await _local_get(node, request, bck, object_name, query)
 
 
@@ -152,9 +151,9 @@ async def _cold_get(
     """A remote bucket's object that is not cached yet. A whole-object GET streams the backend's bytes
     to the client while storing them; a range GET fetches the object first, then reads the range."""
     if request.headers.get("range"):
-        await off_loop(lambda: node.objects.fetch(bck, object_name, props))
+        await off_loop_backend(lambda: node.objects.fetch(bck, object_name, props))
         return await _local_get(node, request, bck, object_name, query)
-    cold = await off_loop(lambda: node.objects.cold_read(bck, object_name, props))
+    cold = await off_loop_backend(lambda: node.objects.cold_read(bck, object_name, props))
     node.objects.sent(cold.info.size)
     headers = [
         ("Ais-Version", cold.info.version),
@@ -203,7 +202,7 @@ def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> R
 
 async def _head_remote(node: Node, bck: BucketRef, object_name: str, provider: str) -> Response:
     """HEAD of a remote bucket's object that is not cached here: what its backend says (not cached)."""
-    found = await off_loop(lambda: node.objects.head_remote(bck, object_name))
+    found = await off_loop_backend(lambda: node.objects.head_remote(bck, object_name))
     facts = custom_header(found.cold_get_metadata(provider))
     headers = [("Ais-Present", "false"), ("Ais-Version", found.version), ("Ais-Custom-Md", facts)]
     return Response(200, headers, content_length=found.size)
@@ -361,7 +360,7 @@ def put_buffered(
 async def _copy_remote(
     node: Node, bck: BucketRef, object_name: str, dst_bck: BucketRef, dst_name: str
 ) -> Response:
-    await off_loop(lambda: node.objects.copy(bck, object_name, dst_bck, dst_name))
+    await off_loop_backend(lambda: node.objects.copy(bck, object_name, dst_bck, dst_name))
     return Response(200)
 
 
@@ -391,7 +390,7 @@ def delete_object(
 
 
 async def _delete_remote(node: Node, bck: BucketRef, object_name: str) -> Response:
-    await off_loop(lambda: node.objects.delete(bck, object_name))
+    await off_loop_backend(lambda: node.objects.delete(bck, object_name))
     return empty_response()
 
 
@@ -420,7 +419,7 @@ def patch_object(
 async def _patch_remote(
     node: Node, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
 ) -> Response:
-    await off_loop(lambda: node.objects.update_metadata(bck, object_name, change))
+    await off_loop_backend(lambda: node.objects.update_metadata(bck, object_name, change))
     return empty_response()
 
 

@@ -124,8 +124,10 @@ def run_evict(session: Session, args: argparse.Namespace) -> int:
     uri = _remote(str(args.uri))
     group = _group(session, uri, args.list, args.template)
     if group is None:  # the whole bucket: synchronous, no job
+        bucket = uri.sdk_bucket(session.client)  # (the SDK's evict() refuses ais://@alias buckets)
+        params = {**bucket.qparam, "keep_bck_md": str(bool(args.keep_md))}
         with session.failing_as(str(uri)):
-            uri.sdk_bucket(session.client).evict(keep_md=bool(args.keep_md))
+            bucket.make_request("DELETE", "evict-remote-bck", params=params)
         kept = " (its entry and props kept)" if args.keep_md else ""
         session.out.write(f"evicted {uri}{kept}\n")
         return 0

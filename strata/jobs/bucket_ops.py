@@ -10,9 +10,10 @@ asks --, a delete a counted delete.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import STORED_MD_HEADER, put_object
@@ -26,6 +27,8 @@ from strata.objects.compression import same_stored_form
 from strata.objects.service import ObjectService
 
 MAX_LISTED_MISSING = 10
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -201,6 +204,27 @@ def delete_objects(
         raise RuntimeError(missing.error(bck))
 
 
+PREFETCH_WORKERS = 16
+"""Cold GETs a prefetch runs side by side by default. Each waits on the backend, not on a core, so
+the job keeps that many requests in flight (AIStore defaults to one worker per mountpath and caps at
+the CPUs: its workers are goroutines; ours are threads blocked in the backend's client)."""
+MAX_PREFETCH_WORKERS = 64
+
+
+def prefetch_workers(value: Any) -> int:
+    """``num-workers`` of a prefetch request: 0 or absent = ``PREFETCH_WORKERS``, -1 = one at a time,
+    else that many (at most ``MAX_PREFETCH_WORKERS``)."""
+    try:
+        wanted = int(value or 0)
+    except (TypeError, ValueError):
+        raise InvalidRequest(f'num-workers must be an integer, not "{value}"') from None
+    if wanted < -1:
+        raise InvalidRequest(f"num-workers must be -1 (no workers), 0 (default) or positive, not {wanted}")
+    if wanted == 0:
+        return PREFETCH_WORKERS
+    return 1 if wanted == -1 else min(wanted, MAX_PREFETCH_WORKERS)
+
+
 def prefetch_objects(
     job: Job,
     objects: ObjectService,
@@ -210,11 +234,15 @@ def prefetch_objects(
     *,
     continue_on_error: bool,
     latest: bool = False,
+    workers: int = PREFETCH_WORKERS,
+    owned: Callable[[str], bool] | None = None,
     blob: BlobThreshold | None = None,
 ) -> None:
-    """Bring a remote bucket's objects into the cache (cold GETs); cached ones are skipped unless
-    ``latest`` asks for the backend's current version. A prefix selects by the backend's listing.
-    With ``blob``, objects of at least its threshold go through the blob downloader."""
+    """Bring a remote bucket's objects into the cache (cold GETs, ``workers`` at a time); cached ones
+    are skipped unless ``latest`` asks for the backend's current version. A prefix selects by the
+    backend's listing. ``owned``: in a cluster, whether a name is this target's (HRW) to fetch --
+    every target runs the job over the same selection and fetches its own share. With ``blob``,
+    objects of at least its threshold go through the blob downloader."""
     missing = Missing()
     if selection.names is None and (selection.template is None or is_prefix(selection.template)):
         names: Iterator[tuple[str, bool]] = (
@@ -222,19 +250,55 @@ def prefetch_objects(
         )
     else:
         names = selection.iter(objects, bck)
-    for name, explicit in names:
-        job.check()
+    if owned is not None:
+        names = ((name, explicit) for name, explicit in names if owned(name))
+
+    def fetch(item: tuple[str, bool]) -> tuple[str, bool, int | None]:
+        """(name, named explicitly, size fetched: -1 when cached already, None when missing)."""
+        name, explicit = item
         if not latest and objects.listed(bck, name) is not None:
-            continue
+            return name, explicit, -1
         try:
-            size = _prefetch_one(job, objects, bck, name, props, blob)
+            return name, explicit, _prefetch_one(job, objects, bck, name, props, blob)
         except ObjectNotFound:
+            return name, explicit, None
+
+    for name, explicit, size in in_parallel(job, fetch, names, workers):
+        if size is None:
             if explicit or selection.template:
                 missing.add(name)
-            continue
-        job.add(1, size)
+        elif size >= 0:
+            job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(bck))
+
+
+def in_parallel(job: Job, work: Callable[[T], R], items: Iterator[T], workers: int) -> Iterator[R]:
+    """``work(item)`` for each item on ``workers`` threads, results as they complete; at most two per
+    worker are queued (a bucket of millions is never listed into memory). The job is checked before
+    each item (its abort and throttle), and the first error stops the rest."""
+    if workers <= 1:
+        for item in items:
+            job.check()
+            yield work(item)
+        return
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=f"job-{job.id}") as pool:
+        pending: set[concurrent.futures.Future[R]] = set()
+        try:
+            for item in items:
+                job.check()
+                pending.add(pool.submit(work, item))
+                if len(pending) >= 2 * workers:
+                    done, pending = concurrent.futures.wait(
+                        pending, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for future in done:
+                        yield future.result()
+            for future in concurrent.futures.as_completed(pending):
+                yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 @dataclass(frozen=True)

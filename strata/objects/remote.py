@@ -23,7 +23,12 @@ downloads (``strata.jobs.blob_download``) and write-through PUTs alike.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, TypeVar
 
 import msgspec
 
@@ -34,6 +39,29 @@ from strata.storage.metadata import ObjectMetadata
 
 CLOUD_PROVIDERS = frozenset({"aws", "gcp", "azure"})
 PRESENT_ONLY = ("2", "3", "4")  # ``?presence=`` values that mean "in the BMD / cluster" (wave-2 §2.4)
+
+BACKEND_THREADS = 32
+"""Threads per worker process for backend calls. They wait on the network, not on a core: a cold GET or
+a write-through must not queue behind the codec threads (as many as cores) or a handful of its peers,
+which would cap the requests in flight to the backend far below what the client sends."""
+
+T = TypeVar("T")
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def backend_pool() -> ThreadPoolExecutor:
+    """The threads that make backend calls (made in the worker process that uses them, after fork)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(BACKEND_THREADS, "backend"))
+        return _pool[1]
+
+
+async def off_loop_backend(work: Callable[[], T]) -> T:
+    """Run a backend call (a network round trip) off the event loop, in ``backend_pool``."""
+    return await asyncio.get_running_loop().run_in_executor(backend_pool(), work)
 
 
 def is_remote(bck: BucketRef) -> bool:

@@ -297,17 +297,35 @@ def prefetch_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -
         return remote_only(node, bck, msg.action)
     value = _value(msg)
     selection = Selection.from_value(value)
+    workers = bucket_ops.prefetch_workers(value.get("num-workers"))
     blob = _blob_threshold(value)  # a 400 before any job
     job = node.runner.create("prefetch-listrange", bck=bck, job_id=query.get("xid"))
     coer = _flag(value, "coer") or node.role.in_cluster
     latest = _flag(value, "latest-ver")
-    node.runner.start(
-        job,
-        lambda j: bucket_ops.prefetch_objects(
-            j, node.objects, bck, props, selection, continue_on_error=coer, latest=latest, blob=blob
-        ),
-    )
+    owned = owned_here(node, bck)
+
+    def work(j: Job) -> None:
+        bucket_ops.prefetch_objects(
+            j, node.objects, bck, props, selection,
+            continue_on_error=coer, latest=latest, workers=workers, owned=owned, blob=blob,
+        )  # fmt: skip
+
+    node.runner.start(job, work)
     return text_response(job.id)
+
+
+def owned_here(node: Node, bck: BucketRef) -> Callable[[str], bool] | None:
+    """In a cluster, whether this target is an object's HRW owner (each target of a job that runs on
+    every target, such as a prefetch, takes its own share); None when the node holds every object."""
+    if not node.role.in_cluster:
+        return None
+    me = node.node_id
+
+    def owned(name: str) -> bool:
+        owner = node.cluster_map().target_for(bck, name)
+        return owner is not None and owner.id == me
+
+    return owned
 
 
 def _blob_threshold(value: dict[str, Any]) -> BlobThreshold | None:

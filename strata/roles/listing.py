@@ -26,7 +26,7 @@ from strata.core.wire import (
     msgpack_encode,
 )
 from strata.objects.compression import off_loop
-from strata.objects.remote import Remote, remote_of
+from strata.objects.remote import Remote, off_loop_backend, remote_of
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import MSGPACK, json_response
@@ -113,7 +113,9 @@ def list_objects(
         names = lsmsg.names
         return off_loop(lambda: _local_status(node, request, bck, lsmsg, names, props))
     if remote is not None and not flags & FLAG_CACHED:  # the backend's page, merged with what is here
-        return off_loop(lambda: _remote_page(node, request, bck, remote, lsmsg, flags, props, page_size))
+        return off_loop_backend(
+            lambda: _remote_page(node, request, bck, remote, lsmsg, flags, props, page_size)
+        )
     if flags & FLAG_ARCH_DIR:  # shards' members are read (compressed ones decoded): off the event loop
         return off_loop(page)
     return page()

@@ -13,8 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from strata.backends import RemoteObject
 from strata.config.bucket_props import BucketProps
-from strata.objects.compression import off_loop
-from strata.objects.remote import BACKEND_FACTS
+from strata.objects.remote import BACKEND_FACTS, off_loop_backend
 from strata.s3.context import S3Context
 from strata.s3.metadata import USER_PREFIX
 from strata.server.http import Response, http_date
@@ -62,10 +61,10 @@ async def cold_get(
     answered by ``local`` (the cached-object path) when the request needs the whole local copy."""
     objects = ctx.node.objects
     if not plain_read(ctx):
-        await off_loop(lambda: objects.fetch(ctx.bck, ctx.key, props))
+        await off_loop_backend(lambda: objects.fetch(ctx.bck, ctx.key, props))
         answer = local()
         return await answer if isinstance(answer, Awaitable) else answer
-    cold = await off_loop(lambda: objects.cold_read(ctx.bck, ctx.key, props))
+    cold = await off_loop_backend(lambda: objects.cold_read(ctx.bck, ctx.key, props))
     info = cold.info
     headers = [("Content-Type", info.content_type or "binary/octet-stream"), ("Accept-Ranges", "bytes")]
     if info.etag:
@@ -79,5 +78,5 @@ async def cold_get(
 
 async def head(ctx: S3Context, props: BucketProps) -> ObjectMetadata:
     """HEAD of a remote bucket's object not cached here: what its backend says."""
-    found = await off_loop(lambda: ctx.node.objects.head_remote(ctx.bck, ctx.key, props))
+    found = await off_loop_backend(lambda: ctx.node.objects.head_remote(ctx.bck, ctx.key, props))
     return described(found)
