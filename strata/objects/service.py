@@ -39,6 +39,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from time import time_ns
 
 import msgspec
 
@@ -171,7 +172,7 @@ class ObjectService:
             self.metrics.add("get_count")
             self.metrics.add("hot_hit_count")
             if self.atimes is not None:
-                self.atimes.touch(location)
+                self.atimes.note(location, time_ns())
         return hit
 
     def remember(self, obj: OpenObject, response: bytes) -> None:
@@ -191,7 +192,7 @@ class ObjectService:
         if props.checksum.validate_warm_get and obj.metadata.checksum_type != "none":
             self._validate(bck, object_name, obj)
         if self.atimes is not None:
-            self.atimes.touch(obj.path)
+            self.atimes.note(obj.path, time_ns())
         return obj
 
     def _validate(self, bck: BucketRef, object_name: str, obj: OpenObject) -> None:
@@ -323,7 +324,7 @@ class ObjectService:
         self.bucket(bck, ACCESS_GET, props)
         obj = self.store.open(bck, object_name)
         if self.atimes is not None:
-            self.atimes.touch(obj.path)
+            self.atimes.note(obj.path, time_ns())
         try:
             return obj, self.shard_reader(obj, fmt)
         except BaseException:
