@@ -93,6 +93,20 @@ def _cluster_backend(cluster: str, namespace: str) -> Backend:
     return backend_for("ais", BackendSettings(ais=ais_clusters.current().settings(cluster, namespace)))
 
 
+def remote_cluster_buckets(namespace: str) -> list[BucketRef]:
+    """The buckets of attached remote AIS clusters, asked of each: ``@alias[#ns]`` or ``@uuid[#ns]``
+    names one cluster, ``@`` / ``@@`` every one (``GET /v1/buckets?namespace=``). Network calls."""
+    cluster, _, ns_name = namespace.removeprefix("@").partition("#")
+    clusters = ais_clusters.current()
+    wanted = sorted(clusters.attached()) if cluster in ("", "@") else [cluster]
+    found = []
+    for name in wanted:
+        uuid = clusters.resolve(name)
+        for bucket in _cluster_backend(name, ns_name).list_buckets():
+            found.append(BucketRef(name=bucket, provider="ais", ns_uuid=uuid, ns_name=ns_name))
+    return found
+
+
 class Remote(NamedTuple):
     """Where a caching bucket's objects really live: a provider, and the bucket's name there.
 
@@ -124,6 +138,8 @@ def remote_of(bck: BucketRef, props: BucketProps) -> Remote | None:
     linked = props.backend_bck
     if linked.name and linked.provider in CLOUD_PROVIDERS:
         return Remote(linked.provider, linked.name, props)
+    if linked.name and linked.provider == "ais" and linked.namespace.uuid:  # a remote cluster's bucket
+        return Remote("ais", linked.name, props, linked.namespace.uuid, linked.namespace.name)
     return None
 
 

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from strata.config import S3Conf
 from strata.core.names import validate_object_name
-from strata.objects.compression import off_loop
+from strata.objects.remote import off_loop_backend
 from strata.roles.node import Node
 from strata.s3 import buckets, cluster, listing, multipart, objects
 from strata.s3.auth import Signature, authenticate
@@ -266,7 +266,7 @@ def _off_loop(handler: SmallHandler) -> SmallHandler:
     """The handler run in a thread (it waits on the network)."""
 
     async def run(ctx: S3Context, body: bytes) -> Response:
-        answer = await off_loop(lambda: handler(ctx, body))
+        answer = await off_loop_backend(lambda: handler(ctx, body))
         return await answer if isinstance(answer, Awaitable) else answer
 
     return run
