@@ -186,6 +186,8 @@ class S3UserPrincipal(Principal):
         if bck is None:
             return not bits & ~S3_ANY_USER
         bits &= ~S3_ANY_USER
+        if not bits:
+            return True  # creating or listing: the bucket's owner does not matter
         record = self._owners(bck.name) if bck.provider == "ais" and not bck.ns_uuid else None
         owner = record.owner if record is not None else ""
         if not owner or owner == self.name:
