@@ -115,6 +115,7 @@ class _ObjectRead:
     """GET/HEAD of an object: the hot path, so a slotted exchange rather than a closure."""
 
     __slots__ = ("bck", "node", "object_name", "query", "request")
+    one_bucket = True  # reaches no bucket but its own, checked by the front (``roles.access.acting``)
 
     def __init__(self, node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> None:
         self.node = node

@@ -29,7 +29,6 @@ import struct
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -265,12 +264,3 @@ class NonceLedger:
         except sqlite3.IntegrityError:
             return False
         return True
-
-
-@dataclass(frozen=True)
-class Signer:
-    """What a node signs its redirects and peer calls with (built by the node from the key ring)."""
-
-    node_id: str
-    key: bytes
-    nonces: NonceSource

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from strata.auth import cluster_key
 from strata.auth.cluster_key import KeyRing, NonceLedger, NonceSource
@@ -38,7 +38,15 @@ from strata.auth.principals import (
 )
 from strata.auth.revoked import NoRevocations, RevokedTokens
 from strata.auth.settings import AuthSettings, auth_settings
-from strata.auth.tokens import AUTHORIZATION, Claims, InvalidToken, TokenRequired, TokenVerifier, bearer_token
+from strata.auth.tokens import (
+    AUTHORIZATION,
+    CACHE_SIZE,
+    Claims,
+    InvalidToken,
+    TokenRequired,
+    TokenVerifier,
+    bearer_token,
+)
 from strata.config.cluster import ClusterConfig, ConfigError
 from strata.core.errors import Unauthorized
 
@@ -55,6 +63,9 @@ class _State:
     verifier: TokenVerifier
     s3_users: bool
     error: str = ""  # the settings do not parse (e.g. auth on, no key on this node): refuse every token
+    # token -> its principal, resolved for this cluster once (the verifier still checks expiry and
+    # revocation on every request); dropped with the settings
+    principals: dict[str, TokenPrincipal] = field(default_factory=dict)
 
     @property
     def guards_cluster(self) -> bool:
@@ -89,6 +100,7 @@ class Gate:
         self._environ = environ
         self._clock = clock
         self._state: _State | None = None
+        self._uuid = ""
         self.owners: OwnerLookup = lambda name: None  # the S3 front installs its bucket records
 
     # -- settings ------------------------------------------------------------------------------
@@ -141,14 +153,16 @@ class Gate:
             return AnonymousPrincipal(self.owners)
         return None
 
-    def s3_token(self, headers: Mapping[str, str]) -> tuple[str, str] | None:
-        """``(token, header name)`` when token auth is on and the request carries a JWT for it."""
+    def s3_token(self, headers: Mapping[str, str], query_token: str = "") -> tuple[str, str] | None:
+        """``(token, header name)`` when token auth is on and the request carries a JWT for it: the
+        Bearer header, else ``X-Amz-Security-Token`` (a header, or ``query_token``: the same parameter
+        in a presigned URL's query)."""
         if not self.state().settings.enabled:
             return None
         authorization = headers.get("authorization", "")
         if authorization.startswith("Bearer"):
             return bearer_token(authorization), AUTHORIZATION
-        security_token = headers.get("x-amz-security-token", "")
+        security_token = headers.get("x-amz-security-token", "") or query_token
         if security_token:
             return security_token, AMZ_SECURITY_TOKEN
         return None
@@ -183,7 +197,20 @@ class Gate:
         token = value if raw else bearer_token(value)
         if state.error:
             raise InvalidToken(header, "auth is misconfigured on this node (see its log)")
-        return TokenPrincipal(state.verifier.verify(token, header), self._cluster_uuid())
+        claims = state.verifier.verify(token, header)  # cached: expiry and revocation checked every time
+        principal = state.principals.get(token)
+        if principal is None or principal.claims is not claims:
+            if len(state.principals) >= CACHE_SIZE:
+                state.principals.clear()
+            principal = state.principals[token] = TokenPrincipal(claims, self.cluster_uuid())
+        return principal
+
+    def cluster_uuid(self) -> str:
+        """The cluster's UUID (tokens name the cluster by it); read once it is known: it never changes."""
+        uuid = self._uuid
+        if not uuid:
+            uuid = self._uuid = self._cluster_uuid()
+        return uuid
 
     def _cluster_trust(
         self, state: _State, method: str, path: str, raw_query: str, headers: Mapping[str, str]

@@ -4,7 +4,9 @@ The gate (``strata.auth.Gate``) says who a request acts for; ``acting`` runs the
 every later step of the exchange -- body chunks, the handler, a coroutine the handler returned --
 with that principal as ``strata.auth.CURRENT``, so that the object service's bucket check
 (``ObjectService.bucket``) and ``Node.authorize`` see it wherever they are reached from. With no
-principal (auth off, or the cluster's own calls) the exchange is returned as it is: no cost.
+principal (auth off, or the cluster's own calls) the exchange is returned as it is: no cost. An
+exchange that declares ``one_bucket = True`` (GET/HEAD of an object: the front checked its bucket
+before ``begin`` returned) is not wrapped either.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ def acting(principal: Principal | None, begin: Callable[[], Exchange]) -> Exchan
         exchange = begin()
     finally:
         CURRENT.reset(token)
-    if isinstance(exchange, FixedExchange):  # an answer already made (a redirect, an error)
+    if isinstance(exchange, FixedExchange) or getattr(exchange, "one_bucket", False):
+        # an answer already made (a redirect, an error), or an object read whose one bucket the front
+        # has checked for this principal: nothing later reaches another bucket (the hot path stays lean)
         return exchange
     if hasattr(exchange, "set_flow_control"):
         return _ActingWithFlow(exchange, principal)

@@ -130,7 +130,8 @@ class S3Application:
         #    auth is on -- the token grants access, not the signature --, else the S3 user's signature
         gate = self.node.gate
         users = self.users.load(conf)
-        token = gate.s3_token(request.headers)
+        presigned_token = query.get("X-Amz-Security-Token") or query.get("x-amz-security-token", "")  # v4, v2
+        token = gate.s3_token(request.headers, presigned_token)
         signature: Signature | None
         if token is not None:
             signature = authenticate(request, pairs, {}, now=self.node.clock.now())  # the body's mode only
