@@ -208,7 +208,7 @@ def verify_call(
         headers.get(CALLER_NONCE, ""),
         headers.get(CALLER_SIG, ""),
     )
-    if not caller or not stamp.isdigit() or not nonce.isdigit() or len(signature) != SIGNATURE_CHARS:
+    if not caller or not _decimal(stamp) or not _decimal(nonce) or len(signature) != SIGNATURE_CHARS:
         raise Unauthorized("malformed intra-cluster call signature")
     numbers = (int(nonce), int(stamp))
     if numbers[0] >= 1 << 63 or numbers[1] >= 1 << 63:
@@ -218,6 +218,10 @@ def verify_call(
     if abs(now_ns - numbers[1]) > int(window_s * 1e9) + CLOCK_SKEW_NS:
         raise Unauthorized("intra-cluster call signature expired")
     return caller
+
+
+def _decimal(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # "²".isdigit() is True too
 
 
 def direct_access_denied() -> Forbidden:

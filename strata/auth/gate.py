@@ -232,7 +232,7 @@ class Gate:
             if signing:
                 length = headers.get("content-length", "")
                 cluster_key.verify_redirect(
-                    params, method=method, path=path, content_length=int(length) if length.isdigit() else 0,
+                    params, method=method, path=path, content_length=_length(length),
                     keys=self._verifying_keys(state), now_ns=time.time_ns(),
                     window_s=state.settings.cluster_key.nonce_window, nonces=self._ledger(),
                 )  # fmt: skip
@@ -272,7 +272,7 @@ class Gate:
         length = headers.get("content-length", "")
         return cluster_key.sign_redirect(
             location, method=method, path=path, proxy_id=self.node_id, map_version=map_version,
-            content_length=int(length) if length.isdigit() else 0, key=current.secret,
+            content_length=_length(length), key=current.secret,
             nonce=self._nonce_source.next(), now_ns=now,
         )  # fmt: skip
 
@@ -348,6 +348,11 @@ class Gate:
             "cluster_key": settings.cluster_key.enabled,
             "open_fronts": self.open_fronts(),
         }
+
+
+def _length(header: str) -> int:
+    """A Content-Length header as signed: its number, 0 when absent (chunked) or not ASCII digits."""
+    return int(header) if header.isascii() and header.isdigit() else 0
 
 
 def open_fronts(config: ClusterConfig, *, in_cluster: bool) -> list[str]:

@@ -255,7 +255,7 @@ def _perm(value: object, header: str) -> int:
         raise InvalidToken(header, "a 'perm' must be a decimal string")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.isdigit():
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
         number = int(value)
     elif value is None or value == "":
         number = 0

@@ -141,6 +141,24 @@ def test_tampered_redirects_are_refused(dev: DevCluster, bucket: str) -> None:
         answer = requests.get(url, timeout=15)
         assert answer.status_code == status and text in answer.text, (name, answer.status_code, answer.text)
     assert requests.get(location, timeout=15).content == b"object 1"  # the genuine one still works, once
+    # malformed markers and peer-call headers: refused, never a 5xx
+    target = _nodes(dev, "target")[0]
+    for query in (
+        "pid=&utm=",
+        "pid=p&utm=%FF",
+        "pid=p&utm=zzzzzzzzzzzzzzzzzz&u=" + "A" * 43,
+        "pid=p&utm=1&x=-1&u=x",
+        "pid=p&utm=\u00b2&vpams=\u00b2&u=" + "A" * 43,
+    ):
+        answer = requests.get(f"{target}/v1/objects/{bucket}/o1?{query}", timeout=15)
+        assert 400 <= answer.status_code < 500, (query, answer.status_code, answer.text)
+    for headers in (
+        {"Ais-Caller-Sig": "x"},
+        {"Ais-Caller-Sig": "A" * 43, "Ais-Caller-Id": "t", "Ais-Caller-Time": "1", "Ais-Caller-Nonce": "1"},
+        {"Ais-Caller-Sig": "A" * 43, "Ais-Caller-Time": "9" * 30},
+    ):
+        answer = requests.put(f"{target}/v1/objects/{bucket}/peer", data=b"x", headers=headers, timeout=15)
+        assert answer.status_code == 401, (headers, answer.status_code, answer.text)
 
 
 def test_a_redirect_works_once(dev: DevCluster, bucket: str) -> None:
