@@ -11,6 +11,7 @@ from strata.config.access import (
 )
 from strata.config.bucket_props import (
     BucketProps,
+    bucket_props_to_json,
     reset_bucket_props,
     update_bucket_props,
 )
@@ -24,7 +25,7 @@ from strata.core.wire import (
     decode_action,
 )
 from strata.objects.compression import off_loop
-from strata.objects.remote import CLOUD_PROVIDERS, remote_of
+from strata.objects.remote import CLOUD_PROVIDERS, PRESENT_ONLY, is_remote, remote_of
 from strata.objects.remote import backend as remote_backend
 from strata.roles import actions
 from strata.roles.node import Node
@@ -35,9 +36,6 @@ _REMOTE_ONLY = {
     "POST": ("prefetch-listrange", "prefetch-objects"),
     "DELETE": ("evict-listrange", "evict-objects", "evict-remote-bck"),
 }
-
-
-PRESENT_ONLY = ("2", "3", "4")  # presence values that mean "in the BMD" (wave-2 contract §2.4)
 
 
 def list_buckets(node: Node, request: Request, query: Query) -> Response | Awaitable[Response]:
@@ -64,10 +62,22 @@ async def _with_remote_buckets(provider: str, present: list[BucketName]) -> Resp
 def head_bucket(
     node: Node, request: Request, bck: BucketRef, query: Query, prefix: str = ""
 ) -> Response | Awaitable[Response]:
+    # 1. presence 2-4 asks about the BMD only: a remote bucket not in it is 404, never HEADed or added
+    if query.get("presence") in PRESENT_ONLY:
+        node.present_bucket_props(bck)
+    elif query.flag("dont_add_remote_bck_md") and is_remote(bck) and node.meta.bmd().get(bck) is None:
+        return _probe_remote(node, bck)
+    # 2. info (props, then the summary job's result), or the props alone
     if "presence" in query or "bsumm_remote" in query or "uuid" in query:
         return node.role.bucket_info(node, request, bck, query, prefix)
     node.bucket_props(bck, ACCESS_HEAD_BUCKET)
     return Response(200, [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))], content_length=0)
+
+
+async def _probe_remote(node: Node, bck: BucketRef) -> Response:
+    """HEAD of a remote bucket that must not join the BMD: its backend answers, props have ``bid`` 0."""
+    props = await off_loop(lambda: node.probe_remote_bucket(bck))
+    return Response(200, [("Ais-Bucket-Props", bucket_props_to_json(props).decode())], content_length=0)
 
 
 def patch_bucket(node: Node, request: Request, bck: BucketRef) -> Response | Awaitable[Response]:

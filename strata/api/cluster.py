@@ -21,7 +21,7 @@ from strata.core.errors import InvalidRequest, NotFound, NotImplementedYet
 from strata.core.query import Query
 from strata.core.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
 from strata.objects.remote import CLOUD_PROVIDERS
-from strata.roles import jobs, proxy, savings
+from strata.roles import jobs, proxy, remote_clusters, savings
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import empty_response, json_response
@@ -183,9 +183,11 @@ def get_daemon(node: Node, request: Request, query: Query) -> Response | Awaitab
         return savings.local(node, query)
     if what == "auth":  # Strata's own: how this node authenticates, and any front left open (no keys)
         return json_response(node.gate.describe())
+    if what == "remote":  # the remote AIS clusters as this node sees them
+        return remote_clusters.remote_info(node)
     if what == "log":
         raise NotImplementedYet("logs are written to the server's stderr; /daemon?what=log is not served")
-    if what in ("stats", "metrics", "mountpaths", "disk", "remote"):
+    if what in ("stats", "metrics", "mountpaths", "disk"):
         if what == "mountpaths":
             return json_response({"available": [m.root for m in node.mountpaths.all], "disabled": []})
         raise NotImplementedYet(f'daemon "what={what}" is not implemented yet')
@@ -202,8 +204,8 @@ def get_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
         return json_response(node.meta.bmd().to_json())
     if what == "target_ips":
         return Response(200, [], _public_host(node, request)[0].encode())
-    if what == "remote":
-        return json_response({"a": [], "ver": 0})
+    if what == "remote":  # attached remote AIS clusters, each asked for its map now
+        return remote_clusters.remote_info(node)
     if what == "backends":  # every cloud backend is built in (strata.backends); ais remotes are "remote"
         return json_response(sorted(CLOUD_PROVIDERS))
     if what in jobs.JOB_QUERIES:

@@ -27,9 +27,9 @@ from strata.core.query import Query
 from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
-from strata.objects.compression import off_loop
 from strata.objects.put import ObjectPut
-from strata.objects.remote import remote_of
+from strata.objects.remote import PRESENT_ONLY, off_loop_backend, remote_of
+from strata.roles import downloads
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
 from strata.server.responses import answer_when, empty_response, text_response
@@ -90,6 +90,11 @@ def get_object(
         obj = objects.open(bck, object_name, props)
     except ObjectNotFound:
         if remote is not None:  # not cached yet: a cold GET from the bucket's backend
+            if downloads.wants_blob_get(request) and not range_header:  # parallel chunks, streamed
+                return downloads.blob_get(
+                    node, request, bck, object_name, query, props,
+                    lambda: _cold_get(node, request, bck, object_name, query, props),
+                )  # fmt: skip
             return _cold_get(node, request, bck, object_name, query, props)
         holder = None if query.flag("local") else objects.elsewhere(bck, object_name)
         if holder is None:
@@ -128,7 +133,7 @@ async def _latest_get(
     node: Node, request: Request, bck: BucketRef, object_name: str, query: Query, props: BucketProps
 ) -> Response:
     """A warm GET that first checks the cached copy against the backend (off the event loop)."""
-    await off_loop(lambda: node.objects.refresh(bck, object_name, props))
+    await off_loop_backend(lambda: node.objects.refresh(bck, object_name, props))
     return await _local_get(node, request, bck, object_name, query)
 
 
@@ -146,9 +151,9 @@ async def _cold_get(
     """A remote bucket's object that is not cached yet. A whole-object GET streams the backend's bytes
     to the client while storing them; a range GET fetches the object first, then reads the range."""
     if request.headers.get("range"):
-        await off_loop(lambda: node.objects.fetch(bck, object_name, props))
+        await off_loop_backend(lambda: node.objects.fetch(bck, object_name, props))
         return await _local_get(node, request, bck, object_name, query)
-    cold = await off_loop(lambda: node.objects.cold_read(bck, object_name, props))
+    cold = await off_loop_backend(lambda: node.objects.cold_read(bck, object_name, props))
     node.objects.sent(cold.info.size)
     headers = [
         ("Ais-Version", cold.info.version),
@@ -176,14 +181,15 @@ def _cached_response(node: Node, obj: OpenObject, headers: list[tuple[str, str]]
     return Response(raw=raw)
 
 
-def head_object(
-    node: Node, bck: BucketRef, object_name: str, query: Query
-) -> Response | Awaitable[Response]:
+def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> Response | Awaitable[Response]:
+    present_only = query.get("presence") in PRESENT_ONLY
+    if present_only:  # in the cluster or 404: the bucket is not added, the backend not asked
+        node.present_bucket_props(bck)
     try:
         path, md = node.objects.head(bck, object_name)
     except ObjectNotFound:
         remote = remote_of(bck, node.bucket_props(bck))
-        if remote is None:
+        if remote is None or present_only:
             raise
         return _head_remote(node, bck, object_name, remote.provider)
     headers = metadata_headers(node, bck, object_name, md, path)
@@ -196,7 +202,7 @@ def head_object(
 
 async def _head_remote(node: Node, bck: BucketRef, object_name: str, provider: str) -> Response:
     """HEAD of a remote bucket's object that is not cached here: what its backend says (not cached)."""
-    found = await off_loop(lambda: node.objects.head_remote(bck, object_name))
+    found = await off_loop_backend(lambda: node.objects.head_remote(bck, object_name))
     facts = custom_header(found.cold_get_metadata(provider))
     headers = [("Ais-Present", "false"), ("Ais-Version", found.version), ("Ais-Custom-Md", facts)]
     return Response(200, headers, content_length=found.size)
@@ -345,7 +351,16 @@ def put_buffered(
             return answer_when(objects.flush(bck, object_name, handle), lambda _md: Response(200))
         raise InvalidRequest(f'invalid append_type "{append_type}" (expected "append" or "flush")')
     dst_bck, dst_name = parse_object_uname(query.get("object_to"))
+    if remote_of(bck, node.bucket_props(bck)) or remote_of(dst_bck, node.bucket_props(dst_bck)):
+        return _copy_remote(node, bck, object_name, dst_bck, dst_name)  # the backends: off the event loop
     objects.copy(bck, object_name, dst_bck, dst_name)
+    return Response(200)
+
+
+async def _copy_remote(
+    node: Node, bck: BucketRef, object_name: str, dst_bck: BucketRef, dst_name: str
+) -> Response:
+    await off_loop_backend(lambda: node.objects.copy(bck, object_name, dst_bck, dst_name))
     return Response(200)
 
 
@@ -375,11 +390,13 @@ def delete_object(
 
 
 async def _delete_remote(node: Node, bck: BucketRef, object_name: str) -> Response:
-    await off_loop(lambda: node.objects.delete(bck, object_name))
+    await off_loop_backend(lambda: node.objects.delete(bck, object_name))
     return empty_response()
 
 
-def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> Response:
+def patch_object(
+    node: Node, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
     """Merge (or with ``set-new-custom=true`` replace) custom metadata."""
     msg = decode_action(request.body)
     if not isinstance(msg.value, dict) or not all(isinstance(v, str) for v in msg.value.values()):
@@ -393,7 +410,16 @@ def patch_object(node: Node, request: Request, bck: BucketRef, object_name: str,
         custom = dict(msg.value) if replace else {**md.custom, **msg.value}
         return msgspec.structs.replace(md, custom=custom)
 
+    if remote_of(bck, node.bucket_props(bck)) is not None:  # written through: off the event loop
+        return _patch_remote(node, bck, object_name, change)
     node.objects.update_metadata(bck, object_name, change)
+    return empty_response()
+
+
+async def _patch_remote(
+    node: Node, bck: BucketRef, object_name: str, change: Callable[[ObjectMetadata], ObjectMetadata]
+) -> Response:
+    await off_loop_backend(lambda: node.objects.update_metadata(bck, object_name, change))
     return empty_response()
 
 
@@ -412,7 +438,7 @@ def post_object(
     if msg.action == "promote":
         raise NotImplementedYet("promote is not implemented yet")
     if msg.action == "blob-download":
-        raise NotImplementedYet("blob-download applies to remote buckets, which are not implemented yet")
+        return downloads.start_blob_download(node, request, bck, msg.name or object_name, query, msg)
     raise InvalidRequest(f'invalid action "{msg.action}" for POST on an object')
 
 

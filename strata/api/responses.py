@@ -14,6 +14,7 @@ from strata.server.responses import JSON
 
 log = logging.getLogger("strata.api")
 
+
 def error_response(request: Request, exc: BaseException, node_id: str) -> Response:
     """AIStore's error JSON; HEAD gets it in ``Hdr-Error`` since HEAD responses have no body."""
     if isinstance(exc, StrataError):

@@ -17,8 +17,10 @@ from strata.config.access import ACCESS_ADMIN
 from strata.core.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
+from strata.roles import remote_clusters
 from strata.roles.access import acting
 from strata.roles.batch import get_batch
+from strata.roles.downloads import post_to_bucket_path, route_download
 from strata.roles.node import Node
 from strata.server.http import BufferedExchange, Exchange, FixedExchange, Request, Response
 
@@ -81,6 +83,9 @@ class AisApp:
         bck = BucketRef.parse(
             _decode_segment(bucket_raw, "bucket name"), query.get("provider"), query.get("namespace")
         )
+        if not name_raw and request.method == "POST":  # the SDK's blob_download names the object in the body
+            node = self.node
+            return BufferedExchange(request, lambda req: _post_bucket_path(node, principal, req, bck, query))
         object_name = validate_object_name(_decode_segment(name_raw, "object name"))
         node = self.node
         method = request.method
@@ -146,6 +151,14 @@ def _post_object_checked(
     return objects.post_object(node, request, bck, object_name, query)
 
 
+def _post_bucket_path(
+    node: Node, principal: Principal | None, request: Request, bck: BucketRef, query: Query
+) -> Response | Awaitable[Response]:
+    if principal is not None:
+        access.check_object_action(principal, request, bck)  # blob-download: rw on the bucket
+    return post_to_bucket_path(node, request, bck, query)
+
+
 def _path_bucket(request: Request, resource: str, rest: str) -> BucketRef | None:
     """The bucket a ``/v1/buckets/B`` or ``/v1/ml/moss/B`` path names, parsed as its handler does."""
     if resource == "buckets":
@@ -205,6 +218,12 @@ def _route_cluster(node: Node, request: Request, rest: str) -> Response | Awaita
         if method != "PUT":
             raise MethodNotAllowed(f"{method} is not allowed on /v1/cluster/setconfig")
         return cluster.set_config_from_query(node, request, query)
+    if rest in ("attach", "detach"):  # a remote AIS cluster (``?what=remote``)
+        if method != "PUT":
+            raise MethodNotAllowed(f"{method} is not allowed on /v1/cluster/{rest}")
+        if rest == "attach":
+            return remote_clusters.attach(node, request, query)
+        return remote_clusters.detach(node, request, query)
     if rest.partition("/")[0] in _CLUSTER_PATHS_NOT_YET:
         raise NotImplementedYet(f"/v1/cluster/{rest} is not implemented yet")
     raise NotFound(f'invalid path "/v1/cluster/{rest}"')
@@ -250,9 +269,9 @@ _ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]
     "reverse": _route_reverse,
     "ml": _route_ml,
     "tokens": tokens.route_tokens,
+    "download": route_download,
 }
 _NOT_YET = {
-    "download",
     "etl",
     "sort",
     "users",
@@ -265,9 +284,8 @@ _NOT_YET = {
     "ec",
     "notifs",
 }
-# PUT /v1/cluster/<path> for AIStore features not built yet (set primary, attach/detach a remote
-# cluster); any other sub-path is a 404
-_CLUSTER_PATHS_NOT_YET = frozenset({"proxy", "attach", "detach"})
+# PUT /v1/cluster/<path> for AIStore features not built yet (set primary); any other sub-path is a 404
+_CLUSTER_PATHS_NOT_YET = frozenset({"proxy"})
 _OBJECT_METHODS: dict[str, Callable[..., Any]] = {
     "DELETE": objects.delete_object,
     "PATCH": objects.patch_object,

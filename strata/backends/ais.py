@@ -200,10 +200,15 @@ class AisBackend(Backend):
             self._set_custom(bucket, key, custom)
         return self.head(bucket, key)
 
-    def _set_custom(self, bucket: str, key: str, custom: Mapping[str, str]) -> None:
+    def _set_custom(self, bucket: str, key: str, custom: Mapping[str, str], replace: bool = False) -> None:
         message = json.dumps({"action": "", "name": "", "value": dict(custom)}).encode()
-        response = self._request("PATCH", self._object_path(bucket, key), self._query(), message)
+        query = self._query(**({"set-new-custom": "true"} if replace else {}))
+        response = self._request("PATCH", self._object_path(bucket, key), query, message)
         self._finish(response, bucket, key)
+
+    def set_custom(self, bucket: str, key: str, custom: Mapping[str, str]) -> RemoteObject:
+        self._set_custom(bucket, key, custom, replace=True)
+        return self.head(bucket, key)
 
     def delete(self, bucket: str, key: str) -> None:
         response = self._request("DELETE", self._object_path(bucket, key), self._query())

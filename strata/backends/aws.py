@@ -192,6 +192,23 @@ class AwsBackend(Backend):
         except Exception as error:
             raise self._object_error(error, bucket, key) from error
 
+    def set_custom(self, bucket: str, key: str, custom: Mapping[str, str]) -> RemoteObject:
+        """S3 keeps user metadata with the bytes: the object is copied onto itself with the new set
+        (server-side, keeping its content type)."""
+        found = self.head(bucket, key)
+        try:
+            self.client.copy_object(
+                Bucket=bucket,
+                Key=key,
+                CopySource={"Bucket": bucket, "Key": key},
+                Metadata=dict(custom),
+                MetadataDirective="REPLACE",
+                ContentType=found.content_type or "binary/octet-stream",
+            )
+        except Exception as error:
+            raise self._object_error(error, bucket, key) from error
+        return self.head(bucket, key)
+
     def list_page(self, bucket: str, prefix: str = "", token: str = "", page_size: int = 0) -> ListPage:
         limit = min(
             page_size or self.aws.max_pagesize or MAX_PAGE_SIZE, self.aws.max_pagesize or MAX_PAGE_SIZE

@@ -189,6 +189,13 @@ class AzureBackend(Backend):
         except Exception as error:
             raise self._object_error(error, bucket, key) from error
 
+    def set_custom(self, bucket: str, key: str, custom: Mapping[str, str]) -> RemoteObject:
+        try:
+            self._container(bucket).get_blob_client(key).set_blob_metadata(dict(custom))
+        except Exception as error:
+            raise self._object_error(error, bucket, key) from error
+        return self.head(bucket, key)
+
     def list_page(self, bucket: str, prefix: str = "", token: str = "", page_size: int = 0) -> ListPage:
         limit = min(page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
         try:

@@ -171,6 +171,20 @@ class GcpBackend(Backend):
         except Exception as error:
             raise self._object_error(error, bucket, key) from error
 
+    def set_custom(self, bucket: str, key: str, custom: Mapping[str, str]) -> RemoteObject:
+        """A metadata patch: keys no longer wanted are sent as null (GCS merges a patch)."""
+        blob = self.client.bucket(bucket).blob(key)
+        try:
+            blob.reload(retry=self._retry, timeout=self._timeout)
+            dropped: dict[str, str | None] = {
+                name: None for name in blob.metadata or {} if name not in custom
+            }
+            blob.metadata = {**dropped, **custom}
+            blob.patch(retry=self._retry, timeout=self._timeout)
+        except Exception as error:
+            raise self._object_error(error, bucket, key) from error
+        return _remote_object(blob)
+
     def list_page(self, bucket: str, prefix: str = "", token: str = "", page_size: int = 0) -> ListPage:
         try:
             iterator = self.client.list_blobs(
@@ -273,7 +287,7 @@ def _remote_object(blob: Any) -> RemoteObject:
         etag=str(blob.etag or ""),
         version=str(blob.generation or ""),
         last_modified_ns=ns_from_datetime(blob.updated),
-        custom={str(k): str(v) for k, v in (blob.metadata or {}).items()},
+        custom={str(k): str(v) for k, v in (blob.metadata or {}).items() if v is not None},  # null: removed
         content_type=str(blob.content_type or ""),
         md5=_hex_of(blob.md5_hash),
         crc32c=_hex_of(blob.crc32c),

@@ -139,6 +139,9 @@ class HttpBackend(Backend):
     def delete(self, bucket: str, key: str) -> None:
         raise MethodNotAllowed(f"{self.object_uri(bucket, key)}: the ht backend is read-only (no DELETE)")
 
+    def set_custom(self, bucket: str, key: str, custom: Mapping[str, str]) -> RemoteObject:
+        raise MethodNotAllowed(f"{self.object_uri(bucket, key)}: the ht backend is read-only (no metadata)")
+
     def list_page(self, bucket: str, prefix: str = "", token: str = "", page_size: int = 0) -> ListPage:
         raise MethodNotAllowed(f"{self.bucket_uri(bucket)}: an HTTP origin cannot be listed")
 

@@ -187,6 +187,10 @@ class Backend(ABC):
         """Delete the object; ``ObjectNotFound`` where the provider tells a missing one apart."""
 
     @abstractmethod
+    def set_custom(self, bucket: str, key: str, custom: Mapping[str, str]) -> RemoteObject:
+        """Replace the object's user metadata with ``custom`` (its bytes stay); the stored facts after."""
+
+    @abstractmethod
     def list_page(self, bucket: str, prefix: str = "", token: str = "", page_size: int = 0) -> ListPage:
         """One page of names under ``prefix`` in name order; ``page_size`` 0 = the provider's maximum."""
 

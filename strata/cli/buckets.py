@@ -117,22 +117,30 @@ def list_buckets(session: Session, provider: str = "", summary: bool = False, pr
         return 0
     table = Table(["name", "objects", "total size"] if summary else ["name"])
     for model in sorted(buckets, key=lambda model: (model.provider, model.name)):
-        uri = f"{model.provider}://{model.name}"
+        address = _address(model)
         if not summary:
-            table.add(uri)
+            table.add(address.bucket_uri)
             continue
-        count, size = _bucket_totals(session, model.name, model.provider)
-        table.add(uri, str(count), human_size(size))
+        count, size = _bucket_totals(session, address)
+        table.add(address.bucket_uri, str(count), human_size(size))
     table.write(session.out)
     session.out.write(f"Total: {len(buckets)} bucket{'s' if len(buckets) != 1 else ''}\n")
     return 0
 
 
-def _bucket_totals(session: Session, name: str, provider: str) -> tuple[int, int]:
+def _address(model: BucketModel) -> BucketURI:
+    """A listed bucket as the CLI writes it: ``ais://b``, or ``ais://@uuid/b`` for a remote cluster's."""
+    namespace = model.namespace
+    if namespace is None or not (namespace.uuid or namespace.name):
+        return BucketURI(model.provider, model.name)
+    return BucketURI(model.provider, model.name, namespace=f"@{namespace.uuid}#{namespace.name}")
+
+
+def _bucket_totals(session: Session, address: BucketURI) -> tuple[int, int]:
     """Object count and bytes, counted client-side from a names+sizes listing (works on any server)."""
-    with session.failing_as(f'bucket "{provider}://{name}"'):
+    with session.failing_as(f'bucket "{address.bucket_uri}"'):
         count = size = 0
-        for entry in session.client.bucket(name, provider=provider).list_objects_iter(props=DEFAULT_PROPS):
+        for entry in address.sdk_bucket(session.client).list_objects_iter(props=DEFAULT_PROPS):
             count += 1
             size += int(entry.s)
     return count, size
@@ -151,7 +159,7 @@ def list_objects(
     """``strata ls ais://b``: objects with the chosen columns, every page, then a ``Total:`` line."""
     columns = _parse_props(props)
     prefix = prefix or uri.object
-    bucket = session.client.bucket(uri.bucket, provider=uri.provider)
+    bucket = uri.sdk_bucket(session.client)
     flags = [] if recursive else [ListObjectFlag.NO_RECURSION]
     request_props = ",".join(columns)
     if limit and (not page_size or page_size > limit):
@@ -245,7 +253,7 @@ def create_bucket(session: Session, uri: BucketURI, props: str = "") -> int:
     the command either fully succeeds or leaves nothing behind and can be re-run as typed.
     """
     requested = parse_props_argument(props) if props else None
-    bucket = session.client.bucket(uri.bucket, provider=uri.provider)
+    bucket = uri.sdk_bucket(session.client)
     with session.failing_as(f'bucket "{uri.bucket_uri}"'):
         bucket.create()
     if requested:
@@ -286,7 +294,7 @@ def remove_buckets(
     for uri in uris:
         try:
             with session.failing_as(f'bucket "{uri.bucket_uri}"'):
-                session.client.bucket(uri.bucket, provider=uri.provider).delete()
+                uri.sdk_bucket(session.client).delete()
         except CommandError as error:
             failures += 1
             session.err.write(f"Error: {error}\n")
@@ -311,7 +319,7 @@ def _ask_terminal(question: str) -> bool:
 def fetch_props(session: Session, uri: BucketURI) -> dict[str, Any]:
     """The bucket's properties: HEAD ``/v1/buckets/B`` answers them as JSON in ``Ais-Bucket-Props``."""
     with session.failing_as(f'bucket "{uri.bucket_uri}"'):
-        headers = session.client.bucket(uri.bucket, provider=uri.provider).head()
+        headers = uri.sdk_bucket(session.client).head()
     raw = headers.get(BUCKET_PROPS_HEADER, "")
     try:
         props = json.loads(raw) if raw else {}
@@ -372,7 +380,7 @@ def _apply_props(
         except ValueError as error:
             raise UsageError(str(error)) from None
     # 3. PATCH them
-    bucket = session.client.bucket(uri.bucket, provider=uri.provider)
+    bucket = uri.sdk_bucket(session.client)
     with session.failing_as(f'bucket "{uri.bucket_uri}"'):
         bucket.make_request("PATCH", "set-bprops", value=partial)
     if not report:

@@ -22,6 +22,7 @@ from requests.exceptions import ConnectTimeout, RequestException
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 from urllib3.util.retry import Retry
 
+from strata.cli.auth_token import saved_token
 from strata.cli.errors import CommandError, describe
 
 DEFAULT_ENDPOINT = "http://localhost:8080"
@@ -71,6 +72,7 @@ def make_client(endpoint: str, concurrency: int = 1) -> Any:
         timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
         retry_config=cli_retry_config(),
         max_pool_size=max(concurrency + 2, 10),
+        token=saved_token() or None,  # $AIS_AUTHN_TOKEN, else what 'strata auth login' saved
     )
 
 

@@ -8,8 +8,11 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from strata.cli.auth_commands import add_auth_commands, run_auth_command
+from strata.cli.cache_jobs import add_cache_verbs
 from strata.cli.defaults import ALL_LIST_PROPS, DEFAULT_LIST_PROPS, DEFAULT_UPLOAD_CONCURRENCY
 from strata.cli.nodes import add_cluster_commands, add_node_commands, run_cluster_command, run_node_command
+from strata.cli.remote import add_remote_cluster_verbs, add_show_remote_cluster
 from strata.cli.uri import BucketURI, UsageError, parse_uri
 
 if TYPE_CHECKING:
@@ -199,9 +202,10 @@ def _add_object(sub: SubParsers) -> None:
 
 def _add_show(sub: SubParsers) -> None:
     show = sub.add_parser("show", help="show cluster state")
-    verbs = show.add_subparsers(dest="show_command", required=True, metavar="{cluster}")
+    verbs = show.add_subparsers(dest="show_command", required=True, metavar="{cluster,remote-cluster}")
     p = _verb(verbs, "cluster", _run_show_cluster, "nodes, roles, endpoints and capacity")
     p.add_argument("--json", action="store_true", help="print the cluster map as JSON")
+    add_show_remote_cluster(verbs, _verb)
 
 
 def _add_config(sub: SubParsers) -> None:
@@ -300,6 +304,33 @@ def _add_estimate(sub: SubParsers) -> None:
     )
 
 
+def _add_downloads(sub: SubParsers) -> None:
+    """``blob-download`` and ``download`` (``ais blob-download``, ``ais start download``)."""
+    p = _verb(sub, "blob-download", _run_blob_download, "fetch a large remote object in parallel chunks")
+    p.add_argument("uri", metavar="s3://BUCKET/OBJECT", help="the remote object (s3://, gs://, az://)")
+    p.add_argument("--chunk-size", default=None, help="bytes per ranged read, 32KiB..16MiB (default: 4MiB)")
+    p.add_argument("--num-workers", type=int, default=None, help="parallel readers (default: by size)")
+    p.add_argument("--latest", action="store_true", help="fetch again if the backend has a newer version")
+    p.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
+    _progress_options(p)
+    d = _verb(
+        sub, "download", _run_download, "download links, a URL template or a remote bucket into a bucket"
+    )
+    d.add_argument(
+        "source",
+        metavar="SRC",
+        help="https://HOST/FILE, https://HOST/shard-{000..099}.tar, or s3://B[/PREFIX]",
+    )
+    d.add_argument(
+        "destination", nargs="?", default=None, metavar="DST", help="ais://BUCKET[/NAME or PREFIX/]"
+    )
+    d.add_argument("--description", default="", help="a description to find the job by")
+    d.add_argument("--connections", type=_count, default=0, help="parallel downloads per node (default: 4)")
+    d.add_argument("--sync", action="store_true", help="remote bucket: refetch changed, drop deleted objects")
+    d.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
+    _progress_options(d)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; ``serve`` is unchanged from the skeleton."""
     parser = argparse.ArgumentParser(
@@ -312,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     add_node_commands(sub)
-    add_cluster_commands(sub)
+    add_remote_cluster_verbs(add_cluster_commands(sub), _verb)
+    add_cache_verbs(sub, _verb)
     _add_ls(sub)
     _add_create(sub)
     _add_put(sub)
@@ -323,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(sub)
     _add_savings(sub)
     _add_estimate(sub)
+    add_auth_commands(sub)
+    _add_downloads(sub)
     return parser
 
 
@@ -461,6 +495,35 @@ def _run_estimate(session: Session, args: argparse.Namespace) -> int:
     )
 
 
+def _run_blob_download(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import downloads
+
+    return downloads.blob_download(
+        session,
+        parse_uri(str(args.uri), want_object=True),
+        chunk_size=args.chunk_size,
+        num_workers=args.num_workers,
+        latest=bool(args.latest),
+        wait=not args.no_wait,
+        progress=args.progress,
+    )
+
+
+def _run_download(session: Session, args: argparse.Namespace) -> int:
+    from strata.cli import downloads
+
+    return downloads.download(
+        session,
+        str(args.source),
+        args.destination,
+        description=str(args.description),
+        connections=int(args.connections),
+        sync=bool(args.sync),
+        wait=not args.no_wait,
+        progress=args.progress,
+    )
+
+
 # ------------------------------------------------------------------------------------------- main
 
 
@@ -508,8 +571,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command in ("proxy", "target"):
         return run_node_command(args)
-    if args.command == "cluster":
+    if args.command == "cluster" and not hasattr(args, "handler"):  # up, down (remote: a client verb)
         return run_cluster_command(args)
+    if args.command in ("authn", "auth"):
+        return run_auth_command(args)
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         return 2

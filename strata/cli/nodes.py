@@ -51,7 +51,10 @@ def run_node_command(args: argparse.Namespace) -> int:
     )
 
 
-def add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_cluster_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """``strata cluster up|down``; the verbs are returned so that client verbs can join them."""
     cluster = sub.add_parser("cluster", help="a local development cluster: etcd, targets and proxies")
     verbs = cluster.add_subparsers(dest="cluster_verb", required=True)
     up = verbs.add_parser("up", help="start etcd (unless --etcd), N targets and M proxies on 127.0.0.1")
@@ -64,6 +67,7 @@ def add_cluster_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         p.add_argument(
             "--dir", default=None, help="where nodes keep data and logs (default: ~/.strata/cluster)"
         )
+    return verbs
 
 
 def run_cluster_command(args: argparse.Namespace) -> int:

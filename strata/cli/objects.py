@@ -87,7 +87,7 @@ def _put_stdin(session: Session, uri: BucketURI) -> int:
         raise UsageError("reading from stdin needs an object name: strata put - ais://BUCKET/NAME")
     content = sys.stdin.buffer.read()
     with session.failing_as(f"{uri.bucket_uri}/{uri.object}"):
-        session.client.bucket(uri.bucket, provider=uri.provider).object(uri.object).get_writer().put_content(
+        uri.sdk_bucket(session.client).object(uri.object).get_writer().put_content(
             content
         )
     session.out.write(f"PUT (stdin) => {uri.bucket_uri}/{uri.object} ({human_size(len(content))})\n")
@@ -101,7 +101,7 @@ def _upload(session: Session, uri: BucketURI, item: UploadItem, meter: TransferP
     object streams from disk rather than being read into memory first (``put_file`` would stream too,
     but offers no hook for progress).
     """
-    writer = session.client.bucket(uri.bucket, provider=uri.provider).object(item.object_name).get_writer()
+    writer = uri.sdk_bucket(session.client).object(item.object_name).get_writer()
     with open(item.path, "rb") as raw, CountingReader(raw, meter) as body:
         writer.put_content(body)
     meter.file_done()
@@ -204,7 +204,7 @@ def get(
 ) -> int:
     """``strata get ais://b/o [OUTFILE|DIR|-]``: byte-exact download; ``-`` writes to stdout."""
     subject = str(uri)
-    reader = session.client.bucket(uri.bucket, provider=uri.provider).object(uri.object).get_reader()
+    reader = uri.sdk_bucket(session.client).object(uri.object).get_reader()
     to_stdout = destination == "-"
     target = None if to_stdout else _destination_path(uri, destination)
 
@@ -279,7 +279,7 @@ def remove_objects(session: Session, uris: Sequence[BucketURI]) -> int:
     for uri in uris:
         try:
             with session.failing_as(str(uri)):
-                session.client.bucket(uri.bucket, provider=uri.provider).object(uri.object).delete()
+                uri.sdk_bucket(session.client).object(uri.object).delete()
         except CommandError as error:
             failures += 1
             session.err.write(f"Error: {error}\n")

@@ -68,6 +68,10 @@ class ClusterMap:
     def target_for(self, bck: BucketRef, object_name: str) -> NodeInfo | None:
         return pick(self._candidates, digest(bck.object_uname(object_name)))
 
+    def target_for_key(self, key: str) -> NodeInfo | None:
+        """The target HRW picks for any other key (e.g. the target that pages a remote listing)."""
+        return pick(self._candidates, digest(key))
+
     def node(self, node_id: str) -> NodeInfo | None:
         return self.targets.get(node_id) or self.proxies.get(node_id)
 

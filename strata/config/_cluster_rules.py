@@ -14,6 +14,7 @@ import msgspec
 
 from . import _rules as rules
 from . import _sections as sections
+from .backend import normalize_backend, validate_backend
 from .features import check_features
 from .units import GiB, KiB, MiB
 
@@ -32,6 +33,7 @@ def normalize(cfg: ClusterConfig) -> ClusterConfig:
     changes: dict[str, Any] = {
         "chunks": sections.normalize_chunks(cfg.chunks),
         "write_policy": sections.normalize_write_policy(cfg.write_policy),
+        "backend": normalize_backend(cfg.backend),
     }
     if cfg.disk.iostat_time_smooth == 0:
         changes["disk"] = replace(cfg.disk, iostat_time_smooth=4 * cfg.disk.iostat_time_long)
@@ -72,6 +74,7 @@ def normalize(cfg: ClusterConfig) -> ClusterConfig:
 
 def validate(cfg: ClusterConfig) -> None:
     """Raise ``rules.Violation`` for the first rule ``cfg`` (already normalized) breaks."""
+    validate_backend(cfg.backend)
     sections.validate_mirror(cfg.mirror)
     sections.validate_erasure_coding(cfg.ec)
     sections.validate_chunks(cfg.chunks)

@@ -44,6 +44,14 @@ class InvalidRequest(StrataError):
     status = 400
 
 
+class PeerRefused(StrataError):
+    """A peer's answer that is the client's to hear (a 4xx, or a backend's 424/507), passed on as given."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class InvalidName(InvalidRequest):
     pass
 

@@ -8,6 +8,7 @@ names that read like an escape attempt (absolute, ``.``/``..`` segments, NUL) ar
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import msgspec
 
@@ -16,7 +17,7 @@ from strata.core.errors import InvalidName
 MAX_BUCKET_NAME = 64
 MAX_OBJECT_NAME = 1024
 _BUCKET_RE = re.compile(r"[A-Za-z0-9_.\-]+")
-_NS_UUID_RE = re.compile(r"[A-Za-z0-9_\-]*")
+_NS_UUID_RE = re.compile(r"[A-Za-z0-9_.\-]*")  # a cluster UUID, or the alias of a remote cluster
 PROVIDERS = {
     "ais": "ais",
     "": "ais",
@@ -59,7 +60,8 @@ def parse_namespace(raw: str) -> tuple[str, str]:
     """``@uuid#name`` (leading ``@`` optional) -> ``(uuid, name)``; ``""`` or ``@#`` is global."""
     raw = raw.removeprefix("@")
     uuid, _, name = raw.partition("#")
-    if len(uuid) > 32 or not _NS_UUID_RE.fullmatch(uuid) or (uuid and (uuid[0] in "-_" or uuid[-1] in "-_")):
+    edges = (uuid[:1] + uuid[-1:]) if uuid else ""
+    if len(uuid) > 32 or not _NS_UUID_RE.fullmatch(uuid) or ".." in uuid or any(c in "-_." for c in edges):
         raise InvalidName(f'invalid namespace uuid "{uuid}"')
     if name and (not _BUCKET_RE.fullmatch(name) or ".." in name):
         raise InvalidName(f'invalid namespace name "{name}"')
@@ -124,7 +126,9 @@ class BucketRef(msgspec.Struct, frozen=True):
     def parse(cls, name: str, provider: str = "", namespace: str = "") -> BucketRef:
         """Validate the three parts as they arrive on the wire (``?provider=`` / ``?namespace=``).
 
-        Valid results are memoized: every request names its bucket, few buckets exist.
+        Valid results are memoized: every request names its bucket, few buckets exist. An ais bucket
+        whose namespace names a remote cluster by its alias (``ais://@alias/b``) gets the cluster's
+        UUID instead, as AIStore's proxy does (``set_remote_alias_resolver``).
         """
         cache_key = (name, provider, namespace)
         bck = _PARSED.get(cache_key)
@@ -134,6 +138,10 @@ class BucketRef(msgspec.Struct, frozen=True):
             if len(_PARSED) > 4096:
                 _PARSED.clear()
             _PARSED[cache_key] = bck
+        if bck.ns_uuid and _alias_resolver is not None and bck.provider == "ais":
+            uuid = _alias_resolver(bck.ns_uuid)
+            if uuid != bck.ns_uuid:
+                return cls(bck.name, bck.provider, uuid, bck.ns_name)
         return bck
 
     @classmethod
@@ -144,3 +152,12 @@ class BucketRef(msgspec.Struct, frozen=True):
 
 
 _PARSED: dict[tuple[str, str, str], BucketRef] = {}
+_alias_resolver: Callable[[str], str] | None = None
+
+
+def set_remote_alias_resolver(resolver: Callable[[str], str] | None) -> None:
+    """Have ``BucketRef.parse`` turn a remote cluster's alias into its UUID (``resolver``: the alias or
+    UUID of an ``ais://@x/b`` namespace -> the UUID; anything else unchanged). The remote clusters are
+    known above this layer (``strata.backends.ais_clusters`` installs it); None turns it off."""
+    global _alias_resolver
+    _alias_resolver = resolver

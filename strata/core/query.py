@@ -6,17 +6,22 @@ from urllib.parse import parse_qs
 
 from strata.core.errors import InvalidRequest
 
-_AIS_ONLY = {"provider": ["ais"]}
+# what nearly every SDK data request carries: one provider (a remote bucket's as often as ais)
+_ONE_PROVIDER = {
+    f"provider={name}": {"provider": [name]}
+    for name in ("ais", "aws", "gcp", "azure", "ht", "s3", "gs", "az", "oci")
+}
 
 
 class Query:
-    """The query string, parsed on first use (most GETs and PUTs carry only ``provider=ais``)."""
+    """The query string, parsed on first use (most GETs and PUTs carry only ``provider=<name>``)."""
 
     __slots__ = ("_params",)
 
     def __init__(self, raw: str) -> None:
-        if raw == "provider=ais":  # what nearly every SDK data request carries
-            self._params = _AIS_ONLY
+        known = _ONE_PROVIDER.get(raw)
+        if known is not None:  # shared, never changed: nothing writes to a parsed query
+            self._params = known
             return
         try:
             self._params = parse_qs(raw, keep_blank_values=True, errors="strict") if raw else {}

@@ -30,6 +30,8 @@ class ListObjectsMsg(msgspec.Struct, omit_defaults=True):
     pagesize: int = 0
     time_format: str = ""
     hdr: bool = False
+    # Strata between its own nodes: a remote page's names, for the local status of another target
+    names: list[str] | None = None
 
 
 class ListEntry(msgspec.Struct, omit_defaults=True):

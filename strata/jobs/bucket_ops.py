@@ -10,21 +10,25 @@ asks --, a delete a counted delete.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+import concurrent.futures
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from strata.cluster.smap import NodeInfo
 from strata.cluster.transfer import STORED_MD_HEADER, put_object
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, ObjectNotFound, StrataError
 from strata.core.names import BucketRef, validate_object_name
+from strata.jobs.blob_download import BlobParams, blob_fetch
 from strata.jobs.registry import Job
 from strata.jobs.templates import expand_template, is_prefix
 from strata.objects.compression import same_stored_form
 from strata.objects.service import ObjectService
 
 MAX_LISTED_MISSING = 10
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -105,16 +109,20 @@ def copy_objects(
     *,
     dry_run: bool,
     continue_on_error: bool,
+    names: Iterable[tuple[str, bool]] | None = None,
 ) -> None:
+    """Copy the selected objects (``names`` instead: a remote source's listing, ``remote_source_names``;
+    each one not cached yet is fetched on the way)."""
     missing = Missing()
-    for name, explicit in selection.iter(objects, src):
+    for name, explicit in selection.iter(objects, src) if names is None else names:
         job.check()
         dst_name = validate_object_name(dst.prepend + name)
         owner = dst.remote_owner(dst_name) if dst.remote_owner is not None and not dry_run else None
         try:
             if dry_run or dst.props is None:
-                size = objects.metadata(src, name).size
+                size = objects.metadata(src, name).size if names is None else 0
             elif owner is not None:
+                objects.ensure_cached(src, name, src_props)  # a remote source's object, here now
                 size = _copy_to(objects, src, src_props, name, owner, dst.bck, dst_name, dst.props)
             else:
                 size = objects.copy(src, name, dst.bck, dst_name, dst.props, src_props).size
@@ -125,6 +133,20 @@ def copy_objects(
         job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(src))
+
+
+def remote_source_names(
+    objects: ObjectService,
+    bck: BucketRef,
+    props: BucketProps,
+    prefix: str,
+    mine: Callable[[str], bool] | None = None,
+) -> Iterator[tuple[str, bool]]:
+    """A remote bucket's names under ``prefix`` as its backend lists them, page by page (a copy of the
+    whole bucket, cached or not); in a cluster only those this target owns (``mine``)."""
+    for name in objects.remote_names(bck, props, prefix):
+        if mine is None or mine(name):
+            yield name, False
 
 
 def _copy_to(
@@ -182,6 +204,27 @@ def delete_objects(
         raise RuntimeError(missing.error(bck))
 
 
+PREFETCH_WORKERS = 16
+"""Cold GETs a prefetch runs side by side by default. Each waits on the backend, not on a core, so
+the job keeps that many requests in flight (AIStore defaults to one worker per mountpath and caps at
+the CPUs: its workers are goroutines; ours are threads blocked in the backend's client)."""
+MAX_PREFETCH_WORKERS = 64
+
+
+def prefetch_workers(value: Any) -> int:
+    """``num-workers`` of a prefetch request: 0 or absent = ``PREFETCH_WORKERS``, -1 = one at a time,
+    else that many (at most ``MAX_PREFETCH_WORKERS``)."""
+    try:
+        wanted = int(value or 0)
+    except (TypeError, ValueError):
+        raise InvalidRequest(f'num-workers must be an integer, not "{value}"') from None
+    if wanted < -1:
+        raise InvalidRequest(f"num-workers must be -1 (no workers), 0 (default) or positive, not {wanted}")
+    if wanted == 0:
+        return PREFETCH_WORKERS
+    return 1 if wanted == -1 else min(wanted, MAX_PREFETCH_WORKERS)
+
+
 def prefetch_objects(
     job: Job,
     objects: ObjectService,
@@ -191,9 +234,15 @@ def prefetch_objects(
     *,
     continue_on_error: bool,
     latest: bool = False,
+    workers: int = PREFETCH_WORKERS,
+    owned: Callable[[str], bool] | None = None,
+    blob: BlobThreshold | None = None,
 ) -> None:
-    """Bring a remote bucket's objects into the cache (cold GETs); cached ones are skipped unless
-    ``latest`` asks for the backend's current version. A prefix selects by the backend's listing."""
+    """Bring a remote bucket's objects into the cache (cold GETs, ``workers`` at a time); cached ones
+    are skipped unless ``latest`` asks for the backend's current version. A prefix selects by the
+    backend's listing. ``owned``: in a cluster, whether a name is this target's (HRW) to fetch --
+    every target runs the job over the same selection and fetches its own share. With ``blob``,
+    objects of at least its threshold go through the blob downloader."""
     missing = Missing()
     if selection.names is None and (selection.template is None or is_prefix(selection.template)):
         names: Iterator[tuple[str, bool]] = (
@@ -201,19 +250,80 @@ def prefetch_objects(
         )
     else:
         names = selection.iter(objects, bck)
-    for name, explicit in names:
-        job.check()
+    if owned is not None:
+        names = ((name, explicit) for name, explicit in names if owned(name))
+
+    def fetch(item: tuple[str, bool]) -> tuple[str, bool, int | None]:
+        """(name, named explicitly, size fetched: -1 when cached already, None when missing)."""
+        name, explicit = item
         if not latest and objects.listed(bck, name) is not None:
-            continue
+            return name, explicit, -1
         try:
-            size = objects.fetch(bck, name, props).size
+            return name, explicit, _prefetch_one(job, objects, bck, name, props, blob)
         except ObjectNotFound:
+            return name, explicit, None
+
+    for name, explicit, size in in_parallel(job, fetch, names, workers):
+        if size is None:
             if explicit or selection.template:
                 missing.add(name)
-            continue
-        job.add(1, size)
+        elif size >= 0:
+            job.add(1, size)
     if missing.count and not continue_on_error:
         raise RuntimeError(missing.error(bck))
+
+
+def in_parallel(job: Job, work: Callable[[T], R], items: Iterator[T], workers: int) -> Iterator[R]:
+    """``work(item)`` for each item on ``workers`` threads, results as they complete; at most two per
+    worker are queued (a bucket of millions is never listed into memory). The job is checked before
+    each item (its abort and throttle), and the first error stops the rest."""
+    if workers <= 1:
+        for item in items:
+            job.check()
+            yield work(item)
+        return
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=f"job-{job.id}") as pool:
+        pending: set[concurrent.futures.Future[R]] = set()
+        try:
+            for item in items:
+                job.check()
+                pending.add(pool.submit(work, item))
+                if len(pending) >= 2 * workers:
+                    done, pending = concurrent.futures.wait(
+                        pending, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for future in done:
+                        yield future.result()
+            for future in concurrent.futures.as_completed(pending):
+                yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+@dataclass(frozen=True)
+class BlobThreshold:
+    """Prefetch's ``blob-threshold``: objects of at least ``size`` bytes are blob-downloaded."""
+
+    size: int
+    params: BlobParams
+
+
+def _prefetch_one(
+    job: Job,
+    objects: ObjectService,
+    bck: BucketRef,
+    name: str,
+    props: BucketProps,
+    blob: BlobThreshold | None,
+) -> int:
+    """One cold GET (its size, or 0 when the blob downloader counted the bytes on the job itself)."""
+    if blob is not None:
+        info = objects.head_remote(bck, name, props)
+        if info.size >= blob.size:
+            blob_fetch(objects, bck, name, props, blob.params, job, info)
+            return 0
+    return objects.fetch(bck, name, props).size
 
 
 def evict_objects(
@@ -228,8 +338,18 @@ def evict_objects(
             job.add(1, size)
 
 
-def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> dict[str, Any]:
-    """Object count and sizes (AIStore's BsummResult)."""
+def summarize(
+    job: Job, objects: ObjectService, bck: BucketRef, prefix: str, remote: BucketProps | None = None
+) -> dict[str, Any]:
+    """Object count and sizes (AIStore's BsummResult). ``remote``: the props of a remote bucket whose
+    backend listing is counted too (``obj_count_remote``, ``size_all_remote_objs``)."""
+    remote_count = remote_total = 0
+    if remote is not None:
+        for entry in objects.remote_entries(bck, remote, prefix):
+            remote_count += 1
+            remote_total += entry.size
+            if remote_count % 1000 == 0:
+                job.check()
     count = total = on_disk = 0
     smallest, largest = -1, 0
     for measured in objects.usage(bck, prefix):
@@ -249,7 +369,7 @@ def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> 
         "name": bck.name,
         "provider": bck.provider,
         "namespace": {"uuid": bck.ns_uuid, "name": bck.ns_name},
-        "ObjCount": {"obj_count_present": str(count), "obj_count_remote": "0"},
+        "ObjCount": {"obj_count_present": str(count), "obj_count_remote": str(remote_count)},
         "ObjSize": {
             "obj_min_size": max(smallest, 0),
             "obj_avg_size": total // count if count else 0,
@@ -258,7 +378,7 @@ def summarize(job: Job, objects: ObjectService, bck: BucketRef, prefix: str) -> 
         "TotalSize": {
             "size_on_disk": str(on_disk),
             "size_all_present_objs": str(total),
-            "size_all_remote_objs": "0",
+            "size_all_remote_objs": str(remote_total),
             "total_disks_size": str(disks),
         },
         "used_pct": round(100 * on_disk / disks) if disks else 0,

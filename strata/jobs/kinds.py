@@ -32,7 +32,7 @@ _TABLE = (
     JobKind("resilver", "target", startable=True, what="move objects to their HRW mountpaths"),
     JobKind("election", "cluster", aliases=("elect-primary",), built=False),
     JobKind("etl-inline", "cluster", built=False),
-    JobKind("download", "cluster", idles=True, built=False),
+    JobKind("download", "cluster", idles=True, what="links and remote buckets fetched into a bucket"),
     JobKind("dsort", "cluster", built=False),
     JobKind("lru", "bucket-or-all", startable=True, aliases=("lru-eviction",)),
     JobKind(
@@ -61,7 +61,7 @@ _TABLE = (
     JobKind("rechunk", "bucket", startable=True, built=False),
     JobKind("etl-listrange", "bucket", idles=True, aliases=("etl-objects",), built=False),
     JobKind("put-copies", "bucket", idles=True, built=False),
-    JobKind("blob-download", "bucket", startable=True, built=False),
+    JobKind("blob-download", "bucket", startable=True, what="one remote object fetched in parallel chunks"),
     JobKind("promote", "bucket", aliases=("promote-files",), built=False),
     JobKind("evict-remote-bck", "bucket", aliases=("evict-remote-bucket",)),
     JobKind("summary-shard", "bucket", aliases=("shard-summary",), built=False),

@@ -32,6 +32,7 @@ from typing import TypeVar
 from strata.compress import (
     SAMPLE_SIZE,
     FrameEncoder,
+    ReadAt,
     StoredReader,
     choose_codec,
     frame_size_for,
@@ -50,6 +51,7 @@ log = logging.getLogger("strata.objects")
 
 ZSTD = "zstd"
 INLINE_MAX = 64 << 10  # pieces up to this size are (de)compressed in place: a thread hop costs more
+READ_CHUNK = 1 << 20  # an uncompressed work file is read back (for a write-through) this much at a time
 
 _pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 _pools_lock = threading.Lock()
@@ -209,6 +211,14 @@ class EncodingWrite:
         etag: str = "",
     ) -> ObjectMetadata:
         """Finish the stored form (the last frame and the seek table) and publish it."""
+        self.seal()
+        return self.publish(
+            versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
+        )
+
+    def seal(self) -> None:
+        """Finish the stored form in the work file (the last frame and the seek table) without
+        publishing it: a write-through uploads the original from it first (``original_chunks``)."""
         try:
             if self.codec is None:  # the whole object is the sample
                 if self.size < self.min_size:
@@ -227,6 +237,28 @@ class EncodingWrite:
         except BaseException:
             self.writer.abort()
             raise
+
+    def original_chunks(self) -> Iterator[bytes]:
+        """The original bytes of the sealed work file, a frame at a time (what a write-through sends)."""
+        read_at = written_read_at(self.writer)
+        size = self.writer.size
+        if not self.codec:
+            for offset in range(0, size, READ_CHUNK):
+                yield read_at(offset, min(READ_CHUNK, size - offset))
+            return
+        reader = StoredReader(read_at, size)
+        for index in range(reader.table.frames):
+            yield reader.decode_frame(index)
+
+    def publish(
+        self,
+        *,
+        versioning: bool,
+        custom: dict[str, str] | None = None,
+        expected_checksum: tuple[str, str] | None = None,
+        etag: str = "",
+    ) -> ObjectMetadata:
+        """Publish the sealed stored form with the original's size and checksum."""
         self._metrics.add("compressed_put_count" if self.codec else "passthrough_put_count")
         encoded = Encoded(self.codec or "", self.size, self.checksum_type, self._hasher.hexdigest())
         return self.writer.commit(
@@ -243,6 +275,16 @@ class EncodingWrite:
             self._encoder.abandon()
             self._encoder = None
         self.writer.abort()
+
+
+def written_read_at(writer: PendingWrite) -> ReadAt:
+    """A ``read_at`` over the bytes a write has put in its work file so far (a file on a mountpath, or
+    the in-memory twin's buffer)."""
+    fd = getattr(writer, "fd", None)
+    if isinstance(fd, int):
+        return read_at_fd(fd)
+    buffer = getattr(writer, "buffer", b"")
+    return lambda offset, length: bytes(buffer[offset : offset + length])
 
 
 class Decoded:

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import BinaryIO, cast
 
-from strata.backends import RemoteObject, RemoteReader
+from strata.backends import Body, RemoteObject, RemoteReader
 from strata.cluster.transfer import FileBody
 from strata.config.bucket_props import BucketProps
 from strata.config.features import FEATURE_FSYNC_PUT
-from strata.core.errors import InvalidRequest
+from strata.core.errors import FailedDependency, InvalidRequest
 from strata.core.metrics import Metrics
 from strata.objects.compression import INLINE_MAX, EncodingWrite, codec_pool
-from strata.objects.remote import Remote, uploadable
+from strata.objects.remote import Remote, backend_pool, uploadable
 from strata.storage.commit import Encoded
 from strata.storage.interface import PendingWrite
 from strata.storage.metadata import ObjectMetadata
@@ -117,14 +117,14 @@ class ObjectPut:
         etag: str = "",
     ) -> ObjectMetadata:
         versioning = self.props.versioning.enabled
-        if self._encoding is not None:
+        if self._remote is not None:
+            md = self._commit_through(self._remote, versioning, custom, expected_checksum, etag)
+        elif self._encoding is not None:
             md = self._encoding.commit(
                 versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
             )
         elif self._stored is not None:
             md = self._commit_stored(self._stored, versioning)
-        elif self._remote is not None:
-            md = self._commit_through(self._remote, versioning, custom, expected_checksum, etag)
         else:
             md = self.writer.commit(
                 versioning=versioning, custom=custom, expected_checksum=expected_checksum, etag=etag
@@ -155,23 +155,29 @@ class ObjectPut:
         expected_checksum: tuple[str, str] | None,
         etag: str,
     ) -> ObjectMetadata:
-        """Write-through: upload the work file to the backend, then commit locally with the remote
-        facts; a backend failure fails the write and nothing is kept."""
+        """Write-through: upload the original bytes to the backend, then commit locally with the remote
+        facts; a backend failure fails the write and nothing is kept. A compressing bucket seals its
+        stored form first and uploads the original decoded from it, a frame at a time."""
         target, name = remote
-        writer = self.writer
+        writer, encoding = self.writer, self._encoding
         try:
-            body = FileBody(writer.fd, writer.size) if isinstance(writer, ObjectWriter) else None
-            uploaded = target.backend.put(
-                target.name,
-                name,
-                cast(BinaryIO, body) if body is not None else bytes(getattr(writer, "buffer", b"")),
-                writer.size,
-                custom=uploadable(custom or {}),
-            )
+            body: Body
+            if encoding is not None:
+                encoding.seal()
+                body, size = encoding.original_chunks(), encoding.size
+            elif isinstance(writer, ObjectWriter):
+                body, size = cast(BinaryIO, FileBody(writer.fd, writer.size)), writer.size
+            else:
+                body, size = bytes(getattr(writer, "buffer", b"")), writer.size
+            uploaded = target.backend.put(target.name, name, body, size, custom=uploadable(custom or {}))
         except BaseException:
-            writer.abort()
+            self.abort()
             raise
         merged = {**(custom or {}), **uploaded.cold_get_metadata(target.provider)}
+        if encoding is not None:
+            return encoding.publish(
+                versioning=versioning, custom=merged, expected_checksum=expected_checksum, etag=etag
+            )
         return writer.commit(
             versioning=versioning, custom=merged, expected_checksum=expected_checksum, etag=etag
         )
@@ -275,7 +281,8 @@ class ObjectPut:
             def commit() -> ObjectMetadata:
                 return self.commit(custom=custom, expected_checksum=expected_checksum, etag=etag)
 
-            return await loop.run_in_executor(codec_pool(), commit)
+            # a write-through's commit uploads to the backend first: a network wait, not codec work
+            return await loop.run_in_executor(backend_pool() if self._remote else codec_pool(), commit)
         except BaseException:
             self.abort()
             raise
@@ -302,18 +309,40 @@ class ColdRead:
     def commit(self) -> ObjectMetadata:
         return self.out.commit(custom=self.info.cold_get_metadata(self.provider), etag=self.info.etag)
 
+    def advance(self, chunks: Iterator[bytes]) -> tuple[bytes, bool]:
+        """In a backend thread: the next chunk, written (and compressed, if the bucket says so) here,
+        and whether the object is complete -- then committed too, so the last read and the commit cost
+        no thread hop of their own (a 256 KiB object is one hop after the GET is opened). A body
+        shorter or longer than the backend said the object is (when it said: an HTTP origin may not)
+        is an error, never a stored object."""
+        expected = self.info.size
+        chunk = next(chunks, None)
+        more = None
+        if chunk is not None:
+            self.out.write(chunk)
+            if expected < 0 or self.out.size < expected:
+                return chunk, False
+            more = next((piece for piece in chunks if piece), None)  # the end, normally
+        if more is not None or (expected >= 0 and self.out.size != expected):
+            raise FailedDependency(
+                f"{self.provider} object {self.info.name}: the backend sent a body of another size "
+                f"than the {expected} bytes it announced"
+            )
+        self.commit()
+        return chunk or b"", True
+
     async def stream(self) -> AsyncIterator[bytes]:
-        """The body of the response: each chunk read from the backend off the event loop, written to
-        the local work file, then sent; the commit after the last one."""
+        """The body of the response: each chunk read from the backend and stored off the event loop,
+        then sent; the commit with the last one."""
         loop = asyncio.get_running_loop()
+        pool = backend_pool()
         chunks = iter(self.reader)
         stored = False
         try:
-            while (chunk := await loop.run_in_executor(None, next, chunks, None)) is not None:
-                self.out.write(chunk)
-                yield chunk
-            await loop.run_in_executor(None, self.commit)
-            stored = True
+            while not stored:
+                chunk, stored = await loop.run_in_executor(pool, self.advance, chunks)
+                if chunk:
+                    yield chunk
         finally:
             if not stored:
                 self.out.abort()

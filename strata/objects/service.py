@@ -34,10 +34,12 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+import msgspec
+
 from strata.archive import ArchiveReader
 from strata.auth import current as current_principal
 from strata.auth import require
-from strata.backends import RemoteObject
+from strata.backends import ListPage, RemoteEntry, RemoteObject
 from strata.cluster.smap import NodeInfo
 from strata.config.access import (
     ACCESS_APPEND,
@@ -72,7 +74,7 @@ from strata.objects.compression import (
 )
 from strata.objects.hotcache import HotCache
 from strata.objects.put import OFFLOAD_CHUNK, ColdRead, ObjectPut, count_put, fsync_wanted
-from strata.objects.remote import Remote, remote_of, same_remote_version
+from strata.objects.remote import Remote, remote_of, same_remote_version, uploadable
 from strata.server.http import Response
 from strata.storage import append as appends
 from strata.storage import housekeeping, multipart
@@ -404,31 +406,27 @@ class ObjectService:
         *,
         extra_hasher: Hasher | None = None,
         size_hint: int | None = None,
-        compress: bool = True,
         through: bool = True,
     ) -> ObjectPut:
         """Begin a write (PUT access); the caller streams bytes into it and commits.
 
         ``size_hint`` (the body's length when known) lets a small object skip compression at once and
-        sizes the frames. ``compress=False`` stores the bytes as they come whatever the bucket says.
+        sizes the frames. A remote bucket's write goes through to its backend first unless
+        ``through=False`` (a cold GET storing what the backend gave).
         """
         props = self.bucket(bck, ACCESS_PUT, props)
         fsync = fsync_wanted(props)
         remote = remote_of(bck, props)
-        if remote is not None:  # kept as it comes: the work file is what a write-through uploads
-            plain = self.store.writer(
-                bck, object_name, props.checksum.type, fsync=fsync, extra_hasher=extra_hasher
-            )
-            return ObjectPut(plain, props, self.metrics, remote=(remote, object_name) if through else None)
-        if compress and compresses(props, size_hint):
+        upload = (remote, object_name) if remote is not None and through else None  # write-through
+        if compresses(props, size_hint):
             writer = self.store.writer(bck, object_name, "none", fsync=fsync)
             encoding = EncodingWrite(
                 writer, props, self.metrics, size_hint=size_hint, extra_hasher=extra_hasher
             )
-            return ObjectPut(writer, props, self.metrics, encoding)
+            return ObjectPut(writer, props, self.metrics, encoding, remote=upload)
         checksum_type = props.checksum.type
         writer = self.store.writer(bck, object_name, checksum_type, fsync=fsync, extra_hasher=extra_hasher)
-        return ObjectPut(writer, props, self.metrics)
+        return ObjectPut(writer, props, self.metrics, remote=upload)
 
     def put_stored(
         self, bck: BucketRef, object_name: str, source: ObjectMetadata, props: BucketProps | None = None
@@ -496,7 +494,7 @@ class ObjectService:
         remote = self._remote(bck, props)
         reader = remote.backend.get(remote.name, object_name)
         try:
-            out = self.put(bck, object_name, props, compress=False, size_hint=reader.length, through=False)
+            out = self.put(bck, object_name, props, size_hint=reader.length, through=False)
         except BaseException:
             reader.close()
             raise
@@ -521,15 +519,31 @@ class ObjectService:
         if not same_remote_version(cached, found):
             self.fetch(bck, object_name, props)
 
+    def ensure_cached(self, bck: BucketRef, object_name: str, props: BucketProps) -> None:
+        """A remote bucket's object is here afterwards (a cold GET when it was not): what a copy from
+        a remote bucket reads. Nothing for other buckets. A network call: off the event loop."""
+        if remote_of(bck, props) is not None and self.listed(bck, object_name) is None:
+            self.fetch(bck, object_name, props)
+
     def remote_names(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[str]:
         """Every name the backend holds under ``prefix``, page by page (a job's walk of a remote bucket;
         access was checked when the job started)."""
+        return (entry.name for entry in self.remote_entries(bck, props, prefix))
+
+    def remote_entries(self, bck: BucketRef, props: BucketProps, prefix: str = "") -> Iterator[RemoteEntry]:
+        """Every object the backend holds under ``prefix`` (name, size, version), page by page."""
+        for _token, page in self.remote_pages(bck, props, prefix):
+            yield from page.entries
+
+    def remote_pages(
+        self, bck: BucketRef, props: BucketProps, prefix: str = "", token: str = ""
+    ) -> Iterator[tuple[str, ListPage]]:
+        """The backend's listing pages from ``token`` on, each with the token that fetched it (so a
+        client's listing can resume at the page it stopped in). Network calls: off the event loop."""
         remote = self._remote(bck, props)
-        token = ""
         while True:
             page = remote.backend.list_page(remote.name, prefix, token)
-            for entry in page.entries:
-                yield entry.name
+            yield token, page
             token = page.next_token
             if not token:
                 return
@@ -545,9 +559,7 @@ class ObjectService:
             return -1
         return size
 
-    def head_remote(
-        self, bck: BucketRef, object_name: str, props: BucketProps | None = None
-    ) -> RemoteObject:
+    def head_remote(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> RemoteObject:
         """A remote bucket's object as the backend describes it (HEAD access): not here yet."""
         props = self.bucket(bck, ACCESS_HEAD_OBJECT, props)
         remote = self._remote(bck, props)
@@ -568,9 +580,37 @@ class ObjectService:
     def update_metadata(
         self, bck: BucketRef, object_name: str, change: MetadataChange, access: int = ACCESS_UPDATE_OBJECT
     ) -> ObjectMetadata:
-        """Change an object's metadata in one step (custom metadata PATCH: UPDATE-OBJECT access)."""
-        self.bucket(bck, access)
-        return self.store.update_metadata(bck, object_name, change)
+        """Change an object's metadata in one step (custom metadata PATCH: UPDATE-OBJECT access).
+
+        A remote bucket's user metadata is written through: the backend's copy first, then the cached
+        one (if any) with the backend's new facts (version, ETag). Network calls: off the event loop.
+        """
+        props = self.bucket(bck, access)
+        remote = remote_of(bck, props)
+        if remote is None:
+            return self.store.update_metadata(bck, object_name, change)
+        try:
+            cached: ObjectMetadata | None = self.store.head(bck, object_name)
+        except ObjectNotFound:
+            cached = None
+        if cached is None:  # not cached: only the backend's copy changes
+            found = remote.backend.head(remote.name, object_name)
+            cached_or_remote = ObjectMetadata(
+                size=found.size, custom=found.cold_get_metadata(remote.provider)
+            )
+        else:
+            cached_or_remote = cached
+        wanted = change(cached_or_remote).custom
+        stored = remote.backend.set_custom(remote.name, object_name, uploadable(wanted))
+        facts = stored.cold_get_metadata(remote.provider)
+        if cached is None:
+            return msgspec.structs.replace(cached_or_remote, custom={**wanted, **facts})
+
+        def with_facts(md: ObjectMetadata) -> ObjectMetadata:
+            changed = change(md)
+            return msgspec.structs.replace(changed, custom={**changed.custom, **facts})
+
+        return self.store.update_metadata(bck, object_name, with_facts)
 
     def copy(
         self,
@@ -584,14 +624,17 @@ class ObjectService:
         """Copy an object (GET on the source, PUT on the destination); bytes move kernel-side.
 
         The copy reads the source: when its bucket validates reads, a corrupted source is refused
-        (``ObjectCorrupted``) rather than copied.
+        (``ObjectCorrupted``) rather than copied. A remote source not cached yet is fetched first, and a
+        remote destination written through (network calls: off the event loop then).
         """
         src_props = self.bucket(src_bck, ACCESS_GET, src_props)
         dst_props = self.bucket(dst_bck, ACCESS_PUT, dst_props)
+        self.ensure_cached(src_bck, src_name, src_props)
         if src_props.checksum.validate_warm_get:
             self.open(src_bck, src_name, src_props).close()
         source = self.store.head(src_bck, src_name)
-        if not same_stored_form(source, dst_props):  # compress, or decode, on the way
+        if not same_stored_form(source, dst_props) or remote_of(dst_bck, dst_props) is not None:
+            # compress, or decode, on the way; into a remote bucket: written through its backend
             return self._recode(src_bck, src_name, dst_bck, dst_name, dst_props)
         md = self.store.copy(
             src_bck,
@@ -641,17 +684,18 @@ class ObjectService:
     ) -> ObjectMetadata | Awaitable[ObjectMetadata]:
         """Publish what was appended under ``handle`` as the object's new version.
 
-        Into a compressing bucket the appended bytes are encoded on the way (in the codec threads:
-        an awaitable); otherwise the append file is renamed into place.
+        Into a compressing bucket the appended bytes are encoded on the way, and a remote bucket's
+        object goes to its backend first (in the codec threads: an awaitable); otherwise the append
+        file is renamed into place.
         """
         props = self.bucket(bck, ACCESS_APPEND)
         store = self._posix("append")
         path = appends.handle_path(store, bck, object_name, handle)
         size = os.stat(path).st_size
-        if compresses(props, size):
+        if compresses(props, size) or remote_of(bck, props) is not None:
 
             def encode() -> ObjectMetadata:
-                md = self._encode_files(bck, object_name, props, [path], size)
+                md = self._assemble(bck, object_name, props, [path], size)
                 os.unlink(path)
                 return md
 
@@ -701,20 +745,21 @@ class ObjectService:
         """Assemble the parts in order and publish them as the object (PUT access).
 
         Into a compressing bucket the parts are encoded as one stream (no per-part frames or padding:
-        a multipart upload compresses as well as a single PUT), in the codec threads (an awaitable).
+        a multipart upload compresses as well as a single PUT), and a remote bucket's object is
+        uploaded to its backend first (write-through) -- both in the codec threads (an awaitable).
         """
         props = self.bucket(bck, ACCESS_PUT)
         store = self._posix("a multipart upload")
         directory, paths = multipart.part_files(store, bck, object_name, upload_id, parts)
         size = sum(os.stat(path).st_size for path in paths)
-        if compresses(props, size):
+        if compresses(props, size) or remote_of(bck, props) is not None:
 
-            def encode() -> ObjectMetadata:
-                md = self._encode_files(bck, object_name, props, paths, size, custom=custom, etag=etag)
+            def assemble() -> ObjectMetadata:
+                md = self._assemble(bck, object_name, props, paths, size, custom=custom, etag=etag)
                 multipart.completed(directory)
                 return md
 
-            return off_loop(encode)
+            return off_loop(assemble)
         md = multipart.complete(
             self._posix("a multipart upload"),
             bck,
@@ -729,7 +774,7 @@ class ObjectService:
         count_put(self.metrics, md)
         return md
 
-    def _encode_files(
+    def _assemble(
         self,
         bck: BucketRef,
         object_name: str,
@@ -740,8 +785,8 @@ class ObjectService:
         custom: dict[str, str] | None = None,
         etag: str = "",
     ) -> ObjectMetadata:
-        """Write the concatenation of ``paths`` as the object through the bucket's encoding (the caller
-        removes its files once the object is published)."""
+        """Write the concatenation of ``paths`` as the object through the object path (the bucket's
+        encoding, a remote bucket's write-through); the caller removes the files once it is published."""
         out = self.put(bck, object_name, props, size_hint=size)
         try:
             for path in paths:

@@ -19,7 +19,8 @@ from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.core.wire import ActionMsg
 from strata.jobs.kinds import job_kind, refuse_unbuilt_action
-from strata.roles import batch, bucket_jobs, buckets, proxy
+from strata.objects.remote import is_remote_ais
+from strata.roles import batch, bucket_jobs, buckets, proxy, remote_clusters
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 
@@ -48,10 +49,14 @@ def _flag_true(raw: object) -> bool:
 
 
 def _create(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
+    if is_remote_ais(bck):  # ais://@x/b: the remote cluster makes it
+        return remote_clusters.forward_bucket_action(node, request, bck, msg)
     return buckets.create_bucket(node, bck, msg)
 
 
 def _destroy(node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
+    if is_remote_ais(bck):
+        return remote_clusters.forward_bucket_action(node, request, bck, msg)
     return buckets.destroy_bucket(node, bck)
 
 

@@ -7,6 +7,7 @@ exists), create the job, start its work on a thread, answer the job id as text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -26,11 +27,12 @@ from strata.core.query import Query
 from strata.core.wire import ActionMsg, json_encode
 from strata.jobs import archive_job, bucket_ops, maintenance
 from strata.jobs.archive_job import ArchiveRequest
-from strata.jobs.bucket_ops import CopyTarget, Selection
+from strata.jobs.blob_download import MIN_PREFETCH_THRESHOLD, blob_params
+from strata.jobs.bucket_ops import BlobThreshold, CopyTarget, Selection
 from strata.jobs.rebalance import move_misplaced
-from strata.jobs.registry import Job, JobRecord, new_job_id
+from strata.jobs.registry import Job, JobRecord
 from strata.jobs.sources import ClusterObjects
-from strata.objects.remote import remote_of
+from strata.objects.remote import is_remote, remote_of
 from strata.roles import proxy
 from strata.roles.node import Node
 from strata.server.http import Request, Response
@@ -82,6 +84,8 @@ def ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketP
     props = node.meta.bmd().get(dst)
     if props is not None:
         return props
+    if is_remote(dst):  # a remote bucket joins on first reference, if its backend has it (else 404)
+        return node.bucket_props(dst)
     if dst.provider != "ais":
         raise NotFound(f'bucket "{dst.uri}" does not exist')
     node.authorize(ACCESS_CREATE_BUCKET)
@@ -142,13 +146,37 @@ def copy_bucket(node: Node, src: BucketRef, query: Query, msg: ActionMsg) -> Res
     node.runner.ensure_no_conflict("copy-bck", src)
     job = node.runner.create("copy-bck", bck=src, src=src, dst=dst, job_id=query.get("xid"))
     selection = Selection(template=prefix)
+    names = None
+    if remote_of(src, src_props) is not None and query.get("presence") not in ("2", "3", "4"):
+        names = bucket_ops.remote_source_names(node.objects, src, src_props, prefix, _owned(node, src))
     node.runner.start(
         job,
         lambda j: bucket_ops.copy_objects(
-            j, node.objects, src, src_props, selection, target, dry_run=dry_run, continue_on_error=True
+            j,
+            node.objects,
+            src,
+            src_props,
+            selection,
+            target,
+            dry_run=dry_run,
+            continue_on_error=True,
+            names=names,
         ),
     )
     return text_response(job.id)
+
+
+def _owned(node: Node, bck: BucketRef) -> Callable[[str], bool] | None:
+    """In a cluster, whether this target owns an object name of ``bck`` (each target copies its own
+    share of a remote bucket's listing); None embedded, where every name is this node's."""
+    if not node.role.in_cluster:
+        return None
+
+    def mine(name: str) -> bool:
+        owner = node.cluster_map().target_for(bck, name)
+        return owner is not None and owner.id == node.node_id
+
+    return mine
 
 
 def move_bucket(node: Node, src: BucketRef, query: Query) -> Response:
@@ -281,16 +309,47 @@ def prefetch_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -
         return remote_only(node, bck, msg.action)
     value = _value(msg)
     selection = Selection.from_value(value)
+    workers = bucket_ops.prefetch_workers(value.get("num-workers"))
+    blob = _blob_threshold(value)  # a 400 before any job
     job = node.runner.create("prefetch-listrange", bck=bck, job_id=query.get("xid"))
     coer = _flag(value, "coer") or node.role.in_cluster
     latest = _flag(value, "latest-ver")
-    node.runner.start(
-        job,
-        lambda j: bucket_ops.prefetch_objects(
-            j, node.objects, bck, props, selection, continue_on_error=coer, latest=latest
-        ),
-    )
+    owned = owned_here(node, bck)
+
+    def work(j: Job) -> None:
+        bucket_ops.prefetch_objects(
+            j, node.objects, bck, props, selection,
+            continue_on_error=coer, latest=latest, workers=workers, owned=owned, blob=blob,
+        )  # fmt: skip
+
+    node.runner.start(job, work)
     return text_response(job.id)
+
+
+def owned_here(node: Node, bck: BucketRef) -> Callable[[str], bool] | None:
+    """In a cluster, whether this target is an object's HRW owner (each target of a job that runs on
+    every target, such as a prefetch, takes its own share); None when the node holds every object."""
+    if not node.role.in_cluster:
+        return None
+    me = node.node_id
+
+    def owned(name: str) -> bool:
+        owner = node.cluster_map().target_for(bck, name)
+        return owner is not None and owner.id == me
+
+    return owned
+
+
+def _blob_threshold(value: dict[str, Any]) -> BlobThreshold | None:
+    """``blob-threshold`` (with ``blob-chunk-size``, ``blob-num-workers``): None when not asked."""
+    raw = value.get("blob-threshold")
+    if raw in (None, 0, ""):
+        return None
+    params = blob_params(value.get("blob-chunk-size"), value.get("blob-num-workers"))
+    threshold = blob_params(full_size=raw).full_size
+    if threshold < MIN_PREFETCH_THRESHOLD:
+        raise InvalidRequest(f"invalid blob-threshold {threshold}: must be at least 1MiB")
+    return BlobThreshold(threshold, params)
 
 
 def evict_objects(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Response:
@@ -314,11 +373,23 @@ def remote_only(node: Node, bck: BucketRef, action: str) -> Response:
 # -- summary (GET, 202-then-poll) and info (HEAD, 202-then-poll) ------------------------------------------
 
 
-def _summary_job(node: Node, bck: BucketRef, prefix: str, job_id: str) -> Job:
+def _counts_remote(node: Node, bck: BucketRef, wanted: bool, query: Query) -> BucketProps | None:
+    """The props to count the backend's objects with, when asked and the bucket has a backend -- on
+    one node only: the proxy names the target (``remote_counter``) so the sum counts them once."""
+    props = node.bucket_props(bck)
+    if not wanted or remote_of(bck, props) is None:
+        return None
+    counter = query.get(proxy.REMOTE_COUNTER)
+    return props if not counter or counter == node.node_id else None
+
+
+def _summary_job(
+    node: Node, bck: BucketRef, prefix: str, job_id: str, remote: BucketProps | None = None
+) -> Job:
     job = node.runner.create("summary-bck", bck=bck, job_id=job_id)
 
     def work(j: Job) -> None:
-        j.record.extra["summary"] = bucket_ops.summarize(j, node.objects, bck, prefix)
+        j.record.extra["summary"] = bucket_ops.summarize(j, node.objects, bck, prefix, remote)
 
     node.runner.start(job, work)
     return job
@@ -341,7 +412,8 @@ def summary(node: Node, bck: BucketRef, query: Query, msg: ActionMsg) -> Respons
     value = _value(msg)
     job_id = str(value.get("uuid", ""))
     if not job_id:
-        job = _summary_job(node, bck, str(value.get("prefix", "")), query.get("xid"))
+        remote = _counts_remote(node, bck, value.get("cached") is False, query)
+        job = _summary_job(node, bck, str(value.get("prefix", "")), query.get("xid"), remote)
         return Response(202, [("Content-Type", "text/plain")], job.id.encode())
     record = _finished_summary(node, job_id)
     if record is None:
@@ -355,7 +427,8 @@ def info(node: Node, bck: BucketRef, query: Query, prefix: str) -> Response:
     headers = [("Ais-Bucket-Props", node.meta.bmd().props_header(bck))]
     job_id = query.get("uuid")
     if not job_id:
-        job = _summary_job(node, bck, prefix, query.get("xid"))
+        remote = _counts_remote(node, bck, query.flag("bsumm_remote"), query)
+        job = _summary_job(node, bck, prefix, query.get("xid"), remote)
         headers.append(("Ais-Xaction-Id", job.id))
         return Response(202, headers, content_length=0)
     record = _finished_summary(node, job_id)
@@ -373,8 +446,7 @@ async def cluster_info(node: Node, request: Request, bck: BucketRef) -> Response
     job_id = Query(request.query).get("uuid")
     query = request.query
     if not job_id:
-        job_id = new_job_id()
-        query = f"{query}&xid={job_id}" if query else f"xid={job_id}"
+        job_id, query = proxy.new_summary(node, bck, query)
     answers = await proxy.fan_out(node, "HEAD", request.path, query=query)
     if not answers:
         raise ServiceUnavailable("no target is available to summarize the bucket")

@@ -15,6 +15,7 @@ from strata.config.bucket_props import new_bucket_props
 from strata.core.errors import InvalidRequest
 from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
+from strata.objects.remote import is_remote
 from strata.roles.node import Node
 from strata.server.http import Response
 from strata.server.responses import empty_response
@@ -69,7 +70,7 @@ def evict_remote_bucket(node: Node, bck: BucketRef, keep_md: bool) -> Response:
     props); with it, the entry and its props stay.
     """
     node.bucket_props(bck)
-    if bck.provider == "ais":
+    if not is_remote(bck):
         raise InvalidRequest(f'"evict-remote-bck" applies to remote buckets; {bck.uri} is an ais bucket')
     if not keep_md:
         node.meta.update_bmd(lambda bmd: bmd.without_bucket(bck))

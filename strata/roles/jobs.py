@@ -20,6 +20,7 @@ from strata.jobs.kinds import known_kind, startable_kind
 from strata.jobs.registry import Job, JobRecord
 from strata.jobs.snapshots import JobArgs, decode_job_args, job_snap, job_status
 from strata.objects.remote import remote_of
+from strata.roles.bucket_jobs import owned_here
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import json_response, text_response
@@ -145,8 +146,14 @@ def _work(node: Node, kind: str, buckets: list[BucketRef]) -> Callable[[Job], No
         if props is None or remote_of(buckets[0], props) is None:
             raise InvalidRequest("prefetch needs one remote bucket (s3://, gs://, az://, or a backend_bck)")
         bck, whole = buckets[0], Selection(template="")
+        owned = owned_here(node, bck)
         return lambda job: bucket_ops.prefetch_objects(
-            job, node.objects, bck, props, whole, continue_on_error=True
+            job, node.objects, bck, props, whole, continue_on_error=True, owned=owned
+        )
+    if kind == "blob-download":  # it needs an object: the SDK's Object.blob_download() sends one
+        raise InvalidRequest(
+            "a blob download is started with POST /v1/objects/BUCKET"
+            ' {"action": "blob-download", "name": OBJECT}'
         )
     if kind in ("rebalance", "lru"):
         # one node is the whole cluster: nothing to move; ais buckets are never evicted

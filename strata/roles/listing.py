@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 
 from strata.archive import format_of
 from strata.config.access import ACCESS_LIST_OBJECTS
+from strata.config.bucket_props import BucketProps
 from strata.core.errors import InvalidRequest, StrataError
 from strata.core.names import BucketRef
 from strata.core.wire import (
@@ -25,7 +26,7 @@ from strata.core.wire import (
     msgpack_encode,
 )
 from strata.objects.compression import off_loop
-from strata.objects.remote import Remote, remote_of
+from strata.objects.remote import Remote, off_loop_backend, remote_of
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import MSGPACK, json_response
@@ -53,6 +54,7 @@ ENTRY_IS_ARCHIVE = 512
 
 # Actions on remote buckets only (a clear 400 for an ais bucket), by method
 
+
 def _time_string(ns: int) -> str:
     """AIStore's default list time format (RFC822: ``02 Jan 06 15:04 UTC``)."""
     return time.strftime("%d %b %y %H:%M UTC", time.gmtime(ns / 1e9))
@@ -68,22 +70,35 @@ def list_flags(lsmsg: ListObjectsMsg) -> int:
         ) from None
 
 
+def wanted_props(lsmsg: ListObjectsMsg, flags: int) -> set[str]:
+    """The entry props a listing asks for (names and sizes unless it says otherwise)."""
+    if flags & FLAG_NAME_ONLY:
+        return {"name"}
+    if flags & FLAG_NAME_SIZE or not lsmsg.props:
+        return {"name", "size"}
+    return {p.strip() for p in lsmsg.props.split(",") if p.strip()}
+
+
+def listed_props(node: Node, bck: BucketRef, flags: int) -> BucketProps:
+    """The listed bucket's props (LIST access): with ``BckPresent`` only a bucket already in the BMD,
+    a remote one is then neither HEADed nor added."""
+    if flags & FLAG_BCK_PRESENT:
+        node.present_bucket_props(bck)
+    return node.bucket_props(bck, ACCESS_LIST_OBJECTS)
+
+
 def list_objects(
     node: Node, request: Request, bck: BucketRef, msg: ActionMsg
 ) -> Response | Awaitable[Response]:
     # 1. parse and validate the request
     node.metrics.add("lst_count")
-    node.bucket_props(bck, ACCESS_LIST_OBJECTS)
     lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
     flags = list_flags(lsmsg)
+    listed_props(node, bck, flags)
     if lsmsg.pagesize < 0:
         raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
     page_size = min(lsmsg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-    props = {p.strip() for p in lsmsg.props.split(",") if p.strip()} if lsmsg.props else {"name", "size"}
-    if flags & FLAG_NAME_ONLY:
-        props = {"name"}
-    elif flags & FLAG_NAME_SIZE:
-        props = {"name", "size"}
+    props = wanted_props(lsmsg, flags)
     recursive = not flags & FLAG_NO_RECURSION
     after = max(lsmsg.continuation_token, lsmsg.start_after)
     remote = remote_of(bck, node.bucket_props(bck))
@@ -94,8 +109,13 @@ def list_objects(
     def page() -> Response:
         return _walk_page(node, request, bck, lsmsg, flags, props, page_size, recursive, after)
 
+    if remote is not None and lsmsg.names is not None:  # a proxy asks what of its page is here
+        names = lsmsg.names
+        return off_loop(lambda: _local_status(node, request, bck, lsmsg, names, props))
     if remote is not None and not flags & FLAG_CACHED:  # the backend's page, merged with what is here
-        return off_loop(lambda: _remote_page(node, request, bck, remote, lsmsg, flags, props, page_size))
+        return off_loop_backend(
+            lambda: _remote_page(node, request, bck, remote, lsmsg, flags, props, page_size)
+        )
     if flags & FLAG_ARCH_DIR:  # shards' members are read (compressed ones decoded): off the event loop
         return off_loop(page)
     return page()
@@ -120,16 +140,38 @@ def _remote_page(
         raise InvalidRequest("start_after is not supported for remote buckets")
     listing = remote.backend.list_page(remote.name, lsmsg.prefix, lsmsg.continuation_token, page_size)
     not_cached = bool(flags & FLAG_NOT_CACHED)  # only what is not here yet
-    merge = not_cached or bool(props - {"name", "size"})
+    merge = needs_local_status(flags, props)
     entries = []
     for found in listing.entries:
         entry = ListEntry(n=found.name, s=found.size, v=found.version)
-        if merge and node.objects.listed(bck, found.name) is not None:
+        local = _entry(node, bck, found.name, props) if merge else None
+        if local is not None:
             if not_cached:
                 continue
-            entry.f |= ENTRY_IS_CACHED
+            entry = merged_entry(entry, local)
         entries.append(entry)
     return page_response(request, lsmsg.uuid or uuid.uuid4().hex, listing.next_token, entries)
+
+
+def needs_local_status(flags: int, props: set[str]) -> bool:
+    """Whether a remote page is merged with what is cached: ``NotCached``, or local props asked for
+    (names and sizes alone pass through, as in AIStore)."""
+    return bool(flags & FLAG_NOT_CACHED) or bool(props - {"name", "size"})
+
+
+def merged_entry(remote: ListEntry, local: ListEntry) -> ListEntry:
+    """A remote page's entry for an object cached here: the local props, the backend's version."""
+    local.v = remote.v or local.v
+    local.f |= remote.f
+    return local
+
+
+def _local_status(
+    node: Node, request: Request, bck: BucketRef, lsmsg: ListObjectsMsg, names: list[str], props: set[str]
+) -> Response:
+    """The entries of ``names`` (a remote page another target fetched) that are cached here."""
+    entries = [entry for name in names if (entry := _entry(node, bck, name, props)) is not None]
+    return page_response(request, lsmsg.uuid or uuid.uuid4().hex, "", entries)
 
 
 def _walk_page(

@@ -11,10 +11,12 @@ from strata.auth import Gate, require
 from strata.auth import current as current_principal
 from strata.auth.cluster_key import NonceLedger
 from strata.auth.revoked import FileRevokedTokens
+from strata.backends import ais_clusters
 from strata.cluster.bmd import BucketMetadata
 from strata.cluster.etcd_store import EtcdMetaStore
 from strata.cluster.metastore import MetaStore
 from strata.cluster.smap import ClusterMap
+from strata.config.backend import remote_ais_clusters
 from strata.config.bucket_props import BucketProps, new_bucket_props
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.errors import NotImplementedYet
@@ -144,6 +146,11 @@ class Node:
             self.hot,
             elsewhere=lambda bck, object_name: role.neighbour(self, bck, object_name),
         )
+        # the attached remote AIS clusters (``ais://@alias/b``), with the UUIDs learned from them
+        self.remote_clusters = ais_clusters.AisClusters(
+            lambda: remote_ais_clusters(self.meta.config()), os.path.join(data_dir, "meta", "remote_ais.json")
+        )
+        ais_clusters.install(self.remote_clusters)
 
     def authorize(self, bits: int, bck: BucketRef | None = None) -> None:
         """403 unless the request's principal (``strata.auth.current``) holds ``bits`` (on the cluster
@@ -155,6 +162,8 @@ class Node:
 
     def close(self) -> None:
         """Release what the node holds open (in-process tests build and drop many nodes)."""
+        ais_clusters.uninstall(self.remote_clusters)
+        self.remote_clusters.close()
         self.meta.close()
         self.metrics.close()
 
@@ -170,6 +179,25 @@ class Node:
     def bucket_props(self, bck: BucketRef, access: int = 0) -> BucketProps:
         """The bucket's current props (404 when it does not exist); checks the access bits asked for."""
         return self.objects.bucket(bck, access)
+
+    def present_bucket_props(self, bck: BucketRef) -> BucketProps:
+        """The props of a bucket in the BMD (``presence`` 2-4, list flag ``BckPresent``): 404 when it is
+        not there, without asking a backend or adding a remote bucket."""
+        props = self.meta.bmd().get(bck)
+        if props is None:
+            self.meta.refresh()
+            props = self.meta.bmd().require(bck)
+        return props
+
+    def probe_remote_bucket(self, bck: BucketRef) -> BucketProps:
+        """A remote bucket's props as they would be if it joined the BMD (``dont_add_remote_bck_md``):
+        HEADed through its backend (404/403/424 as for a first reference), ``bid`` 0, nothing stored."""
+        probe = new_bucket_props(self.meta.config(), provider=bck.provider, created_ns=0, bid=0)
+        found = remote_backend(bck, probe).head_bucket(bck.name)
+        overrides = {"versioning": {"enabled": True}} if found.versioning else None
+        return new_bucket_props(
+            self.meta.config(), provider=bck.provider, created_ns=0, bid=0, overrides=overrides
+        )
 
     def _lookup_bucket(self, bck: BucketRef) -> BucketProps:
         props = self.meta.bmd().get(bck)

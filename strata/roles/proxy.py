@@ -17,7 +17,7 @@ import msgspec
 
 from strata.cluster.peers import CallKind, PeerResponse, peer_client
 from strata.cluster.smap import NodeInfo
-from strata.core.errors import InvalidRequest, ServiceUnavailable
+from strata.core.errors import InvalidRequest, PeerRefused, ServiceUnavailable
 from strata.core.names import BucketRef
 from strata.core.wire import (
     ActionMsg,
@@ -28,7 +28,17 @@ from strata.core.wire import (
 )
 from strata.jobs.registry import new_job_id
 from strata.objects.remote import remote_of
-from strata.roles.listing import FLAG_CACHED, FLAG_NOT_CACHED, MAX_PAGE_SIZE, list_flags, page_response
+from strata.roles.listing import (
+    FLAG_CACHED,
+    FLAG_NOT_CACHED,
+    MAX_PAGE_SIZE,
+    list_flags,
+    listed_props,
+    merged_entry,
+    needs_local_status,
+    page_response,
+    wanted_props,
+)
 from strata.roles.node import Node
 from strata.server.http import Request, Response
 from strata.server.responses import json_response
@@ -79,12 +89,14 @@ async def fan_out(
 
 async def list_objects(node: Node, request: Request, bck: BucketRef, msg: ActionMsg) -> Response:
     # 1. the bucket must exist; normalize the page request
-    props = node.bucket_props(bck)
     lsmsg: ListObjectsMsg = convert_value(msg.value, ListObjectsMsg, "list-objects message")
+    props = listed_props(node, bck, list_flags(lsmsg))
     if lsmsg.pagesize < 0:
         raise InvalidRequest(f"invalid page size {lsmsg.pagesize}")
     page_size = min(lsmsg.pagesize or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
     list_uuid = lsmsg.uuid or msgspec.json.encode(node.cluster_map().version).decode() + "-" + _new_id()
+    if remote_of(bck, props) is not None and not list_flags(lsmsg) & FLAG_CACHED:
+        return await _remote_listing(node, request, lsmsg, page_size, list_uuid)
     # 2. every target's page after the token
     forwarded = msgspec.json.encode(
         {
@@ -109,9 +121,6 @@ async def list_objects(node: Node, request: Request, bck: BucketRef, msg: Action
                 f"target {target_id} failed to list: {answer.status} {answer.text[:200]}"
             )
         pages.append(_page_decoder.decode(answer.content))
-    remote = remote_of(bck, props)
-    if remote is not None and not list_flags(lsmsg) & FLAG_CACHED:  # every target sent the backend's page
-        return _remote_page(request, list_uuid, pages, lsmsg)
     # 3. merge in name order, drop duplicates, cut one page
     more = any(p.ContinuationToken for p in pages)
     merged = _merge([p.Entries or [] for p in pages])
@@ -128,27 +137,68 @@ async def list_objects(node: Node, request: Request, bck: BucketRef, msg: Action
     return page_response(request, list_uuid, token, entries, flags)
 
 
-def _remote_page(
-    request: Request, list_uuid: str, pages: list[ListObjectsPage], lsmsg: ListObjectsMsg
+async def _remote_listing(
+    node: Node, request: Request, lsmsg: ListObjectsMsg, page_size: int, list_uuid: str
 ) -> Response:
-    """A remote bucket's page: the same backend page from every target, each marking what it caches.
-    Names are merged with their flags OR-ed (cached anywhere is cached); with ``NotCached`` a name stays
-    only if no target caches it; the continuation token is the backend's."""
-    merged: dict[str, ListEntry] = {}
-    seen: dict[str, int] = {}
-    for part in pages:
-        for entry in part.Entries or []:
-            seen[entry.n] = seen.get(entry.n, 0) + 1
-            found = merged.get(entry.n)
-            if found is None:
-                merged[entry.n] = entry
-            else:
-                found.f |= entry.f
-    if list_flags(lsmsg) & FLAG_NOT_CACHED:
-        merged = {name: entry for name, entry in merged.items() if seen[name] == len(pages)}
-    token = next((part.ContinuationToken for part in pages if part.ContinuationToken), "")
-    entries = [merged[name] for name in sorted(merged)]
-    return page_response(request, list_uuid, token, entries)
+    """A remote bucket's page (wave-2 contract §2.5): one target, picked by HRW over the listing's
+    uuid, pages the backend and merges what it caches; when the local status is asked for (cached
+    flags, local props, ``NotCached``) the other targets say which of the page's names they cache.
+    The continuation token is the backend's."""
+    smap = node.cluster_map()
+    designated = smap.target_for_key(list_uuid)
+    if designated is None:
+        raise ServiceUnavailable("no target is available to list the bucket")
+    asked = msgspec.structs.replace(lsmsg, pagesize=page_size, uuid=list_uuid, target=designated.id)
+    [page] = await _list_on(node, request, asked, [designated])
+    entries = page.Entries or []
+    flags = list_flags(lsmsg)
+    others = [target for target in smap.active if target.id != designated.id]
+    if entries and others and needs_local_status(flags, wanted_props(lsmsg, flags)):
+        names = [entry.n for entry in entries]
+        cached: dict[str, ListEntry] = {}
+        for part in await _list_on(node, request, msgspec.structs.replace(asked, names=names), others):
+            cached.update((entry.n, entry) for entry in part.Entries or [])
+        if flags & FLAG_NOT_CACHED:
+            entries = [entry for entry in entries if entry.n not in cached]
+        else:
+            entries = [merged_entry(e, cached[e.n]) if e.n in cached else e for e in entries]
+    return page_response(request, list_uuid, page.ContinuationToken, entries)
+
+
+async def _list_on(
+    node: Node, request: Request, lsmsg: ListObjectsMsg, targets: list[NodeInfo]
+) -> list[ListObjectsPage]:
+    """The same list request on ``targets``; their pages (a failed target fails the listing)."""
+    body = msgspec.json.encode({"action": "list", "name": "", "value": lsmsg})
+    answers = await peer_client().fan_out(
+        "GET",
+        targets,
+        request.path,
+        query=request.query,
+        headers={"Accept": "application/msgpack", "Content-Type": "application/json"},
+        body=body,
+        kind=CallKind.LIST,
+    )
+    pages = []
+    for target_id, answer in answers.items():
+        if 400 <= answer.status < 500 or answer.status == 507:  # e.g. the backend's 404/403/424
+            raise PeerRefused(answer.status, _message(answer))
+        if answer.status != 200:
+            raise ServiceUnavailable(
+                f"target {target_id} failed to list: {answer.status} {answer.text[:200]}"
+            )
+        pages.append(_page_decoder.decode(answer.content))
+    return pages
+
+
+def _message(answer: PeerResponse) -> str:
+    """The message of a peer's AIStore error JSON (its text when it sent none)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message) if message else answer.text[:500]
 
 
 def _merge(pages: list[list[ListEntry]]) -> Iterator[ListEntry]:
@@ -225,15 +275,26 @@ async def forward_job(node: Node, request: Request, only: NodeInfo | None = None
     return Response(200, [("Content-Type", "text/plain; charset=utf-8")], job_id.encode())
 
 
-async def forward_summary(node: Node, request: Request) -> Response:
+REMOTE_COUNTER = "remote_counter"  # the one target (by id) that counts a remote bucket's backend listing
+
+
+def new_summary(node: Node, bck: BucketRef, query: str) -> tuple[str, str]:
+    """A new summary's job id, and the query that starts its part on every target: the same id on
+    all, and the one target that also counts the backend's objects (so the sum counts them once)."""
+    job_id = new_job_id()
+    counter = node.cluster_map().target_for(bck, "")
+    extra = f"xid={job_id}" + (f"&{REMOTE_COUNTER}={counter.id}" if counter is not None else "")
+    return job_id, f"{query}&{extra}" if query else extra
+
+
+async def forward_summary(node: Node, request: Request, bck: BucketRef) -> Response:
     """Bucket summary across targets: 202 until every target's part is done, then the sums."""
     body = msgspec.json.decode(request.body or b"{}")
     value = body.get("value") or {}
     job_id = str(value.get("uuid", ""))
     query = request.query
     if not job_id:
-        job_id = new_job_id()
-        query = f"{query}&xid={job_id}" if query else f"xid={job_id}"
+        job_id, query = new_summary(node, bck, query)
     else:
         body["value"]["uuid"] = job_id
     answers = await fan_out(
@@ -265,11 +326,13 @@ def sum_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
     on_disk = sum(int(p["TotalSize"]["size_on_disk"]) for p in parts)
     disks = sum(int(p["TotalSize"]["total_disks_size"]) for p in parts)
     sizes = [p["ObjSize"] for p in parts if int(p["ObjCount"]["obj_count_present"])]
-    total["ObjCount"] = {"obj_count_present": str(count), "obj_count_remote": "0"}
+    remote_count = sum(int(p["ObjCount"].get("obj_count_remote", 0)) for p in parts)  # one target's
+    remote_total = sum(int(p["TotalSize"].get("size_all_remote_objs", 0)) for p in parts)
+    total["ObjCount"] = {"obj_count_present": str(count), "obj_count_remote": str(remote_count)}
     total["TotalSize"] = {
         "size_on_disk": str(on_disk),
         "size_all_present_objs": str(present),
-        "size_all_remote_objs": "0",
+        "size_all_remote_objs": str(remote_total),
         "total_disks_size": str(disks),
     }
     total["ObjSize"] = {

@@ -203,7 +203,7 @@ class ProxyRole(Role):
 
     def summary(self, node: Node, request: Request, bck: BucketRef, query: Query, msg: ActionMsg) -> Answer:
         node.bucket_props(bck)
-        return proxy.forward_summary(node, request)
+        return proxy.forward_summary(node, request, bck)
 
     def bucket_info(self, node: Node, request: Request, bck: BucketRef, query: Query, prefix: str) -> Answer:
         # the objects are on the targets: each counts its own, the proxy adds up

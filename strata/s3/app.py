@@ -36,6 +36,7 @@ from strata.config.access import (
     ACCESS_SET_BUCKET_ACL,
 )
 from strata.core.names import validate_object_name
+from strata.objects.compression import off_loop
 from strata.roles.access import acting
 from strata.roles.node import Node
 from strata.s3 import buckets, cluster, listing, multipart, objects
@@ -232,6 +233,10 @@ class S3Application:
                 "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
             )
         self.node.authorize(_BUCKET_BITS.get(handler, ACCESS_HEAD_BUCKET), ctx.bck)
+        if handler in _LISTINGS and ctx.remote:  # the backend's listing, by any node: off the loop
+            return self._small(ctx, _off_loop(handler))
+        if handler is objects.delete_objects and self.node.role.stores_objects and ctx.remote:
+            return self._small(ctx, _off_loop(handler))  # each key is deleted in the backend first
         if not self.node.role.stores_objects and handler in _DATA_HANDLERS:
             # a cluster proxy holds no objects: what needs them asks every target
             return cluster.AsyncSmallBodyExchange(ctx, _DATA_HANDLERS[handler])
@@ -265,6 +270,8 @@ class S3Application:
         if method == "DELETE":
             if "uploadId" in query:
                 return self._small(ctx, multipart.abort)
+            if ctx.remote:  # the backend's copy goes first: off the event loop
+                return self._small(ctx, _off_loop(objects.delete_object))
             return self._small(ctx, objects.delete_object)
         if method == "POST":
             if "uploads" in query:
@@ -301,6 +308,19 @@ _DATA_HANDLERS: dict[SmallHandler, Callable[[S3Context, bytes], Awaitable[Respon
     buckets.delete_bucket: cluster.delete_bucket,
     objects.delete_objects: cluster.delete_objects,
 }
+
+
+_LISTINGS = (listing.list_v1, listing.list_v2, listing.list_versions)
+
+
+def _off_loop(handler: SmallHandler) -> SmallHandler:
+    """The handler run in a thread (it waits on the network)."""
+
+    async def run(ctx: S3Context, body: bytes) -> Response:
+        answer = await off_loop(lambda: handler(ctx, body))
+        return await answer if isinstance(answer, Awaitable) else answer
+
+    return run
 
 
 def _v2_query(pairs: list[tuple[str, str]]) -> bool:

@@ -14,7 +14,7 @@ from strata.core.errors import BucketAlreadyExists
 from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
 from strata.roles import buckets as roles_buckets
-from strata.s3.context import S3Context
+from strata.s3.context import S3Context, resolve_bucket
 from strata.s3.errors import S3Error, invalid_argument, malformed_xml, no_such_bucket
 from strata.s3.users import CANNED_ACLS, BucketRecord, Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
@@ -31,15 +31,15 @@ def owner_xml(writer: XmlWriter, name: str) -> None:
 def list_buckets(ctx: S3Context, body: bytes) -> Response:
     # 1. who asks (the front checked LIST-BUCKETS: anonymous callers may not list when auth is on)
     user = ctx.user
-    # 2. the ais buckets (global namespace) this caller owns or shares
+    # 2. the buckets S3 names reach (global namespace; cloud ones in the BMD) this caller owns or shares
     records = ctx.owners.all()
     bmd = ctx.node.meta.bmd()
     writer = XmlWriter("ListAllMyBucketsResult")
     owner_xml(writer, ctx.owner_name)
     writer.open("Buckets")
     for bck in bmd.refs():
-        if bck.provider != "ais" or bck.ns_uuid or bck.ns_name:
-            continue
+        if bck.ns_uuid or bck.ns_name or resolve_bucket(ctx.node, bck.name) != bck:
+            continue  # namespaced, or a cloud bucket whose name an ais bucket (or another) answers to
         record = records.get(bck.name)
         owner = record.owner if record is not None else ""
         if ctx.auth_enabled and user is not None and not user.admin and owner and owner != user.name:

@@ -10,6 +10,7 @@ from strata.config.access import ACCESS_DESTROY_BUCKET, ACCESS_GET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import BucketNotFound
 from strata.core.names import BucketRef
+from strata.objects.remote import remote_of
 from strata.roles.node import Node
 from strata.s3.auth import Signature
 from strata.s3.errors import S3Error, no_such_bucket
@@ -42,11 +43,29 @@ def parse_query(raw: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
     return pairs, decoded
 
 
+def resolve_bucket(node: Node, name: str) -> BucketRef:
+    """The bucket an S3 name means: the ``ais://`` bucket of that name, else a cloud bucket of that name
+    already in the BMD (referenced once through ``/v1``, e.g. ``strata ls s3://name``) -- AIStore's
+    lookup by name only. A name that is neither is an ``ais://`` bucket that does not exist (404)."""
+    ais = BucketRef.parse(name, "ais")
+    bmd = node.meta.bmd()
+    if bmd.get(ais) is not None:
+        return ais
+    for provider in CLOUD_ORDER:
+        cloud = BucketRef.parse(name, provider)
+        if bmd.get(cloud) is not None:
+            return cloud
+    return ais
+
+
+CLOUD_ORDER = ("aws", "gcp", "azure")  # which cloud bucket an S3 name means when several share it
+
+
 class S3Context:
     """Request, target (bucket and key, decoded), query, signature; ``bck``/``props`` on demand."""
 
     __slots__ = (
-        "auth_enabled", "bucket", "key", "node", "owners", "principal", "query", "region", "request",
+        "_bck", "auth_enabled", "bucket", "key", "node", "owners", "principal", "query", "region", "request",
         "signature",
     )  # fmt: skip
 
@@ -74,6 +93,7 @@ class S3Context:
         self.owners = owners
         self.region = region
         self.principal = principal  # who the request acts for (strata.auth); None: auth is off
+        self._bck: BucketRef | None = None
 
     @property
     def user(self) -> User | None:
@@ -92,7 +112,19 @@ class S3Context:
 
     @property
     def bck(self) -> BucketRef:
-        return BucketRef.parse(self.bucket, "ais")
+        if self._bck is None:
+            self._bck = resolve_bucket(self.node, self.bucket)
+        return self._bck
+
+    @property
+    def remote(self) -> bool:
+        """Whether the bucket has a backend (a cloud bucket, or ``backend_bck``): its objects may not be
+        cached yet and its listing is the backend's."""
+        try:
+            props = self.node.bucket_props(self.bck)
+        except BucketNotFound:
+            return False
+        return remote_of(self.bck, props) is not None
 
     def props(self, permission: Permission, bucket: str | None = None) -> BucketProps:
         """The bucket's props after checking it exists and that this caller may do ``permission``.
@@ -102,7 +134,7 @@ class S3Context:
         the request's principal (``strata.auth``: S3 user, token or anonymous).
         """
         name = self.bucket if bucket is None else bucket
-        bck = BucketRef.parse(name, "ais")
+        bck = self.bck if bucket is None else resolve_bucket(self.node, name)
         if name != self.bucket:
             self.node.authorize(_PERMISSION_BITS[permission], bck)
         try:

@@ -1,4 +1,5 @@
-"""ListObjects (v1), ListObjectsV2 and ListObjectVersions over the bucket's name-ordered walk.
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions over the bucket's name-ordered walk (a remote
+bucket's: over its backend's listing, ``walk_remote``).
 
 The object service's ``walk`` (``storage.listing``) yields names in S3's order (UTF-8 binary = code
 point order) and resumes after any name cheaply, so a page costs what it returns. Delimiters: for
@@ -18,6 +19,8 @@ import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
+
+import msgspec
 
 from strata.core.names import BucketRef
 from strata.s3.buckets import owner_xml
@@ -118,6 +121,69 @@ def walk(ctx: S3Context, bck: BucketRef, prefix: str, delimiter: str, after: str
         after = restart
 
 
+def walk_remote(
+    ctx: S3Context, bck: BucketRef, prefix: str, delimiter: str, after: str, limit: int, token: str = ""
+) -> tuple[Page, str]:
+    """A page of a remote bucket's backend listing after ``after`` (or from a ``token`` this walk
+    handed out), and the token that resumes after it.
+
+    The token names the backend page the next entry is in, so a ListObjectsV2 resumes with one
+    backend call; a V1 marker or ``start-after`` lists from the start. Network calls: off the loop.
+    """
+    if limit == 0:
+        return Page([], False), ""
+    page_token = ""
+    if token:
+        page_token, after = _remote_untoken(token)
+    props = ctx.node.bucket_props(bck)
+    entries: list[tuple[str, ObjectMetadata | None]] = []
+    last_common = None
+    for fetched_with, listed in ctx.node.objects.remote_pages(bck, props, prefix, page_token):
+        for entry in listed.entries:
+            name = entry.name
+            if name <= after:
+                continue
+            common = _common_prefix(name, prefix, delimiter)
+            if common is not None and common in (last_common, after):
+                continue  # rolled up into a prefix already returned
+            if len(entries) == limit:  # the next listing starts at the page this entry is in
+                return Page(entries, True), _remote_token(fetched_with, entries[-1][0])
+            if common is not None:
+                entries.append((common, None))
+                last_common = common
+            else:
+                md = ObjectMetadata(size=entry.size, etag=entry.etag, mtime_ns=entry.last_modified_ns)
+                entries.append((name, md))
+    return Page(entries, False), ""
+
+
+def _remote_token(page_token: str, after: str) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode([page_token, after])).decode()
+
+
+def _remote_untoken(token: str) -> tuple[str, str]:
+    try:
+        page_token, after = msgspec.json.decode(base64.urlsafe_b64decode(token.encode()))
+        if isinstance(page_token, str) and isinstance(after, str):
+            return page_token, after
+    except (binascii.Error, msgspec.DecodeError, ValueError, TypeError):
+        pass
+    raise invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
+
+
+def _page(
+    ctx: S3Context, prefix: str, delimiter: str, after: str, limit: int, token: str | None = None
+) -> tuple[Page, str | None]:
+    """One page after ``after`` or a V2 ``token``, and the token that continues it (None: the end)."""
+    if ctx.remote:  # the backend's listing (the app runs this handler off the event loop)
+        page, next_token = walk_remote(ctx, ctx.bck, prefix, delimiter, after, limit, token or "")
+        return page, next_token if page.truncated else None
+    if token:
+        after = _untoken(token)
+    page = walk(ctx, ctx.bck, prefix, delimiter, after, limit)
+    return page, _token(page.last) if page.truncated else None
+
+
 def _params(ctx: S3Context) -> tuple[str, str]:
     return ctx.query.get("prefix", ""), ctx.query.get("delimiter", "")
 
@@ -149,7 +215,7 @@ def list_v1(ctx: S3Context, body: bytes) -> Response:
     limit = max_keys(ctx)
     encoding, encode = _encoder(ctx)
     # 2. one page
-    page = walk(ctx, ctx.bck, prefix, delimiter, marker, limit)
+    page, _next = _page(ctx, prefix, delimiter, marker, limit)
     # 3. the document: NextMarker only with a delimiter (clients use the last key otherwise)
     writer = XmlWriter("ListBucketResult")
     writer.leaf("Name", ctx.bucket).leaf("Prefix", encode(prefix)).leaf("Marker", encode(marker))
@@ -188,14 +254,13 @@ def list_v2(ctx: S3Context, body: bytes) -> Response:
     encoding, encode = _encoder(ctx)
     if token is not None and not token:
         raise invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
-    after = _untoken(token) if token else start_after
     # 2. one page
-    page = walk(ctx, ctx.bck, prefix, delimiter, after, limit)
+    page, next_token = _page(ctx, prefix, delimiter, start_after, limit, token)
     # 3. the document
     writer = XmlWriter("ListBucketResult")
     writer.leaf("Name", ctx.bucket).leaf("Prefix", encode(prefix))
     writer.leaf("ContinuationToken", token)
-    writer.leaf("NextContinuationToken", _token(page.last) if page.truncated else None)
+    writer.leaf("NextContinuationToken", next_token)
     writer.leaf("KeyCount", len(page.entries)).leaf("MaxKeys", limit)
     writer.leaf("Delimiter", encode(delimiter) if delimiter else None)
     writer.leaf("StartAfter", encode(start_after) if start_after else None)
@@ -223,7 +288,7 @@ def list_versions(ctx: S3Context, body: bytes) -> Response:
     limit = max_keys(ctx)
     encoding, encode = _encoder(ctx)
     # 2. one page
-    page = walk(ctx, ctx.bck, prefix, delimiter, key_marker, limit)
+    page, _next = _page(ctx, prefix, delimiter, key_marker, limit)
     # 3. the document
     writer = XmlWriter("ListVersionsResult")
     writer.leaf("Name", ctx.bucket).leaf("Prefix", encode(prefix))

@@ -26,6 +26,7 @@ from strata.core.errors import InvalidRequest, ObjectNotFound, PeerUnreachable
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.ranges import parse_range
 from strata.objects.put import ObjectPut
+from strata.objects.remote import remote_of
 from strata.objects.service import ObjectService
 from strata.s3.body import BodyReader
 from strata.s3.checksums import FlexibleChecksum, expected_checksum
@@ -45,6 +46,9 @@ from strata.s3.metadata import (
     headers_from_custom,
     non_s3,
 )
+from strata.s3.remote import cold_get as remote_cold_get
+from strata.s3.remote import head as remote_head
+from strata.s3.remote import user_metadata_for_backend, user_metadata_headers
 from strata.s3.users import Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import FileBody, Response, http_date
@@ -172,6 +176,8 @@ def begin_put(ctx: S3Context) -> PutExchange:
             )
     # 3. metadata from the headers, then stream the body into a work file
     custom = custom_from_headers(ctx.request)
+    if remote_of(ctx.bck, props) is not None:  # written through: user metadata as the backend keeps it
+        custom = user_metadata_for_backend(custom)
     headers = ctx.request.headers
     declared = headers.get("x-amz-decoded-content-length") or headers.get("content-length") or ""
     size_hint = int(declared) if declared.isdigit() else None
@@ -213,13 +219,18 @@ def check_version(ctx: S3Context, md: ObjectMetadata) -> None:
         )
 
 
-def read_headers(ctx: S3Context, md: ObjectMetadata) -> tuple[int, list[tuple[str, str]], int, int] | None:
-    """Status, headers, offset and length for GET/HEAD; None when the answer is 304 Not Modified."""
+def read_headers(
+    ctx: S3Context, md: ObjectMetadata, remote: bool = False
+) -> tuple[int, list[tuple[str, str]], int, int] | None:
+    """Status, headers, offset and length for GET/HEAD; None when the answer is 304 Not Modified.
+    ``remote``: the object is a remote bucket's, whose user metadata is the backend's."""
     check_version(ctx, md)
     etag = etag_of(md)
     if check_conditions(ctx.request.headers, etag, md.mtime_ns):
         return None
     headers = headers_from_custom(md.custom)
+    if remote:
+        headers += user_metadata_headers(md.custom)
     headers += [
         ("ETag", f'"{etag}"'),
         ("Last-Modified", http_date(md.mtime_ns)),
@@ -262,11 +273,12 @@ def _not_modified(md: ObjectMetadata) -> Response:
 class ObjectRead:
     """GetObject / HeadObject: no body to read; the reply is built once the request is complete."""
 
-    __slots__ = ("ctx", "props")
+    __slots__ = ("ctx", "props", "remote")
 
     def __init__(self, ctx: S3Context) -> None:
         self.props = ctx.props(Permission.READ)
         self.ctx = ctx
+        self.remote = remote_of(ctx.bck, self.props) is not None
 
     def feed(self, data: bytes) -> None:
         pass
@@ -275,15 +287,21 @@ class ObjectRead:
         ctx = self.ctx
         objects = ctx.node.objects
         if ctx.request.method == "HEAD":
-            _location, md = objects.head(ctx.bck, ctx.key, self.props)
-            answer = read_headers(ctx, md)
-            if answer is None:
-                return _not_modified(md)
-            status, headers, _offset, length = answer
-            return Response(status, headers, content_length=length)
-        obj = objects.open(ctx.bck, ctx.key, self.props)
+            try:
+                _location, md = objects.head(ctx.bck, ctx.key, self.props)
+            except ObjectNotFound:
+                if not self.remote:
+                    raise
+                return self._head_remote()  # not cached here: the backend describes it
+            return self._head(md)
         try:
-            answer = read_headers(ctx, obj.metadata)
+            obj = objects.open(ctx.bck, ctx.key, self.props)
+        except ObjectNotFound:
+            if not self.remote:
+                raise
+            return remote_cold_get(ctx, self.props, self.finish)  # not cached yet: a cold GET
+        try:
+            answer = read_headers(ctx, obj.metadata, self.remote)
             if answer is None:
                 obj.close()
                 return _not_modified(obj.metadata)
@@ -295,6 +313,16 @@ class ObjectRead:
         except BaseException:
             obj.close()
             raise
+
+    def _head(self, md: ObjectMetadata) -> Response:
+        answer = read_headers(self.ctx, md, self.remote)
+        if answer is None:
+            return _not_modified(md)
+        status, headers, _offset, length = answer
+        return Response(status, headers, content_length=length)
+
+    async def _head_remote(self) -> Response:
+        return self._head(await remote_head(self.ctx, self.props))
 
     def abort(self) -> None:
         pass

@@ -13,6 +13,7 @@ import gc
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
@@ -90,6 +91,25 @@ def _close_backends_at_exit() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     server = MotoServer(tmp_path_factory.mktemp("moto")).start()
+    yield server
+    server.stop()
+
+
+def strata_in_front_of(moto: MotoServer, directory: Path) -> StrataServer:
+    """A started Strata whose ``aws`` backend is the emulator, set the ordinary way (AWS_* variables)."""
+    env = {
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_ACCESS_KEY_ID": moto.access_key,
+        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
+        "AWS_REGION": moto.region,
+    }
+    return StrataServer(directory / "data", directory / "server.log", workers=1, env=env).start()
+
+
+@pytest.fixture
+def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
+    """A Strata in front of the session's S3 emulator, for one test."""
+    server = strata_in_front_of(moto, tmp_path)
     yield server
     server.stop()
 

@@ -202,6 +202,20 @@ def test_listing_pages_with_continuation(remote: Remote) -> None:
     assert everything.next_token == ""
 
 
+def test_set_custom_replaces_the_user_metadata_and_keeps_the_bytes(remote: Remote) -> None:
+    backend, bucket = remote.backend, remote.new_bucket()
+    data = pattern(MiB + 5)
+    backend.put(bucket, "tagged", data, len(data), {"keep": "no", "team": "a"}, "text/plain")
+    changed = backend.set_custom(bucket, "tagged", {"team": "b", "stage": "train"})
+    assert changed.custom == {"team": "b", "stage": "train"} and changed.size == len(data)
+    head = backend.head(bucket, "tagged")
+    assert head.custom == {"team": "b", "stage": "train"}
+    with backend.get(bucket, "tagged") as reader:
+        assert b"".join(reader) == data
+    with pytest.raises(ObjectNotFound):
+        backend.set_custom(bucket, "missing", {"a": "b"})
+
+
 def test_delete(remote: Remote) -> None:
     backend, bucket = remote.backend, remote.new_bucket()
     backend.put(bucket, "gone", b"abc", 3)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,20 +20,6 @@ from aistore.sdk.list_object_flag import ListObjectFlag
 from tests.integration.server import REPO_ROOT, StrataServer
 
 from .emulators import MotoServer
-
-
-@pytest.fixture
-def cache(moto: MotoServer, tmp_path: Path) -> Iterator[StrataServer]:
-    """A Strata whose ``aws`` backend is the emulator, set the ordinary way (AWS_* variables)."""
-    env = {
-        "AWS_ENDPOINT_URL": moto.endpoint,
-        "AWS_ACCESS_KEY_ID": moto.access_key,
-        "AWS_SECRET_ACCESS_KEY": moto.secret_key,
-        "AWS_REGION": moto.region,
-    }
-    server = StrataServer(tmp_path / "data", tmp_path / "server.log", workers=1, env=env).start()
-    yield server
-    server.stop()
 
 
 def _cached_files(server: StrataServer, name: str) -> list[Path]:

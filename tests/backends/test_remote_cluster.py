@@ -34,8 +34,10 @@ def cluster(
     close_backends()
 
 
-def _page(cluster: InProcessCluster, bucket: str, props: str, token: str = "") -> dict[str, Any]:
-    value = {"props": props, "pagesize": 3, "continuation_token": token}
+def _page(
+    cluster: InProcessCluster, bucket: str, props: str, token: str = "", flags: int = 0
+) -> dict[str, Any]:
+    value = {"props": props, "pagesize": 3, "continuation_token": token, "flags": str(flags)}
     body = json.dumps({"action": "list", "value": value}).encode()
     answer = cluster.call("GET", f"/v1/buckets/{bucket}", "provider=aws", body)
     assert answer.status == 200, answer.body
@@ -67,4 +69,27 @@ def test_remote_listing_through_the_proxy_merges_every_targets_cached_flags(
             break
     assert listed == keys and pages >= 3  # each name once, in the backend's order, over its pages
     assert cached == ["k-1", "k-4", "k-6"]  # cached on whichever target owns it
+    # one target pages the backend for the whole cluster: one backend listing per page, not one each
+    lists_before = _backend_lists(moto, name)
+    not_cached, token = [], ""
+    while True:
+        page = _page(cluster, name, "name,size", token=token, flags=512)  # NotCached
+        not_cached += [entry["n"] for entry in page["Entries"] or []]
+        token = page["ContinuationToken"]
+        if not token:
+            break
+    assert not_cached == [key for key in keys if key not in ("k-1", "k-4", "k-6")]
+    assert _backend_lists(moto, name) - lists_before == pages
+    body = json.dumps({"action": "list", "value": {}}).encode()
+    missing = cluster.call("GET", f"/v1/buckets/nope-{uuid.uuid4().hex[:6]}", "provider=aws", body)
+    assert missing.status == 404
     s3.close()
+
+
+def _backend_lists(moto: MotoServer, bucket: str) -> int:
+    """ListObjects(V2) requests for ``bucket`` in the emulator's request log."""
+    return sum(
+        1
+        for line in moto.log_path.read_text(errors="replace").splitlines()
+        if f"GET /{bucket}?" in line and "list-type=2" in line
+    )

@@ -118,13 +118,14 @@ def check_not_built_and_unknown(endpoint: str, bucket: str) -> None:
     """A job kind AIStore has but Strata has not built is 501 whichever way it is started; an unknown
     kind, action, path or method is a 4xx (a 5xx would make clients retry)."""
     client = fast_client(endpoint)
-    for kind in ("make-n-copies", "mirror", "ec-encode", "rechunk", "blob-download"):
+    for kind in ("make-n-copies", "mirror", "ec-encode", "rechunk"):
         with pytest.raises(AISError) as info:
             client.job(job_kind=kind).start()
         assert info.value.status_code == 501, kind
         assert "not implemented yet" in info.value.message, info.value.message
-    # unknown to AIStore, not started by name, or (prefetch) without the one remote bucket it needs
-    for kind in ("no-such-kind", "copy-bck", "etl-bck", "prefetch-listrange"):
+    # unknown to AIStore, not started by name, or (prefetch) without the one remote bucket it needs, or
+    # (blob-download) without the object it needs
+    for kind in ("no-such-kind", "copy-bck", "etl-bck", "prefetch-listrange", "blob-download"):
         with pytest.raises(AISError) as info:
             client.job(job_kind=kind).start()
         assert info.value.status_code == 400, kind
@@ -146,7 +147,7 @@ def check_not_built_and_unknown(endpoint: str, bucket: str) -> None:
         ("GET", "/v1/ml/whatever", 404),
         ("GET", "/v1/no-such-resource", 404),
         ("GET", "/v1/etl", 501),
-        ("GET", "/v1/download", 501),
+        ("PUT", "/v1/download", 405),
         ("GET", "/v1/dsort", 501),
     ):
         resp = raw(method, f"{endpoint}{path}")

@@ -33,6 +33,13 @@ EXPECTED_COMMANDS = {
     ("show", "cluster"),
     ("savings",),
     ("estimate",),
+    ("authn",),
+    ("auth", "role", "add"),
+    ("auth", "show", "jwks"),
+    ("prefetch",),
+    ("evict",),
+    ("blob-download",),
+    ("download",),
 }
 
 

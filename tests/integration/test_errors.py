@@ -106,7 +106,7 @@ UNKNOWN: list[tuple[str, str, Any]] = [
     ("GET", "/v1/buckets/{b}?provider=no-such-provider", act("list")),
     ("GET", "/v1/etl", None),
     ("GET", "/v1/sort", None),
-    ("GET", "/v1/download", None),
+    ("GET", "/v1/download/no-such-path", None),
 ]
 
 

@@ -15,7 +15,7 @@ The order (bottom first) is the architecture a newcomer should see in the tree:
     roles                      the node context and its role objects (embedded, proxy, target); bucket
                                operations and cluster fan-outs every front shares
     api, s3                    the AIS /v1 and S3 fronts (protocol only)
-    daemons                    processes: embedded, proxy, target, supervisor
+    daemons, authn             processes: embedded, proxy, target, supervisor; the AuthN service
     cli                        the ``strata`` command
 
 Packages on one layer do not import each other. ``KNOWN_UPWARD`` lists the imports that still break
@@ -39,7 +39,7 @@ LAYERS: list[set[str]] = [
     {"getbatch"},
     {"roles"},
     {"api", "s3"},
-    {"daemons"},
+    {"daemons", "authn"},
     {"cli"},
     {"__main__"},
 ]

@@ -1,0 +1,76 @@
+"""Names of remote AIS clusters without a network: ``backend.ais`` validation, ``ais://@alias/b`` in the
+CLI, alias resolution in ``BucketRef.parse``, and what a node answers when the remote cannot be reached
+or is not attached."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from strata.backends.ais_clusters import AisClusters
+from strata.cli.uri import BucketURI, UsageError, parse_uri
+from strata.config.backend import remote_ais_clusters
+from strata.config.cluster import ConfigError, default_cluster_config, update_cluster_config
+from strata.core.errors import BackendUnreachable, NotFound
+from strata.core.names import BucketRef, set_remote_alias_resolver
+from tests.integration.server import free_port
+
+
+def test_backend_ais_is_validated_and_normalized() -> None:
+    cfg = update_cluster_config(
+        default_cluster_config(), {"backend": {"ais": {"lab.one": "http://h:8080/", "b": ["https://x"]}}}
+    )
+    assert remote_ais_clusters(cfg) == {"lab.one": ("http://h:8080",), "b": ("https://x",)}
+    for bad, words in (
+        ({"ais": {"-lab": ["http://h"]}}, "invalid alias"),
+        ({"ais": {"lab": ["h:8080"]}}, "invalid URL"),
+        ({"ais": {"lab": []}}, "one or more URLs"),
+        ({"ais": ["http://h"]}, "map aliases"),
+        ({"nosuch": {}}, "unknown backend provider"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            update_cluster_config(cfg, {"backend": bad})
+
+
+def test_cli_addresses_of_remote_cluster_buckets() -> None:
+    assert parse_uri("ais://@lab/b/dir/o") == BucketURI("ais", "b", "dir/o", "@lab#")
+    uri = parse_uri("ais://@lab#ns/b")
+    assert (uri.bucket, uri.namespace, uri.bucket_uri) == ("b", "@lab#ns", "ais://@lab#ns/b")
+    assert parse_uri("ais://b").bucket_uri == "ais://b"
+    with pytest.raises(UsageError, match="missing bucket"):
+        parse_uri("ais://@lab")
+
+
+@pytest.fixture
+def resolver() -> Iterator[None]:
+    set_remote_alias_resolver(lambda uuid: {"lab": "U1"}.get(uuid, uuid))
+    yield
+    set_remote_alias_resolver(None)
+
+
+def test_an_alias_is_replaced_by_its_uuid_when_a_bucket_is_named(resolver: None) -> None:
+    assert BucketRef.parse("b", "ais", "@lab#ns") == BucketRef("b", "ais", "U1", "ns")
+    assert BucketRef.parse("b", "ais", "@U1") == BucketRef("b", "ais", "U1")  # by UUID: the same bucket
+    assert BucketRef.parse("b", "ais", "@other").ns_uuid == "other"
+    assert BucketRef.parse("b", "aws", "@lab").ns_uuid == "lab"  # only ais namespaces name clusters
+
+
+def test_an_unreachable_or_unknown_cluster_is_a_clear_error() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    clusters = AisClusters(lambda: {"dead": (dead,)})
+    assert clusters.resolve("not-an-alias") == "not-an-alias"
+    with pytest.raises(BackendUnreachable, match="@dead") as first:
+        clusters.resolve("dead")
+    assert first.value.status == 424
+    started = time.monotonic()
+    with pytest.raises(BackendUnreachable, match="@dead"):
+        clusters.settings("some-uuid")  # the dead one might be it: not known, and not asked again yet
+    assert time.monotonic() - started < 0.5
+    assert clusters.settings("dead").urls == (dead,)  # by alias: no need to reach it
+    row = clusters.describe()[0]
+    assert (row.alias, row.url, row.uuid, row.smap) == ("dead", dead, "", None)
+    with pytest.raises(NotFound, match="not attached"):
+        AisClusters(lambda: {}).settings("some-uuid")
+    clusters.close()
