@@ -24,6 +24,7 @@ downloads (``strata.jobs.blob_download``) and write-through PUTs alike.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import threading
 from collections.abc import Callable
@@ -60,8 +61,11 @@ def backend_pool() -> ThreadPoolExecutor:
 
 
 async def off_loop_backend(work: Callable[[], T]) -> T:
-    """Run a backend call (a network round trip) off the event loop, in ``backend_pool``."""
-    return await asyncio.get_running_loop().run_in_executor(backend_pool(), work)
+    """Run a backend call (a network round trip) off the event loop, in ``backend_pool``, as the
+    request it serves (its context, with the principal the object service checks, goes along)."""
+    return await asyncio.get_running_loop().run_in_executor(
+        backend_pool(), contextvars.copy_context().run, work
+    )
 
 
 def is_remote(bck: BucketRef) -> bool:
