@@ -24,8 +24,14 @@ from strata.core.wire import (
     Namespace,
     decode_action,
 )
-from strata.objects.compression import off_loop
-from strata.objects.remote import CLOUD_PROVIDERS, PRESENT_ONLY, is_remote, remote_of
+from strata.objects.remote import (
+    CLOUD_PROVIDERS,
+    PRESENT_ONLY,
+    is_remote,
+    off_loop_backend,
+    remote_cluster_buckets,
+    remote_of,
+)
 from strata.objects.remote import backend as remote_backend
 from strata.roles import actions
 from strata.roles.node import Node
@@ -47,13 +53,22 @@ def list_buckets(node: Node, request: Request, query: Query) -> Response | Await
             continue
         out.append(BucketName(bck.name, bck.provider, Namespace(bck.ns_uuid, bck.ns_name)))
     cloud = normalize_provider(provider) if provider else ""
-    if cloud in CLOUD_PROVIDERS and query.get("presence") not in PRESENT_ONLY:
+    present_only = query.get("presence") in PRESENT_ONLY
+    if cloud in CLOUD_PROVIDERS and not present_only:
         return _with_remote_buckets(cloud, out)  # every bucket the backend has, in the BMD or not
+    namespace = query.get("namespace")
+    if cloud in ("", "ais") and namespace.startswith("@") and not present_only:
+        return _remote_cluster_buckets(namespace)  # ais://@alias: what the remote cluster has
     return json_response(out)
 
 
+async def _remote_cluster_buckets(namespace: str) -> Response:
+    found = await off_loop_backend(lambda: remote_cluster_buckets(namespace))
+    return json_response([BucketName(b.name, b.provider, Namespace(b.ns_uuid, b.ns_name)) for b in found])
+
+
 async def _with_remote_buckets(provider: str, present: list[BucketName]) -> Response:
-    names = await off_loop(lambda: remote_backend(BucketRef.parse("x", provider)).list_buckets())
+    names = await off_loop_backend(lambda: remote_backend(BucketRef.parse("x", provider)).list_buckets())
     known = {bucket.name for bucket in present}
     present += [BucketName(name, provider, Namespace("", "")) for name in names if name not in known]
     return json_response(sorted(present, key=lambda bucket: bucket.name))
@@ -76,7 +91,7 @@ def head_bucket(
 
 async def _probe_remote(node: Node, bck: BucketRef) -> Response:
     """HEAD of a remote bucket that must not join the BMD: its backend answers, props have ``bid`` 0."""
-    props = await off_loop(lambda: node.probe_remote_bucket(bck))
+    props = await off_loop_backend(lambda: node.probe_remote_bucket(bck))
     return Response(200, [("Ais-Bucket-Props", bucket_props_to_json(props).decode())], content_length=0)
 
 
@@ -109,8 +124,10 @@ async def _linked(node: Node, bck: BucketRef, wanted: BucketProps, value: dict[s
     unreachable or missing one is an error now rather than 404s later."""
     remote = remote_of(bck, wanted)
     if remote is None:
-        raise InvalidRequest(f"backend_bck of {bck.uri} must name a cloud bucket (aws, gcp, azure)")
-    await off_loop(lambda: remote.backend.head_bucket(remote.name))
+        raise InvalidRequest(
+            f"backend_bck of {bck.uri} must name a cloud bucket (aws, gcp, azure) or ais://@alias/bucket"
+        )
+    await off_loop_backend(lambda: remote.backend.head_bucket(remote.name))
     node.meta.update_bmd(
         lambda bmd: bmd.with_bucket(bck, update_bucket_props(bmd.require(bck), value), replace=True)
     )

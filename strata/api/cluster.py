@@ -11,7 +11,12 @@ import time
 from collections.abc import Awaitable
 
 from strata.cluster.smap import FLAG_DECOMMISSION, FLAG_MAINTENANCE, NodeInfo
-from strata.config.cluster import cluster_config_to_json, local_config_json, update_cluster_config
+from strata.config.cluster import (
+    ClusterConfig,
+    cluster_config_to_json,
+    local_config_json,
+    update_cluster_config,
+)
 from strata.core.errors import InvalidRequest, NotFound, NotImplementedYet
 from strata.core.query import Query
 from strata.core.wire import ActionMsg, NetInfo, Smap, Snode, decode_action
@@ -176,6 +181,8 @@ def get_daemon(node: Node, request: Request, query: Query) -> Response | Awaitab
         return json_response(node.meta.bmd().to_json())
     if what == "savings":
         return savings.local(node, query)
+    if what == "auth":  # Strata's own: how this node authenticates, and any front left open (no keys)
+        return json_response(node.gate.describe())
     if what == "remote":  # the remote AIS clusters as this node sees them
         return remote_clusters.remote_info(node)
     if what == "log":
@@ -216,7 +223,7 @@ def put_cluster(node: Node, request: Request, query: Query) -> Response | Awaita
         if not isinstance(msg.value, dict):
             raise InvalidRequest("set-config value must be a JSON object")
         value = msg.value
-        node.meta.update_config(lambda cfg: update_cluster_config(cfg, value))
+        node.meta.update_config(lambda cfg: _vetted(node, request, cfg, update_cluster_config(cfg, value)))
         return empty_response()
     if msg.action == "start":
         return node.role.start_job(node, request, query, msg)
@@ -260,8 +267,15 @@ def set_config_from_query(node: Node, request: Request, query: Query) -> Respons
     values = {name: value for name, value in query.items() if name not in _SETCONFIG_OPTIONS}
     if not values:
         raise InvalidRequest("setconfig needs a name=value in the query (?periodic.stats_time=10s)")
-    node.meta.update_config(lambda cfg: update_cluster_config(cfg, values))
+    node.meta.update_config(lambda cfg: _vetted(node, request, cfg, update_cluster_config(cfg, values)))
     return empty_response()
+
+
+def _vetted(node: Node, request: Request, old: ClusterConfig, new: ClusterConfig) -> ClusterConfig:
+    """A config change the auth settings allow: keys that parse, and turning auth on only with a valid
+    admin token (under the new settings) in this same request (``strata.auth.Gate.vet_config``)."""
+    node.gate.vet_config(request.headers, old, new)
+    return new
 
 
 async def reverse_to_node(node: Node, request: Request, target: NodeInfo, rest: str) -> Response:

@@ -10,12 +10,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
-from strata.api import buckets, cluster, objects
+from strata.api import access, buckets, cluster, objects, tokens
 from strata.api.responses import error_response
+from strata.auth import Principal, require
+from strata.config.access import ACCESS_ADMIN
 from strata.core.errors import InvalidRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from strata.core.names import BucketRef, validate_object_name
 from strata.core.query import Query
 from strata.roles import remote_clusters
+from strata.roles.access import acting
 from strata.roles.batch import get_batch
 from strata.roles.downloads import post_to_bucket_path, route_download
 from strata.roles.node import Node
@@ -47,28 +50,52 @@ class AisApp:
     def begin(self, request: Request) -> Exchange:
         path = request.path
         resource, _, rest = path[4:].partition("/")
+        if resource == "health":  # readable without credentials, as /metrics is
+            return BufferedExchange(request, lambda req: _route_health(self.node, req, rest))
+        # who the request acts for (401 for missing or bad credentials), then the work as that principal
+        principal = self.node.gate.authenticate_ais(request.method, path, request.query, request.headers)
+        return acting(principal, lambda: self._begin(request, resource, rest, principal))
+
+    def _begin(self, request: Request, resource: str, rest: str, principal: Principal | None) -> Exchange:
         if resource == "objects":
-            return self._begin_object(request, rest)
+            return self._begin_object(request, rest, principal)
         route = _ROUTES.get(resource)
         if route is None:
+            if principal is not None:
+                require(principal, ACCESS_ADMIN)  # a route with no bits of its own is an admin's
             if resource in _NOT_YET:
                 raise NotImplementedYet(f"/v1/{resource} is not implemented yet")
-            raise NotFound(f'invalid path "{path}": unknown resource "{resource}"')
-        return BufferedExchange(request, lambda req: route(self.node, req, rest))
+            raise NotFound(f'invalid path "{request.path}": unknown resource "{resource}"')
+        if principal is None:
+            return BufferedExchange(request, lambda req: route(self.node, req, rest))
+
+        def checked(req: Request) -> Response | Awaitable[Response]:
+            access.check_resource(principal, req, resource, rest, _path_bucket(req, resource, rest))
+            return route(self.node, req, rest)
+
+        return BufferedExchange(request, checked)
 
     # -- objects ---------------------------------------------------------------------------------
 
-    def _begin_object(self, request: Request, rest: str) -> Exchange:
+    def _begin_object(self, request: Request, rest: str, principal: Principal | None) -> Exchange:
         bucket_raw, _, name_raw = rest.partition("/")
         query = Query(request.query)
         bck = BucketRef.parse(
             _decode_segment(bucket_raw, "bucket name"), query.get("provider"), query.get("namespace")
         )
         if not name_raw and request.method == "POST":  # the SDK's blob_download names the object in the body
-            return BufferedExchange(request, lambda req: post_to_bucket_path(self.node, req, bck, query))
+            node = self.node
+            return BufferedExchange(request, lambda req: _post_bucket_path(node, principal, req, bck, query))
         object_name = validate_object_name(_decode_segment(name_raw, "object name"))
         node = self.node
         method = request.method
+        if principal is not None:
+            bits = access.object_bits(request, query)
+            if bits is not None:
+                require(principal, bits, bck)
+            elif method == "POST":  # the action message decides: checked once the body is in
+                return BufferedExchange(request, lambda req: _post_object_checked(node, principal, req, bck,
+                                        object_name, query))  # fmt: skip
         elsewhere = node.role.route_object(node, request, bck, object_name)  # a proxy: to the owner
         if elsewhere is not None:
             return FixedExchange(elsewhere)
@@ -93,6 +120,7 @@ class _ObjectRead:
     """GET/HEAD of an object: the hot path, so a slotted exchange rather than a closure."""
 
     __slots__ = ("bck", "node", "object_name", "query", "request")
+    one_bucket = True  # reaches no bucket but its own, checked by the front (``roles.access.acting``)
 
     def __init__(self, node: Node, request: Request, bck: BucketRef, object_name: str, query: Query) -> None:
         self.node = node
@@ -111,6 +139,39 @@ class _ObjectRead:
 
     def abort(self) -> None:
         pass
+
+
+def _post_object_checked(
+    node: Node, principal: Principal, request: Request, bck: BucketRef, object_name: str, query: Query
+) -> Response | Awaitable[Response]:
+    access.check_object_action(principal, request, bck)
+    elsewhere = node.role.route_object(node, request, bck, object_name)  # a proxy: to the owner
+    if elsewhere is not None:
+        return elsewhere
+    return objects.post_object(node, request, bck, object_name, query)
+
+
+def _post_bucket_path(
+    node: Node, principal: Principal | None, request: Request, bck: BucketRef, query: Query
+) -> Response | Awaitable[Response]:
+    if principal is not None:
+        access.check_object_action(principal, request, bck)  # blob-download: rw on the bucket
+    return post_to_bucket_path(node, request, bck, query)
+
+
+def _path_bucket(request: Request, resource: str, rest: str) -> BucketRef | None:
+    """The bucket a ``/v1/buckets/B`` or ``/v1/ml/moss/B`` path names, parsed as its handler does."""
+    if resource == "buckets":
+        name_raw = rest.partition("/")[0]
+    elif resource == "ml":
+        name_raw = rest.partition("/")[2]
+    else:
+        return None
+    name = _decode_segment(name_raw, "bucket name")
+    if not name:
+        return None
+    query = Query(request.query)
+    return BucketRef.parse(name, query.get("provider"), query.get("namespace"))
 
 
 def _route_buckets(node: Node, request: Request, rest: str) -> Response | Awaitable[Response]:
@@ -207,12 +268,12 @@ _ROUTES: dict[str, Callable[[Node, Request, str], Response | Awaitable[Response]
     "health": _route_health,
     "reverse": _route_reverse,
     "ml": _route_ml,
+    "tokens": tokens.route_tokens,
     "download": route_download,
 }
 _NOT_YET = {
     "etl",
     "sort",
-    "tokens",
     "users",
     "dsort",
     "metasync",

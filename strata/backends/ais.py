@@ -263,6 +263,7 @@ class AisBackend(Backend):
             str(item.get("name"))
             for item in listed
             if (item.get("namespace") or {}).get("name", "") == self.ais.namespace
+            and not (item.get("namespace") or {}).get("uuid")  # not the remote's own remote buckets
         ]
         return sorted(names)
 

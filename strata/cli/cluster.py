@@ -158,7 +158,30 @@ def show_cluster(session: Session, as_json: bool = False) -> int:
     session.out.write(f"  Cluster map:  version {smap.version}, UUID {smap.uuid or NO_VALUE}\n")
     if smap.creation_time:
         session.out.write(f"  Created:      {smap.creation_time}\n")
+    _write_auth(session)
     return 0
+
+
+def _write_auth(session: Session) -> None:
+    """How the cluster authenticates, and -- loudly -- any front its config leaves open."""
+    try:
+        answer = session.request("GET", "daemon", params={"what": "auth"}, timeout=STATUS_TIMEOUT_SECONDS)
+        auth = answer.json()
+    except Exception:  # an older server, or no SHOW-CLUSTER permission: the rest of the report stands
+        return
+    if not isinstance(auth, Mapping):
+        return
+    if auth.get("enabled"):
+        how = f"tokens required ({auth.get('method')}, key from {auth.get('key_source')})"
+    elif auth.get("s3_users"):
+        how = "S3 users only (no tokens): anonymous requests get what S3 ACLs grant"
+    else:
+        how = "off (anyone may do anything the buckets' access bits allow)"
+    session.out.write(f"  Auth:         {how}\n")
+    if auth.get("cluster_key"):
+        session.out.write("  Cluster key:  redirects and node-to-node calls are signed\n")
+    for warning in auth.get("open_fronts") or []:
+        session.out.write(f"  OPEN FRONT:   {warning}\n")
 
 
 def _status_text(flags: int) -> str:

@@ -7,6 +7,8 @@ Layout under ``/strata/<cluster>/``::
     nodes/<id>       a live node's registration (NodeInfo), bound to its lease
     flags/<id>       persistent node flags (maintenance, decommission)
     rebalance        the last rebalance started (its id and the map version it targets)
+    auth/cluster_key the key ring that signs redirects and node-to-node calls (``strata.auth.cluster_key``)
+    auth/revoked/<d> a revoked token's SHA-256 digest, under a lease that ends when the token expires
 
 Reads never touch etcd: they come from a cache that one watch per process keeps current. Changes
 are compare-and-swap transactions on the key's mod_revision, retried on conflict; when etcd is
@@ -21,11 +23,12 @@ import logging
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import msgspec
 
+from strata.auth.cluster_key import KeyRing, decode_ring, encode_ring
 from strata.cluster.bmd import BucketMetadata
 from strata.cluster.etcd import Etcd, EtcdUnavailable, KeyValue, WatchEvent
 from strata.cluster.smap import ClusterMap, NodeInfo
@@ -44,6 +47,23 @@ T = TypeVar("T")
 _node_decoder = msgspec.json.Decoder(NodeInfo)
 
 
+CLUSTER_KEY = "auth/cluster_key"
+REVOKED = "auth/revoked/"
+
+
+class EtcdRevokedTokens:
+    """The revocation list of a cluster (``strata.auth.revoked.RevokedTokens``), kept in etcd."""
+
+    def __init__(self, store: EtcdMetaStore) -> None:
+        self._store = store
+
+    def is_revoked(self, digest: str) -> bool:
+        return self._store.is_revoked(digest)
+
+    def revoke(self, entries: Iterable[tuple[str, float]]) -> None:
+        self._store.revoke_tokens(entries)
+
+
 class EtcdMetaStore:
     def __init__(self, etcd: Etcd, cluster: str = "strata") -> None:
         self.etcd = etcd
@@ -59,6 +79,9 @@ class EtcdMetaStore:
         self._revision = 0
         self._stop = threading.Event()
         self.listeners: list[Callable[[str], None]] = []  # called with "bmd" | "map" | "config"
+        self._keyring = KeyRing()
+        self._revoked: set[str] = set()
+        self.revocations = EtcdRevokedTokens(self)
 
     # -- start-up ---------------------------------------------------------------------------------
 
@@ -139,6 +162,12 @@ class EtcdMetaStore:
                 return {"map"}
             if name == "rebalance":
                 return {"rebalance"}
+            if name == CLUSTER_KEY:
+                self._keyring = decode_ring(value)
+                return {"cluster_key"}
+            if name.startswith(REVOKED):
+                self._revoked.add(name[len(REVOKED) :])
+                return set()
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError, StrataError) as exc:
             log.error("refusing malformed %s in etcd: %s", name, exc)
         return set()
@@ -151,6 +180,8 @@ class EtcdMetaStore:
         if name.startswith("flags/"):
             self._flags.pop(name[len("flags/") :], None)
             return {"map"}
+        if name.startswith(REVOKED):  # the token expired: its lease ended
+            self._revoked.discard(name[len(REVOKED) :])
         return set()
 
     def _rebuild_map(self) -> None:
@@ -220,6 +251,54 @@ class EtcdMetaStore:
                 return updated
             time.sleep(0.005)
         raise Conflict(f"{name} changed concurrently {CAS_ATTEMPTS} times in a row; retry")
+
+    # -- auth: the cluster key and revoked tokens ---------------------------------------------------
+
+    def cluster_keys(self) -> KeyRing:
+        """The key ring as last seen (watched; ``ensure_cluster_key`` makes the first key)."""
+        return self._keyring
+
+    def ensure_cluster_key(self) -> KeyRing:
+        """Create the cluster's first key unless one exists (every node calls it at start; one wins)."""
+        ring = KeyRing().rotated(time.time_ns(), 0.0)
+        self.etcd.compare_and_swap(self.prefix + CLUSTER_KEY, encode_ring(ring), 0)
+        kv = self.etcd.get(self.prefix + CLUSTER_KEY)
+        if kv is not None:
+            with self._lock:
+                self._keyring = decode_ring(kv.value)
+        return self._keyring
+
+    def rotate_cluster_key(self, grace_s: float, *, older_than_s: float = 0.0) -> KeyRing:
+        """A new signing key; the previous one keeps verifying for ``grace_s``. With ``older_than_s``,
+        only when the current key is at least that old (a periodic check by every proxy: one rotates)."""
+
+        self.ensure_cluster_key()
+
+        def change(ring: KeyRing) -> KeyRing:
+            current = ring.current
+            now = time.time_ns()
+            if older_than_s and current is not None and now - current.created_ns < older_than_s * 1e9:
+                return ring
+            return ring.rotated(now, grace_s)
+
+        rotated = self._cas(CLUSTER_KEY, lambda kv: decode_ring(kv.value), change, encode_ring)
+        with self._lock:
+            self._keyring = rotated
+        return rotated
+
+    def revoke_tokens(self, entries: Iterable[tuple[str, float]]) -> None:
+        now = time.time()
+        for digest, expires in entries:
+            ttl = int(expires - now) + 1
+            if ttl <= 0:
+                continue
+            lease = self.etcd.lease_grant(ttl)
+            self.etcd.put(self.prefix + REVOKED + digest, str(expires).encode(), lease=lease)
+            with self._lock:
+                self._revoked.add(digest)
+
+    def is_revoked(self, digest: str) -> bool:
+        return digest in self._revoked
 
     # -- membership ----------------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ import io
 import os
 import ssl
 import threading
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,7 @@ import urllib3
 from urllib3.exceptions import InsecureRequestWarning
 from urllib3.util import Timeout
 
+from strata.auth.cluster_key import KeyRing, NonceSource, sign_call
 from strata.cluster.smap import NodeInfo
 from strata.config.cluster import ClusterConfig
 from strata.core.errors import PeerUnreachable
@@ -87,6 +89,7 @@ class Readable(Protocol):
 
 
 Body = bytes | Readable | Iterable[bytes]
+CallSigner = Callable[[str, str], Mapping[str, str]]  # (method, path) -> headers signing the call
 Query = str | Mapping[str, str] | None
 
 
@@ -355,10 +358,15 @@ class HttpPeerClient(PeerClient):
     """The real client: one ``urllib3.PoolManager`` per process, settings from ``config()``."""
 
     def __init__(
-        self, config: Callable[[], ClusterConfig] = ClusterConfig, *, fanout_threads: int = FANOUT_THREADS
+        self,
+        config: Callable[[], ClusterConfig] = ClusterConfig,
+        *,
+        fanout_threads: int = FANOUT_THREADS,
+        signer: CallSigner | None = None,
     ) -> None:
         super().__init__(fanout_threads=fanout_threads)
         self.config = config
+        self.signer = signer  # headers proving the call comes from this node (``call_signer``)
         self._pool: tuple[tuple[object, ...], urllib3.PoolManager] | None = None
         self.pools_made = 0  # how many pools this client has made (tests check reuse)
 
@@ -409,12 +417,15 @@ class HttpPeerClient(PeerClient):
         config = self.config()
         connect, read = timeouts(config, kind)
         url = node.url + path + query_string(query)
+        sent = dict(headers or {})
+        if self.signer is not None:
+            sent.update(self.signer(method, path))
         try:
             raw = self.pool(config).urlopen(
                 method,
                 url,
                 body=cast("bytes | Iterable[bytes] | None", body),  # urllib3 reads a Readable too
-                headers=dict(headers or {}),
+                headers=sent,
                 timeout=Timeout(connect=connect, read=read if read_timeout is None else read_timeout),
                 retries=False,
                 redirect=False,
@@ -532,11 +543,25 @@ def peer_client() -> PeerClient:
     return _client
 
 
-def configure(config: Callable[[], ClusterConfig]) -> HttpPeerClient:
+def call_signer(node_id: str, keyring: Callable[[], KeyRing]) -> CallSigner:
+    """Signs each call (method and path) with the cluster key, so that the receiving node knows it
+    comes from a node of the cluster (``strata.auth.cluster_key``); unsigned while there is no key."""
+    nonces = NonceSource()
+
+    def sign(method: str, path: str) -> Mapping[str, str]:
+        current = keyring().current
+        if current is None:
+            return {}
+        return sign_call(method, path, node_id, current.secret, nonces.next(), time.time_ns())
+
+    return sign
+
+
+def configure(config: Callable[[], ClusterConfig], signer: CallSigner | None = None) -> HttpPeerClient:
     """Bind this process's peer client to the cluster config (called by each process of a node:
-    the supervisor, then every worker with its own view of etcd)."""
+    the supervisor, then every worker with its own view of etcd), and to this node's call signer."""
     global _client
-    client = HttpPeerClient(config)
+    client = HttpPeerClient(config, signer=signer)
     _client = client
     return client
 

@@ -8,6 +8,7 @@ filled-in copy, ``validate`` only checks -- so validation never changes what a c
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -54,6 +55,17 @@ def normalize(cfg: ClusterConfig) -> ClusterConfig:
             rotation_grace=intra.rotation_grace or MINUTE,
         )
         changes["auth"] = replace(cfg.auth, intra_cluster=intra)
+    oidc = cfg.auth.oidc
+    if oidc is not None and oidc.jwks_cache is not None:
+        cache = oidc.jwks_cache
+        if cache.min_rotation_refresh == 0 or cache.min_background_refresh == 0:
+            cache = replace(
+                cache,
+                min_rotation_refresh=cache.min_rotation_refresh or 30.0,
+                min_background_refresh=cache.min_background_refresh or 15 * MINUTE,
+            )
+            oidc = replace(oidc, jwks_cache=cache)
+            changes["auth"] = replace(changes.get("auth", cfg.auth), oidc=oidc)
     if cfg.auth.signature is not None and cfg.auth.signature.method != cfg.auth.signature.method.upper():
         signature = replace(cfg.auth.signature, method=cfg.auth.signature.method.upper())
         changes["auth"] = replace(changes.get("auth", cfg.auth), signature=signature)
@@ -222,15 +234,35 @@ def _validate_memsys(cfg: ClusterConfig) -> None:
 
 
 def _validate_auth(cfg: ClusterConfig) -> None:
+    """AIStore's AuthConf rules. Whether turning auth on has a key to verify tokens with is decided
+    where the environment is known too (``strata.auth.settings``: ``AIS_AUTHN_*_KEY`` may supply it)."""
     auth = cfg.auth
-    if auth.signature is not None:
-        rules.one_of("auth.signature.method", auth.signature.method, SIGNATURE_METHODS)
-    if auth.signature is not None and auth.oidc is not None:
+    signature = auth.signature
+    if signature is not None and signature.method:
+        rules.one_of("auth.signature.method", signature.method, SIGNATURE_METHODS)
+    if signature is not None and signature.key and not signature.method:
+        raise rules.Violation(
+            "auth.signature.key needs auth.signature.method (HS256 for a shared secret, RS256 for an RSA "
+            "public key)"
+        )
+    oidc = auth.oidc
+    if signature is not None and signature.method and oidc is not None and oidc.allowed_iss:
         raise rules.Violation("auth.signature and auth.oidc are mutually exclusive: configure one of them")
-    if auth.oidc is not None:
-        for issuer in auth.oidc.allowed_iss:
-            if not issuer.startswith("https://"):
-                raise rules.Violation(f'auth.oidc.allowed_iss: issuer "{issuer}" must be an https:// URL')
+    if oidc is not None:
+        for issuer in oidc.allowed_iss:
+            parsed = urlsplit(issuer)
+            if parsed.scheme != "https" or not parsed.hostname:
+                raise rules.Violation(
+                    f'auth.oidc.allowed_iss: issuer "{issuer}" must be an https:// URL with a host'
+                )
+        cache = oidc.jwks_cache
+        if cache is not None:
+            rules.duration_range("auth.oidc.jwks_cache.min_rotation_refresh", cache.min_rotation_refresh, 1.0)
+            rules.duration_range(
+                "auth.oidc.jwks_cache.min_background_refresh", cache.min_background_refresh, 5 * MINUTE
+            )
+    if auth.required_claims is not None and any(not aud for aud in auth.required_claims.aud):
+        raise rules.Violation("auth.required_claims.aud: an audience must not be empty")
     intra = auth.intra_cluster
     if intra is not None:
         rules.duration_zero_or_range("auth.intra_cluster.ttl", intra.ttl, HOUR)

@@ -122,18 +122,29 @@ class ListObjectsConf(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SignatureConf(msgspec.Struct, frozen=True, kw_only=True):
+    """How tokens are verified with a static key: ``method`` (HS256/HMAC or RS256/RSA...) says how to
+    parse ``key`` (a shared secret, or an RSA public key as PEM or base64 DER); a key needs a method."""
+
     key: str = ""
-    method: str = "HS256"
+    method: str = ""
 
 
 class RequiredClaimsConf(msgspec.Struct, frozen=True, kw_only=True):
     aud: list[str] = msgspec.field(default_factory=list)
 
 
+class JwksCacheConf(msgspec.Struct, frozen=True, kw_only=True):
+    """How often an issuer's key set may be fetched again: on a token with an unknown ``kid`` at most
+    once per ``min_rotation_refresh``, in the background at most once per ``min_background_refresh``."""
+
+    min_rotation_refresh: Duration = 30.0
+    min_background_refresh: Duration = 900.0
+
+
 class OidcConf(msgspec.Struct, frozen=True, kw_only=True):
     allowed_iss: list[str] = msgspec.field(default_factory=list)
     issuer_ca_bundle: OmitEmptyStr = ""
-    jwks_cache: dict[str, Any] | None = None
+    jwks_cache: JwksCacheConf | None = None
 
 
 class IntraClusterAuthConf(msgspec.Struct, frozen=True, kw_only=True):

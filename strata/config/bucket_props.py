@@ -314,9 +314,13 @@ def _parse_backend_uri(text: str) -> dict[str, Any]:
     if text.lower() in ("", "none"):
         return {"name": "", "provider": "", "namespace": {"uuid": "", "name": ""}}
     provider, sep, name = text.partition("://")
+    cluster = ""
+    if name.startswith("@"):  # ais://@alias[#ns]/bucket: a remote AIS cluster's bucket
+        cluster, _, name = name[1:].partition("/")
     if not sep or not name or "/" in name.strip("/"):
         raise _codec.FieldError(f'backend_bck must look like "gcp://bucket" or "none", got "{text}"')
-    return {"name": name.strip("/"), "provider": provider}
+    uuid, _, namespace = cluster.partition("#")
+    return {"name": name.strip("/"), "provider": provider, "namespace": {"uuid": uuid, "name": namespace}}
 
 
 def _normalize_backend(backend: BackendBucket) -> BackendBucket:
@@ -364,12 +368,16 @@ def _check_backend(props: BucketProps) -> None:
     backend = props.backend_bck
     if not backend.name and not backend.provider:
         return
-    uri = f"{backend.provider}://{backend.name}"
+    remote_ais = backend.provider == "ais" and bool(backend.namespace.uuid)
+    at = f"@{backend.namespace.uuid}/" if remote_ais else ""
+    uri = f"{backend.provider}://{at}{backend.name}"
     if props.provider != "ais":
         raise _rules.Violation(f"backend_bck ({uri}) can only be set on an ais bucket, not {props.provider}")
-    if backend.provider not in _CLOUD_PROVIDERS:
+    if backend.provider not in _CLOUD_PROVIDERS and not remote_ais:
         clouds = ", ".join(_CLOUD_PROVIDERS)
-        raise _rules.Violation(f"backend_bck ({uri}) must be a cloud bucket ({clouds})")
+        raise _rules.Violation(
+            f"backend_bck ({uri}) must be a cloud bucket ({clouds}) or a remote AIS cluster's (ais://@alias/b)"
+        )
     if not backend.name:
         raise _rules.Violation(f"backend_bck ({uri}) needs a bucket name")
 

@@ -3,7 +3,8 @@
     StrataError (500)                    -- a bug or an unexpected I/O failure
     +-- InvalidRequest (400)             -- malformed input: bad names, bad JSON, bad values
     |   +-- InvalidName (400)            -- bucket or object name that breaks the naming rules
-    +-- Forbidden (403)                  -- access bits deny the operation
+    +-- Unauthorized (401)               -- no credentials, or ones that do not verify (auth)
+    +-- Forbidden (403)                  -- access bits or a token's permissions deny the operation
     +-- NotFound (404)
     |   +-- BucketNotFound (404)         -- message names ``ais://bucket`` (the SDK classifies by it)
     |   +-- ObjectNotFound (404)         -- message names ``ais://bucket/object``
@@ -53,6 +54,12 @@ class PeerRefused(StrataError):
 
 class InvalidName(InvalidRequest):
     pass
+
+
+class Unauthorized(StrataError):
+    """The request carries no credentials, or ones that do not verify (a bad, expired or revoked token)."""
+
+    status = 401
 
 
 class Forbidden(StrataError):

@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+from strata.auth.gate import open_fronts
+from strata.auth.settings import auth_settings
 from strata.cluster import peers
 from strata.cluster.etcd import Etcd, EtcdUnavailable
 from strata.cluster.etcd_store import EtcdMetaStore
@@ -35,6 +37,7 @@ from strata.storage.objects import ObjectStore
 log = logging.getLogger("strata.node")
 
 LEASE_TTL = 6
+ROTATION_CHECK_S = 60.0
 KEEPALIVE_EVERY = 2.0
 
 
@@ -63,6 +66,8 @@ def serve_cluster_node(
         if config_path is not None:
             config = load_cluster_config(config_path)
             store.update_config(lambda _current: config)
+        auth_settings(store.config())  # auth on with no key (nor AIS_AUTHN_* here) stops the node now
+        store.ensure_cluster_key()  # signs redirects and node-to-node calls (strata.auth.cluster_key)
     except ConfigError as exc:
         print(f"strata: invalid config: {exc.message}", file=sys.stderr)
         return 2
@@ -88,7 +93,8 @@ def serve_cluster_node(
     me = NodeInfo(
         node_id, role, advertised, port, time.time_ns(), scheme="https" if http.use_https else "http"
     )
-    peers.configure(store.config)  # node-to-node calls: TLS and timeouts from the cluster config
+    # node-to-node calls: TLS and timeouts from the cluster config, signed with the cluster key
+    peers.configure(store.config, peers.call_signer(node_id, store.cluster_keys))
     # 3. membership: register under a lease, keep it alive
     try:
         lease = store.register(me, LEASE_TTL)
@@ -104,6 +110,9 @@ def serve_cluster_node(
         TargetRebalancer(store, node_id, mounts, JobStore(jobs_dir(data_dir), node_id)).start()
     else:
         RebalanceCoordinator(store, node_id).start()
+        _rotate_cluster_key_when_due(store)
+    for warning in open_fronts(store.config(), in_cluster=True):
+        log.warning("AUTH: OPEN FRONT: %s", warning)
     count = workers if workers > 0 else (os.cpu_count() or 1)
     log.info(
         "%s %s serving on %s with %d worker(s); etcd %s; cluster %r",
@@ -118,7 +127,8 @@ def serve_cluster_node(
     # 5. workers, each with its own watched view of etcd
     def make_node() -> Node:
         view = EtcdMetaStore(Etcd(etcd_urls), cluster).start()
-        peers.configure(view.config)  # this worker's own client, on its own view of the config
+        # this worker's own client, on its own view of the config and of the cluster key
+        peers.configure(view.config, peers.call_signer(node_id, view.cluster_keys))
         return Node(
             node_id=node_id,
             host=advertised,
@@ -164,6 +174,24 @@ class _Membership:
             self.store.etcd.lease_revoke(self.lease)
         except EtcdUnavailable:
             pass
+
+
+def _rotate_cluster_key_when_due(store: EtcdMetaStore) -> None:
+    """A proxy replaces the cluster key once it is ``auth.cluster_key.ttl`` old (0: never); every proxy
+    checks, the compare-and-swap lets one of them do it."""
+
+    def run() -> None:
+        while True:
+            time.sleep(ROTATION_CHECK_S)
+            intra = store.config().auth.intra_cluster
+            if intra is None or not intra.request_auth or not intra.ttl:
+                continue
+            try:
+                store.rotate_cluster_key(intra.rotation_grace, older_than_s=intra.ttl)
+            except (EtcdUnavailable, Conflict) as exc:
+                log.warning("cannot rotate the cluster key now: %s", exc.message)
+
+    threading.Thread(target=run, name="cluster-key-rotation", daemon=True).start()
 
 
 def _watch_destroyed_buckets(store: EtcdMetaStore, mounts: Mountpaths) -> None:

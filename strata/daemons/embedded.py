@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+from strata.auth.gate import open_fronts
+from strata.auth.settings import auth_settings
 from strata.cluster.metastore import LocalMetaStore
 from strata.cluster.smap import embedded_members
 from strata.config.cluster import ConfigError, load_cluster_config
@@ -45,6 +47,7 @@ def serve(
             load_cluster_config(config_path)
         meta = LocalMetaStore(meta_dir, config_path)
         tls_context(meta.config())  # a TLS misconfiguration stops here, not in every worker
+        auth = auth_settings(meta.config())  # so does auth turned on with no key to verify tokens
         mounts = Mountpaths(roots)
     except ConfigError as exc:
         print(f"strata: invalid config: {exc.message}", file=sys.stderr)
@@ -78,6 +81,10 @@ def serve(
         ", ".join(m.root for m in mounts.all),
         f"; swept {swept} stale work file(s)" if swept else "",
     )
+    if auth.enabled:
+        log.info("auth: tokens required (%s key from %s)", auth.method, auth.key_source)
+    for warning in open_fronts(meta.config(), in_cluster=False):
+        log.warning("AUTH: OPEN FRONT: %s", warning)
     # 3. workers, supervised until a signal says stop
     started_ns = time.time_ns()
     scheme = "https" if meta.config().net.http.use_https else "http"

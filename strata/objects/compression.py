@@ -22,6 +22,7 @@ most two chunks queued before it holds back the client (``ObjectPut.feed`` in ``
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import threading
@@ -81,8 +82,16 @@ _END = object()
 
 
 async def off_loop(work: Callable[[], T]) -> T:
-    """Run ``work`` in the codec threads (decoding a compressed shard's members, encoding a file)."""
-    return await asyncio.get_running_loop().run_in_executor(codec_pool(), work)
+    """Run ``work`` in the codec threads (decoding a compressed shard's members, encoding a file),
+    as the request it serves: its context (``strata.auth.CURRENT``, the principal whose access the
+    object service checks) goes along -- a bare executor call would run it as no one."""
+    return await asyncio.get_running_loop().run_in_executor(
+        codec_pool(), contextvars.copy_context().run, work
+    )
+
+
+def _next_or_end(items: Iterator[T]) -> T | object:
+    return next(items, _END)
 
 
 async def iterate_off_loop(items: Iterator[T]) -> AsyncIterator[T]:
@@ -90,9 +99,10 @@ async def iterate_off_loop(items: Iterator[T]) -> AsyncIterator[T]:
     may decode frames. Closing this closes ``items`` (its ``finally`` releases what it holds)."""
     loop = asyncio.get_running_loop()
     pool = codec_pool()
+    context = contextvars.copy_context()  # the request's principal goes along (see ``off_loop``)
     try:
         while True:
-            item = await loop.run_in_executor(pool, next, items, _END)
+            item: object = await loop.run_in_executor(pool, context.run, _next_or_end, items)
             if item is _END:
                 return
             yield item  # type: ignore[misc]

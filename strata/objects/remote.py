@@ -24,6 +24,7 @@ downloads (``strata.jobs.blob_download``) and write-through PUTs alike.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import threading
 from collections.abc import Callable
@@ -60,8 +61,11 @@ def backend_pool() -> ThreadPoolExecutor:
 
 
 async def off_loop_backend(work: Callable[[], T]) -> T:
-    """Run a backend call (a network round trip) off the event loop, in ``backend_pool``."""
-    return await asyncio.get_running_loop().run_in_executor(backend_pool(), work)
+    """Run a backend call (a network round trip) off the event loop, in ``backend_pool``, as the
+    request it serves (its context, with the principal the object service checks, goes along)."""
+    return await asyncio.get_running_loop().run_in_executor(
+        backend_pool(), contextvars.copy_context().run, work
+    )
 
 
 def is_remote(bck: BucketRef) -> bool:
@@ -91,6 +95,20 @@ def _cluster_backend(cluster: str, namespace: str) -> Backend:
     """The ``ais`` backend at a remote cluster's URLs, for its buckets in ``namespace`` (the UUID is
     dropped on the way there: the remote's own buckets are in its global namespace or a named one)."""
     return backend_for("ais", BackendSettings(ais=ais_clusters.current().settings(cluster, namespace)))
+
+
+def remote_cluster_buckets(namespace: str) -> list[BucketRef]:
+    """The buckets of attached remote AIS clusters, asked of each: ``@alias[#ns]`` or ``@uuid[#ns]``
+    names one cluster, ``@`` / ``@@`` every one (``GET /v1/buckets?namespace=``). Network calls."""
+    cluster, _, ns_name = namespace.removeprefix("@").partition("#")
+    clusters = ais_clusters.current()
+    wanted = sorted(clusters.attached()) if cluster in ("", "@") else [cluster]
+    found = []
+    for name in wanted:
+        uuid = clusters.resolve(name)
+        for bucket in _cluster_backend(name, ns_name).list_buckets():
+            found.append(BucketRef(name=bucket, provider="ais", ns_uuid=uuid, ns_name=ns_name))
+    return found
 
 
 class Remote(NamedTuple):
@@ -124,6 +142,8 @@ def remote_of(bck: BucketRef, props: BucketProps) -> Remote | None:
     linked = props.backend_bck
     if linked.name and linked.provider in CLOUD_PROVIDERS:
         return Remote(linked.provider, linked.name, props)
+    if linked.name and linked.provider == "ais" and linked.namespace.uuid:  # a remote cluster's bucket
+        return Remote("ais", linked.name, props, linked.namespace.uuid, linked.namespace.name)
     return None
 
 

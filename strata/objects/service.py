@@ -44,6 +44,8 @@ from time import time_ns
 import msgspec
 
 from strata.archive import ArchiveReader
+from strata.auth import current as current_principal
+from strata.auth import require
 from strata.backends import ListPage, RemoteEntry, RemoteObject
 from strata.cluster.smap import NodeInfo
 from strata.config.access import (
@@ -52,7 +54,9 @@ from strata.config.access import (
     ACCESS_GET,
     ACCESS_HEAD_OBJECT,
     ACCESS_MOVE_OBJECT,
+    ACCESS_PATCH,
     ACCESS_PUT,
+    ACCESS_SET_BUCKET_ACL,
     ACCESS_UPDATE_OBJECT,
 )
 from strata.config.bucket_props import BucketProps
@@ -143,13 +147,21 @@ class ObjectService:
     # -- buckets and access ------------------------------------------------------------------------
 
     def bucket(self, bck: BucketRef, access: int = 0, props: BucketProps | None = None) -> BucketProps:
-        """The bucket's props (404 when it does not exist), after checking the ``access`` bits asked for.
+        """The bucket's props (404 when it does not exist), after checking the ``access`` bits asked for:
+        the request's principal must hold them (``strata.auth``: a token's or an S3 user's permissions;
+        none when auth is off or the work is the cluster's own), then the bucket's ``access`` prop must
+        allow them too (an admin is spared only PATCH and SET-BUCKET-ACL there, as in AIStore).
 
         ``props`` already looked up for this request are checked rather than looked up again.
         """
+        principal = current_principal()
+        if principal is not None and access:
+            require(principal, access, bck)
+            if principal.admin:
+                access &= ~(ACCESS_PATCH | ACCESS_SET_BUCKET_ACL)
         if props is None:
             props = self._bucket_lookup(bck)
-        if access and not (props.access & access):
+        if access and props.access & access != access:
             raise Forbidden(f"{bck.uri}: access denied (bucket access bits do not allow the operation)")
         return props
 

@@ -43,6 +43,7 @@ from strata.getbatch.sources import EntrySource, LocalSource
 from strata.getbatch.spool import Spool
 from strata.getbatch.work import BatchStream, WorkItem
 from strata.roles.node import Node
+from strata.roles.proxy import signed_location
 from strata.server.http import Request, Response
 
 FIRST_BYTES = 256 << 10
@@ -114,7 +115,7 @@ async def to_designated_target(node: Node, request: Request) -> Response:
         raise ServiceUnavailable("no target is available to assemble the batch")
     chosen = secrets.choice(targets)
     location = chosen.url + request.path + (f"?{request.query}" if request.query else "")
-    return Response(307, [("Location", location)], b"")
+    return Response(307, [("Location", signed_location(node, request, location))], b"")
 
 
 async def _streamed(

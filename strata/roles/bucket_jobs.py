@@ -13,7 +13,13 @@ from typing import Any
 import msgspec
 
 from strata.cluster.smap import NodeInfo
-from strata.config.access import ACCESS_DELETE_OBJECT, ACCESS_GET, ACCESS_MOVE_BUCKET, ACCESS_PUT
+from strata.config.access import (
+    ACCESS_CREATE_BUCKET,
+    ACCESS_DELETE_OBJECT,
+    ACCESS_GET,
+    ACCESS_MOVE_BUCKET,
+    ACCESS_PUT,
+)
 from strata.config.bucket_props import BucketProps, new_bucket_props
 from strata.core.errors import BucketAlreadyExists, InvalidRequest, NotFound, ServiceUnavailable
 from strata.core.names import BucketRef, validate_object_name
@@ -69,7 +75,12 @@ def _flag(value: dict[str, Any], key: str) -> bool:
 
 
 def ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketProps:
-    """The destination of a copy: created on the fly (with the source's props) if it does not exist."""
+    """The destination of a copy: created on the fly (with the source's props) if it does not exist.
+
+    The request's principal must be allowed to PUT there, and to create it when it is missing (AIStore:
+    PUT on the destination, CREATE-BUCKET for an implicit create), before anything is created.
+    """
+    node.authorize(ACCESS_PUT, dst)
     props = node.meta.bmd().get(dst)
     if props is not None:
         return props
@@ -77,6 +88,7 @@ def ensure_destination(node: Node, dst: BucketRef, like: BucketProps) -> BucketP
         return node.bucket_props(dst)
     if dst.provider != "ais":
         raise NotFound(f'bucket "{dst.uri}" does not exist')
+    node.authorize(ACCESS_CREATE_BUCKET)
 
     def change(bmd: Any) -> Any:
         if bmd.get(dst) is not None:

@@ -7,6 +7,10 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from strata.auth import Gate, require
+from strata.auth import current as current_principal
+from strata.auth.cluster_key import NonceLedger
+from strata.auth.revoked import FileRevokedTokens
 from strata.backends import ais_clusters
 from strata.cluster.bmd import BucketMetadata
 from strata.cluster.etcd_store import EtcdMetaStore
@@ -32,6 +36,22 @@ from strata.storage.capacity import Capacity
 from strata.storage.interface import ObjectStorage
 from strata.storage.mountpaths import Mountpaths
 from strata.storage.objects import ObjectStore
+
+
+def _make_gate(node: Node, role: Role, cluster: EtcdMetaStore | None, data_dir: str) -> Gate:
+    """The node's gate: revocations and the cluster key in etcd on a cluster, a local file embedded."""
+    meta_dir = os.path.join(data_dir, "meta")
+    return Gate(
+        node.meta.config,
+        lambda: node.meta.bmd().uuid,
+        cluster.revocations if cluster is not None else FileRevokedTokens(meta_dir),
+        node_id=node.node_id,
+        in_cluster=role.in_cluster,
+        is_target=role.in_cluster and role.stores_objects,
+        keyring=cluster.cluster_keys if cluster is not None else None,
+        nonces=NonceLedger(os.path.join(meta_dir, "auth", "nonces.sqlite")) if cluster is not None else None,
+    )
+
 
 if TYPE_CHECKING:
     from strata.roles.role import Role
@@ -121,6 +141,7 @@ class Node:
         slot = int(os.environ.get("STRATA_WORKER_SLOT", "0"))
         self.metrics = Metrics(os.path.join(data_dir, "meta", "metrics"), slot)
         self.getbatch = GetBatchService(self.runner, self.load, self.metrics, meta.config)
+        self.gate = _make_gate(self, role, cluster, data_dir)
         # the disks' watermarks and reads' access times, for a node whose objects are files (space.*, lru)
         on_disk = store is None and role.stores_objects
         roots = [m.root for m in mountpaths.all]
@@ -143,6 +164,14 @@ class Node:
             lambda: remote_ais_clusters(self.meta.config()), os.path.join(data_dir, "meta", "remote_ais.json")
         )
         ais_clusters.install(self.remote_clusters)
+
+    def authorize(self, bits: int, bck: BucketRef | None = None) -> None:
+        """403 unless the request's principal (``strata.auth.current``) holds ``bits`` (on the cluster
+        when ``bck`` is None); nothing to check when no principal is in scope (auth off, internal work).
+        Bucket-scoped checks that also need the bucket's props go through ``bucket_props``."""
+        principal = current_principal()
+        if principal is not None:
+            require(principal, bits, bck)
 
     def close(self) -> None:
         """Release what the node holds open (in-process tests build and drop many nodes)."""

@@ -52,7 +52,20 @@ def redirect(node: Node, request: Request, bck: BucketRef, object_name: str) -> 
     if owner is None:
         raise ServiceUnavailable("no target is available to serve the request")
     location = owner.url + request.path + (f"?{request.query}" if request.query else "")
+    location = signed_location(node, request, location)
     return Response(307, [("Location", location), ("Content-Type", "text/plain")], b"")
+
+
+def signed_location(node: Node, request: Request, location: str) -> str:
+    """A redirect's ``Location`` with the redirect marker and, with ``auth.cluster_key``, its signature
+    (``strata.auth.cluster_key``): the target then knows a proxy authorized the request."""
+    return node.gate.redirect_location(
+        location,
+        method=request.method,
+        path=request.path,
+        headers=request.headers,
+        map_version=node.cluster_map().version,
+    )
 
 
 async def fan_out(

@@ -22,8 +22,22 @@ import traceback
 from collections.abc import Awaitable, Callable
 
 from strata.config import S3Conf
+from strata.config.access import (
+    ACCESS_CREATE_BUCKET,
+    ACCESS_DELETE_OBJECT,
+    ACCESS_DESTROY_BUCKET,
+    ACCESS_GET,
+    ACCESS_HEAD_BUCKET,
+    ACCESS_HEAD_OBJECT,
+    ACCESS_LIST_BUCKETS,
+    ACCESS_LIST_OBJECTS,
+    ACCESS_PATCH,
+    ACCESS_PUT,
+    ACCESS_SET_BUCKET_ACL,
+)
 from strata.core.names import validate_object_name
-from strata.objects.compression import off_loop
+from strata.objects.remote import off_loop_backend
+from strata.roles.access import acting
 from strata.roles.node import Node
 from strata.s3 import buckets, cluster, listing, multipart, objects
 from strata.s3.auth import Signature, authenticate
@@ -62,6 +76,7 @@ class S3Application:
             if node.cluster is not None
             else Owners(os.path.join(node.data_dir, "meta"))
         )
+        node.gate.owners = self.owners.get  # S3 users and anonymous callers: owners and canned ACLs
 
     def conf(self) -> S3Conf:
         return self.node.meta.config().s3 or _DEFAULT_CONF
@@ -112,15 +127,25 @@ class S3Application:
         if key:
             validate_object_name(key)
         pairs, query = parse_query(request.query)
-        # 2. authenticate
+        # 2. authenticate: a JWT (Bearer, or X-Amz-Security-Token beside any SigV4 signature) when token
+        #    auth is on -- the token grants access, not the signature --, else the S3 user's signature
+        gate = self.node.gate
         users = self.users.load(conf)
-        if users and (request.headers.get("authorization", "").startswith("AWS ") or _v2_query(pairs)):
+        presigned_token = query.get("X-Amz-Security-Token") or query.get("x-amz-security-token", "")  # v4, v2
+        token = gate.s3_token(request.headers, presigned_token)
+        signature: Signature | None
+        if token is not None:
+            signature = authenticate(request, pairs, {}, now=self.node.clock.now())  # the body's mode only
+        elif users and (request.headers.get("authorization", "").startswith("AWS ") or _v2_query(pairs)):
             signed_paths = [request.path, f"/{raw_bucket}/{raw_key}" if raw_key else f"/{raw_bucket}"]
-            signature: Signature | None = authenticate_v2(
-                request, pairs, users, signed_paths, now=self.node.clock.now()
-            )
+            signature = authenticate_v2(request, pairs, users, signed_paths, now=self.node.clock.now())
         else:
             signature = authenticate(request, pairs, users, now=self.node.clock.now())
+        user = signature.user if signature is not None else None
+        principal = gate.authenticate_s3(
+            request.method, request.path, request.query, request.headers,
+            token=token, user=(user.name, user.admin) if user is not None else None,
+        )  # fmt: skip
         ctx = S3Context(
             self.node,
             request,
@@ -128,10 +153,15 @@ class S3Application:
             key,
             query,
             signature,
-            auth_enabled=bool(users),
+            auth_enabled=bool(users) or token is not None,
             owners=self.owners,
             region=conf.region,
+            principal=principal,
         )
+        return acting(principal, lambda: self._dispatch(ctx, query))
+
+    def _dispatch(self, ctx: S3Context, query: dict[str, str]) -> Exchange:
+        bucket, key = ctx.bucket, ctx.key
         # 3. dispatch
         unsupported = _UNSUPPORTED.intersection(query)
         if unsupported:
@@ -163,6 +193,7 @@ class S3Application:
 
     def _service(self, ctx: S3Context) -> Exchange:
         if ctx.request.method in ("GET", "HEAD"):
+            self.node.authorize(ACCESS_LIST_BUCKETS)
             return self._small(ctx, buckets.list_buckets)
         raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
 
@@ -201,6 +232,7 @@ class S3Application:
             raise S3Error(
                 "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
             )
+        self.node.authorize(_BUCKET_BITS.get(handler, ACCESS_HEAD_BUCKET), ctx.bck)
         if handler in _LISTINGS and ctx.remote:  # the backend's listing, by any node: off the loop
             return self._small(ctx, _off_loop(handler))
         if handler is objects.delete_objects and self.node.role.stores_objects and ctx.remote:
@@ -212,6 +244,8 @@ class S3Application:
 
     def _object(self, ctx: S3Context) -> Exchange:
         method, query, headers = ctx.request.method, ctx.query, ctx.request.headers
+        # what the request needs on its bucket (a copy's source: GET, checked where it is read)
+        self.node.authorize(_OBJECT_BITS.get(method, ACCESS_PUT), ctx.bck)
         if not self.node.role.stores_objects:
             # a cluster proxy: the key's owner answers (boto3 does not follow redirects)
             return cluster.ForwardExchange(
@@ -248,6 +282,23 @@ class S3Application:
 
 
 _DEFAULT_CONF = S3Conf()
+# the access bits each request needs on its bucket (wave-2 contract 1.4, in S3's terms)
+_BUCKET_BITS: dict[SmallHandler, int] = {
+    buckets.get_location: ACCESS_HEAD_BUCKET,
+    buckets.get_versioning: ACCESS_HEAD_BUCKET,
+    buckets.get_acl: ACCESS_HEAD_BUCKET,
+    buckets.head_bucket: ACCESS_HEAD_BUCKET,
+    multipart.list_uploads: ACCESS_LIST_OBJECTS,
+    listing.list_versions: ACCESS_LIST_OBJECTS,
+    listing.list_v1: ACCESS_LIST_OBJECTS,
+    listing.list_v2: ACCESS_LIST_OBJECTS,
+    buckets.put_versioning: ACCESS_PATCH,
+    buckets.put_acl: ACCESS_PATCH | ACCESS_SET_BUCKET_ACL,
+    buckets.create_bucket: ACCESS_CREATE_BUCKET,
+    buckets.delete_bucket: ACCESS_DESTROY_BUCKET,
+    objects.delete_objects: ACCESS_DELETE_OBJECT,
+}
+_OBJECT_BITS = {"GET": ACCESS_GET, "HEAD": ACCESS_HEAD_OBJECT, "DELETE": ACCESS_DELETE_OBJECT}  # else PUT
 # what a single node does over its own disks -> what a cluster proxy does over every target
 _DATA_HANDLERS: dict[SmallHandler, Callable[[S3Context, bytes], Awaitable[Response]]] = {
     multipart.list_uploads: cluster.list_merged,
@@ -266,7 +317,7 @@ def _off_loop(handler: SmallHandler) -> SmallHandler:
     """The handler run in a thread (it waits on the network)."""
 
     async def run(ctx: S3Context, body: bytes) -> Response:
-        answer = await off_loop(lambda: handler(ctx, body))
+        answer = await off_loop_backend(lambda: handler(ctx, body))
         return await answer if isinstance(answer, Awaitable) else answer
 
     return run

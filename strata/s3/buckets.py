@@ -15,7 +15,7 @@ from strata.core.names import BucketRef
 from strata.core.wire import ActionMsg
 from strata.roles import buckets as roles_buckets
 from strata.s3.context import S3Context, resolve_bucket
-from strata.s3.errors import S3Error, access_denied, invalid_argument, malformed_xml, no_such_bucket
+from strata.s3.errors import S3Error, invalid_argument, malformed_xml, no_such_bucket
 from strata.s3.users import CANNED_ACLS, BucketRecord, Permission
 from strata.s3.xml import XmlWriter, child_text, iso_time, parse, xml_response
 from strata.server.http import Response
@@ -29,15 +29,13 @@ def owner_xml(writer: XmlWriter, name: str) -> None:
 
 
 def list_buckets(ctx: S3Context, body: bytes) -> Response:
-    # 1. who asks: anonymous callers may not list buckets when users are configured
+    # 1. who asks (the front checked LIST-BUCKETS: anonymous callers may not list when auth is on)
     user = ctx.user
-    if ctx.auth_enabled and user is None:
-        raise access_denied()
     # 2. the buckets S3 names reach (global namespace; cloud ones in the BMD) this caller owns or shares
     records = ctx.owners.all()
     bmd = ctx.node.meta.bmd()
     writer = XmlWriter("ListAllMyBucketsResult")
-    owner_xml(writer, user.name if user is not None else "")
+    owner_xml(writer, ctx.owner_name)
     writer.open("Buckets")
     for bck in bmd.refs():
         if bck.ns_uuid or bck.ns_name or resolve_bucket(ctx.node, bck.name) != bck:
@@ -70,8 +68,7 @@ def create_bucket(ctx: S3Context, body: bytes) -> Response:
     _validate_name(ctx.bucket)
     acl = _canned_acl(ctx)
     user = ctx.user
-    if ctx.auth_enabled and user is None:
-        raise access_denied()
+    owner_name = ctx.owner_name  # the front checked CREATE-BUCKET: anonymous callers never get here
     if body.strip():
         root = parse(body)
         if root.tag != "CreateBucketConfiguration":
@@ -83,7 +80,7 @@ def create_bucket(ctx: S3Context, body: bytes) -> Response:
     except BucketAlreadyExists:
         record = ctx.owners.get(ctx.bucket)
         owner = record.owner if record is not None else ""
-        if user is None or owner == user.name or (not owner and user.admin):
+        if not owner_name or owner == owner_name or (not owner and user is not None and user.admin):
             raise S3Error(
                 "BucketAlreadyOwnedByYou",
                 "The bucket you tried to create already exists, and you own it.",
@@ -97,7 +94,7 @@ def create_bucket(ctx: S3Context, body: bytes) -> Response:
             BucketName=ctx.bucket,
         ) from None
     # 3. record the owner
-    ctx.owners.set(ctx.bucket, BucketRecord(owner=user.name if user is not None else "", acl=acl))
+    ctx.owners.set(ctx.bucket, BucketRecord(owner=owner_name, acl=acl))
     return Response(200, [("Location", f"/{ctx.bucket}")])
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+from strata.auth import Principal
+from strata.auth.principals import TokenPrincipal
+from strata.config.access import ACCESS_DESTROY_BUCKET, ACCESS_GET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import BucketNotFound
 from strata.core.names import BucketRef
@@ -11,7 +14,7 @@ from strata.objects.remote import remote_of
 from strata.roles.node import Node
 from strata.s3.auth import Signature
 from strata.s3.errors import S3Error, no_such_bucket
-from strata.s3.users import Owners, Permission, User, authorize
+from strata.s3.users import Owners, Permission, User
 from strata.server.http import Request
 
 
@@ -62,17 +65,9 @@ class S3Context:
     """Request, target (bucket and key, decoded), query, signature; ``bck``/``props`` on demand."""
 
     __slots__ = (
-        "_bck",
-        "auth_enabled",
-        "bucket",
-        "key",
-        "node",
-        "owners",
-        "query",
-        "region",
-        "request",
+        "_bck", "auth_enabled", "bucket", "key", "node", "owners", "principal", "query", "region", "request",
         "signature",
-    )
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -86,6 +81,7 @@ class S3Context:
         auth_enabled: bool,
         owners: Owners,
         region: str,
+        principal: Principal | None = None,
     ) -> None:
         self.node = node
         self.request = request
@@ -96,11 +92,23 @@ class S3Context:
         self.auth_enabled = auth_enabled
         self.owners = owners
         self.region = region
+        self.principal = principal  # who the request acts for (strata.auth); None: auth is off
         self._bck: BucketRef | None = None
 
     @property
     def user(self) -> User | None:
+        """The S3 user whose signature verified (None: anonymous, or a token's holder)."""
         return self.signature.user if self.signature is not None else None
+
+    @property
+    def owner_name(self) -> str:
+        """The name a bucket created by this request is recorded under: the S3 user, or the token's
+        subject; "" when nobody is authenticated."""
+        if self.user is not None:
+            return self.user.name
+        if isinstance(self.principal, TokenPrincipal):
+            return self.principal.name
+        return ""
 
     @property
     def bck(self) -> BucketRef:
@@ -119,12 +127,24 @@ class S3Context:
         return remote_of(self.bck, props) is not None
 
     def props(self, permission: Permission, bucket: str | None = None) -> BucketProps:
-        """The bucket's props after checking it exists and that this caller may do ``permission``."""
+        """The bucket's props after checking it exists and that this caller may do ``permission``.
+
+        The request's own bucket was checked for the exact bits of the request when it was dispatched
+        (``S3Application``); another bucket it reads or writes (a copy's source) is checked here, for
+        the request's principal (``strata.auth``: S3 user, token or anonymous).
+        """
         name = self.bucket if bucket is None else bucket
+        bck = self.bck if bucket is None else resolve_bucket(self.node, name)
+        if name != self.bucket:
+            self.node.authorize(_PERMISSION_BITS[permission], bck)
         try:
-            props = self.node.bucket_props(self.bck if bucket is None else resolve_bucket(self.node, name))
+            return self.node.bucket_props(bck)
         except BucketNotFound:
             raise no_such_bucket(name) from None
-        if self.auth_enabled:  # the record is only consulted when there are users (in etcd on a cluster)
-            authorize(self.auth_enabled, self.user, self.owners.get(name), permission)
-        return props
+
+
+_PERMISSION_BITS = {
+    Permission.READ: ACCESS_GET,
+    Permission.WRITE: ACCESS_PUT,
+    Permission.OWNER: ACCESS_DESTROY_BUCKET,
+}

@@ -29,6 +29,7 @@ from strata.core.errors import (
     ServiceUnavailable,
     StrataError,
     TooManyRequests,
+    Unauthorized,
 )
 
 
@@ -118,7 +119,7 @@ def to_s3_error(exc: BaseException, bucket: str = "", key: str = "") -> S3Error:
         )
     if isinstance(exc, PayloadTooLarge):
         return S3Error("EntityTooLarge", exc.message, 400)
-    if isinstance(exc, Forbidden):
+    if isinstance(exc, (Forbidden, Unauthorized)):  # S3 answers every auth failure 403 (wave-2 spec 1.3)
         return access_denied(exc.message)
     if isinstance(exc, ObjectCorrupted):
         return S3Error("ObjectCorrupted", exc.message, exc.status)

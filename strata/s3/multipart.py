@@ -63,10 +63,7 @@ def _part_number(ctx: S3Context) -> int:
 
 def create(ctx: S3Context, body: bytes) -> Response:
     ctx.props(Permission.WRITE)
-    user = ctx.user
-    record = UploadRecord(
-        ctx.key, time.time_ns(), user.name if user else "", custom_from_headers(ctx.request)
-    )
+    record = UploadRecord(ctx.key, time.time_ns(), ctx.owner_name, custom_from_headers(ctx.request))
     upload_id = ctx.node.objects.create_upload(ctx.bck, ctx.key, record)
     writer = XmlWriter("InitiateMultipartUploadResult")
     writer.leaf("Bucket", ctx.bucket).leaf("Key", ctx.key).leaf("UploadId", upload_id)

@@ -5,7 +5,8 @@ authenticate at all, as AIStore does. Bucket props have no owner field, so owner
 ``<data>/meta/s3/buckets.json`` -- ``{bucket: {"owner", "acl", "versioning"}}`` -- written atomically
 under a file lock (every worker process shares it) and re-read when its mtime changes.
 
-The rules (``Permission``):
+The rules, applied by ``strata.auth.principals`` (``S3UserPrincipal``, ``AnonymousPrincipal``) in the
+same access bits as tokens, so that ``/v1`` refuses what S3 refuses:
 - no users configured: everything is allowed;
 - an admin user, or the bucket's owner: everything;
 - a bucket without a recorded owner (created through ``/v1``): every authenticated user, as a shared
@@ -27,7 +28,6 @@ import msgspec
 
 from strata.config import S3Conf
 from strata.core.errors import InvalidRequest
-from strata.s3.errors import access_denied
 
 CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read")
 
@@ -150,22 +150,3 @@ class Owners:
             records.pop(bucket, None)
 
         self.update(change)
-
-
-def authorize(
-    auth_enabled: bool, user: User | None, record: BucketRecord | None, permission: Permission
-) -> None:
-    """Raise AccessDenied unless ``user`` (None: anonymous) may do ``permission`` on the bucket."""
-    if not auth_enabled or (user is not None and user.admin):
-        return
-    owner = record.owner if record is not None else ""
-    if user is not None and (not owner or owner == user.name):
-        return
-    acl = record.acl if record is not None else "private"
-    if permission is Permission.READ and (
-        acl in ("public-read", "public-read-write") or (acl == "authenticated-read" and user is not None)
-    ):
-        return
-    if permission is Permission.WRITE and acl == "public-read-write":
-        return
-    raise access_denied()

@@ -282,3 +282,31 @@ def test_the_cli_attaches_shows_lists_and_detaches(remote: StrataServer, cache: 
     unknown = strata(cache, "cluster", "remote-detach", "dead")
     assert unknown.returncode == 1 and "not attached" in unknown.stderr
     assert strata(cache, "show", "remote-cluster").stdout.count("\n") == 2  # header and lab
+
+
+def test_a_remote_clusters_buckets_are_listed_and_can_back_an_ais_bucket(
+    remote: StrataServer, cache: StrataServer
+) -> None:
+    """``GET /v1/buckets?namespace=@alias`` asks the remote for its buckets (``@@``: every attached
+    cluster); an ``ais://`` bucket whose ``backend_bck`` is ``ais://@alias/b`` caches that bucket."""
+    name = new_remote_bucket(remote, {"a.txt": b"from the lab", "b.txt": b"bee"})
+    assert attach(cache, ALIAS, remote.endpoint).status_code == 200
+    uuid_of_remote = remote_uuid(remote)
+    for namespace in (f"@{ALIAS}", "@@"):
+        listed = requests.get(
+            f"{cache.endpoint}/v1/buckets", params={"provider": "ais", "namespace": namespace}, timeout=30
+        ).json()
+        assert {"name": name, "provider": "ais", "namespace": {"uuid": uuid_of_remote, "name": ""}} in listed
+    client = Client(cache.endpoint)
+    front = client.bucket(f"front-{uuid.uuid4().hex[:6]}").create()
+    front.make_request("PATCH", "set-bprops", value={"backend_bck": f"ais://@{ALIAS}/{name}"})
+    assert front.object("a.txt").get_reader().read_all() == b"from the lab"  # cold, from the remote
+    assert cached_files(cache, "a.txt", wait=10)
+    front.object("c.txt").get_writer().put_content(b"written through")
+    assert Client(remote.endpoint).bucket(name).object("c.txt").get_reader().read_all() == b"written through"
+    names = sorted(entry.name for entry in front.list_all_objects())
+    assert names == ["a.txt", "b.txt", "c.txt"]
+    refused = front.make_request  # a remote cluster's bucket that does not exist is refused at once
+    with pytest.raises(AISError) as missing:
+        refused("PATCH", "set-bprops", value={"backend_bck": f"ais://@{ALIAS}/nope-{uuid.uuid4().hex[:6]}"})
+    assert missing.value.status_code == 404

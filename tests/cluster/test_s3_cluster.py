@@ -21,6 +21,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from strata.cluster.devcluster import DevCluster
+from strata.cluster.etcd import Etcd
+from strata.cluster.etcd_store import EtcdMetaStore
+from strata.config.cluster import update_cluster_config
 
 USERS = {
     "alice": {"access_key": "AKIAALICE0000000", "secret_key": "alice-secret-key"},
@@ -292,11 +295,16 @@ def test_signatures_and_owners_across_nodes(cluster: DevCluster) -> None:
         assert code(bad) == "SignatureDoesNotMatch"
         assert len(alice.list_objects_v2(Bucket=bucket)["Contents"]) == 10
     finally:
-        requests.put(
+        # with S3 users and no token auth, /v1 refuses an anonymous set-config (it would be a way
+        # around the users): the operator changes the config in etcd
+        refused = requests.put(
             f"{cluster.endpoint}/v1/cluster",
             json={"action": "set-config", "value": {"s3": {"users": {}}}},
             timeout=10,
         )
+        store = EtcdMetaStore(Etcd([cluster.etcd_url]), "strata").start(watch=False)
+        store.update_config(lambda cfg: update_cluster_config(cfg, {"s3": {"users": {}}}))
+        assert refused.status_code == 403, refused.text
 
 
 def test_target_down_is_503(tmp_path: Path) -> None:

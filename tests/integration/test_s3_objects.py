@@ -8,12 +8,14 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import uuid
 from typing import Any
 
 import botocore.exceptions
 import crc32c
 import pytest
 import requests
+from aistore.sdk.errors import AISError
 
 from . import test_s3_support as support
 from .helpers import fast_client, raw_exact
@@ -94,8 +96,18 @@ def test_metadata_and_content_headers_are_kept(s3: Any, bucket: str) -> None:
     assert head["Metadata"] == {"color": "blue", "mixed-case": "v"}
 
 
-def test_unicode_user_metadata_round_trips(s3_server: StrataServer, s3: Any, bucket: str) -> None:
+@pytest.fixture(scope="module")
+def shared_bucket(s3: Any) -> str:
+    """A bucket whose canned ACL lets anyone read and write: what an anonymous /v1 client may use while
+    S3 users are configured (the /v1 front refuses what S3 would refuse)."""
+    name = f"shared-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name, ACL="public-read-write")
+    return name
+
+
+def test_unicode_user_metadata_round_trips(s3_server: StrataServer, s3: Any, shared_bucket: str) -> None:
     """UTF-8 metadata bytes (as sent by clients that allow them) come back byte for byte."""
+    bucket = shared_bucket
     path = f"/s3/{bucket}/unicode-meta"
     value = "café ☕ 日本"
     headers = {"x-amz-meta-note": value.encode().decode("latin-1")}
@@ -279,7 +291,13 @@ def test_delete_objects_batch(s3: Any, bucket: str) -> None:
     assert not quiet.get("Deleted")
 
 
-def test_same_objects_through_v1_and_s3(s3_server: StrataServer, s3: Any, bucket: str) -> None:
+def test_same_objects_through_v1_and_s3(
+    s3_server: StrataServer, s3: Any, bucket: str, shared_bucket: str
+) -> None:
+    with pytest.raises(AISError) as private:  # anonymous /v1 on a user's private bucket: as over S3
+        fast_client(s3_server.endpoint).bucket(bucket).object("from-v1").get_writer().put_content(b"x")
+    assert private.value.status_code == 403
+    bucket = shared_bucket
     ais = fast_client(s3_server.endpoint).bucket(bucket)
     ais.object("from-v1").get_writer().put_content(b"written via /v1")
     assert s3.get_object(Bucket=bucket, Key="from-v1")["Body"].read() == b"written via /v1"

@@ -140,7 +140,9 @@ def test_to_json_from_json_round_trip() -> None:
 
 
 def test_hmac_secret_is_masked_but_rsa_public_key_is_shown() -> None:
-    cfg = update_cluster_config(default_cluster_config(), {"auth.signature.key": "s3cret"})
+    cfg = update_cluster_config(
+        default_cluster_config(), {"auth.signature.key": "s3cret", "auth.signature.method": "HS256"}
+    )
     assert wire(cfg)["auth"]["signature"]["key"] != "s3cret"
     assert b"s3cret" not in local_config_json(cfg, confdir="/c", mountpaths=[], host="h", port=1)
     cfg = update_cluster_config(
@@ -391,7 +393,12 @@ VIOLATIONS: list[tuple[dict[str, Any], str]] = [
     ({"features": str(1 << 28)}, "features (268435456) sets bits beyond the 28 known features"),
     ({"features": str((1 << 11) | (1 << 12))}, "Disable-Cold-GET and Streaming-Cold-GET are mutually exclusive"),
     ({"auth.signature.method": "ES256"}, 'auth.signature.method ("ES256") must be one of "HMAC"'),
-    ({"auth": {"signature": {"key": "k"}, "oidc": {"allowed_iss": ["https://i"]}}}, "mutually exclusive"),
+    ({"auth": {"signature": {"key": "k", "method": "HS256"}, "oidc": {"allowed_iss": ["https://i"]}}},
+     "mutually exclusive"),
+    ({"auth.signature.key": "k"}, "auth.signature.key needs auth.signature.method"),
+    ({"auth.oidc.allowed_iss": ["https:///path"]}, "must be an https:// URL with a host"),
+    ({"auth.oidc.jwks_cache.min_rotation_refresh": "500ms"}, "min_rotation_refresh (500ms) must be at least"),
+    ({"auth.oidc.jwks_cache.min_background_refresh": "1m"}, "min_background_refresh (1m) must be at least 5m"),
     ({"auth.oidc.allowed_iss": ["http://issuer"]}, 'issuer "http://issuer" must be an https:// URL'),
     ({"auth.intra_cluster.ttl": "30m"}, "auth.intra_cluster.ttl (30m) must be 0 or at least 1h0m"),
     ({"auth.intra_cluster.nonce_window": "11m"}, "auth.intra_cluster.nonce_window (11m) must be in [0s, 10m]"),

@@ -5,8 +5,9 @@ The order (bottom first) is the architecture a newcomer should see in the tree:
     core                       names, errors, HRW, wire structs: imports no other Strata package
     config, archive, server,   bucket props and cluster config; archive formats; the HTTP transport;
     compress                   the compressed stored form and the codec choice
-    storage, backends          mountpaths, object files, metadata, multipart and append files; the remote
-                               backends (S3, GCS, Azure, HTTP, remote AIS) the object service reads through
+    storage, backends, auth    mountpaths, object files, metadata, multipart and append files; the remote
+                               backends (S3, GCS, Azure, HTTP, remote AIS) the object service reads through;
+                               tokens, principals and the permission check every front shares
     cluster                    cluster map, BMD, metadata stores, etcd, node-to-node transfers
     objects                    the object service: the one object path under every front
     jobs                       job kinds, registry, bucket and multi-object work
@@ -31,7 +32,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "strata"
 LAYERS: list[set[str]] = [
     {"core"},
     {"config", "archive", "server", "compress"},
-    {"storage", "backends"},
+    {"storage", "backends", "auth"},
     {"cluster"},
     {"objects"},
     {"jobs"},
