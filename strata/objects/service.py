@@ -28,8 +28,9 @@ any other.
 
 Space: every write that stores new bytes (PUT, copy, append, multipart part and complete, cold GET)
 first asks the node's capacity monitor (``storage.capacity``), which answers 507 past
-``space.out_of_space`` before anything is stored. Reads note the object's access time
-(``storage.atimes``: in memory, written out lazily) for LRU eviction.
+``space.out_of_space`` before anything is stored. Reads of buckets that cache a backend's objects
+note the object's access time (``storage.atimes``: in memory, written out lazily) for LRU eviction;
+a plain ``ais://`` bucket's objects are never evicted, and their reads note nothing.
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ BucketLookup = Callable[[BucketRef], BucketProps]
 MetadataChange = Callable[[ObjectMetadata], ObjectMetadata]
 
 
+def _caches_remote(bck: BucketRef, props: BucketProps) -> bool:
+    """Whether the bucket may hold copies of a backend's objects (a cheap superset of ``remote_of``):
+    only those are ever evicted, so only their reads are noted for LRU (``storage.atimes``)."""
+    return bck.provider != "ais" or bool(bck.ns_uuid) or bool(props.backend_bck.name)
+
+
 class ObjectService:
     """The one object path of a node (see the module docstring)."""
 
@@ -173,17 +180,18 @@ class ObjectService:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def cached(self, bck: BucketRef, object_name: str) -> bytes | None:
+    def cached(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> bytes | None:
         """A whole small object's serialized response from the hot cache, if still current.
 
-        The caller has checked GET access and that the read is cacheable (no range, no validation).
+        The caller has checked GET access and that the read is cacheable (no range, no validation);
+        with the bucket's ``props`` the read is noted for LRU eviction as any other.
         """
         location = self.store.location(bck, object_name)
         hit = self.hot.get(location)
         if hit is not None:
             self.metrics.add("get_count")
             self.metrics.add("hot_hit_count")
-            if self.atimes is not None:
+            if self.atimes is not None and props is not None and _caches_remote(bck, props):
                 self.atimes.note(location, time_ns())
         return hit
 
@@ -203,7 +211,7 @@ class ObjectService:
         obj = self.store.open(bck, object_name)
         if props.checksum.validate_warm_get and obj.metadata.checksum_type != "none":
             self._validate(bck, object_name, obj)
-        if self.atimes is not None:
+        if self.atimes is not None and _caches_remote(bck, props):
             self.atimes.note(obj.path, time_ns())
         return obj
 
@@ -333,9 +341,9 @@ class ObjectService:
         Call ``remember_shard`` after a successful lookup: the index a reader had to build serves later
         requests for the same shard version.
         """
-        self.bucket(bck, ACCESS_GET, props)
+        props = self.bucket(bck, ACCESS_GET, props)
         obj = self.store.open(bck, object_name)
-        if self.atimes is not None:
+        if self.atimes is not None and _caches_remote(bck, props):
             self.atimes.note(obj.path, time_ns())
         try:
             return obj, self.shard_reader(obj, fmt)
