@@ -82,7 +82,7 @@ def get_object(
     # 2. a small object read whole may be in the hot cache (validated against its metadata)
     cacheable = not range_header and not props.checksum.validate_warm_get and request.keep_alive
     if cacheable:
-        hit = objects.cached(bck, object_name, props)
+        hit = objects.cached(bck, object_name, remote=remote is not None)
         if hit is not None:
             return Response(raw=hit)
     # 3. open (validating the checksum if the bucket asks): the fd keeps this version readable

@@ -40,7 +40,6 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from time import time_ns
 
 import msgspec
 
@@ -180,19 +179,20 @@ class ObjectService:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def cached(self, bck: BucketRef, object_name: str, props: BucketProps | None = None) -> bytes | None:
+    def cached(self, bck: BucketRef, object_name: str, *, remote: bool = False) -> bytes | None:
         """A whole small object's serialized response from the hot cache, if still current.
 
         The caller has checked GET access and that the read is cacheable (no range, no validation);
-        with the bucket's ``props`` the read is noted for LRU eviction as any other.
+        ``remote``: the bucket caches a backend's objects, so the read is noted for LRU eviction.
         """
         location = self.store.location(bck, object_name)
         hit = self.hot.get(location)
         if hit is not None:
             self.metrics.add("get_count")
             self.metrics.add("hot_hit_count")
-            if self.atimes is not None and props is not None and _caches_remote(bck, props):
-                self.atimes.note(location, time_ns())
+            atimes = self.atimes
+            if remote and atimes is not None:
+                atimes.note(location, atimes.now)
         return hit
 
     def remember(self, obj: OpenObject, response: bytes) -> None:
@@ -211,8 +211,9 @@ class ObjectService:
         obj = self.store.open(bck, object_name)
         if props.checksum.validate_warm_get and obj.metadata.checksum_type != "none":
             self._validate(bck, object_name, obj)
-        if self.atimes is not None and _caches_remote(bck, props):
-            self.atimes.note(obj.path, time_ns())
+        atimes = self.atimes
+        if atimes is not None and _caches_remote(bck, props):
+            atimes.note(obj.path, atimes.now)
         return obj
 
     def _validate(self, bck: BucketRef, object_name: str, obj: OpenObject) -> None:
@@ -343,8 +344,9 @@ class ObjectService:
         """
         props = self.bucket(bck, ACCESS_GET, props)
         obj = self.store.open(bck, object_name)
-        if self.atimes is not None and _caches_remote(bck, props):
-            self.atimes.note(obj.path, time_ns())
+        atimes = self.atimes
+        if atimes is not None and _caches_remote(bck, props):
+            atimes.note(obj.path, atimes.now)
         try:
             return obj, self.shard_reader(obj, fmt)
         except BaseException:

@@ -7,14 +7,14 @@ kernel's own access time cannot be trusted either: ``relatime`` (the usual mount
 at most once a day, ``noatime`` never.
 
 So an object's access time is its file's ``st_atime``, set explicitly: a read only notes
-``path -> now`` in a dict of this process (``note(path, time_ns())``: a clock read and a dict store,
-~0.1 us, no Python frame); a thread of the process writes the notes out every ``FLUSH_EVERY_S``
-seconds, or sooner once ``MAX_PENDING`` paths wait, as one ``stat`` + ``utime`` per object read in that
-period however often (the file's mtime is kept; an access time never moves back). A write sets it
-too: a new file's access time is its creation. AIStore batches its atime updates the same way. The
-period is short next to ``lru.dont_evict_time`` (at least an hour): a note another worker process has
-not written out yet when the LRU job walks is at most a minute old; the job writes its own process's
-notes out before it walks.
+``path -> now`` in a dict of this process (``note(path, atimes.now)``: a dict store, ~0.15 us, no
+Python frame, no clock read -- ``now`` is kept to the second by the writer thread). That thread writes
+the notes out every ``FLUSH_EVERY_S`` seconds, or sooner once ``MAX_PENDING`` paths wait, as one
+``stat`` + ``utime`` per object read in that period however often (the file's mtime is kept; an access
+time never moves back). A write sets it too: a new file's access time is its creation. AIStore
+batches its atime updates the same way. The period is short next to ``lru.dont_evict_time`` (at
+least an hour): a note another worker process has not written out yet when the LRU job walks is at
+most a minute old; the job writes its own process's notes out before it walks.
 """
 
 from __future__ import annotations
@@ -39,18 +39,20 @@ class AccessTimes:
         # the read path's call: the dict's own item assignment (notes are taken out with popitem,
         # one at a time, so a note made while they are written out is never lost)
         self.note: Callable[[str, int], None] = self._pending.__setitem__
+        self.now = time.time_ns()  # to the second: what a read notes (LRU's times are hours)
         self._stop = threading.Event()
         self._flush_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="atime-flush", daemon=True)
         self._thread.start()
 
     def touch(self, path: str) -> None:
-        """Note a read of the object file at ``path`` now."""
+        """Note a read of the object file at ``path`` now (to the nanosecond)."""
         self.note(path, time.time_ns())
 
     def _run(self) -> None:
         last = time.monotonic()
         while not self._stop.wait(LOOK_EVERY_S):
+            self.now = time.time_ns()
             if time.monotonic() - last >= self.flush_every or len(self._pending) > MAX_PENDING:
                 self.flush()
                 last = time.monotonic()
