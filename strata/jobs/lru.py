@@ -90,23 +90,26 @@ def _largest_first(objects: ObjectService, targets: list[Target]) -> list[Target
 def _evict_disk(
     job: Job, objects: ObjectService, disk: DiskUsage, remaining: int, targets: list[Target]
 ) -> None:
-    """Evict from ``targets`` in order until ``remaining`` bytes are freed on ``disk``."""
+    """Evict from ``targets`` in order until the disk is back down to ``lowwm``: ``remaining`` bytes by
+    the first measure, measured again after every batch (writes that were in flight when the job
+    began, or came meanwhile, count too)."""
     for bck, props in targets:
         cutoff = time.time_ns() - int(props.lru.dont_evict_time * 1e9)
         batch_size = props.lru.batch_size or DEFAULT_BATCH
         while remaining > 0:
-            oldest = _oldest(job, objects.cached_objects(bck, disk.roots), cutoff, batch_size)
-            for found in oldest:
+            evicted = 0
+            for found in _oldest(job, objects.cached_objects(bck, disk.roots), cutoff, batch_size):
                 job.check()
                 freed = objects.evict_unread(bck, found)
                 if freed:
                     job.add(1, freed)
+                    evicted += 1
                     remaining -= freed
                     if remaining <= 0:
                         break
-            if len(oldest) < batch_size:
-                break  # that walk saw every candidate of the bucket
-            remaining = _measured(objects, disk)  # other writes may have come and gone meanwhile
+            remaining = _measured(objects, disk)
+            if not evicted:
+                break  # nothing (more) this bucket may give
         if remaining <= 0:
             return
 
