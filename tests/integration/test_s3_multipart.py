@@ -13,6 +13,7 @@ from typing import Any
 import boto3.s3.transfer
 import botocore.exceptions
 import pytest
+from aistore.sdk.errors import AISError
 
 from . import test_s3_support as support
 from .helpers import fast_client
@@ -90,8 +91,17 @@ def test_multipart_upload_step_by_step(s3_server: StrataServer, s3: Any, bucket:
     assert s3.head_object(Bucket=bucket, Key="mp/obj", PartNumber=3)["ContentLength"] == 1234
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
     assert _code(s3.list_parts, Bucket=bucket, Key="mp/obj", UploadId=upload_id) == "NoSuchUpload"
-    # 5. the same object through /v1
-    assert fast_client(s3_server.endpoint).bucket(bucket).object("mp/obj").get_reader().read_all() == whole
+    # 5. the same object through /v1: refused to an anonymous client while the bucket is private (S3
+    #    users are configured: no side door), served once its owner makes it public-read
+    sdk_object = fast_client(s3_server.endpoint).bucket(bucket).object("mp/obj")
+    with pytest.raises(AISError) as refused:
+        sdk_object.get_reader().read_all()
+    assert refused.value.status_code == 403
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    try:
+        assert sdk_object.get_reader().read_all() == whole
+    finally:
+        s3.put_bucket_acl(Bucket=bucket, ACL="private")
 
 
 def test_complete_rules(s3: Any, bucket: str) -> None:
