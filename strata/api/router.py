@@ -54,6 +54,8 @@ class AisApp:
             return BufferedExchange(request, lambda req: _route_health(self.node, req, rest))
         # who the request acts for (401 for missing or bad credentials), then the work as that principal
         principal = self.node.gate.authenticate_ais(request.method, path, request.query, request.headers)
+        if principal is None:  # auth off, or the cluster's own call: nothing to act as
+            return self._begin(request, resource, rest, None)
         return acting(principal, lambda: self._begin(request, resource, rest, principal))
 
     def _begin(self, request: Request, resource: str, rest: str, principal: Principal | None) -> Exchange:

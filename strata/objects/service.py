@@ -44,7 +44,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import msgspec
 
 from strata.archive import ArchiveReader
-from strata.auth import current as current_principal
+from strata.auth import CURRENT as PRINCIPAL
 from strata.auth import require
 from strata.backends import ListPage, RemoteEntry, RemoteObject
 from strata.cluster.smap import NodeInfo
@@ -113,6 +113,9 @@ def _caches_remote(bck: BucketRef, props: BucketProps) -> bool:
     return bck.provider != "ais" or bool(bck.ns_uuid) or bool(props.backend_bck.name)
 
 
+_current_principal = PRINCIPAL.get  # the request's principal (``strata.auth``): bound once, read per check
+
+
 class ObjectService:
     """The one object path of a node (see the module docstring)."""
 
@@ -160,7 +163,7 @@ class ObjectService:
 
         ``props`` already looked up for this request are checked rather than looked up again.
         """
-        principal = current_principal()
+        principal = _current_principal()
         if principal is not None and access:
             require(principal, access, bck)
             if principal.admin:
