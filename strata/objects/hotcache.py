@@ -16,11 +16,12 @@ from collections.abc import Callable
 
 
 class HotCache:
-    """``current_record(location)`` is the storage's probe: the object's raw metadata record, or b""."""
+    """``current_record(location, expected_size)`` is the storage's probe: the object's raw metadata
+    record, or b"" (``expected_size``: the one held, so the probe reads it in one call)."""
 
     __slots__ = ("current_record", "entries", "hits", "max_bytes", "max_object", "misses", "size")
 
-    def __init__(self, max_bytes: int, max_object: int, current_record: Callable[[str], bytes]) -> None:
+    def __init__(self, max_bytes: int, max_object: int, current_record: Callable[[str, int], bytes]) -> None:
         self.current_record = current_record
         self.max_bytes = max_bytes
         self.max_object = max_object
@@ -33,7 +34,7 @@ class HotCache:
         entry = self.entries.get(path)
         if entry is None:
             return None
-        if self.current_record(path) != entry[0]:
+        if self.current_record(path, len(entry[0])) != entry[0]:
             self._drop(path)
             self.misses += 1
             return None

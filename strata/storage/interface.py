@@ -114,7 +114,7 @@ class ObjectStorage(Protocol):
         """A stable string naming where the object lives (the hot cache's key), whether it exists or not."""
         ...
 
-    def current_record(self, location: str) -> bytes:
+    def current_record(self, location: str, expected_size: int = 0) -> bytes:
         """The raw metadata record at ``location``, b"" when nothing is there: a cheap validity probe."""
         ...
 

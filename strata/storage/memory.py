@@ -180,7 +180,7 @@ class MemoryStore:
         encode_object_name(object_name)  # the same name rules as on disk (InvalidName)
         return self._bucket_prefix(bck) + object_name
 
-    def current_record(self, location: str) -> bytes:
+    def current_record(self, location: str, expected_size: int = 0) -> bytes:
         with self._lock:
             stored = self._objects.get(location)
         return stored.record if stored is not None else b""
