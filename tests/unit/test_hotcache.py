@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 
 from strata.objects.hotcache import HotCache
-from strata.storage.metadata import ObjectMetadata, read_metadata_raw, write_metadata
+from strata.storage.metadata import XATTR_NAME, ObjectMetadata, read_metadata_raw, write_metadata
+from strata.storage.xattrs import read_xattr
 
 
-def _record(path: str) -> bytes:
-    found = read_metadata_raw(path)
-    return found[1] if found is not None else b""
+def _record(path: str, expected_size: int = 0) -> bytes:
+    try:
+        return read_xattr(path, XATTR_NAME, expected_size)  # the POSIX store's probe
+    except OSError:
+        return b""
 
 
-def _write(path: str, data: bytes, mtime_ns: int) -> bytes:
+def _write(path: str, data: bytes, mtime_ns: int, custom: dict[str, str] | None = None) -> bytes:
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(data)
-    write_metadata(tmp, ObjectMetadata(size=len(data), mtime_ns=mtime_ns))
+    write_metadata(tmp, ObjectMetadata(size=len(data), mtime_ns=mtime_ns, custom=custom or {}))
     os.replace(tmp, path)
     found = read_metadata_raw(path)
     assert found is not None
@@ -59,3 +62,21 @@ def test_bounded_memory_lru(tmp_path: object) -> None:
     assert cache.get(f"{tmp_path}/o4") is not None and cache.get(f"{tmp_path}/o0") is None
     cache.put(f"{tmp_path}/big", b"", b"r" * 61)
     assert f"{tmp_path}/big" not in cache.entries
+
+
+def test_large_records_are_probed_in_one_call_and_still_exact(tmp_path: object) -> None:
+    """A cached remote object's record is larger than os.getxattr's first try: the probe reads it with
+    the size it expects, and a record that changed -- same size, or grown -- is still a miss."""
+    cache = HotCache(current_record=_record, max_bytes=1 << 20, max_object=1 << 16)
+    path = os.path.join(str(tmp_path), "remote-obj")
+    facts = {"source": "aws", "ETag": "e" * 32, "md5": "e" * 32, "LastModified": "2026-12-01T00:00:00Z"}
+    record = _write(path, b"x" * 100, 1, facts)
+    assert len(record) > 128
+    cache.put(path, record, b"response")
+    assert cache.get(path) == b"response"
+    _write(path, b"x" * 100, 1, {**facts, "ETag": "f" * 32})  # same size, other bytes
+    assert cache.get(path) is None
+    record = _write(path, b"x" * 100, 1, facts)
+    cache.put(path, record, b"response")
+    _write(path, b"x" * 100, 1, {**facts, "grown": "y" * 500})  # larger than the probe expects
+    assert cache.get(path) is None
