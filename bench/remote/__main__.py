@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="client threads of the cold GETs, both sides (16)")
     p.add_argument("--workdir", default="", help="scratch directory (default: a new one under /tmp)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory (data, server logs)")
+    p.add_argument(
+        "--latency-ms", type=float, default=0.0,
+        help="hold each S3 request back this long (a region's first-byte latency; moto has none): 0",
+    )  # fmt: skip
     p.add_argument("--results", default="", help="append a dated section to this markdown file")
     args = p.parse_args(argv)
 
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     say(f"scratch: {workdir}")
     report = Report()
-    moto = Moto(workdir)
+    moto = Moto(workdir, args.latency_ms / 1000)
     strata = CachingStrata(workdir / "strata-data", args.workers, {})
     try:
         moto.start()
@@ -84,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         "Strata, moto, wrk and the Python client share the machine's cores; moto answers every request "
         "with `Connection: close`, so each GET (the anchor's and Strata's alike) opens a connection",
     ]
+    if args.latency_ms:
+        setup.append(
+            f"every S3 request (Strata's and the anchors' alike) held back {args.latency_ms:g} ms by a relay "
+            "in front of moto: the first-byte latency of a cloud region, which a local emulator lacks"
+        )
     section = render(report, ["python", "-m", "bench.remote", *argv], setup)
     print()
     print(section)
