@@ -56,6 +56,10 @@ class AisApp:
         principal = self.node.gate.authenticate_ais(request.method, path, request.query, request.headers)
         if principal is None:  # auth off, or the cluster's own call: nothing to act as
             return self._begin(request, resource, rest, None)
+        if resource == "objects" and request.method in ("GET", "HEAD"):
+            # an object read: its bucket is checked in _begin_object and nothing it does reaches another
+            # bucket (``one_bucket``), so it needs no principal in scope (the hot path stays lean)
+            return self._begin_object(request, rest, principal)
         return acting(principal, lambda: self._begin(request, resource, rest, principal))
 
     def _begin(self, request: Request, resource: str, rest: str, principal: Principal | None) -> Exchange:

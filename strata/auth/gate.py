@@ -66,6 +66,9 @@ class _State:
     # token -> its principal, resolved for this cluster once (the verifier still checks expiry and
     # revocation on every request); dropped with the settings
     principals: dict[str, TokenPrincipal] = field(default_factory=dict)
+    # the whole Authorization header -> its principal: a request with a token seen before skips the
+    # parsing and the verifier's cache (expiry and revocation are still checked every time)
+    by_header: dict[str, TokenPrincipal] = field(default_factory=dict)
 
     @property
     def guards_cluster(self) -> bool:
@@ -153,7 +156,17 @@ class Gate:
         ):
             return None
         if state.settings.enabled:
-            return self._token_principal(state, headers.get("authorization"), AUTHORIZATION)
+            value = headers.get("authorization") or ""
+            known = state.by_header.get(value)  # the hot path: a token seen before
+            if known is not None and known.claims.expires > self._clock() and not self.revoked.is_revoked(
+                known.claims.digest
+            ):
+                return known
+            principal = self._token_principal(state, value, AUTHORIZATION)
+            if len(state.by_header) >= CACHE_SIZE:
+                state.by_header.clear()
+            state.by_header[value] = principal
+            return principal
         if state.s3_users:
             return AnonymousPrincipal(self.owners)
         return None
@@ -196,7 +209,9 @@ class Gate:
             return AnonymousPrincipal(self.owners)
         return None
 
-    def _token_principal(self, state: _State, value: str | None, header: str, raw: bool = False) -> Principal:
+    def _token_principal(
+        self, state: _State, value: str | None, header: str, raw: bool = False
+    ) -> TokenPrincipal:
         if not value:
             raise TokenRequired()
         token = value if raw else bearer_token(value)
