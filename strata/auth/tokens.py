@@ -137,6 +137,11 @@ class TokenVerifier:
                 if len(self._cache) >= CACHE_SIZE:
                     self._cache.pop(next(iter(self._cache)))  # the oldest entry
                 self._cache[token] = claims
+        return self.still_valid(claims, header)
+
+    def still_valid(self, claims: Claims, header: str = AUTHORIZATION) -> Claims:
+        """Claims verified earlier, checked again for what changes with time: 401 once the token has
+        expired or been revoked (every request, however its claims were found)."""
         if claims.expires <= self._clock():
             raise InvalidToken(header, "token expired")
         if self._revoked(claims.digest):

@@ -376,8 +376,10 @@ def remote_only(node: Node, bck: BucketRef, action: str) -> Response:
 def _counts_remote(node: Node, bck: BucketRef, wanted: bool, query: Query) -> BucketProps | None:
     """The props to count the backend's objects with, when asked and the bucket has a backend -- on
     one node only: the proxy names the target (``remote_counter``) so the sum counts them once."""
+    if not wanted:
+        return None
     props = node.bucket_props(bck)
-    if not wanted or remote_of(bck, props) is None:
+    if remote_of(bck, props) is None:
         return None
     counter = query.get(proxy.REMOTE_COUNTER)
     return props if not counter or counter == node.node_id else None
