@@ -28,13 +28,13 @@ from strata.core.ranges import parse_range
 from strata.core.wire import ActionMsg, decode_action
 from strata.jobs.registry import JobStore
 from strata.objects.put import ObjectPut
-from strata.objects.remote import PRESENT_ONLY, off_loop_backend, remote_of
+from strata.objects.remote import PRESENT_ONLY, may_cache_remote, off_loop_backend, remote_of
 from strata.roles import downloads
 from strata.roles.node import Node
 from strata.server.http import FileBody, Request, Response, http_date, serialize_head
 from strata.server.responses import answer_when, empty_response, text_response
 from strata.storage import multipart
-from strata.storage.metadata import ObjectMetadata, decode_metadata
+from strata.storage.metadata import ObjectMetadata, decode_metadata, encode_metadata
 from strata.storage.objects import ObjectWriter, OpenObject
 
 
@@ -73,8 +73,13 @@ def get_object(
     objects = node.objects
     # 1. the bucket must exist and allow GET
     props = objects.bucket(bck, ACCESS_GET)
-    remote = remote_of(bck, props)
-    if not validated and remote and (props.versioning.validate_warm_get or query.flag("latest-ver")):
+    cached_remote = may_cache_remote(bck, props)  # nothing built for a warm read: the hot path
+    if (
+        cached_remote
+        and not validated
+        and (props.versioning.validate_warm_get or ("latest-ver" in query and query.flag("latest-ver")))
+        and remote_of(bck, props) is not None
+    ):
         return _latest_get(node, request, bck, object_name, query, props)  # the backend is asked first
     if query.get("archpath") or query.get("archregx"):
         return get_archived(node, request, bck, object_name, query)
@@ -82,14 +87,14 @@ def get_object(
     # 2. a small object read whole may be in the hot cache (validated against its metadata)
     cacheable = not range_header and not props.checksum.validate_warm_get and request.keep_alive
     if cacheable:
-        hit = objects.cached(bck, object_name, remote=remote is not None)
+        hit = objects.cached(bck, object_name, remote=cached_remote)
         if hit is not None:
             return Response(raw=hit)
     # 3. open (validating the checksum if the bucket asks): the fd keeps this version readable
     try:
         obj = objects.open(bck, object_name, props)
     except ObjectNotFound:
-        if remote is not None:  # not cached yet: a cold GET from the bucket's backend
+        if cached_remote and remote_of(bck, props) is not None:  # not cached yet: a cold GET from the backend
             if downloads.wants_blob_get(request) and not range_header:  # parallel chunks, streamed
                 return downloads.blob_get(
                     node, request, bck, object_name, query, props,
@@ -194,9 +199,7 @@ def head_object(node: Node, bck: BucketRef, object_name: str, query: Query) -> R
         return _head_remote(node, bck, object_name, remote.provider)
     headers = metadata_headers(node, bck, object_name, md, path)
     if "withmd" in query:  # a peer wants the exact metadata record (custom values may hold commas)
-        record = node.objects.record(path)
-        if record:
-            headers.append((METADATA_HEADER, base64.b64encode(record).decode()))
+        headers.append((METADATA_HEADER, base64.b64encode(encode_metadata(md)).decode()))
     return Response(200, headers, content_length=md.size)
 
 

@@ -165,7 +165,7 @@ def _copy_to(
     try:
         md = obj.metadata
         if md.codec and same_stored_form(md, dst_props):  # compressed, and kept so there: bytes as stored
-            headers = {STORED_MD_HEADER: base64.b64encode(obj.raw_metadata).decode()}
+            headers = {STORED_MD_HEADER: base64.b64encode(obj.whole_record()).decode()}
             resp = put_object(owner, dst, dst_name, obj.fd, md.stored, headers=headers)
         else:  # the original bytes (decoded on the way when compressed); the owner stores them its way
             source = objects.chunks(obj, 0, obj.size) if md.codec else obj.fd

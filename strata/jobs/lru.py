@@ -24,7 +24,6 @@ read recently: walking again every second would free nothing either).
 
 from __future__ import annotations
 
-import fcntl
 import heapq
 import logging
 import os
@@ -37,6 +36,7 @@ from strata.config.bucket_props import BucketProps
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.errors import Conflict, InvalidRequest, TooManyRequests
 from strata.core.names import BucketRef
+from strata.jobs.node_lock import try_lock
 from strata.jobs.registry import Job, JobRunner
 from strata.objects.remote import remote_of
 from strata.objects.service import ObjectService
@@ -223,13 +223,7 @@ class LruStarter:
 
     def _lock(self) -> int | None:
         """The node's lru lock, taken without waiting; None when another job holds it."""
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return fd
+        return try_lock(self.lock_path)
 
     def _run(self, lock: int, targets: list[Target], bck: BucketRef | None, job_id: str) -> str:
         """Create and start the job; it holds ``lock`` until it ends."""

@@ -5,17 +5,35 @@ once; resilver (objects onto their HRW mountpath, after mountpaths change) and c
 (stale work files, trash, empty directories) do real work. The files are the storage's business:
 the work goes through the object service, which walks them and yields step by step so the job can
 stop between steps and count what moved.
+
+``cleanup-store`` also starts by itself, as AIStore's does (wave-2 contract section 5.3), when a measure
+of the node's disks (``storage.capacity``) finds one above ``space.cleanupwm``: ``CleanupStarter``.
+Work files count as stale once ``space.dont_cleanup_time`` old (a write in progress touches its file
+far more often). One such job per node at a time (``node_lock``), and not again before
+``dont_cleanup_time`` has passed since the last one ended: what it removes only becomes stale at that
+pace, while a disk above the watermark is measured every few seconds.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 
+from strata.cluster.metastore import MetaStore
+from strata.core.clock import SYSTEM_CLOCK, Clock
+from strata.core.errors import TooManyRequests
 from strata.core.names import BucketRef
-from strata.jobs.registry import Job
+from strata.jobs.node_lock import try_lock
+from strata.jobs.registry import Job, JobRunner
 from strata.objects.service import ObjectService
+from strata.storage.capacity import Usage, describe
 
-STALE_WORK_S = 3600.0
+log = logging.getLogger("strata.cleanup")
+
+CLEANUP_KIND = "cleanup-store"
+CLEANUP_LOCK_FILE = "cleanup-store.lock"
+RETRY_S = 5.0  # an automatic start is considered at most this often per process
 
 
 def resilver(job: Job, objects: ObjectService, buckets: list[BucketRef]) -> None:
@@ -27,10 +45,59 @@ def resilver(job: Job, objects: ObjectService, buckets: list[BucketRef]) -> None
                 job.add(1, moved)
 
 
-def cleanup_store(job: Job, objects: ObjectService, buckets: list[BucketRef]) -> None:
-    """Remove work files older than an hour, emptied trash, and empty virtual directories."""
-    for removed in objects.cleanup(buckets, time.time() - STALE_WORK_S):
+def cleanup_store(job: Job, objects: ObjectService, buckets: list[BucketRef], stale_after: float) -> None:
+    """Remove work files not changed for ``stale_after`` seconds, emptied trash, and empty virtual
+    directories."""
+    for removed in objects.cleanup(buckets, time.time() - stale_after):
         if removed is None:
             job.check()
         else:
             job.add(1, removed)
+
+
+class CleanupStarter:
+    """Starts ``cleanup-store`` over every bucket when a disk is above ``space.cleanupwm`` (see the
+    module docstring); ``on_above`` is the capacity monitor's callback."""
+
+    def __init__(
+        self, runner: JobRunner, objects: ObjectService, meta: MetaStore, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self.runner = runner
+        self.objects = objects
+        self.meta = meta
+        self.clock = clock
+        self.lock_path = os.path.join(runner.store.dir, CLEANUP_LOCK_FILE)
+        self._quiet_until = 0.0
+
+    def on_above(self, usage: Usage) -> None:
+        now = self.clock.monotonic()
+        if now < self._quiet_until:
+            return
+        self._quiet_until = now + RETRY_S
+        stale_after = self.meta.config().space.dont_cleanup_time
+        if self._ran_within(stale_after):
+            return
+        lock = try_lock(self.lock_path)
+        if lock is None:
+            return  # running (started by another worker process of the node)
+        try:
+            if self._ran_within(stale_after):  # ended in another process since the first look
+                os.close(lock)
+                return
+            job = self.runner.create(CLEANUP_KIND)
+        except TooManyRequests:
+            os.close(lock)
+            return  # overloaded: a later measure tries again
+        except BaseException:
+            os.close(lock)
+            raise
+        log.warning("starting store cleanup: %s", describe(usage))
+        buckets = self.meta.bmd().refs()
+        work = lambda job: cleanup_store(job, self.objects, buckets, stale_after)  # noqa: E731
+        self.runner.start(job, work, ended=lambda: os.close(lock))
+
+    def _ran_within(self, seconds: float) -> bool:
+        """Whether a cleanup-store job of this node ended less than ``seconds`` ago (one running now
+        holds the lock)."""
+        last_end = max((record.end_ns for record in self.runner.store.find(kind=CLEANUP_KIND)), default=0)
+        return time.time_ns() - last_end < seconds * 1e9

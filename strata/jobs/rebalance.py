@@ -140,7 +140,7 @@ def send_object(objects: ObjectService, owner: NodeInfo, bck: BucketRef, name: s
             obj.fd,
             obj.metadata.stored,  # a compressed version moves as it is stored, with its record
             params={"rebalance": rebalance_id},
-            headers={METADATA_HEADER: base64.b64encode(obj.raw_metadata).decode()},
+            headers={METADATA_HEADER: base64.b64encode(obj.whole_record()).decode()},
         )
     except PeerUnreachable as exc:
         log.warning("rebalance: sending %s failed: %s", bck.object_uri(name), exc.message)

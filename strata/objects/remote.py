@@ -36,7 +36,7 @@ import msgspec
 from strata.backends import Backend, BackendSettings, RemoteObject, ais_clusters, backend_for
 from strata.config.bucket_props import BucketProps
 from strata.core.names import BucketRef
-from strata.storage.metadata import ObjectMetadata
+from strata.storage.metadata import BACKEND_FACTS, ObjectMetadata
 
 CLOUD_PROVIDERS = frozenset({"aws", "gcp", "azure"})
 PRESENT_ONLY = ("2", "3", "4")  # ``?presence=`` values that mean "in the BMD / cluster" (wave-2 §2.4)
@@ -131,6 +131,13 @@ class Remote(NamedTuple):
         return _backend(self.provider, self.props)
 
 
+def may_cache_remote(bck: BucketRef, props: BucketProps) -> bool:
+    """Whether the bucket may hold copies of a backend's objects: a superset of ``remote_of`` that
+    builds nothing, for the warm-read path (only such buckets are validated against a backend or
+    evicted by LRU, so only their reads are noted: ``storage.atimes``)."""
+    return bck.provider != "ais" or bool(bck.ns_uuid) or bool(props.backend_bck.name)
+
+
 def remote_of(bck: BucketRef, props: BucketProps) -> Remote | None:
     """The backend behind a bucket: its own when it is a cloud bucket (``s3://b``), the one its
     ``backend_bck`` names when it is an ``ais://`` bucket fronting a cloud bucket, the remote
@@ -168,7 +175,3 @@ def uploadable(custom: dict[str, str]) -> dict[str, str]:
         for key, value in custom.items()
         if key not in BACKEND_FACTS and key.replace("-", "").replace("_", "").isalnum() and value.isascii()
     }
-
-
-# what a cold GET records about the backend's copy (``RemoteObject.cold_get_metadata``), not user metadata
-BACKEND_FACTS = frozenset({"source", "version", "ETag", "md5", "crc32c", "LastModified", "Last-Modified"})

@@ -81,7 +81,7 @@ from strata.objects.compression import (
 )
 from strata.objects.hotcache import HotCache
 from strata.objects.put import OFFLOAD_CHUNK, ColdRead, ObjectPut, count_put, fsync_wanted
-from strata.objects.remote import Remote, remote_of, same_remote_version, uploadable
+from strata.objects.remote import Remote, may_cache_remote, remote_of, same_remote_version, uploadable
 from strata.server.http import Response
 from strata.storage import append as appends
 from strata.storage import eviction, housekeeping, multipart
@@ -105,12 +105,6 @@ _FAILURE_COUNTERS = {
 Elsewhere = Callable[[BucketRef, str], Awaitable[NodeInfo | None] | None]
 BucketLookup = Callable[[BucketRef], BucketProps]
 MetadataChange = Callable[[ObjectMetadata], ObjectMetadata]
-
-
-def _caches_remote(bck: BucketRef, props: BucketProps) -> bool:
-    """Whether the bucket may hold copies of a backend's objects (a cheap superset of ``remote_of``):
-    only those are ever evicted, so only their reads are noted for LRU (``storage.atimes``)."""
-    return bck.provider != "ais" or bool(bck.ns_uuid) or bool(props.backend_bck.name)
 
 
 _current_principal = PRINCIPAL.get  # the request's principal (``strata.auth``): bound once, read per check
@@ -215,7 +209,7 @@ class ObjectService:
         if props.checksum.validate_warm_get and obj.metadata.checksum_type != "none":
             self._validate(bck, object_name, obj)
         atimes = self.atimes
-        if atimes is not None and _caches_remote(bck, props):
+        if atimes is not None and may_cache_remote(bck, props):
             atimes.note(obj.path, atimes.now)
         return obj
 
@@ -348,7 +342,7 @@ class ObjectService:
         props = self.bucket(bck, ACCESS_GET, props)
         obj = self.store.open(bck, object_name)
         atimes = self.atimes
-        if atimes is not None and _caches_remote(bck, props):
+        if atimes is not None and may_cache_remote(bck, props):
             atimes.note(obj.path, atimes.now)
         try:
             return obj, self.shard_reader(obj, fmt)
@@ -422,11 +416,6 @@ class ObjectService:
             return self.store.find(bck, object_name)
         except ObjectNotFound:
             return None
-
-    def record(self, location: str) -> bytes:
-        """The exact metadata record of the object at ``location`` (b"" when gone): what a peer needs
-        to move an object with its metadata (custom values may hold commas)."""
-        return self.store.current_record(location)
 
     def mountpath_of(self, location: str) -> str:
         """The mountpath an object's ``location`` is on (AIStore's ``Ais-Location``); "" when none."""

@@ -143,7 +143,8 @@ def _work(node: Node, kind: str, buckets: list[BucketRef]) -> Callable[[Job], No
     if kind == "resilver":
         return lambda job: maintenance.resilver(job, node.objects, buckets)
     if kind == "cleanup-store":
-        return lambda job: maintenance.cleanup_store(job, node.objects, buckets)
+        stale_after = node.meta.config().space.dont_cleanup_time
+        return lambda job: maintenance.cleanup_store(job, node.objects, buckets, stale_after)
     if kind == "prefetch-listrange":  # by name: every object of the one remote bucket named
         props = node.bucket_props(buckets[0]) if len(buckets) == 1 else None
         if props is None or remote_of(buckets[0], props) is None:

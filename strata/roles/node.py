@@ -26,6 +26,7 @@ from strata.core.names import BucketRef
 from strata.getbatch.work import GetBatchService
 from strata.jobs.load import LoadMonitor
 from strata.jobs.lru import LruStarter
+from strata.jobs.maintenance import CleanupStarter
 from strata.jobs.registry import JobRunner, JobStore
 from strata.objects.hotcache import HotCache
 from strata.objects.remote import backend as remote_backend
@@ -157,7 +158,9 @@ class Node:
             atimes=self.atimes,
         )
         self.lru = LruStarter(self.runner, self.objects, meta, clock=clock)
+        self.cleanup = CleanupStarter(self.runner, self.objects, meta, clock=clock)
         if self.capacity is not None:
+            self.capacity.on_cleanup = self.cleanup.on_above
             self.capacity.on_high = self.lru.on_high
         # the attached remote AIS clusters (``ais://@alias/b``), with the UUIDs learned from them
         self.remote_clusters = ais_clusters.AisClusters(

@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 
 from strata.backends import RemoteObject
 from strata.config.bucket_props import BucketProps
-from strata.objects.remote import BACKEND_FACTS, off_loop_backend
+from strata.objects.remote import off_loop_backend
 from strata.s3.context import S3Context
 from strata.s3.metadata import USER_PREFIX
 from strata.server.http import Response, http_date
-from strata.storage.metadata import ObjectMetadata
+from strata.storage.metadata import BACKEND_FACTS, ObjectMetadata
 
 
 def user_metadata_for_backend(custom: dict[str, str]) -> dict[str, str]:

@@ -6,6 +6,8 @@ down):
 
 - above ``out_of_space`` on any disk, nothing new is stored: PUTs on every front and cold GETs of
   remote objects answer 507 (``InsufficientStorage``) before a byte is written;
+- above ``cleanupwm``, the node's ``cleanup-store`` job starts by itself (stale work files, trash, empty
+  directories: ``strata.jobs.maintenance``), at most once per ``space.dont_cleanup_time``;
 - above ``highwm``, the node's ``lru`` job starts by itself and evicts cached copies of remote objects
   down to ``lowwm`` (``strata.jobs.lru``).
 
@@ -67,6 +69,7 @@ class Usage(NamedTuple):
     """The node's disks at one moment, and the watermarks they were measured against."""
 
     disks: tuple[DiskUsage, ...]
+    space_cleanupwm: int
     space_lowwm: int
     space_highwm: int
     space_out_of_space: int
@@ -88,6 +91,10 @@ class Usage(NamedTuple):
     def high(self) -> bool:
         return self.pct_max > self.space_highwm
 
+    @property
+    def needs_cleanup(self) -> bool:
+        return self.pct_max > self.space_cleanupwm
+
 
 def statvfs_usage(root: str) -> tuple[int, int]:
     """``(total, used)`` bytes of the filesystem holding ``root``, as AIStore counts them."""
@@ -106,8 +113,9 @@ class Capacity:
     """The capacity monitor of one process (see the module docstring); thread-safe.
 
     ``measure`` gives ``(total, used)`` for a mountpath (``statvfs_usage``; the unit tier passes a
-    small simulated disk). ``on_high`` is called with the usage whenever a measure finds a disk above
-    ``highwm`` (the node starts its ``lru`` job there; it rate-limits itself).
+    small simulated disk). ``on_cleanup`` and ``on_high`` are called with the usage whenever a measure
+    finds a disk above ``cleanupwm`` or ``highwm`` (the node starts its ``cleanup-store`` or ``lru`` job
+    there; each rate-limits itself).
     """
 
     def __init__(
@@ -122,6 +130,7 @@ class Capacity:
         self._clock = clock
         self.measure = measure
         self.on_high: Callable[[Usage], None] | None = None
+        self.on_cleanup: Callable[[Usage], None] | None = None
         groups: dict[int, list[str]] = {}
         for root in roots:
             device = _device(root)
@@ -148,7 +157,7 @@ class Capacity:
         for roots in self._disks:
             total, used = self.measure(roots[0])
             disks.append(DiskUsage(roots, total, used))
-        usage = Usage(tuple(disks), space.lowwm, space.highwm, space.out_of_space)
+        usage = Usage(tuple(disks), space.cleanupwm, space.lowwm, space.highwm, space.out_of_space)
         with self._lock:
             self._usage = usage
             self._seen_config = config
@@ -163,10 +172,15 @@ class Capacity:
             log.warning("out of space: %s; writes are refused (507)", describe(usage))
         elif was_full and not usage.out_of_space:
             log.warning("space again: %s", describe(usage))
+        if usage.needs_cleanup and self.on_cleanup is not None:
+            try:
+                self.on_cleanup(usage)
+            except Exception:  # starting a job must never fail the request that measured
+                log.exception("could not start the cleanup-store job at %s", describe(usage))
         if usage.high and self.on_high is not None:
             try:
                 self.on_high(usage)
-            except Exception:  # starting the eviction must never fail the request that measured
+            except Exception:
                 log.exception("could not start the lru job at %s", describe(usage))
         return usage
 

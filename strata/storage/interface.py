@@ -15,8 +15,9 @@ The contract, beyond the signatures:
   checksum type) or ``carried`` metadata with ``InvalidRequest`` and leaves nothing behind.
 - With versioning, every commit numbers the version after the previous one ("1", "2", ...); without
   it, the version is "". Reading the previous version and publishing are one step (no lost versions).
-- ``current_record(location)`` is the raw encoded metadata record (``metadata.encode_metadata``): it
-  changes on every write and metadata update, and is empty when nothing is there. The hot cache and
+- ``current_record(location)`` is the raw main metadata record (``metadata.split_record``; a backend's
+  facts about a cached object are kept apart from it): it changes on every write and on every metadata
+  update a GET answer depends on, and is empty when nothing is there. The hot cache and
   the shard-index cache key entries by ``(location, record)``.
 - ``rename`` keeps the object's metadata as it was (version, times, custom); ``copy`` writes a new
   version at the destination with the source's bytes, custom metadata and ETag.
@@ -47,7 +48,8 @@ class ObjectReader(Protocol):
     ``fd`` is a real file descriptor holding exactly this version's bytes from offset 0 (a file on a
     mountpath, a sealed memfd in memory): the server may ``sendfile`` from it and readers ``pread`` it,
     and it stays valid and unchanged if the object is overwritten or deleted meanwhile. ``size`` and
-    ``metadata`` are the version's; ``path`` is its ``location``; ``raw_metadata`` its exact record.
+    ``metadata`` are the version's; ``path`` is its ``location``; ``raw_metadata`` its exact (main) record,
+    ``whole_record()`` the record another node is sent.
 
     Whoever receives the reader owns it and must ``close()`` it exactly once (closing ``fd``); a caller
     that hands ``fd`` on (a ``FileBody``, a ``FileRegion``) hands the duty to close with it.
@@ -63,6 +65,7 @@ class ObjectReader(Protocol):
     def path(self) -> str: ...
     @property
     def raw_metadata(self) -> bytes: ...
+    def whole_record(self) -> bytes: ...
     def close(self) -> None: ...
 
 

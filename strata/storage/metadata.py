@@ -1,8 +1,17 @@
-"""Object metadata, kept in one xattr on the object's own file.
+"""Object metadata, kept in xattrs on the object's own file.
 
 Keeping it on the file (not in a side database) means a rename moves data and metadata together
 atomically, and a crash can never separate them. msgpack keeps the record small: ext4 allows about
 4 KiB of xattrs per file, so custom metadata is capped (``MAX_ENCODED``).
+
+A cached copy of a remote bucket's object also carries what the backend said of it (``BACKEND_FACTS``:
+its ETag, version, dates, MD5, source) -- some 170 bytes that only HEAD, listings and warm-GET
+validation read. They live in a second xattr (``FACTS_XATTR``) so that the main record, which every
+read probes (the hot cache validates each hit by it), stays as small as an ``ais://`` object's: one
+``getxattr`` call with Python's first buffer instead of a larger read. ``ObjectMetadata`` is always
+whole in memory and between nodes (``encode_metadata``); only the files keep it in two parts
+(``write_metadata`` / ``read_metadata``), the facts written first so that the main record, written
+last, is what publishes them.
 """
 
 from __future__ import annotations
@@ -14,7 +23,13 @@ import msgspec
 from strata.core.errors import InvalidRequest
 
 XATTR_NAME = "user.strata.md"
+FACTS_XATTR = "user.strata.facts"
 MAX_ENCODED = 3800
+
+BACKEND_FACTS = frozenset({"source", "version", "ETag", "md5", "crc32c", "LastModified", "Last-Modified"})
+"""Custom metadata keys that are a backend's facts about a cached object (recorded by a cold GET or a
+write-through: ``RemoteObject.cold_get_metadata``), not user metadata: kept apart on disk, never
+uploaded back or shown as a user's ``x-amz-meta-*``."""
 
 
 class ObjectMetadata(msgspec.Struct, array_like=True):
@@ -26,7 +41,7 @@ class ObjectMetadata(msgspec.Struct, array_like=True):
     ``codec`` is how the bytes are stored: "" as they are, ``"zstd"`` in the seekable zstd form
     (``strata.compress``), ``stored_size`` bytes on disk. ``size``, ``checksum_value`` and ``etag`` are
     always those of the original bytes, whatever the codec. (New fields go last: records written before
-    them decode with the defaults.)
+    them decode with the defaults.) ``facts_apart`` matters only in a record read from a file.
     """
 
     size: int
@@ -39,6 +54,7 @@ class ObjectMetadata(msgspec.Struct, array_like=True):
     etag: str = ""
     codec: str = ""
     stored_size: int = 0
+    facts_apart: bool = False  # on disk: the ``BACKEND_FACTS`` of ``custom`` are in ``FACTS_XATTR``
 
     @property
     def stored(self) -> int:
@@ -48,40 +64,88 @@ class ObjectMetadata(msgspec.Struct, array_like=True):
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(ObjectMetadata)
+_facts_decoder = msgspec.msgpack.Decoder(dict[str, str])
 
 
 def encode_metadata(md: ObjectMetadata) -> bytes:
-    data = _encoder.encode(md)
-    if len(data) > MAX_ENCODED:
+    """The whole record as one value: what the in-memory store keeps and what nodes send each other."""
+    return _checked(_encoder.encode(md), 0)
+
+
+def _checked(record: bytes, facts: int) -> bytes:
+    if len(record) + facts > MAX_ENCODED:
         raise InvalidRequest(
-            f"object metadata is too large ({len(data)} bytes encoded; custom metadata must stay under "
-            f"about {MAX_ENCODED} bytes)"
+            f"object metadata is too large ({len(record) + facts} bytes encoded; custom metadata must stay "
+            f"under about {MAX_ENCODED} bytes)"
         )
-    return data
+    return record
 
 
 def decode_metadata(data: bytes) -> ObjectMetadata:
+    """A record as encoded (``encode_metadata``), or a main record read from a file: then, if its
+    ``facts_apart`` is set, without the facts (``read_metadata`` adds them)."""
     return _decoder.decode(data)
 
 
+def split_record(md: ObjectMetadata) -> tuple[bytes, bytes]:
+    """The main record and the facts (b"" when there are none) as a file keeps them."""
+    custom = md.custom
+    if not custom or BACKEND_FACTS.isdisjoint(custom):
+        whole = md if not md.facts_apart else msgspec.structs.replace(md, facts_apart=False)
+        return _checked(_encoder.encode(whole), 0), b""
+    facts = _encoder.encode({k: v for k, v in custom.items() if k in BACKEND_FACTS})
+    rest = {k: v for k, v in custom.items() if k not in BACKEND_FACTS}
+    main = _encoder.encode(msgspec.structs.replace(md, custom=rest, facts_apart=True))
+    return _checked(main, len(facts)), facts
+
+
 def read_metadata_raw(fd_or_path: int | str) -> tuple[ObjectMetadata, bytes] | None:
-    """The metadata and its raw bytes (the hot cache validates entries by the bytes)."""
+    """The whole metadata and the main record's raw bytes (the hot cache validates entries by them)."""
     try:
         raw = os.getxattr(fd_or_path, XATTR_NAME)
-        return _decoder.decode(raw), raw
+        md = _decoder.decode(raw)
     except (OSError, msgspec.DecodeError):
         return None
+    if md.facts_apart:
+        _add_facts(md, fd_or_path)
+    return md, raw
+
+
+def _add_facts(md: ObjectMetadata, fd_or_path: int | str) -> None:
+    """Put the facts kept apart back into ``md.custom``; facts lost (damaged) leave the object readable."""
+    try:
+        md.custom = {**md.custom, **_facts_decoder.decode(os.getxattr(fd_or_path, FACTS_XATTR))}
+    except (OSError, msgspec.DecodeError):
+        pass
 
 
 def read_metadata(fd_or_path: int | str) -> ObjectMetadata | None:
     """The metadata of an open file or a path; ``None`` when the file carries none (not an object)."""
-    try:
-        return _decoder.decode(os.getxattr(fd_or_path, XATTR_NAME))
-    except OSError:
-        return None
-    except msgspec.DecodeError:
-        return None
+    found = read_metadata_raw(fd_or_path)
+    return None if found is None else found[0]
 
 
-def write_metadata(fd_or_path: int | str, md: ObjectMetadata) -> None:
-    os.setxattr(fd_or_path, XATTR_NAME, encode_metadata(md))
+def whole_record(main: bytes, fd_or_path: int | str) -> bytes:
+    """The whole record (``encode_metadata``'s form) of the file whose main record is ``main``."""
+    if not main:
+        return main
+    md = _decoder.decode(main)
+    if not md.facts_apart:
+        return main
+    _add_facts(md, fd_or_path)
+    return _encoder.encode(md)
+
+
+def write_metadata(fd_or_path: int | str, md: ObjectMetadata, *, fresh: bool = True) -> None:
+    """Write ``md`` onto a file: the facts first, then the main record that refers to them (and, when
+    the new version has none, removes those of the old one after). ``fresh``: a new work file, which
+    has no facts of an earlier version."""
+    main, facts = split_record(md)
+    if facts:
+        os.setxattr(fd_or_path, FACTS_XATTR, facts)
+    os.setxattr(fd_or_path, XATTR_NAME, main)
+    if not facts and not fresh:
+        try:
+            os.removexattr(fd_or_path, FACTS_XATTR)
+        except OSError:
+            pass

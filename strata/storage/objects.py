@@ -32,6 +32,7 @@ from strata.storage.metadata import (
     XATTR_NAME,
     ObjectMetadata,
     decode_metadata,
+    encode_metadata,
     read_metadata,
     read_metadata_raw,
     write_metadata,
@@ -311,6 +312,11 @@ class OpenObject:
     def close(self) -> None:
         os.close(self.fd)
 
+    def whole_record(self) -> bytes:
+        """The version's metadata as one record (``encode_metadata``): what another node is sent along
+        with the bytes. The main record itself unless the backend's facts are kept apart on disk."""
+        return encode_metadata(self.metadata) if self.metadata.facts_apart else self.raw_metadata
+
 
 class ObjectStore:
     """All object operations of one node over its mountpaths (plus the per-object write locks)."""
@@ -493,9 +499,9 @@ class ObjectStore:
                 delta = footprint(new_md) - footprint(md)
                 try:
                     if self.books is None or delta.is_zero():
-                        write_metadata(path, new_md)
+                        write_metadata(path, new_md, fresh=False)
                     else:
-                        write = partial(write_metadata, path, new_md)
+                        write = partial(write_metadata, path, new_md, fresh=False)
                         self.books.change(stripe, path, record, [(bck.uri, delta)], write)
                 except FileNotFoundError:
                     continue

@@ -65,18 +65,35 @@ def test_bounded_memory_lru(tmp_path: object) -> None:
 
 
 def test_large_records_are_probed_in_one_call_and_still_exact(tmp_path: object) -> None:
-    """A cached remote object's record is larger than os.getxattr's first try: the probe reads it with
+    """A record with user metadata can be larger than os.getxattr's first try: the probe reads it with
     the size it expects, and a record that changed -- same size, or grown -- is still a miss."""
     cache = HotCache(current_record=_record, max_bytes=1 << 20, max_object=1 << 16)
-    path = os.path.join(str(tmp_path), "remote-obj")
-    facts = {"source": "aws", "ETag": "e" * 32, "md5": "e" * 32, "LastModified": "2026-12-01T00:00:00Z"}
+    path = os.path.join(str(tmp_path), "tagged-obj")
+    facts = {"team": "vision", "label": "e" * 32, "origin": "e" * 32, "taken": "2026-12-01T00:00:00Z"}
     record = _write(path, b"x" * 100, 1, facts)
     assert len(record) > 128
     cache.put(path, record, b"response")
     assert cache.get(path) == b"response"
-    _write(path, b"x" * 100, 1, {**facts, "ETag": "f" * 32})  # same size, other bytes
+    _write(path, b"x" * 100, 1, {**facts, "label": "f" * 32})  # same size, other bytes
     assert cache.get(path) is None
     record = _write(path, b"x" * 100, 1, facts)
     cache.put(path, record, b"response")
     _write(path, b"x" * 100, 1, {**facts, "grown": "y" * 500})  # larger than the probe expects
+    assert cache.get(path) is None
+
+
+def test_a_cached_remote_objects_record_is_as_small_as_a_local_ones(tmp_path: object) -> None:
+    """The backend's facts (ETag, MD5, dates) are kept apart: the record every hit probes stays within
+    one ``os.getxattr`` call, and a change of the object is still a miss."""
+    cache = HotCache(current_record=_record, max_bytes=1 << 20, max_object=1 << 16)
+    path = os.path.join(str(tmp_path), "remote-obj")
+    facts = {
+        "source": "aws", "ETag": "e" * 32, "md5": "e" * 32,
+        "LastModified": "2026-12-01T00:00:00Z", "Last-Modified": "Tue, 01 Dec 2026 00:00:00 GMT",
+    }  # fmt: skip
+    record = _write(path, b"x" * 100, 1, facts)
+    assert len(record) <= 128
+    cache.put(path, record, b"response")
+    assert cache.get(path) == b"response"
+    _write(path, b"x" * 100, 2, facts)  # rewritten: a new stamp
     assert cache.get(path) is None

@@ -204,6 +204,46 @@ def test_the_node_starts_lru_by_itself_above_highwm(
     _ledger_matches_recount(node)
 
 
+def _wait_for_cleanup(node: InProcessNode, timeout: float = 10.0) -> JobRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = node.node.jobs.find(kind="cleanup-store")
+        if records and all(record.finished for record in records):
+            return records[-1]
+        time.sleep(0.01)
+    raise AssertionError(f"no finished cleanup-store job within {timeout}s")
+
+
+def test_the_node_cleans_its_store_by_itself_above_cleanupwm(
+    node: InProcessNode, disk: SmallDisk, clock: FakeClock
+) -> None:
+    """Above ``cleanupwm`` (20%) and below ``highwm``: ``cleanup-store`` starts by itself and removes the
+    work files older than ``space.dont_cleanup_time`` (a crashed write's leftovers), not a newer one;
+    it is not started again before that time has passed, however often the disk is measured."""
+    _create_plain(node)
+    work_dir = os.path.dirname(node.node.mountpaths.all[0].work_path(PLAIN))
+    os.makedirs(work_dir, exist_ok=True)
+    stale, fresh = os.path.join(work_dir, "crashed-put"), os.path.join(work_dir, "put-in-progress")
+    for path in (stale, fresh):
+        with open(path, "wb") as f:
+            f.write(b"w" * OBJECT)
+    an_hour_ago = time.time_ns() - HOUR_NS  # dont_cleanup_time is 30 minutes by default
+    os.utime(stale, ns=(an_hour_ago, an_hour_ago))
+    assert node.call("PUT", f"/v1/objects/{PLAIN.name}/p-0", "provider=ais", b"p" * OBJECT).status == 200
+    assert not node.node.jobs.find(kind="cleanup-store")  # 48 KiB of a roomy disk: nothing to do
+    disk.total = 160 * KIB  # 30%: above cleanupwm, below highwm
+    clock.advance(10.0)  # lru.capacity_upd_time: the next write measures the disk again
+    assert node.call("PUT", f"/v1/objects/{PLAIN.name}/p-1", "provider=ais", b"p").status == 200
+    record = _wait_for_cleanup(node)
+    assert (record.objects, record.bytes) == (1, OBJECT) and not record.aborted
+    assert not os.path.exists(stale) and os.path.exists(fresh)
+    assert not node.node.jobs.find(kind="lru")  # below highwm: nothing is evicted
+    for _ in range(3):  # still above cleanupwm, measured again and again: not started again
+        clock.advance(10.0)
+        assert node.call("PUT", f"/v1/objects/{PLAIN.name}/p-1", "provider=ais", b"p").status == 200
+    assert len(node.node.jobs.find(kind="cleanup-store")) == 1
+
+
 def test_recently_read_objects_are_never_evicted(node: InProcessNode, disk: SmallDisk) -> None:
     """Everything read within ``dont_evict_time`` (2h): nothing goes, and the node does not retry at once."""
     _fill(node, disk)
