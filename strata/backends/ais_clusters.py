@@ -12,10 +12,17 @@ has the URLs it was learned at.
 
 A remote that cannot be reached is not asked again for ``RETRY_AFTER_FAILURE_S`` (requests naming it
 fail at once with the last error instead of each waiting for a connect timeout).
+
+An alias is resolved while a request is parsed, on a worker's event loop: there, an alias whose UUID
+is not known yet is learned on a thread of its own (``LEARNING``) while the request answers 503 -- the
+SDK and boto3 retry it, and by then the UUID is known, or the remote is known to be unreachable (424 at
+once). The loop never waits the seconds a remote that does not answer takes to time out, and every
+other request goes on being served meanwhile. Off the loop (jobs, the CLI) the lookup simply waits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -28,7 +35,7 @@ from typing import Any
 
 import urllib3
 
-from strata.core.errors import BackendUnreachable, NotFound
+from strata.core.errors import BackendUnreachable, NotFound, ServiceUnavailable
 from strata.core.names import set_remote_alias_resolver
 
 from .http_pool import UNREACHABLE, make_pool, release
@@ -77,6 +84,7 @@ class AisClusters:
         self._lock = threading.Lock()
         self._learned: dict[str, tuple[tuple[str, ...], str]] = {}  # alias -> (urls, uuid)
         self._failed: dict[str, tuple[float, str]] = {}  # alias -> (monotonic time, why)
+        self._learning: set[str] = set()  # aliases being asked for their UUID on a thread of their own
         self._pool: LazyClient[urllib3.PoolManager] = LazyClient(
             lambda: make_pool(transport), lambda pool: pool.clear()
         )
@@ -104,6 +112,11 @@ class AisClusters:
             failed = self._failed.get(alias)
         if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER_FAILURE_S:
             raise _unreachable(alias, urls, failed[1])
+        if _on_event_loop():
+            self._learn_apart(alias, urls)
+            raise ServiceUnavailable(
+                f"remote AIS cluster @{alias}: asking {' '.join(urls)} for its UUID; retry"
+            )
         found = self.probe(alias, urls)
         if found.smap is None or not found.uuid:
             with self._lock:
@@ -146,6 +159,22 @@ class AisClusters:
         if failures:
             raise BackendUnreachable("ais", f"@{cluster}", "; ".join(failures))
         raise NotFound(f'remote AIS cluster "@{cluster}" is not attached (see backend.ais)')
+
+    def _learn_apart(self, alias: str, urls: tuple[str, ...]) -> None:
+        """Ask the cluster for its UUID on a thread of its own, unless that is being done already."""
+        with self._lock:
+            if alias in self._learning:
+                return
+            self._learning.add(alias)
+
+        def learn() -> None:
+            try:
+                self.probe(alias, urls)
+            finally:
+                with self._lock:
+                    self._learning.discard(alias)
+
+        threading.Thread(target=learn, name=f"learn-{alias}", daemon=True).start()
 
     # --- asking the remotes ----------------------------------------------------------------------
     def probe(self, alias: str, urls: tuple[str, ...]) -> RemoteCluster:
@@ -283,6 +312,15 @@ def _smap(body: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return smap if isinstance(smap, dict) and isinstance(smap.get("uuid"), str) and smap["uuid"] else None
+
+
+def _on_event_loop() -> bool:
+    """Whether the caller runs on an event loop's thread (where a network wait would stall it)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _unreachable(alias: str, urls: Iterable[str], why: str) -> BackendUnreachable:

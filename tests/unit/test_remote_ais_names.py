@@ -4,16 +4,21 @@ or is not attached."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from strata.backends.ais_clusters import AisClusters
+from strata.backends.settings import Transport
 from strata.cli.uri import BucketURI, UsageError, parse_uri
 from strata.config.backend import remote_ais_clusters
 from strata.config.cluster import ConfigError, default_cluster_config, update_cluster_config
-from strata.core.errors import BackendUnreachable, NotFound
+from strata.core.errors import BackendUnreachable, NotFound, ServiceUnavailable
 from strata.core.names import BucketRef, set_remote_alias_resolver
 from tests.integration.server import free_port
 
@@ -74,3 +79,78 @@ def test_an_unreachable_or_unknown_cluster_is_a_clear_error() -> None:
     with pytest.raises(NotFound, match="not attached"):
         AisClusters(lambda: {}).settings("some-uuid")
     clusters.close()
+
+
+class _Remote:
+    """A socket that accepts connections: ``smap`` answers each request with a cluster map after
+    ``delay`` seconds, or (None) never answers at all."""
+
+    def __init__(self, delay: float, smap: bytes | None) -> None:
+        self.delay, self.smap = delay, smap
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(connection)
+            if self.smap is not None:
+                time.sleep(self.delay)
+                connection.recv(65536)
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(self.smap)}\r\nConnection: close\r\n\r\n"
+                connection.sendall(head.encode() + self.smap)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+async def _resolve_on_the_loop(clusters: AisClusters, alias: str) -> tuple[str | int, float]:
+    """``resolve`` as the router calls it (on the event loop): the UUID, or the error's status."""
+    started = time.monotonic()
+    try:
+        return clusters.resolve(alias), time.monotonic() - started
+    except (ServiceUnavailable, BackendUnreachable) as error:
+        return error.status, time.monotonic() - started
+
+
+def test_an_alias_is_learned_apart_from_the_event_loop() -> None:
+    """On the loop, an alias not known yet answers 503 at once (the clients retry) while its UUID is
+    asked for on a thread; a remote that never answers ends as 424, without the loop waiting for it."""
+    slow = _Remote(0.3, json.dumps({"uuid": "U-SLOW"}).encode())
+    silent = _Remote(0.0, None)
+    transport = Transport(connect_timeout=1.0, read_timeout=1.0, max_attempts=1)
+    clusters = AisClusters(lambda: {"slow": (slow.url,), "silent": (silent.url,)}, transport=transport)
+    try:
+        for alias in ("slow", "silent"):
+            status, took = asyncio.run(_resolve_on_the_loop(clusters, alias))
+            assert (status, took < 0.2) == (503, True)
+        assert asyncio.run(_resolve_on_the_loop(clusters, "slow"))[0] == 503  # being asked: not asked twice
+        deadline = time.monotonic() + 10
+        answers: list[str | int] = []
+        while time.monotonic() < deadline and answers != ["U-SLOW", 424]:
+            answers = [asyncio.run(_resolve_on_the_loop(clusters, a))[0] for a in ("slow", "silent")]
+            time.sleep(0.05)
+        assert answers == ["U-SLOW", 424]
+        assert asyncio.run(_resolve_on_the_loop(clusters, "silent"))[1] < 0.2  # failed lately: at once
+        assert len(slow.held) == 1  # one question, from one thread
+    finally:
+        clusters.close()
+        slow.close()
+        silent.close()
+
+
+def test_off_the_loop_an_alias_is_learned_by_waiting() -> None:
+    remote = _Remote(0.1, json.dumps({"uuid": "U-LAB"}).encode())
+    clusters = AisClusters(lambda: {"lab": (remote.url,)})
+    try:
+        assert clusters.resolve("lab") == "U-LAB"
+    finally:
+        clusters.close()
+        remote.close()
