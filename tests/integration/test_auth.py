@@ -297,6 +297,33 @@ def test_jobs_need_rights_on_source_and_destination(setup: Setup) -> None:
     assert client.bucket(dst).object("obj").get_reader().read_all() == b"data"
 
 
+def test_a_download_needs_put_on_its_destination(setup: Setup) -> None:
+    """``/v1/download`` as the table says: PUT on the bucket the objects go to (watching and stopping
+    downloads stays an admin's)."""
+    body = {
+        "type": "single",
+        "bucket": {"name": setup.readable, "provider": "ais", "namespace": {"uuid": "", "name": ""}},
+        "link": f"{setup.url}/v1/health",
+        "object_name": "downloaded",
+    }
+    refused = _v1(setup, "POST", "download", setup.reader, json=body)  # read-only there
+    assert refused.status_code == 403 and setup.readable in refused.text
+    writer = mint("downloader", buckets=[(setup.readable, ACCESS_RW)], cluster_uuid=setup.uuid)
+    started = _v1(setup, "POST", "download", writer, json=body)
+    assert started.status_code == 200, started.text
+    job_id = started.json()["id"]
+    assert _v1(setup, "GET", "download", writer, params={"id": job_id}).status_code == 403
+    health = requests.get(f"{setup.url}/v1/health", timeout=10).content
+    deadline = time.monotonic() + 30
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline and status.get("finished_cnt") != 1:
+        status = _v1(setup, "GET", "download", setup.admin, params={"id": job_id}).json()
+        time.sleep(0.1)
+    assert status["finished_cnt"] == 1 and status["error_cnt"] == 0, status
+    got = _v1(setup, "GET", f"objects/{setup.readable}/downloaded", writer)
+    assert got.status_code == 200 and got.content == health
+
+
 def test_revocation_through_delete_tokens(setup: Setup) -> None:
     victim = mint("victim", buckets=[(setup.readable, ACCESS_RO)], cluster_uuid=setup.uuid)
     assert _v1(setup, "POST", "tokens", victim).status_code == 200  # AuthN's validity check
