@@ -125,17 +125,6 @@ def read_metadata(fd_or_path: int | str) -> ObjectMetadata | None:
     return None if found is None else found[0]
 
 
-def whole_record(main: bytes, fd_or_path: int | str) -> bytes:
-    """The whole record (``encode_metadata``'s form) of the file whose main record is ``main``."""
-    if not main:
-        return main
-    md = _decoder.decode(main)
-    if not md.facts_apart:
-        return main
-    _add_facts(md, fd_or_path)
-    return _encoder.encode(md)
-
-
 def write_metadata(fd_or_path: int | str, md: ObjectMetadata, *, fresh: bool = True) -> None:
     """Write ``md`` onto a file: the facts first, then the main record that refers to them (and, when
     the new version has none, removes those of the old one after). ``fresh``: a new work file, which

@@ -131,12 +131,15 @@ def _compressing(cluster: InProcessCluster, bucket: str) -> None:
 
 def test_a_compressed_copy_between_targets_travels_as_stored(cluster: InProcessCluster) -> None:
     """copy-bck into a bucket that keeps the same stored form: objects whose new owner is the other
-    target arrive compressed, as stored, and are not compressed again there."""
+    target arrive compressed, as stored, with their whole metadata, and are not compressed again there."""
     _compressing(cluster, "zs")
     _compressing(cluster, "zd")
     content = {name: (name.encode() + b" is a line of a compressible log\n") * 400 for name in NAMES}
+    facts = {"source": "aws", "ETag": "e" * 32, "Last-Modified": "Tue, 01 Dec 2026 00:00:00 GMT", "team": "v"}
+    patch = json.dumps({"value": facts}).encode()  # the backend's facts, kept apart on disk, and a user key
     for name, data in content.items():
         assert cluster.call("PUT", f"/v1/objects/zs/{name}", "provider=ais", data).status == 200
+        assert cluster.call("PATCH", f"/v1/objects/zs/{name}", "provider=ais", patch).status == 200
     compressed_before = sum(n.node.metrics.totals()["compressed_put_count"] for n in cluster.nodes.values())
     body = json.dumps({"action": "copy-bck", "value": {}}).encode()
     answer = cluster.call("POST", "/v1/buckets/zs", "provider=ais&bck_to=ais/@%23/zd", body)
@@ -152,6 +155,7 @@ def test_a_compressed_copy_between_targets_travels_as_stored(cluster: InProcessC
         assert owner is not None
         md = cluster.nodes[owner.id].node.objects.metadata(dst, name)
         assert md.codec == "zstd" and md.size == len(data) and md.stored_size < len(data) // 10
+        assert md.custom == facts  # the whole record travelled: facts and user metadata
         moved += cluster_map.target_for(src, name) != owner
     assert moved  # HRW put some destinations on the other target
     compressed_after = sum(n.node.metrics.totals()["compressed_put_count"] for n in cluster.nodes.values())

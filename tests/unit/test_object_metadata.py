@@ -19,7 +19,6 @@ from strata.storage.metadata import (
     read_metadata,
     read_metadata_raw,
     split_record,
-    whole_record,
     write_metadata,
 )
 from strata.storage.objects import OpenObject
@@ -121,8 +120,6 @@ def test_backend_facts_are_kept_apart_and_read_back_whole(tmp_path: object) -> N
     assert whole.custom == {"team": "vision", **FACTS}
     assert (whole.size, whole.version, whole.etag, whole.mtime_ns) == (4, "1", "0" * 32, 1 << 60)
     # what another node is sent is the whole record, in one value
-    sent = decode_metadata(whole_record(main, path))
-    assert sent.custom == whole.custom
     opened = OpenObject(os.open(path, os.O_RDONLY), 4, whole, path, main)
     try:
         assert decode_metadata(opened.whole_record()).custom == whole.custom
@@ -137,7 +134,11 @@ def test_an_object_without_facts_has_one_record(tmp_path: object) -> None:
     assert os.getxattr(path, XATTR_NAME) == encode_metadata(md)
     with pytest.raises(OSError):
         os.getxattr(path, FACTS_XATTR)
-    assert whole_record(os.getxattr(path, XATTR_NAME), path) == encode_metadata(md)
+    opened = OpenObject(os.open(path, os.O_RDONLY), 4, md, path, os.getxattr(path, XATTR_NAME))
+    try:
+        assert opened.whole_record() == opened.raw_metadata == encode_metadata(md)
+    finally:
+        opened.close()
 
 
 def test_rewriting_metadata_without_facts_drops_the_old_ones(tmp_path: object) -> None:
