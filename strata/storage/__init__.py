@@ -1,7 +1,7 @@
 """Storage: where object bytes and their metadata live, below the object service.
 
 ``interface`` is the contract the object service relies on; ``objects`` (the POSIX store: one file
-per object on its HRW mountpath, metadata in an xattr, atomic work-file-then-rename writes) and
+per object on its HRW mountpath, metadata in xattrs, atomic work-file-then-rename writes) and
 ``memory`` (the in-memory twin, memfd readers) implement it, held to the same behaviour by a
 conformance test; ``commit`` holds what a finished write becomes, for both. Around the POSIX store:
 ``mountpaths`` and ``fsnames`` (layout and name encoding), ``metadata`` and ``checksum``, ``locks``,

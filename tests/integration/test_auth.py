@@ -300,15 +300,17 @@ def test_jobs_need_rights_on_source_and_destination(setup: Setup) -> None:
 def test_a_download_needs_put_on_its_destination(setup: Setup) -> None:
     """``/v1/download`` as the table says: PUT on the bucket the objects go to (watching and stopping
     downloads stays an admin's)."""
+    bucket = support.create_bucket(setup.url, setup.admin)
     body = {
         "type": "single",
-        "bucket": {"name": setup.readable, "provider": "ais", "namespace": {"uuid": "", "name": ""}},
+        "bucket": {"name": bucket, "provider": "ais", "namespace": {"uuid": "", "name": ""}},
         "link": f"{setup.url}/v1/health",
         "object_name": "downloaded",
     }
-    refused = _v1(setup, "POST", "download", setup.reader, json=body)  # read-only there
-    assert refused.status_code == 403 and setup.readable in refused.text
-    writer = mint("downloader", buckets=[(setup.readable, ACCESS_RW)], cluster_uuid=setup.uuid)
+    reader = mint("reader", buckets=[(bucket, ACCESS_RO)], cluster_uuid=setup.uuid)
+    refused = _v1(setup, "POST", "download", reader, json=body)
+    assert refused.status_code == 403 and bucket in refused.text
+    writer = mint("downloader", buckets=[(bucket, ACCESS_RW)], cluster_uuid=setup.uuid)
     started = _v1(setup, "POST", "download", writer, json=body)
     assert started.status_code == 200, started.text
     job_id = started.json()["id"]
@@ -320,7 +322,7 @@ def test_a_download_needs_put_on_its_destination(setup: Setup) -> None:
         status = _v1(setup, "GET", "download", setup.admin, params={"id": job_id}).json()
         time.sleep(0.1)
     assert status["finished_cnt"] == 1 and status["error_cnt"] == 0, status
-    got = _v1(setup, "GET", f"objects/{setup.readable}/downloaded", writer)
+    got = _v1(setup, "GET", f"objects/{bucket}/downloaded", writer)
     assert got.status_code == 200 and got.content == health
 
 
