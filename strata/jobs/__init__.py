@@ -7,5 +7,8 @@
 - ``load``: the unified load vector (memory, CPU, disk, fds) that throttles jobs and admits work.
 - The work itself, through the object service so copies and shards are counted, versioned PUTs:
   ``bucket_ops`` (copy, delete, summarize), ``archive_job``, ``sources`` (where members come from),
-  ``maintenance`` (resilver, cleanup), ``rebalance`` (a target's mover), ``templates`` (list/range).
+  ``maintenance`` (resilver, cleanup), ``rebalance`` (a target's mover), ``templates`` (list/range),
+  ``lru`` (eviction), ``blob_download`` and ``downloader`` (remote objects fetched into buckets).
+- ``starters``: what the jobs a node starts by itself (cleanup above ``cleanupwm``, LRU above
+  ``highwm``) share: one per node across worker processes, a rate limit per process.
 """

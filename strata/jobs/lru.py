@@ -36,8 +36,8 @@ from strata.config.bucket_props import BucketProps
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.errors import Conflict, InvalidRequest, TooManyRequests
 from strata.core.names import BucketRef
-from strata.jobs.node_lock import try_lock
 from strata.jobs.registry import Job, JobRunner
+from strata.jobs.starters import AutoStarter
 from strata.objects.remote import remote_of
 from strata.objects.service import ObjectService
 from strata.storage.capacity import DiskUsage, Usage, describe
@@ -49,7 +49,6 @@ KIND = "lru"
 LOCK_FILE = "lru.lock"
 DEFAULT_BATCH = 32768
 CHECK_EVERY = 256  # walk steps between two abort checks
-RETRY_S = 5.0  # an automatic start is tried at most this often per process
 LOCK_WAIT_S = 1.0  # a start by name waits this long for a job that just finished to let go of the lock
 
 Target = tuple[BucketRef, BucketProps]
@@ -143,18 +142,13 @@ def _measured(objects: ObjectService, disk: DiskUsage) -> int:
     return 0
 
 
-class LruStarter:
+class LruStarter(AutoStarter):
     """Starts the node's ``lru`` job: by name, or by itself above ``space.highwm`` (see the module)."""
 
     def __init__(
         self, runner: JobRunner, objects: ObjectService, meta: MetaStore, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
-        self.runner = runner
-        self.objects = objects
-        self.meta = meta
-        self.clock = clock
-        self.lock_path = os.path.join(runner.store.dir, LOCK_FILE)
-        self._quiet_until = 0.0
+        super().__init__(runner, objects, meta, LOCK_FILE, clock=clock)
 
     def targets(self, named: Iterable[BucketRef] | None, *, force: bool) -> list[Target]:
         """The buckets the job may evict from: every bucket of the BMD that qualifies, or those named
@@ -183,7 +177,7 @@ class LruStarter:
         """Start the job (by name); the id of the one already running if there is one."""
         targets = self.targets(named, force=force)
         deadline = time.monotonic() + LOCK_WAIT_S
-        while (lock := self._lock()) is None:
+        while (lock := self.lock()) is None:
             running = self.runner.store.find(kind=KIND, running_only=True)
             if running:
                 return running[-1].id
@@ -195,16 +189,14 @@ class LruStarter:
     def on_high(self, usage: Usage) -> None:
         """A measure found a disk above ``highwm``: start the job unless one runs, or one that freed
         nothing ended less than ``lru.capacity_upd_time`` ago."""
-        now = self.clock.monotonic()
-        if now < self._quiet_until:
+        if not self.due():
             return
-        self._quiet_until = now + RETRY_S
         if self._recently_fruitless():
             return
         targets = self.targets(None, force=False)
         if not targets:
             return  # nothing here may be evicted (plain ais buckets only, or lru disabled)
-        lock = self._lock()
+        lock = self.lock()
         if lock is None:
             return  # running (in this process or another worker)
         log.warning("starting lru eviction: %s", describe(usage))
@@ -220,10 +212,6 @@ class LruStarter:
         last = max(records, key=lambda record: record.end_ns)
         window_ns = self.meta.config().lru.capacity_upd_time * 1e9
         return last.finished and last.objects == 0 and time.time_ns() - last.end_ns < window_ns
-
-    def _lock(self) -> int | None:
-        """The node's lru lock, taken without waiting; None when another job holds it."""
-        return try_lock(self.lock_path)
 
     def _run(self, lock: int, targets: list[Target], bck: BucketRef | None, job_id: str) -> str:
         """Create and start the job; it holds ``lock`` until it ends."""

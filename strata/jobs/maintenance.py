@@ -9,7 +9,7 @@ stop between steps and count what moved.
 ``cleanup-store`` also starts by itself, as AIStore's does (wave-2 contract section 5.3), when a measure
 of the node's disks (``storage.capacity``) finds one above ``space.cleanupwm``: ``CleanupStarter``.
 Work files count as stale once ``space.dont_cleanup_time`` old (a write in progress touches its file
-far more often). One such job per node at a time (``node_lock``), and not again before
+far more often). One such job per node at a time (``starters``), and not again before
 ``dont_cleanup_time`` has passed since the last one ended: what it removes only becomes stale at that
 pace, while a disk above the watermark is measured every few seconds.
 """
@@ -24,8 +24,8 @@ from strata.cluster.metastore import MetaStore
 from strata.core.clock import SYSTEM_CLOCK, Clock
 from strata.core.errors import TooManyRequests
 from strata.core.names import BucketRef
-from strata.jobs.node_lock import try_lock
 from strata.jobs.registry import Job, JobRunner
+from strata.jobs.starters import AutoStarter
 from strata.objects.service import ObjectService
 from strata.storage.capacity import Usage, describe
 
@@ -33,7 +33,6 @@ log = logging.getLogger("strata.cleanup")
 
 CLEANUP_KIND = "cleanup-store"
 CLEANUP_LOCK_FILE = "cleanup-store.lock"
-RETRY_S = 5.0  # an automatic start is considered at most this often per process
 
 
 def resilver(job: Job, objects: ObjectService, buckets: list[BucketRef]) -> None:
@@ -55,29 +54,22 @@ def cleanup_store(job: Job, objects: ObjectService, buckets: list[BucketRef], st
             job.add(1, removed)
 
 
-class CleanupStarter:
+class CleanupStarter(AutoStarter):
     """Starts ``cleanup-store`` over every bucket when a disk is above ``space.cleanupwm`` (see the
     module docstring); ``on_above`` is the capacity monitor's callback."""
 
     def __init__(
         self, runner: JobRunner, objects: ObjectService, meta: MetaStore, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
-        self.runner = runner
-        self.objects = objects
-        self.meta = meta
-        self.clock = clock
-        self.lock_path = os.path.join(runner.store.dir, CLEANUP_LOCK_FILE)
-        self._quiet_until = 0.0
+        super().__init__(runner, objects, meta, CLEANUP_LOCK_FILE, clock=clock)
 
     def on_above(self, usage: Usage) -> None:
-        now = self.clock.monotonic()
-        if now < self._quiet_until:
+        if not self.due():
             return
-        self._quiet_until = now + RETRY_S
         stale_after = self.meta.config().space.dont_cleanup_time
         if self._ran_within(stale_after):
             return
-        lock = try_lock(self.lock_path)
+        lock = self.lock()
         if lock is None:
             return  # running (started by another worker process of the node)
         try:

@@ -109,14 +109,15 @@ def _cached_names(node: InProcessNode, bck: BucketRef) -> list[str]:
     return list(node.node.objects.names(bck))
 
 
-def _wait_for_lru(node: InProcessNode, timeout: float = 10.0) -> JobRecord:
+def _wait_for_lru(node: InProcessNode, timeout: float = 10.0, kind: str = "lru") -> JobRecord:
+    """The node's last job of ``kind``, once every one of them has finished."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        records = node.node.jobs.find(kind="lru")
+        records = node.node.jobs.find(kind=kind)
         if records and all(record.finished for record in records):
             return records[-1]
         time.sleep(0.01)
-    raise AssertionError(f"no finished lru job within {timeout}s: {node.node.jobs.find(kind='lru')}")
+    raise AssertionError(f"no finished {kind} job within {timeout}s: {node.node.jobs.find(kind=kind)}")
 
 
 def _create_plain(node: InProcessNode) -> None:
@@ -204,16 +205,6 @@ def test_the_node_starts_lru_by_itself_above_highwm(
     _ledger_matches_recount(node)
 
 
-def _wait_for_cleanup(node: InProcessNode, timeout: float = 10.0) -> JobRecord:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        records = node.node.jobs.find(kind="cleanup-store")
-        if records and all(record.finished for record in records):
-            return records[-1]
-        time.sleep(0.01)
-    raise AssertionError(f"no finished cleanup-store job within {timeout}s")
-
-
 def test_the_node_cleans_its_store_by_itself_above_cleanupwm(
     node: InProcessNode, disk: SmallDisk, clock: FakeClock
 ) -> None:
@@ -234,7 +225,7 @@ def test_the_node_cleans_its_store_by_itself_above_cleanupwm(
     disk.total = 160 * KIB  # 30%: above cleanupwm, below highwm
     clock.advance(10.0)  # lru.capacity_upd_time: the next write measures the disk again
     assert node.call("PUT", f"/v1/objects/{PLAIN.name}/p-1", "provider=ais", b"p").status == 200
-    record = _wait_for_cleanup(node)
+    record = _wait_for_lru(node, kind="cleanup-store")
     assert (record.objects, record.bytes) == (1, OBJECT) and not record.aborted
     assert not os.path.exists(stale) and os.path.exists(fresh)
     assert not node.node.jobs.find(kind="lru")  # below highwm: nothing is evicted
