@@ -14,7 +14,7 @@ A remote that cannot be reached is not asked again for ``RETRY_AFTER_FAILURE_S``
 fail at once with the last error instead of each waiting for a connect timeout).
 
 An alias is resolved while a request is parsed, on a worker's event loop: there, an alias whose UUID
-is not known yet is learned on a thread of its own (``LEARNING``) while the request answers 503 -- the
+is not known yet is learned on a thread of its own (``_learn_apart``) while the request answers 503 -- the
 SDK and boto3 retry it, and by then the UUID is known, or the remote is known to be unreachable (424 at
 once). The loop never waits the seconds a remote that does not answer takes to time out, and every
 other request goes on being served meanwhile. Off the loop (jobs, the CLI) the lookup simply waits.
