@@ -115,8 +115,8 @@ def check_resource(
     elif resource == "tokens":
         if method != "POST":  # POST asks whether the caller's own token is valid: any valid token
             require(principal, ACCESS_ADMIN)
-    elif resource == "download" and method == "POST" and not rest:
-        pass  # PUT on the destination bucket, named in the body: checked as the handler looks it up
+    elif resource == "download":
+        pass  # PUT on the job's bucket: named in the body or the job, so checked by the handler
     else:
         require(principal, ACCESS_ADMIN)
 

@@ -32,6 +32,7 @@ PROVIDERS = {
     "ht": "ht",
 }
 URI_SCHEMES = {"ais": "ais", "aws": "s3", "gcp": "gs", "azure": "az", "oci": "oci", "ht": "ht"}
+_PROVIDER_OF_SCHEME = {scheme: provider for provider, scheme in URI_SCHEMES.items()}
 
 
 def validate_bucket_name(name: str) -> str:
@@ -149,6 +150,20 @@ class BucketRef(msgspec.Struct, frozen=True):
         provider, ns, name = key.split("/", 2)
         ns_uuid, ns_name = parse_namespace(ns)
         return cls(name, provider, ns_uuid, ns_name)
+
+    @classmethod
+    def from_uri(cls, uri: str) -> BucketRef:
+        """The bucket a ``uri`` (this class's own ``uri``: ``s3://b``, ``ais://@uuid#ns/b``) names;
+        ``InvalidName`` when it names none."""
+        scheme, separator, rest = uri.partition("://")
+        provider = _PROVIDER_OF_SCHEME.get(scheme)
+        namespace = ""
+        if rest.startswith("@"):
+            namespace, _, rest = rest.partition("/")
+        if not separator or provider is None or not rest or "/" in rest:
+            raise InvalidName(f'"{uri}" does not name a bucket')
+        ns_uuid, ns_name = parse_namespace(namespace)
+        return cls(rest, provider, ns_uuid, ns_name)
 
 
 _PARSED: dict[tuple[str, str, str], BucketRef] = {}

@@ -18,11 +18,14 @@ import asyncio
 import contextlib
 import os
 import re
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
+from strata.auth import current as current_principal
+from strata.auth.principals import require
 from strata.config.access import ACCESS_GET, ACCESS_PUT
 from strata.config.bucket_props import BucketProps
 from strata.core.errors import (
@@ -250,6 +253,19 @@ def _admin_body(request: Request) -> AdminBody:
     return body
 
 
+def _may_manage(bck: BucketRef) -> bool:
+    """Whether the request's principal may watch or stop a download into ``bck``: one who may PUT
+    there, as starting it needed (anyone when auth is off, and the cluster's own calls)."""
+    principal = current_principal()
+    return principal is None or principal.allows(ACCESS_PUT, bck)
+
+
+def _require_manage(bck: BucketRef) -> None:
+    principal = current_principal()
+    if principal is not None:
+        require(principal, ACCESS_PUT, bck)
+
+
 def _record(node: Node, job_id: str) -> JobRecord:
     record = node.jobs.load(job_id) if job_id else None
     if record is None or not is_download(record):
@@ -266,9 +282,13 @@ def _status(node: Node, request: Request) -> Answer:
     if not node.role.stores_objects:
         return _status_from_targets(node, request, args)
     if args.id:
-        return json_response(status_of(_record(node, args.id), only_active=args.only_active_tasks))
+        record = _record(node, args.id)
+        _require_manage(BucketRef.from_key(record.bck))
+        return json_response(status_of(record, only_active=args.only_active_tasks))
     found = [
-        status_of(record, brief=True) for record in node.jobs.find(kind="download") if is_download(record)
+        status_of(record, brief=True)
+        for record in node.jobs.find(kind="download")
+        if is_download(record) and _may_manage(BucketRef.from_key(record.bck))
     ]
     if pattern is not None:
         found = [status for status in found if pattern.search(status["description"])]
@@ -289,12 +309,18 @@ async def _status_from_targets(node: Node, request: Request, args: AdminBody) ->
             raise ServiceUnavailable("no target is available")
         return Response(first.status, [("Content-Type", "application/json")], first.content)
     if args.id:
-        return json_response(merge_statuses(parts))
+        merged_one = merge_statuses(parts)
+        _require_manage(BucketRef.from_uri(merged_one["bucket"]))
+        return json_response(merged_one)
     by_id: dict[str, list[dict[str, Any]]] = {}
     for part in parts:
         for status in part or []:
             by_id.setdefault(status["id"], []).append(status)
-    merged = [merge_statuses(statuses) for statuses in by_id.values()]
+    merged = [
+        merge_statuses(statuses)
+        for statuses in by_id.values()
+        if _may_manage(BucketRef.from_uri(statuses[0]["bucket"]))
+    ]
     return json_response(sorted(merged, key=lambda status: status["started_time"]))
 
 
@@ -303,8 +329,9 @@ def _abort_or_remove(node: Node, request: Request, what: str) -> Answer:
     if not args.id:
         raise InvalidRequest(f'download {what} needs the job id: {{"id": "dnl-..."}}')
     if not node.role.stores_objects:
-        return _on_targets(node, request)
+        return _on_targets(node, request, args.id)
     record = _record(node, args.id)
+    _require_manage(BucketRef.from_key(record.bck))
     if what == "abort":
         node.jobs.request_abort(record.id)
         return empty_response()
@@ -320,9 +347,17 @@ def _abort_or_remove(node: Node, request: Request, what: str) -> Answer:
     return empty_response()
 
 
-async def _on_targets(node: Node, request: Request) -> Response:
+async def _on_targets(node: Node, request: Request, job_id: str) -> Response:
     """Abort or remove on every target: done where the job has a part; 404 only when none has, and a
-    refusal (removing a part still running) is passed on."""
+    refusal (removing a part still running) is passed on. With auth on, the job's bucket is asked of
+    the targets first (its status): the principal must be one who may manage downloads into it."""
+    if current_principal() is not None:
+        query = urllib.parse.urlencode({"id": job_id})
+        parts = [a.json() for a in (await proxy.fan_out(node, "GET", "/v1/download", query=query)).values()
+                 if a.status == 200]  # fmt: skip
+        if not parts:
+            raise NotFound(f'download job "{job_id}" not found')
+        _require_manage(BucketRef.from_uri(parts[0]["bucket"]))
     answers = await proxy.fan_out(
         node, request.method, request.path, body=request.body, query=request.query,
         headers={"Content-Type": "application/json"},

@@ -239,6 +239,17 @@ def test_s3_through_the_proxy_with_a_jwt(dev: DevCluster, bucket: str) -> None:
     assert admin.get_object(Bucket=bucket, Key="s3-new")["Body"].read() == b"y"
 
 
+def test_downloads_through_a_proxy_need_put_on_their_bucket(dev: DevCluster) -> None:
+    """The proxy checks the principal before it fans a download's start, status or removal out to the
+    targets (which see only the cluster's own signed calls)."""
+    cluster_uuid = support.cluster_uuid(dev.endpoint, ADMIN)
+
+    def user(name: str, grants: list[tuple[str, int]]) -> str:
+        return mint(name, buckets=grants, cluster_uuid=cluster_uuid, audience=None)
+
+    support.check_download_access(dev.endpoint, ADMIN, user)
+
+
 def test_show_cluster_reports_auth_and_an_open_front(dev: DevCluster) -> None:
     def show() -> str:
         env = {"AIS_ENDPOINT": dev.endpoint, "AIS_AUTHN_TOKEN": ADMIN, "PATH": "/usr/bin:/bin"}

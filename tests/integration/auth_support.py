@@ -117,3 +117,46 @@ def s3_client(endpoint: str, session_token: str | None = None) -> Any:
         region_name="us-east-1",
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
     )
+
+
+def check_download_access(endpoint: str, admin: str, user: Any) -> None:
+    """``/v1/download`` with auth on, through ``endpoint`` (a node or a proxy): starting, watching,
+    listing and removing a download all take PUT on its bucket; others are refused, or not shown it.
+    ``user(name, grants)`` mints a token with ``(bucket, perm)`` grants in the cluster."""
+    bucket, other = create_bucket(endpoint, admin), create_bucket(endpoint, admin)
+    reader = user("reader", [(bucket, ACCESS_RO)])
+    writer = user("downloader", [(bucket, ACCESS_RW)])
+    stranger = user("stranger", [(other, ACCESS_RW)])
+
+    def call(method: str, token: str, path: str = "", **kwargs: Any) -> requests.Response:
+        return requests.request(method, f"{endpoint}/v1/download{path}", headers=bearer(token), timeout=30,
+                                **kwargs)  # fmt: skip
+
+    body = {
+        "type": "single",
+        "bucket": {"name": bucket, "provider": "ais", "namespace": {"uuid": "", "name": ""}},
+        "link": f"{endpoint}/v1/health",
+        "object_name": "downloaded",
+    }
+    refused = call("POST", reader, json=body)
+    assert refused.status_code == 403 and bucket in refused.text, refused.text
+    started = call("POST", writer, json=body)
+    assert started.status_code == 200, started.text
+    job_id = started.json()["id"]
+    deadline = time.monotonic() + 60
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline and status.get("finished_cnt") != 1:
+        answer = call("GET", writer, params={"id": job_id})
+        assert answer.status_code == 200, answer.text
+        status = answer.json()
+        time.sleep(0.1)
+    assert status["finished_cnt"] == 1 and status["error_cnt"] == 0, status
+    for outsider in (reader, stranger):
+        assert call("GET", outsider, params={"id": job_id}).status_code == 403
+        assert call("DELETE", outsider, "/remove", json={"id": job_id}).status_code == 403
+    assert job_id in [entry["id"] for entry in call("GET", writer).json()]
+    assert job_id not in [entry["id"] for entry in call("GET", stranger).json()]
+    got = requests.get(f"{endpoint}/v1/objects/{bucket}/downloaded", headers=bearer(writer), timeout=30)
+    assert got.status_code == 200 and got.content == requests.get(f"{endpoint}/v1/health", timeout=30).content
+    assert call("DELETE", writer, "/remove", json={"id": job_id}).status_code == 200
+    assert call("GET", admin, params={"id": job_id}).status_code == 404

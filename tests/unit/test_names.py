@@ -60,3 +60,19 @@ def test_bucket_ref_forms() -> None:
     assert BucketRef.from_key(ns.key) == ns
     with pytest.raises(InvalidName):
         BucketRef.parse("b", "nosuchprovider")
+
+
+def test_a_bucket_uri_names_the_bucket_back() -> None:
+    for bck in (
+        BucketRef("b", "ais"),
+        BucketRef("b", "aws"),
+        BucketRef("b-1.x", "gcp"),
+        BucketRef("b", "azure"),
+        BucketRef("b", "ais", "uuid1", "ns"),
+        BucketRef("b", "ais", "uuid1", ""),
+        BucketRef("b", "ais", "", "ns"),
+    ):
+        assert BucketRef.from_uri(bck.uri) == bck
+    for bad in ("b", "s3:/b", "xx://b", "ais://", "ais://a/b", "ais://@uuid1", "ais://@bad uuid/b"):
+        with pytest.raises(InvalidName):
+            BucketRef.from_uri(bad)
