@@ -10,12 +10,15 @@ rather than a urllib3 traceback.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import requests
-from aistore.sdk.errors import AISError, APIRequestError
+from typing import TYPE_CHECKING, Any
 
 from strata.cli.uri import UsageError
+
+if TYPE_CHECKING:
+    from aistore.sdk.errors import APIRequestError
+
+# The SDK and requests are imported where an error is described, not here: the parser's modules import
+# ``CommandError``, and ``strata --help`` or ``strata serve`` should not load the client library.
 
 
 class CommandError(Exception):
@@ -38,6 +41,8 @@ def _message_from_body(text: str) -> str:
 
 def _message_from_headers(error: BaseException) -> str:
     """A HEAD error's JSON lives in ``Hdr-Error``; the response is on the chained ``HTTPError``."""
+    import requests
+
     cause = error.__cause__
     response = getattr(cause, "response", None)
     if isinstance(response, requests.Response):
@@ -57,6 +62,11 @@ def describe_api_error(error: APIRequestError, subject: str = "") -> str:
 
 def describe(error: BaseException, endpoint: str, subject: str = "") -> str:
     """One line for any failure; ``subject`` (``ais://b`` or ``ais://b/o``) fills status-only answers."""
+    if isinstance(error, CommandError | UsageError):
+        return str(error)
+    import requests
+    from aistore.sdk.errors import AISError, APIRequestError
+
     if isinstance(error, AISError | APIRequestError):
         return describe_api_error(error, subject)
     if isinstance(error, requests.exceptions.ConnectTimeout):
@@ -67,8 +77,6 @@ def describe(error: BaseException, endpoint: str, subject: str = "") -> str:
         return f"cannot reach {endpoint}: is a Strata (or AIStore) node running there? ({_root_cause(error)})"
     if isinstance(error, requests.exceptions.RequestException):
         return f"request to {endpoint} failed: {_root_cause(error)}"
-    if isinstance(error, CommandError | UsageError):
-        return str(error)
     if isinstance(error, OSError):
         target = f": {error.filename}" if error.filename else ""
         return f"{error.strerror or error}{target}"

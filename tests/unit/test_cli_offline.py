@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import subprocess
+import sys
 
 import pytest
 
@@ -168,3 +170,14 @@ def test_progress_disabled_writes_nothing() -> None:
     meter.add_bytes(10)
     meter.finish()
     assert out.getvalue() == ""
+
+
+def test_the_parser_loads_no_client_library() -> None:
+    """``strata --help`` and ``strata serve`` start without the aistore SDK or requests (a third of a
+    second of imports): the verb modules load them when a verb runs."""
+    probe = (
+        "import sys; from strata.cli.main import build_parser; build_parser(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'aistore', 'requests'}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout
