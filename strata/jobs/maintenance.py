@@ -62,9 +62,12 @@ class CleanupStarter(AutoStarter):
         self, runner: JobRunner, objects: ObjectService, meta: MetaStore, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         super().__init__(runner, objects, meta, CLEANUP_LOCK_FILE, clock=clock)
+        # before this time a cleanup is known to have run within dont_cleanup_time: a disk that stays
+        # above the watermark costs no look at the job records (every record file is read) until then
+        self._next_look_ns = 0
 
     def on_above(self, usage: Usage) -> None:
-        if not self.due():
+        if not self.due() or time.time_ns() < self._next_look_ns:
             return
         stale_after = self.meta.config().space.dont_cleanup_time
         if self._ran_within(stale_after):
@@ -77,6 +80,7 @@ class CleanupStarter(AutoStarter):
                 os.close(lock)
                 return
             job = self.runner.create(CLEANUP_KIND)
+            self._next_look_ns = time.time_ns() + int(stale_after * 1e9)
         except TooManyRequests:
             os.close(lock)
             return  # overloaded: a later measure tries again
@@ -92,4 +96,7 @@ class CleanupStarter(AutoStarter):
         """Whether a cleanup-store job of this node ended less than ``seconds`` ago (one running now
         holds the lock)."""
         last_end = max((record.end_ns for record in self.runner.store.find(kind=CLEANUP_KIND)), default=0)
-        return time.time_ns() - last_end < seconds * 1e9
+        if time.time_ns() - last_end < seconds * 1e9:
+            self._next_look_ns = last_end + int(seconds * 1e9)
+            return True
+        return False

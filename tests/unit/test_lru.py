@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,9 +230,20 @@ def test_the_node_cleans_its_store_by_itself_above_cleanupwm(
     assert (record.objects, record.bytes) == (1, OBJECT) and not record.aborted
     assert not os.path.exists(stale) and os.path.exists(fresh)
     assert not node.node.jobs.find(kind="lru")  # below highwm: nothing is evicted
-    for _ in range(3):  # still above cleanupwm, measured again and again: not started again
-        clock.advance(10.0)
+    store = node.node.runner.store
+    looks: list[dict[str, object]] = []
+    find = store.find
+
+    def counted_find(**filters: Any) -> list[JobRecord]:
+        looks.append(filters)
+        return find(**filters)
+
+    store.find = counted_find  # type: ignore[method-assign]
+    for _ in range(3):  # still above cleanupwm, measured again and again: not started again, and the
+        clock.advance(10.0)  # job records (one file each) are not even read for it
         assert node.call("PUT", f"/v1/objects/{PLAIN.name}/p-1", "provider=ais", b"p").status == 200
+    assert looks == []
+    store.find = find  # type: ignore[method-assign]
     assert len(node.node.jobs.find(kind="cleanup-store")) == 1
 
 
