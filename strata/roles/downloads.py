@@ -253,17 +253,27 @@ def _admin_body(request: Request) -> AdminBody:
     return body
 
 
-def _may_manage(bck: BucketRef) -> bool:
+def _may_manage(bck: BucketRef | None) -> bool:
     """Whether the request's principal may watch or stop a download into ``bck``: one who may PUT
-    there, as starting it needed (anyone when auth is off, and the cluster's own calls)."""
+    there, as starting it needed (anyone when auth is off, and the cluster's own calls; a job without
+    a bucket, the cluster's PUT)."""
     principal = current_principal()
     return principal is None or principal.allows(ACCESS_PUT, bck)
 
 
-def _require_manage(bck: BucketRef) -> None:
+def _require_manage(bck: BucketRef | None) -> None:
     principal = current_principal()
     if principal is not None:
         require(principal, ACCESS_PUT, bck)
+
+
+def _job_bucket(record: JobRecord) -> BucketRef | None:
+    return BucketRef.from_key(record.bck) if record.bck else None
+
+
+def _status_bucket(status: dict[str, Any]) -> BucketRef | None:
+    """The bucket a target's status of a download names (its ``uri``)."""
+    return BucketRef.from_uri(status["bucket"]) if status.get("bucket") else None
 
 
 def _record(node: Node, job_id: str) -> JobRecord:
@@ -283,12 +293,12 @@ def _status(node: Node, request: Request) -> Answer:
         return _status_from_targets(node, request, args)
     if args.id:
         record = _record(node, args.id)
-        _require_manage(BucketRef.from_key(record.bck))
+        _require_manage(_job_bucket(record))
         return json_response(status_of(record, only_active=args.only_active_tasks))
     found = [
         status_of(record, brief=True)
         for record in node.jobs.find(kind="download")
-        if is_download(record) and _may_manage(BucketRef.from_key(record.bck))
+        if is_download(record) and _may_manage(_job_bucket(record))
     ]
     if pattern is not None:
         found = [status for status in found if pattern.search(status["description"])]
@@ -310,7 +320,7 @@ async def _status_from_targets(node: Node, request: Request, args: AdminBody) ->
         return Response(first.status, [("Content-Type", "application/json")], first.content)
     if args.id:
         merged_one = merge_statuses(parts)
-        _require_manage(BucketRef.from_uri(merged_one["bucket"]))
+        _require_manage(_status_bucket(merged_one))
         return json_response(merged_one)
     by_id: dict[str, list[dict[str, Any]]] = {}
     for part in parts:
@@ -319,7 +329,7 @@ async def _status_from_targets(node: Node, request: Request, args: AdminBody) ->
     merged = [
         merge_statuses(statuses)
         for statuses in by_id.values()
-        if _may_manage(BucketRef.from_uri(statuses[0]["bucket"]))
+        if _may_manage(_status_bucket(statuses[0]))
     ]
     return json_response(sorted(merged, key=lambda status: status["started_time"]))
 
@@ -331,7 +341,7 @@ def _abort_or_remove(node: Node, request: Request, what: str) -> Answer:
     if not node.role.stores_objects:
         return _on_targets(node, request, args.id)
     record = _record(node, args.id)
-    _require_manage(BucketRef.from_key(record.bck))
+    _require_manage(_job_bucket(record))
     if what == "abort":
         node.jobs.request_abort(record.id)
         return empty_response()
@@ -357,7 +367,7 @@ async def _on_targets(node: Node, request: Request, job_id: str) -> Response:
                  if a.status == 200]  # fmt: skip
         if not parts:
             raise NotFound(f'download job "{job_id}" not found')
-        _require_manage(BucketRef.from_uri(parts[0]["bucket"]))
+        _require_manage(_status_bucket(parts[0]))
     answers = await proxy.fan_out(
         node, request.method, request.path, body=request.body, query=request.query,
         headers={"Content-Type": "application/json"},
