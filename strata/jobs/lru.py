@@ -191,11 +191,11 @@ class LruStarter(AutoStarter):
         nothing ended less than ``lru.capacity_upd_time`` ago."""
         if not self.due():
             return
-        if self._recently_fruitless():
-            return
-        targets = self.targets(None, force=False)
+        targets = self.targets(None, force=False)  # from the BMD in memory: before any file is read
         if not targets:
             return  # nothing here may be evicted (plain ais buckets only, or lru disabled)
+        if self._recently_fruitless():
+            return
         lock = self.lock()
         if lock is None:
             return  # running (in this process or another worker)
