@@ -77,7 +77,7 @@ def get_object(
     if (
         cached_remote
         and not validated
-        and (props.versioning.validate_warm_get or ("latest-ver" in query and query.flag("latest-ver")))
+        and (props.versioning.validate_warm_get or query.flag("latest-ver"))
         and remote_of(bck, props) is not None
     ):
         return _latest_get(node, request, bck, object_name, query, props)  # the backend is asked first

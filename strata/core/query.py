@@ -33,7 +33,10 @@ class Query:
         return values[0] if values else default
 
     def flag(self, name: str) -> bool:
-        return self.get(name).lower() in ("true", "1", "yes", "y", "on")
+        values = self._params.get(name)
+        if not values:  # most flags are absent: answered without the string work
+            return False
+        return values[0].lower() in ("true", "1", "yes", "y", "on")
 
     def items(self) -> list[tuple[str, str]]:
         """Every name with its (first) value, in the order sent: for requests whose names are data."""
