@@ -125,15 +125,17 @@ def read_metadata(fd_or_path: int | str) -> ObjectMetadata | None:
     return None if found is None else found[0]
 
 
-def write_metadata(fd_or_path: int | str, md: ObjectMetadata, *, fresh: bool = True) -> None:
-    """Write ``md`` onto a file: the facts first, then the main record that refers to them (and, when
-    the new version has none, removes those of the old one after). ``fresh``: a new work file, which
-    has no facts of an earlier version."""
+def write_metadata(
+    fd_or_path: int | str, md: ObjectMetadata, *, replaced: ObjectMetadata | None = None
+) -> None:
+    """Write ``md`` onto a file: the facts first, then the main record that refers to them. ``replaced``:
+    the metadata the file carried until now (None for a new work file); when it kept facts apart and
+    ``md`` has none, they are removed after."""
     main, facts = split_record(md)
     if facts:
         os.setxattr(fd_or_path, FACTS_XATTR, facts)
     os.setxattr(fd_or_path, XATTR_NAME, main)
-    if not facts and not fresh:
+    if not facts and replaced is not None and replaced.facts_apart:
         try:
             os.removexattr(fd_or_path, FACTS_XATTR)
         except OSError:

@@ -499,9 +499,9 @@ class ObjectStore:
                 delta = footprint(new_md) - footprint(md)
                 try:
                     if self.books is None or delta.is_zero():
-                        write_metadata(path, new_md, fresh=False)
+                        write_metadata(path, new_md, replaced=md)
                     else:
-                        write = partial(write_metadata, path, new_md, fresh=False)
+                        write = partial(write_metadata, path, new_md, replaced=md)
                         self.books.change(stripe, path, record, [(bck.uri, delta)], write)
                 except FileNotFoundError:
                     continue

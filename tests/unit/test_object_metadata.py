@@ -144,13 +144,15 @@ def test_an_object_without_facts_has_one_record(tmp_path: object) -> None:
 def test_rewriting_metadata_without_facts_drops_the_old_ones(tmp_path: object) -> None:
     path = _object_file(tmp_path)
     write_metadata(path, ObjectMetadata(size=4, custom=dict(FACTS)))
-    write_metadata(path, ObjectMetadata(size=4, custom={"k": "v"}), fresh=False)
+    before = read_metadata(path)
+    assert before is not None and before.facts_apart
+    write_metadata(path, ObjectMetadata(size=4, custom={"k": "v"}), replaced=before)
     assert read_metadata(path) == ObjectMetadata(size=4, custom={"k": "v"})
     with pytest.raises(OSError):
         os.getxattr(path, FACTS_XATTR)
     # a record received from another node (facts inside, flag set) is split again when written
     carried = decode_metadata(encode_metadata(ObjectMetadata(size=4, custom=dict(FACTS), facts_apart=True)))
-    write_metadata(path, carried, fresh=False)
+    write_metadata(path, carried, replaced=read_metadata(path))
     found = read_metadata(path)
     assert found is not None and found.custom == FACTS
 
