@@ -46,7 +46,6 @@ from strata.storage.eviction import CachedObject
 log = logging.getLogger("strata.lru")
 
 KIND = "lru"
-LOCK_FILE = "lru.lock"
 DEFAULT_BATCH = 32768
 CHECK_EVERY = 256  # walk steps between two abort checks
 LOCK_WAIT_S = 1.0  # a start by name waits this long for a job that just finished to let go of the lock
@@ -148,7 +147,7 @@ class LruStarter(AutoStarter):
     def __init__(
         self, runner: JobRunner, objects: ObjectService, meta: MetaStore, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
-        super().__init__(runner, objects, meta, LOCK_FILE, clock=clock)
+        super().__init__(runner, objects, meta, KIND, clock=clock)
 
     def targets(self, named: Iterable[BucketRef] | None, *, force: bool) -> list[Target]:
         """The buckets the job may evict from: every bucket of the BMD that qualifies, or those named
@@ -206,12 +205,9 @@ class LruStarter(AutoStarter):
             return  # overloaded: the next measure tries again (the lock was released by _run)
 
     def _recently_fruitless(self) -> bool:
-        records = self.runner.store.find(kind=KIND)
-        if not records:
-            return False
-        last = max(records, key=lambda record: record.end_ns)
+        last = self.last_ended()
         window_ns = self.meta.config().lru.capacity_upd_time * 1e9
-        return last.finished and last.objects == 0 and time.time_ns() - last.end_ns < window_ns
+        return last is not None and last.objects == 0 and time.time_ns() - last.end_ns < window_ns
 
     def _run(self, lock: int, targets: list[Target], bck: BucketRef | None, job_id: str) -> str:
         """Create and start the job; it holds ``lock`` until it ends."""

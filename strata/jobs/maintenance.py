@@ -32,7 +32,6 @@ from strata.storage.capacity import Usage, describe
 log = logging.getLogger("strata.cleanup")
 
 CLEANUP_KIND = "cleanup-store"
-CLEANUP_LOCK_FILE = "cleanup-store.lock"
 
 
 def resilver(job: Job, objects: ObjectService, buckets: list[BucketRef]) -> None:
@@ -61,7 +60,7 @@ class CleanupStarter(AutoStarter):
     def __init__(
         self, runner: JobRunner, objects: ObjectService, meta: MetaStore, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
-        super().__init__(runner, objects, meta, CLEANUP_LOCK_FILE, clock=clock)
+        super().__init__(runner, objects, meta, CLEANUP_KIND, clock=clock)
         # before this time a cleanup is known to have run within dont_cleanup_time: a disk that stays
         # above the watermark costs no look at the job records (every record file is read) until then
         self._next_look_ns = 0
@@ -95,7 +94,8 @@ class CleanupStarter(AutoStarter):
     def _ran_within(self, seconds: float) -> bool:
         """Whether a cleanup-store job of this node ended less than ``seconds`` ago (one running now
         holds the lock)."""
-        last_end = max((record.end_ns for record in self.runner.store.find(kind=CLEANUP_KIND)), default=0)
+        last = self.last_ended()
+        last_end = last.end_ns if last is not None else 0
         if time.time_ns() - last_end < seconds * 1e9:
             self._next_look_ns = last_end + int(seconds * 1e9)
             return True

@@ -172,16 +172,15 @@ class Capacity:
             log.warning("out of space: %s; writes are refused (507)", describe(usage))
         elif was_full and not usage.out_of_space:
             log.warning("space again: %s", describe(usage))
-        if usage.needs_cleanup and self.on_cleanup is not None:
-            try:
-                self.on_cleanup(usage)
-            except Exception:  # starting a job must never fail the request that measured
-                log.exception("could not start the cleanup-store job at %s", describe(usage))
-        if usage.high and self.on_high is not None:
-            try:
-                self.on_high(usage)
-            except Exception:
-                log.exception("could not start the lru job at %s", describe(usage))
+        for above, start, kind in (
+            (usage.needs_cleanup, self.on_cleanup, "cleanup-store"),
+            (usage.high, self.on_high, "lru"),
+        ):
+            if above and start is not None:
+                try:
+                    start(usage)
+                except Exception:  # starting a job must never fail the request that measured
+                    log.exception("could not start the %s job at %s", kind, describe(usage))
         return usage
 
     def admits(self, incoming: int = 0) -> bool:
