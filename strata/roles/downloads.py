@@ -290,7 +290,7 @@ def _status(node: Node, request: Request) -> Answer:
     except re.error as error:
         raise InvalidRequest(f'invalid regex "{args.regex}": {error}') from None
     if not node.role.stores_objects:
-        return _status_from_targets(node, request, args)
+        return _status_from_targets(node, request.body, request.query, args)
     if args.id:
         record = _record(node, args.id)
         _require_manage(_job_bucket(record))
@@ -307,11 +307,12 @@ def _status(node: Node, request: Request) -> Answer:
     return json_response(found)
 
 
-async def _status_from_targets(node: Node, request: Request, args: AdminBody) -> Response:
+async def _status_from_targets(node: Node, body: bytes, query: str, args: AdminBody) -> Response:
+    """A proxy's status answer: every target's part of the job (or of every job), added up; only jobs
+    whose bucket the principal may manage."""
     answers = await proxy.fan_out(
-        node, "GET", request.path, body=request.body, query=request.query,
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+        node, "GET", "/v1/download", body=body, query=query, headers={"Content-Type": "application/json"}
+    )
     parts = [answer.json() for answer in answers.values() if answer.status == 200]
     if not parts:
         first = next(iter(answers.values()), None)
@@ -361,13 +362,11 @@ async def _on_targets(node: Node, request: Request, job_id: str) -> Response:
     """Abort or remove on every target: done where the job has a part; 404 only when none has, and a
     refusal (removing a part still running) is passed on. With auth on, the job's bucket is asked of
     the targets first (its status): the principal must be one who may manage downloads into it."""
-    if current_principal() is not None:
-        query = urllib.parse.urlencode({"id": job_id})
-        parts = [a.json() for a in (await proxy.fan_out(node, "GET", "/v1/download", query=query)).values()
-                 if a.status == 200]  # fmt: skip
-        if not parts:
-            raise NotFound(f'download job "{job_id}" not found')
-        _require_manage(_status_bucket(parts[0]))
+    if current_principal() is not None:  # 403 unless the principal may manage it, 404 when no target has it
+        by_id = urllib.parse.urlencode({"id": job_id})
+        status = await _status_from_targets(node, b"", by_id, AdminBody(id=job_id))
+        if status.status != 200:
+            return status
     answers = await proxy.fan_out(
         node, request.method, request.path, body=request.body, query=request.query,
         headers={"Content-Type": "application/json"},

@@ -160,3 +160,4 @@ def check_download_access(endpoint: str, admin: str, user: Any) -> None:
     assert got.status_code == 200 and got.content == requests.get(f"{endpoint}/v1/health", timeout=30).content
     assert call("DELETE", writer, "/remove", json={"id": job_id}).status_code == 200
     assert call("GET", admin, params={"id": job_id}).status_code == 404
+    assert call("DELETE", writer, "/remove", json={"id": job_id}).status_code == 404  # gone: not a 403
