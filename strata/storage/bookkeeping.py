@@ -43,6 +43,7 @@ from strata.storage.ledger import (
 from strata.storage.locks import STRIPES, ObjectLocks, stripe_of
 from strata.storage.metadata import XATTR_NAME, ObjectMetadata, decode_metadata
 from strata.storage.mountpaths import OBJECTS, Mountpaths
+from strata.storage.xattrs import read_xattr
 
 log = logging.getLogger("strata.ledger")
 
@@ -50,10 +51,12 @@ LEDGER_FILE = ".ledger"  # on the first mountpath, next to the stripe locks
 T = TypeVar("T")
 
 
-def current_record(location: str) -> bytes:
-    """The raw metadata record of the file at ``location``; ``b""`` when there is none."""
+def current_record(location: str, expected_size: int = 0) -> bytes:
+    """The raw (main) metadata record of the file at ``location``; ``b""`` when there is none.
+    ``expected_size``: the size the caller expects (the hot cache: the record it holds), read in one
+    call however large (``xattrs.read_xattr``)."""
     try:
-        return os.getxattr(location, XATTR_NAME)
+        return read_xattr(location, XATTR_NAME, expected_size)
     except OSError:
         return b""
 

@@ -38,7 +38,6 @@ from strata.storage.metadata import (
     write_metadata,
 )
 from strata.storage.mountpaths import LOCKS, OBJECTS, Mountpath, Mountpaths
-from strata.storage.xattrs import read_xattr
 
 
 def os_error(exc: OSError, what: str) -> StrataError:
@@ -347,14 +346,9 @@ class ObjectStore:
         """Where the object lives when it is on its HRW mountpath (the hot cache's key)."""
         return self.mountpaths.for_object(bck, object_name).object_path(bck, object_name)
 
-    def current_record(self, location: str, expected_size: int = 0) -> bytes:
-        """The raw metadata record at ``location`` (empty when nothing is there): a cheap validity probe.
-        ``expected_size``: the size the caller expects (the hot cache: the record it holds), read in one
-        call however large (``xattrs.read_xattr``)."""
-        try:
-            return read_xattr(location, XATTR_NAME, expected_size)
-        except OSError:
-            return b""
+    # the raw metadata record at a location (b"" when nothing is there): the hot cache's validity probe,
+    # called on every hit, so the function itself rather than a method wrapping it
+    current_record = staticmethod(current_record)
 
     def create_bucket(self, bck: BucketRef) -> None:
         self.mountpaths.create_bucket(bck)
