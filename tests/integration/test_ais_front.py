@@ -1,12 +1,16 @@
-"""The AIS /v1 front on an embedded server: job filters, node status, setconfig, what is 501 and what is
-4xx, bucket access bits on destroy, and GetBatch with a missing bucket.
+"""The AIS /v1 front on an embedded server: job filters, the automatic store cleanup, node status,
+setconfig, what is 501 and what is 4xx, bucket access bits on destroy, and GetBatch with a missing bucket.
 
 The same behaviours through a cluster proxy are in ``tests/cluster/test_proxy_front.py``.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +61,36 @@ def test_job_lists_filter_by_kind_and_id(server_factory: Callable[..., StrataSer
         cluster.list_jobs_status(job_kind="no-such-kind")
     assert info.value.status_code == 400
 
+
+
+def test_the_node_cleans_its_store_by_itself_above_cleanupwm(
+    server_factory: Callable[..., StrataServer], tmp_path: Path
+) -> None:
+    """With ``space.cleanupwm`` at 1% (any real disk is above it), the first write measures the disk and
+    the node starts ``cleanup-store`` itself: the SDK sees the job, and a crashed write's work file older
+    than ``dont_cleanup_time`` is gone while a newer one stays."""
+    config = tmp_path / "cleanup.json"
+    config.write_text(json.dumps({"space": {"cleanupwm": 1}}))
+    srv = server_factory(workers=1, config=config)
+    client = fast_client(srv.endpoint)
+    bucket = client.bucket("auto-clean").create()
+    bucket_dirs = list(Path(srv.data_dir).rglob("@ais/auto-clean"))
+    assert len(bucket_dirs) == 1, bucket_dirs
+    work = bucket_dirs[0] / "%wk"
+    work.mkdir(exist_ok=True)
+    stale, fresh = work / "crashed-put", work / "put-in-progress"
+    for path in (stale, fresh):
+        path.write_bytes(b"w" * 4096)
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    assert client.cluster().list_jobs_status(job_kind="cleanup-store") == []  # nothing written yet
+    bucket.object("o").get_writer().put_content(b"x")  # the first write measures the disk
+    deadline = time.monotonic() + 30
+    while stale.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not stale.exists() and fresh.exists()
+    [job] = client.cluster().list_jobs_status(job_kind="cleanup-store")
+    assert client.job(job_id=job.uuid).wait(timeout=30).success
 
 # --- 3. node status (SDK get_performance) -------------------------------------------------------------
 
