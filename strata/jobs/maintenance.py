@@ -86,7 +86,9 @@ class CleanupStarter(AutoStarter):
         except BaseException:
             os.close(lock)
             raise
-        log.warning("starting store cleanup: %s", describe(usage))
+        log.warning(
+            "starting store cleanup: %s; space.cleanupwm %d%%", describe(usage), usage.space_cleanupwm
+        )
         buckets = self.meta.bmd().refs()
         work = lambda job: cleanup_store(job, self.objects, buckets, stale_after)  # noqa: E731
         self.runner.start(job, work, ended=lambda: os.close(lock))
